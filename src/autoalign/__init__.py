@@ -1,0 +1,3 @@
+"""autoalign: an automated alignment lab."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,211 @@
+"""The ``autoalign`` command line: demo, run, report, list, and data import/export.
+
+A user's mistake (bad YAML, an unknown key, a bad flag, a broken JSONL line) ends with one line
+on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="autoalign: an automated alignment lab.")
+data_app = typer.Typer(no_args_is_help=True, help="Export and check data in TRL's stepwise JSONL format.")
+app.add_typer(data_app, name="data")
+
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars or log lines.")
+JSON = typer.Option(False, "--json", help="Print the run's metrics as JSON on stdout.")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _setup(quiet: bool, as_json: bool) -> None:
+    from .runtime.progress import set_progress
+
+    set_progress(not (quiet or as_json))
+
+
+def _finish(store, metrics: dict, as_json: bool, quiet: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"run_dir": str(store.path), "metrics": metrics}, indent=2))
+        return
+    if quiet:
+        return
+    g = metrics.get("generator")
+    if g:
+        a = g["accuracy"]
+        typer.echo(
+            f"generator accuracy: {a['mean']:.1%} [95% CI {a['ci_low']:.1%}, {a['ci_high']:.1%}] "
+            f"({g['test_problems']} problems x {g['samples_per_problem']} samples)"
+        )
+        for n, e in sorted(g["accuracy_by_steps"].items(), key=lambda kv: int(kv[0])):
+            typer.echo(f"  {n} steps: {e['mean']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}]")
+    typer.echo(f"report: {store.file('report.html')}")
+
+
+def _guard(fn):
+    """Turn user errors into one line and Ctrl-C into a resumable stop."""
+    try:
+        return fn()
+    except UserError as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        _fail("interrupted; finished stages are kept: resume with `autoalign run --resume RUN_DIR`", 130)
+
+
+@app.command()
+def run(
+    config: Optional[Path] = typer.Argument(None, help="Experiment config (YAML)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a key: --set generator.lr=0.001"),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/NAME-TIME)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder."),
+    quiet: bool = QUIET,
+    as_json: bool = JSON,
+) -> None:
+    """Run an experiment from a config file, or resume one."""
+    from .config import load_config
+    from .runtime.runner import execute, load_run_config, open_run
+    from .runtime.store import RunStore
+
+    _setup(quiet, as_json)
+
+    def go():
+        if resume is not None:
+            if config is not None or set_ or run_dir is not None:
+                raise UserError("--resume takes only the run folder; the config is the one saved there")
+            cfg = load_run_config(resume)
+            store = RunStore(resume)
+        else:
+            if config is None:
+                raise UserError("give a config file (autoalign run CONFIG.yaml) or --resume RUN_DIR")
+            cfg = load_config(config, set_)
+            store, _ = open_run(cfg, run_dir)
+        metrics = execute(store, cfg)
+        _finish(store, metrics, as_json, quiet)
+
+    _guard(go)
+
+
+@app.command()
+def demo(
+    quick: bool = typer.Option(False, "--quick", help="A smaller demo, under 3 minutes."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/demo)."),
+    quiet: bool = QUIET,
+    as_json: bool = JSON,
+) -> None:
+    """Train a generator from scratch and measure it; finished stages are reused next time."""
+    from .config import config_from_dict, read_yaml_mapping
+    from .runtime.runner import execute, open_run
+
+    _setup(quiet, as_json)
+    name = "demo-quick" if quick else "demo"
+
+    def go():
+        with resources.as_file(resources.files("autoalign") / "configs" / f"{name}.yaml") as path:
+            cfg = config_from_dict(read_yaml_mapping(path), str(path))
+        folder = run_dir or Path("runs") / name
+        try:
+            store, resumed = open_run(cfg, folder)
+        except UserError:
+            # The demo's config changed since that folder was made: keep the old run, start anew.
+            kept = folder.with_name(f"{folder.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+            folder.rename(kept)
+            if not quiet and not as_json:
+                typer.echo(f"the demo changed; kept the previous run as {kept}", err=True)
+            store, resumed = open_run(cfg, folder)
+        if resumed and not quiet and not as_json:
+            typer.echo(f"reusing finished stages in {folder}", err=True)
+        metrics = execute(store, cfg)
+        _finish(store, metrics, as_json, quiet)
+
+    _guard(go)
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
+    """Rebuild a run's report.html from what the run wrote."""
+    from .report import write_report
+    from .runtime.store import RunStore
+
+    def go():
+        if not (run_dir / "config.yaml").exists():
+            raise UserError(f"{run_dir}: not a run folder (no config.yaml)")
+        typer.echo(f"report: {write_report(RunStore(run_dir))}")
+
+    _guard(go)
+
+
+@app.command("list")
+def list_runs(runs_root: Path = typer.Argument(Path("runs"), help="Folder holding runs.")) -> None:
+    """List runs with their protocol, finished stages and headline metric."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("run", "protocol", "stages done", "generator accuracy")
+    for folder in sorted(p for p in runs_root.glob("*") if (p / "config.yaml").is_file()):
+        stages = json.loads((folder / "stages.json").read_text()) if (folder / "stages.json").exists() else {}
+        metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
+        protocol = next((ln.split(":", 1)[1].strip() for ln in (folder / "config.yaml").read_text().splitlines()
+                         if ln.startswith("protocol:")), "?")
+        acc = metrics.get("generator", {}).get("accuracy")
+        table.add_row(folder.name, protocol, str(len(stages)), f"{acc['mean']:.1%}" if acc else "-")
+    Console().print(table)
+
+
+@data_app.command("export")
+def data_export(
+    out: Path = typer.Argument(..., help="Output JSONL file."),
+    n: int = typer.Option(100, min=1, help="Number of problems."),
+    seed: int = typer.Option(0),
+    min_steps: int = typer.Option(2, min=1, max=8),
+    max_steps: int = typer.Option(5, min=1, max=8),
+) -> None:
+    """Write gold arithmetic-chain solutions in TRL's stepwise format."""
+    from pydantic import ValidationError
+
+    from .worlds import ArithmeticConfig, example_from_solution, generate, write_stepwise_jsonl
+
+    def go():
+        try:
+            wc = ArithmeticConfig(min_steps=min_steps, max_steps=max_steps)
+        except ValidationError as e:
+            raise UserError(f"--min-steps/--max-steps: {e.errors()[0]['msg']}") from None
+        problems = generate(seed, n, wc)
+        write_stepwise_jsonl(out, [example_from_solution(p, p.solution) for p in problems])
+        typer.echo(f"wrote {n} examples to {out}")
+
+    _guard(go)
+
+
+@data_app.command("check")
+def data_check(path: Path = typer.Argument(..., help="A stepwise JSONL file.")) -> None:
+    """Validate a stepwise JSONL file and summarise its labels."""
+    from .worlds import read_stepwise_jsonl
+
+    def go():
+        examples = read_stepwise_jsonl(path)
+        steps = sum(len(e.labels) for e in examples)
+        good = sum(sum(e.labels) for e in examples)
+        typer.echo(f"{path}: {len(examples)} examples, {steps} steps, {good / steps:.1%} labelled correct")
+
+    _guard(go)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Typed experiment config: Pydantic models loaded from YAML and overridden with ``--set``.
+
+Every key is declared here with its type, range and meaning; unknown keys, wrong types and
+out-of-range values fail at load time with one line naming the file and the key's dotted path.
+The fully resolved config (defaults filled in) is written into every run as ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import UserError
+from .worlds.arithmetic import ArithmeticConfig
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class GeneratorConfig(_Section):
+    """The policy that writes solutions: trained from scratch, or loaded from a local folder."""
+
+    model: str | None = Field(
+        None, description="Local Hugging Face checkpoint folder; if set, no training is done."
+    )
+    arch: Literal["llama", "gpt2"] = Field("llama", description="Architecture when training.")
+    size: Literal["tiny", "small", "medium"] = Field("small", description="Named model size.")
+    train_steps: int = Field(1200, ge=1, description="Most optimizer steps.")
+    batch_size: int = Field(64, ge=1, description="Sequences per optimizer step.")
+    lr: float = Field(3e-3, gt=0, description="Peak learning rate (AdamW).")
+    warmup_steps: int = Field(50, ge=0, description="Linear warm-up steps.")
+    weight_decay: float = Field(0.0, ge=0)
+    eval_every: int = Field(100, ge=1, description="Steps between greedy validation checks.")
+    eval_problems: int = Field(128, ge=1, description="Validation problems for early stopping.")
+    target_accuracy: float | None = Field(
+        None, gt=0, le=1, description="Stop early once greedy validation accuracy reaches this."
+    )
+    checkpoint_every: int = Field(100, ge=1, description="Steps between resumable checkpoints.")
+
+
+class SamplingConfig(_Section):
+    """How the generator is evaluated: K samples per held-out problem at temperature T."""
+
+    test_problems: int = Field(300, ge=1, description="Held-out problems.")
+    samples_per_problem: int = Field(8, ge=1, description="K samples per problem.")
+    temperature: float = Field(1.0, ge=0, description="0 means greedy.")
+    batch_size: int = Field(512, ge=1, description="Sequences sampled together.")
+    max_new_tokens: int = Field(64, ge=1, description="Longest solution, in tokens.")
+
+
+class RunConfig(_Section):
+    """A whole experiment."""
+
+    name: str = Field("generator", min_length=1, description="Run name (folder prefix).")
+    protocol: Literal["generator"] = Field("generator", description="Which experiment to run.")
+    seed: int = Field(0, description="Fixes data, initialisation and sampling.")
+    threads: int = Field(2, ge=1, description="torch intra-op threads.")
+    bootstrap_resamples: int = Field(2000, ge=100, description="Resamples for 95% CIs.")
+    world: ArithmeticConfig = Field(default_factory=ArithmeticConfig)
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+
+    def digest(self) -> str:
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _format_error(source: str, err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    more = err.error_count() - 1
+    return f"{source}: {loc}: {msg}" + (f" (and {more} more problems)" if more else "")
+
+
+def _set_dotted(data: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = data
+    for i, p in enumerate(parts[:-1]):
+        nxt = node.get(p)
+        if nxt is None:
+            nxt = node[p] = {}
+        if not isinstance(nxt, dict):
+            raise UserError(f"--set {key}: {'.'.join(parts[: i + 1])} is not a section")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply ``key.path=value`` strings; values are parsed as YAML scalars (``3``, ``0.5``, ``null``)."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UserError(f"--set {item!r}: expected key.path=value")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        _set_dotted(data, key, value)
+    return data
+
+
+def read_yaml_mapping(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{path}: cannot read config: {e.strerror or e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise UserError(f"{where}: invalid YAML: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: the config must be a mapping of keys to values")
+    return data
+
+
+def config_from_dict(data: dict, source: str = "config") -> RunConfig:
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        raise UserError(_format_error(source, e)) from None
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> RunConfig:
+    data = read_yaml_mapping(path) if path is not None else {}
+    source = str(path) if path is not None else "config"
+    if overrides:
+        data = apply_overrides(data, overrides)
+        source += " (with --set)"
+    return config_from_dict(data, source)

@@ -1,0 +1,80 @@
+"""``report.html``: one self-contained page per run (plots embedded), rebuilt from the run folder.
+
+The report reads only what the run wrote (``config.yaml``, ``metrics.json``, ``stages.json``), so
+``autoalign report RUN_DIR`` can rebuild it at any time. Each experiment contributes a section.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+from ..runtime.store import RunStore, atomic_write_text
+from . import plots
+
+CSS = """
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}
+th{background:#f3f3f3}img{max-width:100%}pre{background:#f7f7f7;padding:1rem;overflow:auto}
+.ci{color:#666;font-size:.9em}
+"""
+
+
+def fmt_estimate(e: dict, pct: bool = True) -> str:
+    f = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.3f}")
+    return f"{f(e['mean'])} <span class=ci>[{f(e['ci_low'])}, {f(e['ci_high'])}]</span>"
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<p><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}"></p>'
+
+
+def generator_section(store: RunStore, metrics: dict, stages: dict) -> str:
+    g = metrics.get("generator")
+    if not g:
+        return ""
+    rows = "".join(
+        f"<tr><td>{k}</td><td>{fmt_estimate(e)}</td><td>{e['n']}</td></tr>"
+        for k, e in sorted(g["accuracy_by_steps"].items(), key=lambda kv: int(kv[0]))
+    )
+    parts = [
+        "<h2>Generator</h2>",
+        f"<p>{g['test_problems']} held-out problems, {g['samples_per_problem']} samples each at "
+        f"temperature {g['temperature']}; {g['params'] / 1e6:.2f}M parameters.</p>",
+        "<table><tr><th>measure</th><th>value [95% CI]</th></tr>",
+        f"<tr><td>samples correct</td><td>{fmt_estimate(g['accuracy'])}</td></tr>",
+        f"<tr><td>well-formed samples</td><td>{fmt_estimate(g['well_formed'])}</td></tr>",
+        f"<tr><td>greedy accuracy</td><td>{100 * g['greedy_accuracy']:.1f}%</td></tr></table>",
+        "<table><tr><th>steps</th><th>samples correct [95% CI]</th><th>problems</th></tr>",
+        rows,
+        "</table>",
+        _img(plots.accuracy_by_steps(g["accuracy_by_steps"], g["accuracy"], store.file("plots", "accuracy_by_steps.png"))),
+    ]
+    history = stages.get("train_generator", {}).get("result", {}).get("history")
+    if history:
+        parts.append(_img(plots.training_curve(history, store.file("plots", "generator_training.png"))))
+    return "\n".join(parts)
+
+
+SECTIONS = [generator_section]
+
+
+def write_report(store: RunStore) -> Path:
+    metrics = store.metrics
+    stages = store.finished_stages
+    config = store.file("config.yaml").read_text() if store.file("config.yaml").exists() else ""
+    body = "\n".join(s for s in (section(store, metrics, stages) for section in SECTIONS) if s)
+    timing = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{info['seconds']:.1f}</td></tr>" for name, info in stages.items()
+    )
+    page = (
+        f"<!doctype html><html><head><meta charset=utf-8><title>autoalign run {html.escape(store.path.name)}"
+        f"</title><style>{CSS}</style></head><body><h1>autoalign run <code>{html.escape(store.path.name)}</code></h1>"
+        f"{body}<h2>Stages</h2><table><tr><th>stage</th><th>seconds</th></tr>{timing}</table>"
+        f"<h2>Config</h2><pre>{html.escape(config)}</pre></body></html>"
+    )
+    path = store.file("report.html")
+    atomic_write_text(path, page)
+    return path

@@ -1,0 +1,1 @@
+"""Typed config, the run store (atomic writes, resume) and progress display."""

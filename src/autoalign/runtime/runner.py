@@ -1,0 +1,72 @@
+"""Starting, resuming and finishing runs: the glue between a config, a run folder and a protocol."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from ..config import RunConfig, config_from_dict, read_yaml_mapping
+from ..errors import UserError
+from .store import RunStore, atomic_write_text
+
+
+def _first_difference(a: dict, b: dict, prefix: str = "") -> str | None:
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            diff = _first_difference(va, vb, f"{prefix}{key}.")
+            if diff:
+                return diff
+        elif va != vb:
+            return f"{prefix}{key}"
+    return None
+
+
+def open_run(cfg: RunConfig, run_dir: str | Path | None, runs_root: str | Path = "runs") -> tuple[RunStore, bool]:
+    """A run folder for ``cfg``: new, or the same run again (resumed) if it holds the same config.
+
+    Returns ``(store, resumed)``. A folder holding a different config is never overwritten.
+    """
+    if run_dir is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        run_dir = Path(runs_root) / f"{cfg.name}-{stamp}"
+    run_dir = Path(run_dir)
+    saved = run_dir / "config.yaml"
+    if saved.exists():
+        old = load_run_config(run_dir)
+        diff = _first_difference(old.model_dump(mode="json"), cfg.model_dump(mode="json"))
+        if diff:
+            raise UserError(
+                f"{run_dir}: holds a run with a different config ({diff} differs); "
+                "use another --run-dir, or --resume to continue that run"
+            )
+        return RunStore(run_dir), True
+    if run_dir.exists() and any(p.name != ".gitkeep" for p in run_dir.iterdir()):
+        raise UserError(f"{run_dir}: folder exists and is not an autoalign run; choose another --run-dir")
+    store = RunStore(run_dir)
+    atomic_write_text(saved, cfg.to_yaml())
+    store.event("run_created", config_digest=cfg.digest())
+    return store, False
+
+
+def load_run_config(run_dir: str | Path) -> RunConfig:
+    path = Path(run_dir) / "config.yaml"
+    if not path.exists():
+        raise UserError(f"{run_dir}: not a run folder (no config.yaml)")
+    return config_from_dict(read_yaml_mapping(path), str(path))
+
+
+def execute(store: RunStore, cfg: RunConfig) -> dict:
+    """Run the protocol's stages (finished ones are skipped), then write the report."""
+    from ..protocols import PROTOCOLS
+    from ..report import write_report
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    store.event("run_started", protocol=cfg.protocol)
+    metrics = PROTOCOLS[cfg.protocol](store, cfg)
+    store.stage("report", lambda: str(write_report(store).name))
+    store.event("run_finished")
+    return metrics

@@ -1,0 +1,219 @@
+"""Arithmetic chains: the workhorse world, where every reasoning step is machine-checkable.
+
+A problem is an expression such as ``7+5*3-4`` evaluated strictly left to right. Its gold
+solution writes one step per operation and ends with the answer::
+
+    7+5=12;12*3=36;36-4=32;#32
+
+Because each step is a single operation on the previous result, the checker can label every step
+of any text a model writes: that makes step labels (process supervision) free. Results are taken
+modulo ``modulus``; by default operations that would leave ``[0, modulus)`` are not drawn, so the
+numbers stay natural and small.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+STEP_SEP = ";"
+ANSWER_MARK = "#"
+PROMPT_END = "="
+OPERATORS = ("+", "-", "*", "/")
+_STEP_RE = re.compile(r"^(\d+)([+\-*/])(\d+)=(\d+)$")
+
+
+class ArithmeticConfig(BaseModel):
+    """Difficulty knobs of the arithmetic-chains world."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_steps: int = Field(2, ge=1, le=8, description="Fewest operations in a problem.")
+    max_steps: int = Field(5, ge=1, le=8, description="Most operations in a problem.")
+    operators: str = Field("+-*", min_length=1, description="Operators to draw from, any of '+-*/'.")
+    min_operand: int = Field(1, ge=0, description="Smallest operand.")
+    max_operand: int = Field(9, ge=1, description="Largest operand.")
+    modulus: int = Field(100, ge=2, description="Every result is reduced modulo this number.")
+    allow_wrap: bool = Field(
+        False, description="Draw operations whose result leaves [0, modulus) and wraps around."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> "ArithmeticConfig":
+        if self.min_steps > self.max_steps:
+            raise ValueError("min_steps must be <= max_steps")
+        if self.min_operand > self.max_operand:
+            raise ValueError("min_operand must be <= max_operand")
+        bad = set(self.operators) - set(OPERATORS)
+        if bad:
+            raise ValueError(f"unknown operators {''.join(sorted(bad))!r}; use any of '+-*/'")
+        return self
+
+
+def apply_op(a: int, op: str, b: int, modulus: int) -> int | None:
+    """One operation, as the world defines it; None if it is undefined (division not exact)."""
+    if op == "+":
+        r = a + b
+    elif op == "-":
+        r = a - b
+    elif op == "*":
+        r = a * b
+    elif op == "/":
+        if b == 0 or a % b:
+            return None
+        r = a // b
+    else:
+        return None
+    return r % modulus
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An expression with its gold steps. ``steps[i]`` is ``(a, op, b, result)``."""
+
+    start: int
+    ops: tuple[tuple[str, int], ...]
+    steps: tuple[tuple[int, str, int, int], ...]
+
+    @property
+    def prompt(self) -> str:
+        return str(self.start) + "".join(f"{op}{b}" for op, b in self.ops) + PROMPT_END
+
+    @property
+    def answer(self) -> int:
+        return self.steps[-1][3]
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.steps)
+
+    @property
+    def step_texts(self) -> list[str]:
+        return [f"{a}{op}{b}={r}" for a, op, b, r in self.steps]
+
+    @property
+    def solution(self) -> str:
+        return STEP_SEP.join(self.step_texts + [f"{ANSWER_MARK}{self.answer}"])
+
+
+def _draw_problem(rng: random.Random, cfg: ArithmeticConfig) -> Problem:
+    n = rng.randint(cfg.min_steps, cfg.max_steps)
+    while True:
+        value = rng.randint(cfg.min_operand, cfg.max_operand) % cfg.modulus
+        start, ops, steps = value, [], []
+        for _ in range(n):
+            choices = []
+            for op in cfg.operators:
+                for b in range(cfg.min_operand, cfg.max_operand + 1):
+                    r = apply_op(value, op, b, cfg.modulus)
+                    if r is None:
+                        continue
+                    if not cfg.allow_wrap and op != "/":
+                        raw = {"+": value + b, "-": value - b, "*": value * b}[op]
+                        if not 0 <= raw < cfg.modulus:
+                            continue
+                    choices.append((op, b, r))
+            if not choices:
+                break
+            # draw the operator first so that rare-but-valid operators keep their share
+            op = rng.choice(sorted({c[0] for c in choices}))
+            _, b, r = rng.choice([c for c in choices if c[0] == op])
+            ops.append((op, b))
+            steps.append((value, op, b, r))
+            value = r
+        if len(steps) == n:
+            return Problem(start, tuple(ops), tuple(steps))
+
+
+def generate(seed: int, n: int, config: ArithmeticConfig | None = None, **difficulty) -> list[Problem]:
+    """``n`` problems, the same for the same seed and knobs."""
+    cfg = config or ArithmeticConfig(**difficulty)
+    if config is not None and difficulty:
+        cfg = cfg.model_copy(update=difficulty)
+    rng = random.Random(f"arithmetic:{seed}")
+    return [_draw_problem(rng, cfg) for _ in range(n)]
+
+
+@dataclass
+class Verdict:
+    """What the checker says of one solution text.
+
+    ``step_labels[i]`` is True iff written step ``i`` is the gold step ``i`` (same operands,
+    operator and correct result). ``correct`` is final-answer correctness: the answer mark is
+    present and its number is the gold answer. ``first_error`` is the index of the first wrong
+    step (None if all written steps are right).
+    """
+
+    step_texts: list[str]
+    step_labels: list[bool]
+    answer: int | None
+    correct: bool
+    well_formed: bool
+    first_error: int | None = field(default=None)
+
+
+def split_solution(text: str) -> tuple[list[str], str | None]:
+    """Split model text into step strings and the raw answer string (None if no answer mark)."""
+    text = text.strip().split("\n", 1)[0]
+    parts = [p for p in text.split(STEP_SEP)]
+    answer = None
+    steps: list[str] = []
+    for p in parts:
+        if p.startswith(ANSWER_MARK):
+            answer = p[len(ANSWER_MARK):]
+            break
+        steps.append(p)
+    return steps, answer
+
+
+def check_solution(problem: Problem, text: str, modulus: int = 100) -> Verdict:
+    """Label every step of ``text`` against ``problem``; never raises on malformed text."""
+    steps, answer_raw = split_solution(text)
+    labels = []
+    well_formed = answer_raw is not None and len(steps) == problem.n_steps
+    for i, s in enumerate(steps):
+        m = _STEP_RE.match(s)
+        if m is None:
+            labels.append(False)
+            well_formed = False
+            continue
+        a, op, b, r = int(m.group(1)), m.group(2), int(m.group(3)), int(m.group(4))
+        ok = i < problem.n_steps and (a, op, b) == problem.steps[i][:3]
+        ok = ok and apply_op(a, op, b, modulus) == r == problem.steps[i][3]
+        labels.append(ok)
+    answer = int(answer_raw) if answer_raw is not None and answer_raw.isdigit() else None
+    if answer is None:
+        well_formed = False
+    first_error = next((i for i, ok in enumerate(labels) if not ok), None)
+    return Verdict(
+        step_texts=steps,
+        step_labels=labels,
+        answer=answer,
+        correct=answer is not None and answer == problem.answer,
+        well_formed=well_formed,
+        first_error=first_error,
+    )
+
+
+def parse_prompt(prompt: str, modulus: int = 100) -> Problem:
+    """Rebuild a problem from its prompt text (used when importing data); raises ValueError."""
+    body = prompt.strip()
+    if body.endswith(PROMPT_END):
+        body = body[: -len(PROMPT_END)]
+    m = re.fullmatch(r"(\d+)((?:[+\-*/]\d+)+)", body)
+    if m is None:
+        raise ValueError(f"not an arithmetic-chain prompt: {prompt!r}")
+    value = int(m.group(1)) % modulus
+    start = value
+    ops, steps = [], []
+    for op, b in re.findall(r"([+\-*/])(\d+)", m.group(2)):
+        r = apply_op(value, op, int(b), modulus)
+        if r is None:
+            raise ValueError(f"undefined operation {value}{op}{b} in {prompt!r}")
+        ops.append((op, int(b)))
+        steps.append((value, op, int(b), r))
+        value = r
+    return Problem(start, tuple(ops), tuple(steps))

@@ -1,0 +1,91 @@
+"""TRL's stepwise data format: one JSON object a line with ``prompt``, ``completions``, ``labels``.
+
+``completions`` is the list of a solution's steps and ``labels`` says, step by step, whether it is
+correct. This is the format of TRL's stepwise-supervision data sets, so a researcher can bring
+their own step labels. For arithmetic chains the last completion is the answer (``#32``), and
+its label is final-answer correctness.
+
+Example line::
+
+    {"prompt": "7+5*3=", "completions": ["7+5=12", "12*3=36", "#36"], "labels": [true, true, true]}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UserError
+from ..runtime.store import atomic_write_text
+from .arithmetic import ANSWER_MARK, STEP_SEP, Problem, check_solution
+
+
+@dataclass(frozen=True)
+class StepwiseExample:
+    prompt: str
+    completions: list[str]
+    labels: list[bool]
+
+    @property
+    def text(self) -> str:
+        return STEP_SEP.join(self.completions)
+
+
+def example_from_solution(problem: Problem, solution: str, modulus: int = 100) -> StepwiseExample:
+    """Label a (gold or model-written) solution with the world's checker."""
+    v = check_solution(problem, solution, modulus)
+    completions = list(v.step_texts)
+    labels = list(v.step_labels)
+    if v.answer is not None or ANSWER_MARK in solution:
+        completions.append(f"{ANSWER_MARK}{v.answer if v.answer is not None else ''}")
+        labels.append(v.correct)
+    return StepwiseExample(problem.prompt, completions, labels)
+
+
+def write_stepwise_jsonl(path: str | Path, examples: list[StepwiseExample]) -> None:
+    lines = [
+        json.dumps({"prompt": e.prompt, "completions": e.completions, "labels": e.labels})
+        for e in examples
+    ]
+    atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
+
+
+def read_stepwise_jsonl(path: str | Path) -> list[StepwiseExample]:
+    """Read and validate a stepwise JSONL file; a bad line raises UserError naming file and line."""
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
+    out = []
+    for lineno, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{where}: invalid JSON: {e.msg} (column {e.colno})") from None
+        if not isinstance(obj, dict):
+            raise UserError(f"{where}: expected a JSON object with prompt, completions, labels")
+        missing = [k for k in ("prompt", "completions", "labels") if k not in obj]
+        if missing:
+            raise UserError(f"{where}: missing key {missing[0]!r}")
+        prompt, comps, labels = obj["prompt"], obj["completions"], obj["labels"]
+        if not isinstance(prompt, str):
+            raise UserError(f"{where}: 'prompt' must be a string")
+        if not isinstance(comps, list) or not all(isinstance(c, str) for c in comps):
+            raise UserError(f"{where}: 'completions' must be a list of strings")
+        if not isinstance(labels, list) or not all(isinstance(x, bool) for x in labels):
+            raise UserError(f"{where}: 'labels' must be a list of true/false")
+        if len(comps) != len(labels):
+            raise UserError(
+                f"{where}: {len(comps)} completions but {len(labels)} labels; they must match"
+            )
+        if not comps:
+            raise UserError(f"{where}: 'completions' is empty")
+        out.append(StepwiseExample(prompt, comps, labels))
+    if not out:
+        raise UserError(f"{path}: no examples found")
+    return out
