@@ -11,9 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, LlamaConfig
 
 from ..errors import UserError
+
+# Our own progress bars describe the work; the library's per-shard bars only add noise.
+transformers.utils.logging.disable_progress_bar()
+transformers.utils.logging.set_verbosity_error()
 
 
 @dataclass(frozen=True)

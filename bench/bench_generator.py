@@ -1,0 +1,160 @@
+"""Throughput of generator training and sampling, against the plain Hugging Face ``Trainer``.
+
+Measured in one run, on the same model and the same batches:
+  * this machine's fp32 matmul peak (GFLOP/s), the yardstick for model FLOP utilisation (MFU);
+  * our training loop (tokens/s, MFU);
+  * ``transformers.Trainer`` on the same model, data and batch size (tokens/s, MFU);
+  * our batched sampling with a KV cache (generated tokens/s, solutions/s).
+Training FLOPs per token follow the PaLM appendix: 6 * N (non-embedding parameters) plus
+12 * layers * d_model * sequence length for attention. Writes ``bench/results/generator.json``.
+
+    python bench/bench_generator.py [--size small] [--steps 40] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from autoalign.models import TrainConfig, build_char_tokenizer, build_model, sample_solutions, train_lm
+from autoalign.models.lm import SIZES
+from autoalign.models.sampling import hash_seed
+from autoalign.models.train import encode_pairs
+from autoalign.worlds import ArithmeticConfig, generate
+
+
+def matmul_peak(n: int = 1024, repeats: int = 20) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def flops_per_token(model, size: str, seq_len: float) -> float:
+    s = SIZES[size]
+    n = sum(p.numel() for name, p in model.named_parameters() if "embed" not in name and "wte" not in name)
+    return 6 * n + 12 * s.n_layers * s.d_model * seq_len
+
+
+def batches(world, batch_size, steps, seed=0):
+    return [
+        [(p.prompt, p.solution) for p in generate(hash_seed(seed, "bench", i), batch_size, world)]
+        for i in range(steps)
+    ]
+
+
+def bench_ours(size, data, warmup=3):
+    tok = build_char_tokenizer()
+    model = build_model("llama", size, tok, 0)
+    train_lm(model, tok, lambda i: data[i % len(data)], TrainConfig(steps=warmup, warmup_steps=1))
+    model = build_model("llama", size, tok, 0)
+    t0 = time.perf_counter()
+    state = train_lm(model, tok, lambda i: data[i], TrainConfig(steps=len(data), warmup_steps=5))
+    seconds = time.perf_counter() - t0
+    return model, tok, state["tokens"], seconds
+
+
+def bench_trainer(size, data, warmup=3):
+    from transformers import Trainer, TrainingArguments
+
+    tok = build_char_tokenizer()
+    rows = []
+    for batch in data:
+        ids, labels = encode_pairs(tok, batch)
+        for r in range(ids.size(0)):
+            rows.append({"input_ids": ids[r], "labels": labels[r]})
+
+    def collate(items):
+        return {k: torch.stack([it[k] for it in items]) for k in ("input_ids", "labels")}
+
+    def run(steps, out):
+        model = build_model("llama", size, tok, 0)
+        args = TrainingArguments(
+            output_dir=out,
+            per_device_train_batch_size=len(data[0]),
+            max_steps=steps,
+            learning_rate=3e-3,
+            warmup_steps=5,
+            report_to=[],
+            save_strategy="no",
+            logging_strategy="no",
+            use_cpu=True,
+            dataloader_num_workers=0,
+            disable_tqdm=True,
+        )
+        trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=collate)
+        t0 = time.perf_counter()
+        trainer.train()
+        return time.perf_counter() - t0
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as out:
+        run(warmup, out)
+        seconds = run(len(data), out)
+    tokens = sum(int(encode_pairs(tok, b)[0].numel()) for b in data)
+    return tokens, seconds
+
+
+def bench_sampling(model, tok, world, n=512):
+    prompts = [p.prompt for p in generate(99, n, world)]
+    sample_solutions(model, tok, prompts[:64], temperature=1.0, batch_size=64)
+    t0 = time.perf_counter()
+    texts = sample_solutions(model, tok, prompts, temperature=1.0, batch_size=512, seed=1)
+    seconds = time.perf_counter() - t0
+    new_tokens = sum(len(tok(t, add_special_tokens=False).input_ids) + 1 for t in texts)
+    return new_tokens, n, seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", default="small", choices=list(SIZES))
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "generator.json"))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    world = ArithmeticConfig(min_steps=2, max_steps=5)
+    data = batches(world, args.batch_size, args.steps)
+    peak = matmul_peak()
+
+    model, tok, tokens, seconds = bench_ours(args.size, data)
+    seq_len = tokens / (args.steps * args.batch_size)
+    fpt = flops_per_token(model, args.size, seq_len)
+    ours_tps = tokens / seconds
+    hf_tokens, hf_seconds = bench_trainer(args.size, data)
+    hf_tps = hf_tokens / hf_seconds
+    gen_tokens, n_solutions, gen_seconds = bench_sampling(model, tok, world)
+
+    result = {
+        "machine": {"processor": platform.processor() or platform.machine(), "threads": args.threads,
+                    "torch": torch.__version__},
+        "model": {"arch": "llama", "size": args.size, "params": sum(p.numel() for p in model.parameters()),
+                  "flops_per_token": fpt, "mean_sequence_tokens": seq_len},
+        "matmul_peak_gflops": peak,
+        "train_ours": {"tokens_per_s": ours_tps, "seconds": seconds, "steps": args.steps,
+                       "mfu": ours_tps * fpt / (peak * 1e9)},
+        "train_hf_trainer": {"tokens_per_s": hf_tps, "seconds": hf_seconds, "steps": args.steps,
+                             "mfu": hf_tps * fpt / (peak * 1e9)},
+        "train_speedup_ours_over_trainer": ours_tps / hf_tps,
+        "sampling": {"new_tokens_per_s": gen_tokens / gen_seconds, "solutions_per_s": n_solutions / gen_seconds,
+                     "batch_size": 512, "temperature": 1.0},
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""User mistakes end in one line on stderr and exit code 2, never a traceback."""
+
+import subprocess
+import sys
+
+import pytest
+
+from autoalign.config import load_config
+from autoalign.errors import UserError
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "autoalign", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+def test_defaults_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("seed: 3\ngenerator:\n  size: tiny\n")
+    cfg = load_config(path, ["generator.lr=0.01", "world.max_steps=7", "generator.target_accuracy=null"])
+    assert cfg.seed == 3 and cfg.generator.size == "tiny" and cfg.generator.lr == 0.01
+    assert cfg.world.max_steps == 7 and cfg.generator.target_accuracy is None
+
+
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        ("seed: 1\nfoo: bar: baz\n", "c.yaml:2: invalid YAML: mapping values are not allowed here"),
+        ("seed: 1\ngeneratr:\n  size: tiny\n", "c.yaml: generatr: unknown key"),
+        ("world:\n  min_steps: -2\n", "c.yaml: world.min_steps: Input should be greater than or equal to 1"),
+        ("generator:\n  size: huge\n", "c.yaml: generator.size:"),
+        ("generator:\n  lr: fast\n", "c.yaml: generator.lr:"),
+        ("- 1\n- 2\n", "must be a mapping"),
+    ],
+)
+def test_bad_config_is_one_line(tmp_path, text, expect):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(UserError) as e:
+        load_config(path)
+    assert expect in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "text, args, expect",
+    [
+        ("generator: {size: [\n", [], "invalid YAML"),
+        ("bogus_key: 1\n", [], "bogus_key: unknown key"),
+        ("world:\n  max_steps: -3\n", [], "world.max_steps"),
+        ("seed: 0\n", ["--set", "world.min_steps=-1"], "world.min_steps"),
+        ("seed: 0\n", ["--set", "nonsense"], "expected key.path=value"),
+    ],
+)
+def test_cli_reports_bad_input_in_one_line(tmp_path, text, args, expect):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    r = run_cli("run", str(path), "--run-dir", str(tmp_path / "run"), *args)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and expect in lines[0], r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_missing_files_and_bad_resume(tmp_path):
+    r = run_cli("run", str(tmp_path / "nope.yaml"))
+    assert r.returncode == 2 and "cannot read config" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("run", "--resume", str(tmp_path))
+    assert r.returncode == 2 and "not a run folder" in r.stderr
+
+
+def test_cli_data_export_and_check(tmp_path):
+    out = tmp_path / "gold.jsonl"
+    assert run_cli("data", "export", str(out), "--n", "5").returncode == 0
+    r = run_cli("data", "check", str(out))
+    assert r.returncode == 0 and "5 examples" in r.stdout and "100.0% labelled correct" in r.stdout
+    out.write_text(out.read_text() + '{"prompt": 1}\n')
+    r = run_cli("data", "check", str(out))
+    assert r.returncode == 2 and f"{out}:6:" in r.stderr and "Traceback" not in r.stderr
