@@ -22,8 +22,14 @@ def sample_solutions(
     batch_size: int = 256,
     seed: int = 0,
     description: str = "sampling",
+    stats: dict | None = None,
 ) -> list[str]:
-    """One completion per prompt (repeat a prompt to get K samples), decoded to text."""
+    """One completion per prompt (repeat a prompt to get K samples), decoded to text.
+
+    If ``stats`` is given it receives ``new_tokens`` (tokens generated up to and including EOS)
+    and ``positions`` (rows x decoding steps actually computed), for throughput measurements.
+    """
+    counts = {"new_tokens": 0, "positions": 0}
     model.eval()
     encoded = [tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
@@ -52,12 +58,17 @@ def sample_solutions(
                 **kwargs,
             )
             new = gen[:, width:]
+            counts["positions"] += int(new.numel())
             for r, i in enumerate(idx):
                 toks = new[r].tolist()
                 if eos in toks:
                     toks = toks[: toks.index(eos)]
+                    counts["new_tokens"] += 1
+                counts["new_tokens"] += len(toks)
                 out[i] = tokenizer.decode(toks, skip_special_tokens=True)
             bar.advance(len(idx))
+    if stats is not None:
+        stats.update(counts)
     return out  # type: ignore[return-value]
 
 
