@@ -90,7 +90,7 @@ def train_generator(store: RunStore, cfg: RunConfig) -> dict:
         ),
         checkpoint=store.file("models", "generator.ckpt.pt"),
         evaluate=lambda: greedy_accuracy(model, tokenizer, val, cfg),
-        on_event=store.event,
+        on_event=lambda kind, **fields: _log_event(store, kind, **fields),
     )
 
     def save(folder):
@@ -109,6 +109,14 @@ def train_generator(store: RunStore, cfg: RunConfig) -> dict:
         "tokens_per_second": round(state["tokens"] / max(state["seconds"], 1e-9), 1),
         "history": state["history"],
     }
+
+
+def _log_event(store: RunStore, kind: str, **fields) -> None:
+    store.event(kind, **fields)
+    if kind == "validation":
+        log(f"step {fields['step']}: greedy validation accuracy {fields['accuracy']:.1%}")
+    elif kind == "resumed_from_checkpoint":
+        log(f"resumed training from the checkpoint at step {fields['step']}")
 
 
 def load_generator(store: RunStore, trained: dict):

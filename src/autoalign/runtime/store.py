@@ -57,8 +57,8 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+def atomic_write_json(path: str | Path, obj: Any, sort_keys: bool = True) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=sort_keys) + "\n")
 
 
 def write_jsonl(path: str | Path, rows: list[dict]) -> None:
@@ -144,6 +144,6 @@ class RunStore:
         seconds = round(time.time() - t0, 3)
         done = self.finished_stages
         done[name] = {"result": result, "seconds": seconds}
-        atomic_write_json(self.path / "stages.json", done)
+        atomic_write_json(self.path / "stages.json", done, sort_keys=False)  # keep run order
         self.event("stage_finished", stage=name, seconds=seconds)
         return result
