@@ -53,3 +53,28 @@ def cluster_accuracy(problem_ids: list, correct: list[bool], n_resamples: int = 
     """Accuracy over samples, with a CI that resamples problems rather than samples."""
     per_problem = per_group_means(problem_ids, correct)
     return bootstrap_ci(per_problem.values(), n_resamples=n_resamples, seed=seed)
+
+
+def auroc_ci(problem_ids: list, labels: list[bool], scores: list[float], n_resamples: int = 500,
+             seed: int = 0) -> Estimate:
+    """AUROC of ``scores`` for ``labels`` with a CI that resamples problems (clusters)."""
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(labels, dtype=int)
+    s = np.asarray(scores, dtype=float)
+    s = np.where(np.isfinite(s), s, -1e300)
+    groups: dict = defaultdict(list)
+    for i, g in enumerate(problem_ids):
+        groups[g].append(i)
+    members = [np.array(v) for v in groups.values()]
+    if len(set(y.tolist())) < 2:
+        return {"mean": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "n": len(members)}
+    point = float(roc_auc_score(y, s))
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(n_resamples):
+        idx = np.concatenate([members[j] for j in rng.integers(0, len(members), len(members))])
+        if y[idx].min() != y[idx].max():
+            stats.append(roc_auc_score(y[idx], s[idx]))
+    lo, hi = np.quantile(stats, [0.025, 0.975])
+    return {"mean": point, "ci_low": float(lo), "ci_high": float(hi), "n": len(members)}

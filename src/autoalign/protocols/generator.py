@@ -28,21 +28,24 @@ from ..models import (
 from ..models.sampling import hash_seed
 from ..runtime.progress import log
 from ..runtime.store import RunStore, atomic_save_dir, read_jsonl, write_jsonl
-from ..worlds import Problem, check_solution, generate
-
-GENERATOR_DIR = "models/generator"
+from ..worlds.registry import World, make_world
 
 
-def heldout_problems(cfg: RunConfig, split: str, n: int) -> list[Problem]:
-    return generate(hash_seed(cfg.seed, split), n, cfg.world)
+def arithmetic_world(cfg: RunConfig) -> World:
+    return make_world("arithmetic", cfg.world)
 
 
-def training_batches(cfg: RunConfig, exclude: set[str]):
+def heldout_problems(cfg: RunConfig, split: str, n: int, world: World | None = None) -> list:
+    world = world or arithmetic_world(cfg)
+    return world.generate(hash_seed(cfg.seed, world.name, split), n)
+
+
+def training_batches(cfg: RunConfig, exclude: set[str], world: World):
     """``batch_at(step)``: a fresh batch of (prompt, gold solution), never a held-out prompt."""
     size = cfg.generator.batch_size
 
     def batch_at(step: int) -> list[tuple[str, str]]:
-        pool = generate(hash_seed(cfg.seed, "train", step), 2 * size, cfg.world)
+        pool = world.generate(hash_seed(cfg.seed, world.name, "train", step), 2 * size)
         fresh = [p for p in pool if p.prompt not in exclude] or pool
         fresh = (fresh * (size // len(fresh) + 1))[:size]
         return [(p.prompt, p.solution) for p in fresh]
@@ -50,7 +53,7 @@ def training_batches(cfg: RunConfig, exclude: set[str]):
     return batch_at
 
 
-def greedy_accuracy(model, tokenizer, problems: list[Problem], cfg: RunConfig) -> float:
+def greedy_accuracy(model, tokenizer, problems: list, cfg: RunConfig, world: World) -> float:
     texts = sample_solutions(
         model,
         tokenizer,
@@ -60,25 +63,26 @@ def greedy_accuracy(model, tokenizer, problems: list[Problem], cfg: RunConfig) -
         batch_size=cfg.sampling.batch_size,
         description="validating",
     )
-    return sum(check_solution(p, t, cfg.world.modulus).correct for p, t in zip(problems, texts)) / len(problems)
+    return sum(world.check(p, t).correct for p, t in zip(problems, texts)) / len(problems)
 
 
-def train_generator(store: RunStore, cfg: RunConfig) -> dict:
-    """Stage: a trained generator saved under ``models/generator`` (or the user's checkpoint)."""
+def train_generator(store: RunStore, cfg: RunConfig, world: World | None = None, name: str = "generator") -> dict:
+    """Stage: a trained generator saved under ``models/<name>`` (or the user's checkpoint)."""
+    world = world or arithmetic_world(cfg)
     g = cfg.generator
     if g.model is not None:
         model, _ = load_pretrained(g.model)
         return {"path": g.model, "params": count_parameters(model), "trained": False}
     tokenizer = build_char_tokenizer()
     model = build_model(g.arch, g.size, tokenizer, seed=hash_seed(cfg.seed, "init"))
-    test = heldout_problems(cfg, "test", cfg.sampling.test_problems)
-    val = heldout_problems(cfg, "val", g.eval_problems)
+    test = heldout_problems(cfg, "test", cfg.sampling.test_problems, world)
+    val = heldout_problems(cfg, "val", g.eval_problems, world)
     exclude = {p.prompt for p in test + val}
-    log(f"training a {g.arch}-{g.size} generator ({count_parameters(model) / 1e6:.2f}M parameters)")
+    log(f"training a {g.arch}-{g.size} {world.name} generator ({count_parameters(model) / 1e6:.2f}M parameters)")
     state = train_lm(
         model,
         tokenizer,
-        training_batches(cfg, exclude),
+        training_batches(cfg, exclude, world),
         TrainConfig(
             steps=g.train_steps,
             lr=g.lr,
@@ -88,8 +92,8 @@ def train_generator(store: RunStore, cfg: RunConfig) -> dict:
             target_accuracy=g.target_accuracy,
             checkpoint_every=g.checkpoint_every,
         ),
-        checkpoint=store.file("models", "generator.ckpt.pt"),
-        evaluate=lambda: greedy_accuracy(model, tokenizer, val, cfg),
+        checkpoint=store.file("models", f"{name}.ckpt.pt"),
+        evaluate=lambda: greedy_accuracy(model, tokenizer, val, cfg, world),
         on_event=lambda kind, **fields: _log_event(store, kind, **fields),
     )
 
@@ -97,10 +101,10 @@ def train_generator(store: RunStore, cfg: RunConfig) -> dict:
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
 
-    atomic_save_dir(store.file(GENERATOR_DIR), save)
-    store.file("models", "generator.ckpt.pt").unlink(missing_ok=True)
+    atomic_save_dir(store.file("models", name), save)
+    store.file("models", f"{name}.ckpt.pt").unlink(missing_ok=True)
     return {
-        "path": GENERATOR_DIR,
+        "path": f"models/{name}",
         "params": count_parameters(model),
         "trained": True,
         "steps": state["step"],
@@ -125,9 +129,11 @@ def load_generator(store: RunStore, trained: dict):
 
 
 def sample_and_check(
-    store: RunStore, cfg: RunConfig, trained: dict, problems: list[Problem], name: str, k: int, seed_tag: str
+    store: RunStore, cfg: RunConfig, trained: dict, problems: list, name: str, k: int, seed_tag: str,
+    world: World | None = None,
 ) -> str:
     """Sample ``k`` solutions per problem, label each with the checker, write ``samples/<name>.jsonl``."""
+    world = world or arithmetic_world(cfg)
     model, tokenizer = load_generator(store, trained)
     s = cfg.sampling
     prompts = [p.prompt for p in problems for _ in range(k)]
@@ -144,7 +150,7 @@ def sample_and_check(
     rows = []
     for i, text in enumerate(texts):
         p = problems[i // k]
-        v = check_solution(p, text, cfg.world.modulus)
+        v = world.check(p, text)
         rows.append(
             {
                 "problem": i // k,
@@ -154,6 +160,7 @@ def sample_and_check(
                 "correct": v.correct,
                 "well_formed": v.well_formed,
                 "step_labels": v.step_labels,
+                "answer": v.answer,
             }
         )
     path = f"samples/{name}.jsonl"
@@ -189,7 +196,7 @@ def run(store: RunStore, cfg: RunConfig) -> dict:
 
     def evaluate() -> dict:
         model, tokenizer = load_generator(store, trained)
-        greedy = greedy_accuracy(model, tokenizer, test, cfg)
+        greedy = greedy_accuracy(model, tokenizer, test, cfg, arithmetic_world(cfg))
         metrics = evaluate_samples(cfg, read_jsonl(store.file(path)), greedy)
         metrics["params"] = trained["params"]
         if trained["trained"]:

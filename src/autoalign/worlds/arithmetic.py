@@ -153,6 +153,7 @@ class Verdict:
     correct: bool
     well_formed: bool
     first_error: int | None = field(default=None)
+    step_grades: list[str] | None = field(default=None)  # PRM800K grades, where the world has them
 
 
 def split_solution(text: str) -> tuple[list[str], str | None]:

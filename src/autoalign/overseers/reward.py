@@ -1,0 +1,46 @@
+"""Every overseer is a reward function ``f(prompts, completions, **kwargs) -> list[float]``.
+
+That is the interface TRL's GRPO and RLOO trainers take, so a verifier trained here can score a
+policy's samples during RL without glue code. Completions may be plain strings or chat messages
+(a list of ``{"role", "content"}`` dicts, as TRL passes for conversational data).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..worlds.arithmetic import ANSWER_MARK, split_solution
+from .training import solution_score, step_probabilities
+from .verifier import StepVerifier
+
+
+def _text(completion) -> str:
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list) and completion and isinstance(completion[-1], dict):
+        return str(completion[-1].get("content", ""))
+    return str(completion)
+
+
+def solution_steps(text: str) -> list[str]:
+    """Steps of a solution text, the answer (``#32``) last, as the verifiers read them."""
+    steps, answer = split_solution(text)
+    steps = steps + ([f"{ANSWER_MARK}{answer}"] if answer is not None else [])
+    return steps or [""]
+
+
+class VerifierReward:
+    """A PRM or ORM as a reward: the probability that the solution is correct (0 to 1)."""
+
+    def __init__(self, verifier: StepVerifier, tokenizer, aggregate: str = "product", batch_size: int = 256):
+        self.verifier, self.tokenizer = verifier, tokenizer
+        self.aggregate, self.batch_size = aggregate, batch_size
+        self.__name__ = f"{verifier.kind}_reward"  # TRL logs rewards under the function's name
+
+    def __call__(self, prompts, completions, **kwargs) -> list[float]:
+        prompt_texts = [_text(p) for p in prompts]
+        steps = [solution_steps(_text(c)) for c in completions]
+        probs = step_probabilities(
+            self.verifier, self.tokenizer, prompt_texts, steps, self.batch_size, description="rewarding"
+        )
+        return [math.exp(solution_score(p, self.verifier.kind, self.aggregate)) for p in probs]

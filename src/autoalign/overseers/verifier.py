@@ -1,0 +1,132 @@
+"""Outcome and process reward models (ORM, PRM) on a causal-LM backbone.
+
+Both read a solution as a prompt followed by steps and score it at every step end in a single
+forward pass (the label positions of TRL's stepwise format). What they score differs:
+
+* PRM: is *this step* correct? Its logit at step i is ``a * log p(step i | prefix) + b``: the
+  backbone's own log-probability of the step's tokens through a learned affine map.
+* ORM: will the *final answer* be correct? Its logit at step i is ``a * log p(steps 1..i) + b``.
+
+Keeping the language-model head means that before training a verifier is exactly the generator's
+likelihood, so fine-tuning starts from the backbone's arithmetic instead of erasing it; a fresh
+linear head on the hidden state (``head="linear"``) is also available, and is the weak verifier
+the trial in ``shared/TRIALS.md`` found to be exploited by best-of-N selection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..models.train import encode_texts
+
+SEPARATOR = ";"
+
+
+@dataclass
+class EncodedBatch:
+    ids: torch.Tensor  # (B, T) right-padded
+    step_of_token: torch.Tensor  # (B, T) index of the step a token belongs to, -1 elsewhere
+    step_end: torch.Tensor  # (B, S) position of each step's last token (0 where no step)
+    step_mask: torch.Tensor  # (B, S) True where the step exists
+
+
+def encode_steps(tokenizer, prompts: list[str], steps: list[list[str]]) -> EncodedBatch:
+    """Token ids of ``prompt + step_1 + ';' + step_2 + ...`` with the span of every step.
+
+    Each step's span includes its separator, so what the verifier scores is exactly what the
+    generator wrote.
+    """
+    segments = []
+    for prompt, st in zip(prompts, steps):
+        segments.append([prompt] + [s + (SEPARATOR if i < len(st) - 1 else "") for i, s in enumerate(st)])
+    flat = [seg for row in segments for seg in row]
+    ids_flat = encode_texts(tokenizer, flat)
+    rows, k = [], 0
+    for row in segments:
+        rows.append(ids_flat[k : k + len(row)])
+        k += len(row)
+    width = max(sum(len(x) for x in r) for r in rows)
+    n_steps = max(len(r) - 1 for r in rows)
+    B = len(rows)
+    ids = torch.full((B, width), tokenizer.pad_token_id, dtype=torch.long)
+    step_of_token = torch.full((B, width), -1, dtype=torch.long)
+    step_end = torch.zeros((B, max(n_steps, 1)), dtype=torch.long)
+    step_mask = torch.zeros((B, max(n_steps, 1)), dtype=torch.bool)
+    for b, r in enumerate(rows):
+        pos = 0
+        for j, seg in enumerate(r):
+            ids[b, pos : pos + len(seg)] = torch.tensor(seg, dtype=torch.long)
+            if j > 0 and seg:
+                step_of_token[b, pos : pos + len(seg)] = j - 1
+                step_end[b, j - 1] = pos + len(seg) - 1
+                step_mask[b, j - 1] = True
+            pos += len(seg)
+    return EncodedBatch(ids, step_of_token, step_end, step_mask)
+
+
+class StepVerifier(nn.Module):
+    """A PRM (``kind="prm"``) or ORM (``kind="orm"``) with a log-likelihood or linear head."""
+
+    def __init__(self, lm, kind: str = "prm", head: str = "loglik"):
+        super().__init__()
+        if kind not in ("prm", "orm") or head not in ("loglik", "linear"):
+            raise ValueError(f"unknown verifier kind/head {kind}/{head}")
+        self.lm, self.kind, self.head = lm, kind, head
+        self.scale = nn.Parameter(torch.tensor(1.0))
+        self.bias = nn.Parameter(torch.tensor(0.0))
+        if head == "linear":
+            self.linear = nn.Linear(lm.config.hidden_size, 1)
+
+    def step_logits(self, batch: EncodedBatch) -> torch.Tensor:
+        """(B, S) logits, one per step (meaningless where ``step_mask`` is False)."""
+        out = self.lm(input_ids=batch.ids, output_hidden_states=self.head == "linear")
+        if self.head == "linear":
+            hidden = out.hidden_states[-1]
+            at_end = hidden.gather(1, batch.step_end.unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
+            return self.linear(at_end).squeeze(-1)
+        logprobs = F.log_softmax(out.logits[:, :-1].float(), dim=-1)
+        token_lp = logprobs.gather(-1, batch.ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+        token_lp = F.pad(token_lp, (1, 0))  # token t's log-prob sits at position t
+        in_step = batch.step_of_token >= 0
+        token_lp = token_lp * in_step
+        if self.kind == "prm":
+            S = batch.step_mask.size(1)
+            idx = batch.step_of_token.clamp(min=0)
+            per_step = torch.zeros(token_lp.size(0), S, dtype=token_lp.dtype).scatter_add(1, idx, token_lp)
+        else:
+            per_step = token_lp.cumsum(1).gather(1, batch.step_end)
+        return self.scale * per_step + self.bias
+
+    def loss(self, batch: EncodedBatch, labels: torch.Tensor, label_mask: torch.Tensor) -> torch.Tensor:
+        logits = self.step_logits(batch)
+        per = F.binary_cross_entropy_with_logits(logits, labels.float(), reduction="none")
+        return (per * label_mask).sum() / label_mask.sum().clamp(min=1)
+
+
+def save_verifier(verifier: StepVerifier, tokenizer, folder) -> None:
+    """``save_pretrained`` folder for the backbone and tokenizer, plus ``verifier_head.pt``."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    verifier.lm.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    head = {k: v for k, v in verifier.state_dict().items() if not k.startswith("lm.")}
+    torch.save({"kind": verifier.kind, "head": verifier.head, "state": head}, folder / "verifier_head.pt")
+
+
+def load_verifier(folder) -> tuple[StepVerifier, object]:
+    from pathlib import Path
+
+    from ..models.lm import load_pretrained
+
+    folder = Path(folder)
+    lm, tokenizer = load_pretrained(folder)
+    saved = torch.load(folder / "verifier_head.pt", weights_only=True)
+    verifier = StepVerifier(lm, saved["kind"], saved["head"])
+    verifier.load_state_dict(saved["state"], strict=False)
+    verifier.eval()
+    return verifier, tokenizer

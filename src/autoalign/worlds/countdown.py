@@ -1,0 +1,177 @@
+"""Countdown: reach a target from a few given numbers with + - * /, each number used at most once.
+
+The world where checking is easier than solving. Finding a solution needs search; checking a step
+is one operation. Step grades follow PRM800K's three: *positive* (valid arithmetic on available
+numbers, and the target is still reachable from what remains), *neutral* (valid, but the target can
+no longer be reached), *negative* (invalid arithmetic, or a number that is not available). A step
+is labelled correct for a PRM iff it is positive.
+
+    prompt:    3,5,7,2>24=
+    solution:  5*3=15;15+7=22;22+2=24;#24
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .arithmetic import ANSWER_MARK, PROMPT_END, STEP_SEP, Verdict, split_solution
+
+_STEP_RE = re.compile(r"^(\d+)([+\-*/])(\d+)=(\d+)$")
+POSITIVE, NEUTRAL, NEGATIVE = "positive", "neutral", "negative"
+
+
+class CountdownConfig(BaseModel):
+    """Difficulty knobs of the countdown world."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_numbers: int = Field(4, ge=2, le=6, description="Numbers given.")
+    min_number: int = Field(1, ge=1)
+    max_number: int = Field(9, ge=1)
+    min_target: int = Field(10, ge=0)
+    max_target: int = Field(99, ge=1)
+    operators: str = Field("+-*/", min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "CountdownConfig":
+        if self.min_number > self.max_number or self.min_target > self.max_target:
+            raise ValueError("min must be <= max")
+        if set(self.operators) - set("+-*/"):
+            raise ValueError("operators must be drawn from '+-*/'")
+        return self
+
+
+def countdown_op(a: int, op: str, b: int) -> int | None:
+    """Natural-number arithmetic: no negative results, division only when exact."""
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b if a >= b else None
+    if op == "*":
+        return a * b
+    if op == "/":
+        return a // b if b and a % b == 0 else None
+    return None
+
+
+@lru_cache(maxsize=200_000)
+def reachable(numbers: tuple[int, ...], target: int, operators: str = "+-*/") -> bool:
+    """Can ``target`` be made from the sorted multiset ``numbers`` (each used at most once)?"""
+    if target in numbers:
+        return True
+    n = len(numbers)
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                continue
+            rest = [numbers[k] for k in range(n) if k not in (i, j)]
+            for op in operators:
+                r = countdown_op(numbers[i], op, numbers[j])
+                if r is not None and reachable(tuple(sorted(rest + [r])), target, operators):
+                    return True
+    return False
+
+
+@dataclass(frozen=True)
+class CountdownProblem:
+    numbers: tuple[int, ...]
+    target: int
+    steps: tuple[tuple[int, str, int, int], ...]  # one gold solution
+
+    @property
+    def prompt(self) -> str:
+        return ",".join(map(str, self.numbers)) + ">" + str(self.target) + PROMPT_END
+
+    @property
+    def answer(self) -> int:
+        return self.target
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.steps)
+
+    @property
+    def solution(self) -> str:
+        return STEP_SEP.join([f"{a}{op}{b}={r}" for a, op, b, r in self.steps] + [f"{ANSWER_MARK}{self.target}"])
+
+
+def _draw(rng: random.Random, cfg: CountdownConfig) -> CountdownProblem:
+    while True:
+        numbers = [rng.randint(cfg.min_number, cfg.max_number) for _ in range(cfg.n_numbers)]
+        pool = list(numbers)
+        steps = []
+        for _ in range(rng.randint(2, cfg.n_numbers - 1) if cfg.n_numbers > 2 else 1):
+            i, j = rng.sample(range(len(pool)), 2)
+            op = rng.choice(cfg.operators)
+            r = countdown_op(pool[i], op, pool[j])
+            if r is None or r == 0:
+                break
+            steps.append((pool[i], op, pool[j], r))
+            pool = [x for k, x in enumerate(pool) if k not in (i, j)] + [r]
+        if len(steps) < min(2, cfg.n_numbers - 1):
+            continue
+        target = steps[-1][3]
+        if cfg.min_target <= target <= cfg.max_target and target not in numbers:
+            return CountdownProblem(tuple(numbers), target, tuple(steps))
+
+
+def generate(seed: int, n: int, config: CountdownConfig | None = None, **knobs) -> list[CountdownProblem]:
+    cfg = config or CountdownConfig(**knobs)
+    rng = random.Random(f"countdown:{seed}")
+    return [_draw(rng, cfg) for _ in range(n)]
+
+
+def grade_steps(problem: CountdownProblem, steps: list[str], operators: str = "+-*/") -> list[str]:
+    """PRM800K-style grade of every written step; a step after a negative one is graded on the
+    numbers available at that point (the invalid step consumed nothing)."""
+    pool = Counter(problem.numbers)
+    grades = []
+    for s in steps:
+        m = _STEP_RE.match(s)
+        if m is None:
+            grades.append(NEGATIVE)
+            continue
+        a, op, b, r = int(m.group(1)), m.group(2), int(m.group(3)), int(m.group(4))
+        need = Counter([a, b])
+        ok = all(pool[x] >= c for x, c in need.items()) and countdown_op(a, op, b) == r
+        if not ok:
+            grades.append(NEGATIVE)
+            continue
+        pool -= need
+        pool[r] += 1
+        remaining = tuple(sorted(pool.elements()))
+        grades.append(POSITIVE if reachable(remaining, problem.target, operators) else NEUTRAL)
+    return grades
+
+
+def check_solution(problem: CountdownProblem, text: str) -> Verdict:
+    """Correct iff every step is valid and the last result and the stated answer are the target."""
+    steps, answer_raw = split_solution(text)
+    grades = grade_steps(problem, steps)
+    answer = int(answer_raw) if answer_raw is not None and answer_raw.isdigit() else None
+    valid = bool(steps) and all(g != NEGATIVE for g in grades)
+    last = _STEP_RE.match(steps[-1]) if steps else None
+    reached = last is not None and int(last.group(4)) == problem.target
+    labels = [g == POSITIVE for g in grades]
+    return Verdict(
+        step_texts=steps,
+        step_labels=labels,
+        answer=answer,
+        correct=valid and reached and answer == problem.target,
+        well_formed=answer is not None and last is not None,
+        first_error=next((i for i, ok in enumerate(labels) if not ok), None),
+        step_grades=grades,
+    )
+
+
+def parse_prompt(prompt: str) -> CountdownProblem:
+    m = re.fullmatch(r"(\d+(?:,\d+)+)>(\d+)" + re.escape(PROMPT_END) + "?", prompt.strip())
+    if m is None:
+        raise ValueError(f"not a countdown prompt: {prompt!r}")
+    return CountdownProblem(tuple(int(x) for x in m.group(1).split(",")), int(m.group(2)), ())
