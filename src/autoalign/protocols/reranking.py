@@ -41,12 +41,15 @@ def _subsets(rng: np.random.Generator, m: int, n: int, r: int) -> np.ndarray:
 
 
 def _vote(sub_codes: np.ndarray, weights: np.ndarray, n_answers: int, rng) -> np.ndarray:
-    """(R,) winning answer code per subset (-1 if no subset member has an answer)."""
-    onehot = (sub_codes[..., None] == np.arange(n_answers)) * weights[..., None]
-    totals = onehot.sum(axis=1)  # (R, U)
-    totals = totals + rng.random(totals.shape) * 1e-9  # random tie-break
-    winner = totals.argmax(axis=1)
-    return np.where(totals.max(axis=1) > 1e-6, winner, -1)
+    """(R,) winning answer code per subset (-1 if no subset member has an answer).
+
+    Only answers present in the subset can win; ties among them are broken at random.
+    """
+    member = sub_codes[..., None] == np.arange(n_answers)  # (R, N, U)
+    present = member.any(axis=1)
+    totals = (member * weights[..., None]).sum(axis=1)
+    totals = np.where(present, totals + rng.random(totals.shape) * 1e-9, -np.inf)
+    return np.where(present.any(axis=1), totals.argmax(axis=1), -1)
 
 
 def best_of_n(pools: list[Pool], n_values: list[int], subsets: int = 200, seed: int = 0,
@@ -76,7 +79,8 @@ def best_of_n(pools: list[Pool], n_values: list[int], subsets: int = 200, seed: 
             share = (sub_correct * member).sum(1) / np.maximum(member.sum(1), 1)
             out["majority"][n][i] = share.mean()
             if "weighted_vote" in out:
-                prob = np.exp(pool.scores[vote_score][sub])
+                logp = pool.scores[vote_score][sub]
+                prob = np.exp(logp - logp.max(axis=1, keepdims=True))  # relative weights, no underflow
                 win = _vote(sub_codes, prob * (sub_codes >= 0), n_answers, rng)
                 member = (sub_codes == win[:, None]) & (win[:, None] >= 0)
                 masked = np.where(member, pool.scores[vote_score][sub], -np.inf)

@@ -58,7 +58,64 @@ def generator_section(store: RunStore, metrics: dict, stages: dict) -> str:
     return "\n".join(parts)
 
 
-SECTIONS = [generator_section]
+def _pct(e: dict) -> str:
+    return fmt_estimate(e)
+
+
+def _signed(e: dict) -> str:
+    f = lambda x: f"{100 * x:+.1f}"  # noqa: E731
+    return f"{f(e['mean'])} <span class=ci>[{f(e['ci_low'])}, {f(e['ci_high'])}]</span>"
+
+
+def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
+    bon = metrics.get("best_of_n")
+    if not bon:
+        return ""
+    parts = ["<h2>Process vs outcome supervision: best-of-N</h2>",
+             "<p>Each verifier picks one of N sampled solutions; accuracy is the share of held-out problems "
+             "whose chosen solution is correct, estimated over many random subsets of a larger pool per problem. "
+             "The weak verifiers put a fresh linear head on the same backbone instead of keeping its "
+             "language-model head: they are weaker than the generator they check, and selection exploits them.</p>"]
+    for world, curves in bon.items():
+        ns = sorted((n for n in curves["prm"]), key=int)
+        top = ns[-1]
+        methods = [m for m in ("pass_at_n", "prm", "orm", "weighted_vote", "majority", "loglik", "prm_weak", "orm_weak")
+                   if m in curves]
+        head = "".join(f"<th>N={n}</th>" for n in ns)
+        rows = "".join(
+            f"<tr><td>{m}</td>" + "".join(f"<td>{_pct(curves[m][n])}</td>" for n in ns) + "</tr>" for m in methods
+        )
+        diffs = "".join(
+            f"<tr><td>{name.replace('_vs_', ' &minus; ')}</td><td>{_signed(d[top])}</td></tr>"
+            for name, d in curves.get("diff", {}).items()
+        )
+        auroc = metrics.get("verifier_auroc", {}).get(world, {})
+        au = "".join(f"<tr><td>{m}</td><td>{fmt_estimate(e, pct=False)}</td></tr>" for m, e in auroc.items())
+        acc = metrics.get("generator_sample_accuracy", {}).get(world)
+        parts += [
+            f"<h3>{html.escape(world)}</h3>",
+            f"<p>Generator: {100 * acc:.1f}% of samples correct.</p>" if acc is not None else "",
+            _img(plots.best_of_n_curves(curves, world, store.file("plots", f"best_of_n_{world}.png"))),
+            f"<table><tr><th>method</th>{head}</tr>{rows}</table>",
+            f"<p>Paired differences at N={top} (points, 95% CI over problems):</p>",
+            f"<table><tr><th>difference</th><th>points [95% CI]</th></tr>{diffs}</table>",
+            "<p>AUROC for final-answer correctness, all pooled samples:</p>",
+            f"<table><tr><th>scorer</th><th>AUROC [95% CI]</th></tr>{au}</table>",
+        ]
+    al = metrics.get("active_learning")
+    if al:
+        d = al["data_efficiency"]
+        bound = " (a lower bound: active choice beat every uniform budget)" if d.get("lower_bound") else ""
+        parts += [
+            "<h3>Active learning</h3>",
+            f"<p>Data efficiency of labelling convincing wrong answers: {d['mean']:.2f}x "
+            f"<span class=ci>[{d['ci_low']:.2f}, {d['ci_high']:.2f}]</span>{bound}.</p>",
+            _img(plots.active_learning_curve(al, store.file("plots", "active_learning.png"))),
+        ]
+    return "\n".join(parts)
+
+
+SECTIONS = [generator_section, best_of_n_section]
 
 
 def write_report(store: RunStore) -> Path:
