@@ -52,6 +52,15 @@ def _finish(store, metrics: dict, as_json: bool, quiet: bool) -> None:
         )
         for n, e in sorted(g["accuracy_by_steps"].items(), key=lambda kv: int(kv[0])):
             typer.echo(f"  {n} steps: {e['mean']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}]")
+    for world, curves in metrics.get("best_of_n", {}).items():
+        top = max(curves["prm"], key=int)
+        cells = ", ".join(
+            f"{m} {curves[m][top]['mean']:.1%}" for m in ("prm", "orm", "majority", "pass_at_n") if m in curves
+        )
+        typer.echo(f"best-of-{top} on {world}: {cells}")
+        d = curves["diff"].get("prm_vs_majority", {}).get(top)
+        if d:
+            typer.echo(f"  PRM - majority: {d['mean'] * 100:+.1f} points [95% CI {d['ci_low'] * 100:+.1f}, {d['ci_high'] * 100:+.1f}]")
     typer.echo(f"report: {store.file('report.html')}")
 
 

@@ -30,7 +30,14 @@ from ..runtime.store import RunStore, atomic_save_dir, atomic_write_json, read_j
 from ..worlds.arithmetic import ANSWER_MARK, split_solution
 from ..worlds.registry import World, make_world
 from ..worlds.stepwise import StepwiseExample, read_stepwise_jsonl
-from .generator import heldout_problems, load_generator, sample_and_check, train_generator
+from .generator import (
+    evaluate_samples,
+    greedy_accuracy,
+    heldout_problems,
+    load_generator,
+    sample_and_check,
+    train_generator,
+)
 from .reranking import Pool, best_of_n
 
 VERIFIERS = [("prm", "loglik", "prm"), ("orm", "loglik", "orm"), ("prm", "linear", "prm_weak"), ("orm", "linear", "orm_weak")]
@@ -165,7 +172,20 @@ def run_world(store: RunStore, cfg: RunConfig, w: str) -> dict:
             continue
         trained[name] = store.stage(f"{w}.train_{name}", lambda: train_and_score(
             store, cfg, w, gen, examples, kind, head, name, test_rows))
-    return store.stage(f"{w}.evaluate", lambda: evaluate_world(store, cfg, w, trained, test_rows))
+    result = store.stage(f"{w}.evaluate", lambda: evaluate_world(store, cfg, w, trained, test_rows))
+    if w == "arithmetic":
+        result["generator"] = store.stage("arithmetic.evaluate_generator", lambda: generator_metrics(
+            store, cfg, world, gen, test_problems, test_rows))
+    return result
+
+
+def generator_metrics(store, cfg, world, gen, problems, rows) -> dict:
+    """The arithmetic generator's accuracy, from its pool samples (K = pool size, temperature T)."""
+    model, tokenizer = load_generator(store, gen)
+    metrics = evaluate_samples(cfg, rows, greedy_accuracy(model, tokenizer, problems, cfg, world))
+    metrics["samples_per_problem"] = cfg.best_of_n.pool_size
+    metrics["params"] = gen["params"]
+    return metrics
 
 
 def run(store: RunStore, cfg: RunConfig) -> dict:
@@ -173,6 +193,7 @@ def run(store: RunStore, cfg: RunConfig) -> dict:
 
     results = {w: run_world(store, cfg, w) for w in cfg.best_of_n.worlds}
     metrics = {
+        **({"generator": results["arithmetic"]["generator"]} if "arithmetic" in results else {}),
         "best_of_n": {w: r["best_of_n"] for w, r in results.items()},
         "verifier_auroc": {w: r["auroc"] for w, r in results.items()},
         "generator_sample_accuracy": {w: r["sample_accuracy"] for w, r in results.items()},

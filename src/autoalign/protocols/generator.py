@@ -182,7 +182,7 @@ def evaluate_samples(cfg: RunConfig, rows: list[dict], greedy: float) -> dict:
         },
         "well_formed": cluster_accuracy(ids, [r["well_formed"] for r in rows], b, seed=cfg.seed),
         "greedy_accuracy": greedy,
-        "samples_per_problem": cfg.sampling.samples_per_problem,
+        "samples_per_problem": len(ids) // max(1, len(set(ids))),
         "temperature": cfg.sampling.temperature,
         "test_problems": len(set(ids)),
     }

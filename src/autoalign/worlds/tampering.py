@@ -34,3 +34,22 @@ def tamper_result(problem: Problem, rng: random.Random, modulus: int = 100) -> T
         steps.append(f"{a}{op}{b}={r}")
         value = r if k >= i else None
     return Tampered(STEP_SEP.join(steps + [f"{ANSWER_MARK}{value}"]), i)
+
+
+def tamper_operand(problem: Problem, rng: random.Random, modulus: int = 100) -> Tampered:
+    """Copy a wrong operand into one step (another operand of the problem, or a neighbour), with
+    the arithmetic done right on it and carried forward: the slip tiny generators make most."""
+    i = rng.randrange(problem.n_steps)
+    others = sorted({b for _, b in problem.ops} - {problem.ops[i][1]}) or [problem.ops[i][1] + 1]
+    steps, value = [], problem.start
+    for k, (op, b) in enumerate(problem.ops):
+        if k == i:
+            b = rng.choice(others + [max(1, b - 1), b + 1])
+            if b == problem.ops[i][1]:
+                b = b + 1
+        r = apply_op(value, op, b, modulus)
+        if r is None:
+            r = value
+        steps.append(f"{value}{op}{b}={r}")
+        value = r
+    return Tampered(STEP_SEP.join(steps + [f"{ANSWER_MARK}{value}"]), i)
