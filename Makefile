@@ -32,6 +32,7 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_generator.py
+	$(BIN)/python bench/bench_prm_scoring.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
