@@ -19,7 +19,6 @@ step labels are the expensive signal). Method, on one world:
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..config import RunConfig
 from ..models.sampling import hash_seed
@@ -30,7 +29,7 @@ from .best_of_n import examples_from_rows, pools_from, unique_solutions, written
 from .reranking import best_of_n
 
 
-def _train_prm(store, cfg, gen, examples, tag) -> StepVerifier:
+def _train_prm(store, cfg, gen, examples, tag) -> tuple[StepVerifier, object]:
     from .generator import load_generator
 
     v = cfg.best_of_n.verifier

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import torch
 
 from ..config import RunConfig
 from ..measures import cluster_accuracy
