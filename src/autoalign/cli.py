@@ -61,7 +61,19 @@ def _finish(store, metrics: dict, as_json: bool, quiet: bool) -> None:
         d = curves["diff"].get("prm_vs_majority", {}).get(top)
         if d:
             typer.echo(f"  PRM - majority: {d['mean'] * 100:+.1f} points [95% CI {d['ci_low'] * 100:+.1f}, {d['ci_high'] * 100:+.1f}]")
+    for k, d in sorted(metrics.get("debate", {}).items(), key=lambda kv: int(kv[0][1:])):
+        typer.echo(
+            f"pixel debate, k={k[1:]}: judge on random pixels {_est(d['judge_random'])}; "
+            f"honest debater wins {_est(d['honest_win'])} ({d['search']}, precommit)"
+        )
+    f = metrics.get("facts")
+    if f:
+        typer.echo("facts: judge accuracy " + "; ".join(f"{p} {_est(f[p])}" for p in ("debate", "consultancy", "blind")))
     typer.echo(f"report: {store.file('report.html')}")
+
+
+def _est(e: dict) -> str:
+    return f"{e['mean']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}]"
 
 
 def _guard(fn):
@@ -159,6 +171,7 @@ def report(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
 @app.command("list")
 def list_runs(runs_root: Path = typer.Argument(Path("runs"), help="Folder holding runs.")) -> None:
     """List runs with their protocol, finished stages and headline metric."""
+    import yaml
     from rich.console import Console
     from rich.table import Table
 
@@ -166,8 +179,11 @@ def list_runs(runs_root: Path = typer.Argument(Path("runs"), help="Folder holdin
     for folder in sorted(p for p in runs_root.glob("*") if (p / "config.yaml").is_file()):
         stages = json.loads((folder / "stages.json").read_text()) if (folder / "stages.json").exists() else {}
         metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
-        protocol = next((ln.split(":", 1)[1].strip() for ln in (folder / "config.yaml").read_text().splitlines()
-                         if ln.startswith("protocol:")), "?")
+        try:
+            protocol = yaml.safe_load((folder / "config.yaml").read_text()).get("protocol", "?")
+        except (yaml.YAMLError, AttributeError):
+            protocol = "?"
+        protocol = ", ".join(protocol) if isinstance(protocol, list) else str(protocol)
         acc = metrics.get("generator", {}).get("accuracy")
         table.add_row(folder.name, protocol, str(len(stages)), f"{acc['mean']:.1%}" if acc else "-")
     Console().print(table)

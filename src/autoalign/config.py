@@ -18,6 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .errors import UserError
 from .worlds.arithmetic import ArithmeticConfig
 from .worlds.countdown import CountdownConfig
+from .worlds.digits import DigitsConfig
+from .worlds.facts import FactsConfig
+
+
+ProtocolName = Literal["generator", "best_of_n", "debate_digits", "debate_facts"]
 
 
 class _Section(BaseModel):
@@ -103,11 +108,51 @@ class BestOfNConfig(_Section):
         return self
 
 
+class DebateDigitsConfig(_Section):
+    """Sparse-pixel debate: a judge that sees k pixels; debaters choose which."""
+
+    ks: list[int] = Field([4, 6], min_length=1, description="Pixels revealed per game; one judge per k.")
+    digits: DigitsConfig = Field(default_factory=DigitsConfig)
+    judge_steps: int = Field(3000, ge=1, description="Judge training steps (fresh random masks each).")
+    judge_batch_size: int = Field(512, ge=1)
+    judge_lr: float = Field(3e-3, gt=0)
+    judge_hidden: int = Field(256, ge=1, description="Width of the judge MLP's two hidden layers.")
+    random_draws: int = Field(20, ge=1, description="Random pixel sets per image for the judge alone.")
+    search: Literal["mcts", "greedy"] = Field("mcts", description="Debaters' search; greedy is always run too.")
+    mcts_simulations: int = Field(48, ge=1, description="UCT simulations per move.")
+    mcts_width: int = Field(12, ge=2, description="Pixels the tree search considers (half per debater).")
+    mcts_c: float = Field(1.0, ge=0, description="UCT exploration constant.")
+    test_images: int | None = Field(None, ge=1, description="Debate only the first N held-out images.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "DebateDigitsConfig":
+        if max(self.ks) > 16:
+            raise ValueError("ks: at most 16 pixels (the sparsest digit has 16 non-zero pixels)")
+        if self.mcts_width < max(self.ks):
+            raise ValueError("mcts_width must be at least the largest k")
+        return self
+
+
+class DebateFactsConfig(_Section):
+    """Information-asymmetry debate, consultancy and a blind judge on the facts world."""
+
+    facts: FactsConfig = Field(default_factory=FactsConfig)
+    rounds: int = Field(3, ge=1, le=10, description="Quotes per debater (and per consultant).")
+    judge_train_questions: int = Field(4000, ge=10, description="Random-quote transcripts the judge learns from.")
+    test_questions: int = Field(400, ge=10, description="Held-out stories for the protocols.")
+    debater_strength: int = Field(8, ge=1, description="Best-of-N candidate quotes per turn in the protocol comparison.")
+    fabricate: float = Field(0.3, ge=0, le=1, description="Chance that a debater's candidates include a fabricated quote.")
+    tournament_strengths: list[int] = Field([1, 2, 4, 8, 16], description="Debater strengths (N) in the Elo tournament; [] skips it.")
+    tournament_questions: int = Field(300, ge=1, description="Questions per pairing in the tournament.")
+
+
 class RunConfig(_Section):
     """A whole experiment."""
 
     name: str = Field("generator", min_length=1, description="Run name (folder prefix).")
-    protocol: Literal["generator", "best_of_n"] = Field("generator", description="Which experiment to run.")
+    protocol: ProtocolName | list[ProtocolName] = Field(
+        "generator", description="Which experiment to run; a list runs several, in order, in one run folder."
+    )
     seed: int = Field(0, description="Fixes data, initialisation and sampling.")
     threads: int = Field(2, ge=1, description="torch intra-op threads.")
     bootstrap_resamples: int = Field(2000, ge=100, description="Resamples for 95% CIs.")
@@ -115,6 +160,12 @@ class RunConfig(_Section):
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     best_of_n: BestOfNConfig = Field(default_factory=BestOfNConfig)
+    debate_digits: DebateDigitsConfig = Field(default_factory=DebateDigitsConfig)
+    debate_facts: DebateFactsConfig = Field(default_factory=DebateFactsConfig)
+
+    @property
+    def protocols(self) -> list[str]:
+        return list(self.protocol) if isinstance(self.protocol, list) else [self.protocol]
 
     def digest(self) -> str:
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True)

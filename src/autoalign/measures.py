@@ -78,3 +78,39 @@ def auroc_ci(problem_ids: list, labels: list[bool], scores: list[float], n_resam
             stats.append(roc_auc_score(y[idx], s[idx]))
     lo, hi = np.quantile(stats, [0.025, 0.975])
     return {"mean": point, "ci_low": float(lo), "ci_high": float(hi), "n": len(members)}
+
+
+def elo_ratings(first: list[int], second: list[int], first_won: list[bool], players: int,
+                groups: list | None = None, n_resamples: int = 200, seed: int = 0) -> dict:
+    """Elo ratings from games between players, by a Bradley-Terry fit (logistic regression).
+
+    P(first beats second) = sigmoid(r_first - r_second + a), where ``a`` is the advantage of playing
+    first (in debate: of arguing the true side). Ratings are in Elo points (400 per factor of 10 in
+    odds), centred on 1000. CIs resample ``groups`` (e.g. questions), since games on one question
+    are correlated. Returns ``{"ratings": [{mean, ci_low, ci_high}], "side_advantage": {...}}``.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    a, b, y = np.asarray(first), np.asarray(second), np.asarray(first_won, dtype=int)
+    x = np.zeros((len(y), players))
+    np.add.at(x, (np.arange(len(y)), a), 1.0)
+    np.add.at(x, (np.arange(len(y)), b), -1.0)
+    scale = 400 / np.log(10)
+
+    def fit(idx: np.ndarray) -> np.ndarray:
+        if y[idx].min() == y[idx].max():
+            return np.full(players + 1, np.nan)
+        lr = LogisticRegression(C=1e4, max_iter=2000).fit(x[idx], y[idx])
+        r = lr.coef_[0] * scale
+        return np.concatenate([r - r.mean() + 1000, [lr.intercept_[0] * scale]])
+
+    point = fit(np.arange(len(y)))
+    groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+    members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    rng = np.random.default_rng(seed)
+    stats = np.array([fit(np.concatenate([members[j] for j in rng.integers(0, len(members), len(members))]))
+                      for _ in range(n_resamples)])
+    lo, hi = np.nanquantile(stats, [0.025, 0.975], axis=0)
+    est = [{"mean": float(point[i]), "ci_low": float(lo[i]), "ci_high": float(hi[i]), "n": len(members)}
+           for i in range(players + 1)]
+    return {"ratings": est[:players], "side_advantage": est[players]}

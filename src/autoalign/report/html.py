@@ -6,12 +6,13 @@ The report reads only what the run wrote (``config.yaml``, ``metrics.json``, ``s
 
 from __future__ import annotations
 
-import base64
 import html
 from pathlib import Path
 
 from ..runtime.store import RunStore, atomic_write_text
 from . import plots
+from .debate import digits_section, facts_section
+from .fmt import embed_image, fmt_estimate, fmt_signed
 
 CSS = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -19,16 +20,6 @@ table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding
 th{background:#f3f3f3}img{max-width:100%}pre{background:#f7f7f7;padding:1rem;overflow:auto}
 .ci{color:#666;font-size:.9em}
 """
-
-
-def fmt_estimate(e: dict, pct: bool = True) -> str:
-    f = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.3f}")
-    return f"{f(e['mean'])} <span class=ci>[{f(e['ci_low'])}, {f(e['ci_high'])}]</span>"
-
-
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<p><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}"></p>'
 
 
 def generator_section(store: RunStore, metrics: dict, stages: dict) -> str:
@@ -50,21 +41,12 @@ def generator_section(store: RunStore, metrics: dict, stages: dict) -> str:
         "<table><tr><th>steps</th><th>samples correct [95% CI]</th><th>problems</th></tr>",
         rows,
         "</table>",
-        _img(plots.accuracy_by_steps(g["accuracy_by_steps"], g["accuracy"], store.file("plots", "accuracy_by_steps.png"))),
+        embed_image(plots.accuracy_by_steps(g["accuracy_by_steps"], g["accuracy"], store.file("plots", "accuracy_by_steps.png"))),
     ]
     history = stages.get("train_generator", {}).get("result", {}).get("history")
     if history:
-        parts.append(_img(plots.training_curve(history, store.file("plots", "generator_training.png"))))
+        parts.append(embed_image(plots.training_curve(history, store.file("plots", "generator_training.png"))))
     return "\n".join(parts)
-
-
-def _pct(e: dict) -> str:
-    return fmt_estimate(e)
-
-
-def _signed(e: dict) -> str:
-    f = lambda x: f"{100 * x:+.1f}"  # noqa: E731
-    return f"{f(e['mean'])} <span class=ci>[{f(e['ci_low'])}, {f(e['ci_high'])}]</span>"
 
 
 def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
@@ -83,10 +65,10 @@ def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
                    if m in curves]
         head = "".join(f"<th>N={n}</th>" for n in ns)
         rows = "".join(
-            f"<tr><td>{m}</td>" + "".join(f"<td>{_pct(curves[m][n])}</td>" for n in ns) + "</tr>" for m in methods
+            f"<tr><td>{m}</td>" + "".join(f"<td>{fmt_estimate(curves[m][n])}</td>" for n in ns) + "</tr>" for m in methods
         )
         diffs = "".join(
-            f"<tr><td>{name.replace('_vs_', ' &minus; ')}</td><td>{_signed(d[top])}</td></tr>"
+            f"<tr><td>{name.replace('_vs_', ' &minus; ')}</td><td>{fmt_signed(d[top])}</td></tr>"
             for name, d in curves.get("diff", {}).items()
         )
         auroc = metrics.get("verifier_auroc", {}).get(world, {})
@@ -95,7 +77,7 @@ def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
         parts += [
             f"<h3>{html.escape(world)}</h3>",
             f"<p>Generator: {100 * acc:.1f}% of samples correct.</p>" if acc is not None else "",
-            _img(plots.best_of_n_curves(curves, world, store.file("plots", f"best_of_n_{world}.png"))),
+            embed_image(plots.best_of_n_curves(curves, world, store.file("plots", f"best_of_n_{world}.png"))),
             f"<table><tr><th>method</th>{head}</tr>{rows}</table>",
             f"<p>Paired differences at N={top} (points, 95% CI over problems):</p>",
             f"<table><tr><th>difference</th><th>points [95% CI]</th></tr>{diffs}</table>",
@@ -110,12 +92,12 @@ def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
             "<h3>Active learning</h3>",
             f"<p>Data efficiency of labelling convincing wrong answers: {d['mean']:.2f}x "
             f"<span class=ci>[{d['ci_low']:.2f}, {d['ci_high']:.2f}]</span>{bound}.</p>",
-            _img(plots.active_learning_curve(al, store.file("plots", "active_learning.png"))),
+            embed_image(plots.active_learning_curve(al, store.file("plots", "active_learning.png"))),
         ]
     return "\n".join(parts)
 
 
-SECTIONS = [generator_section, best_of_n_section]
+SECTIONS = [generator_section, best_of_n_section, digits_section, facts_section]
 
 
 def write_report(store: RunStore) -> Path:

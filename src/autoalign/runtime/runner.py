@@ -60,13 +60,14 @@ def load_run_config(run_dir: str | Path) -> RunConfig:
 
 def execute(store: RunStore, cfg: RunConfig) -> dict:
     """Run the protocol's stages (finished ones are skipped), then write the report."""
-    from ..protocols import PROTOCOLS
+    from ..protocols import get_protocol
     from ..report import write_report
 
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     store.event("run_started", protocol=cfg.protocol)
-    metrics = PROTOCOLS[cfg.protocol](store, cfg)
+    for name in cfg.protocols:
+        metrics = get_protocol(name)(store, cfg)
     store.stage("report", lambda: str(write_report(store).name))
     store.event("run_finished")
     return metrics

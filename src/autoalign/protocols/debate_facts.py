@@ -1,0 +1,192 @@
+"""Information-asymmetry debate vs consultancy vs a blind judge (Khan et al. 2024), on the facts world.
+
+Method:
+1. Train the judge (``overseers/facts_judge.py``) on transcripts of random quotes from training
+   stories, some of them fabricated; then freeze it. The judge never reads a story.
+2. Debaters read the story. A debater of strength N draws N candidate quotes (story lines, and now
+   and then a fabricated line that would help its side) and says the one after which the judge
+   favours its answer most: best-of-N against the judge, Khan et al.'s way of making debaters
+   stronger. Every quote passes through the quote checker; the judge sees which were rejected.
+3. Protocols on held-out stories, all with the same debater strength:
+   debate (honest and dishonest debater, ``rounds`` turns each, alternating, who starts alternates);
+   consultancy (one consultant, its side correct or incorrect at random, ``rounds`` turns);
+   blind (the judge sees the question and answers only).
+4. Cross-play tournament between strengths (every honest strength against every dishonest one);
+   Elo ratings from a Bradley-Terry fit with a term for the honest side's advantage; judge accuracy
+   in self-play at each strength against that strength's Elo.
+Accuracies carry 95% bootstrap CIs over questions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import RunConfig
+from ..measures import bootstrap_ci, elo_ratings
+from ..overseers.facts_judge import QuoteJudge
+from ..runtime.progress import log
+from ..runtime.store import RunStore, write_jsonl
+from ..worlds.facts import Fact, Question, check_quote, generate, walk
+from .debate_roles import Argument, Debater, DebaterView, Judge, JudgeView
+
+
+def fabricated_line(question: Question, side: int, rng: np.random.Generator) -> str:
+    """A line not in the story that would join the start to the walk ending at ``answers[side]``
+    (a lie that would make that answer look proven); "" if no such line exists."""
+    links = {f.source: f.target for f in question.story}
+    answer = question.answers[side]
+    targets = [r for r in links if (w := walk(links, r, question.hops - 1))[-1] == answer and len(w) == question.hops]
+    targets = [t for t in targets if links.get(question.start) != t]
+    return Fact(question.start, targets[rng.integers(len(targets))]).line if targets else ""
+
+
+class BestOfNDebater:
+    """Says the best of N candidate quotes, as judged by the (known, frozen) judge."""
+
+    def __init__(self, judge: Judge, n: int, fabricate: float, rng: np.random.Generator):
+        self.judge, self.n, self.fabricate, self.rng = judge, n, fabricate, rng
+
+    def candidates(self, view: DebaterView) -> list[str]:
+        lines = [f.line for f in view.question.story]
+        picks = [lines[i] for i in self.rng.choice(len(lines), min(self.n, len(lines)), replace=False)]
+        if self.rng.random() < self.fabricate:
+            fake = fabricated_line(view.question, view.side, self.rng)
+            if fake:
+                picks[self.rng.integers(len(picks))] = fake
+        return picks
+
+    def argue(self, view: DebaterView) -> str:
+        picks = self.candidates(view)
+        if len(picks) == 1:
+            return picks[0]
+
+        def value(quote: str) -> float:
+            arg = Argument(view.side, quote, check_quote(view.question, quote) is not None)
+            p = self.judge.prob_first(view.judge_view((arg,)))
+            return p if view.side == 0 else 1 - p
+
+        return max(picks, key=value)
+
+
+def _turn(question: Question, debater: Debater, side: int, args: tuple[Argument, ...]) -> Argument:
+    quote = debater.argue(DebaterView(question, side, args))
+    return Argument(side, quote, check_quote(question, quote) is not None)
+
+
+def debate(question: Question, judge: Judge, honest: Debater, liar: Debater, rounds: int,
+           honest_first: bool) -> tuple[float, tuple[Argument, ...]]:
+    """Judge's probability for the correct answer after a debate, and the transcript."""
+    sides = [(honest, question.correct), (liar, 1 - question.correct)]
+    if not honest_first:
+        sides.reverse()
+    args: tuple[Argument, ...] = ()
+    for _ in range(rounds):
+        for debater, side in sides:
+            args += (_turn(question, debater, side, args),)
+    return _prob_correct(question, judge, args), args
+
+
+def consultancy(question: Question, judge: Judge, consultant: Debater, side: int,
+                rounds: int) -> tuple[float, tuple[Argument, ...]]:
+    args: tuple[Argument, ...] = ()
+    for _ in range(rounds):
+        args += (_turn(question, consultant, side, args),)
+    return _prob_correct(question, judge, args), args
+
+
+def _prob_correct(question: Question, judge: Judge, args: tuple[Argument, ...]) -> float:
+    p = judge.prob_first(JudgeView(question.start, question.hops, question.answers, args))
+    return p if question.correct == 0 else 1 - p
+
+
+def random_transcript(question: Question, rounds: int, fabricate: float, rng: np.random.Generator) -> JudgeView:
+    """Judge training data: a random number of random story lines, some fabricated lines too."""
+    lines = [f.line for f in question.story]
+    m = int(rng.integers(0, 2 * rounds + 3))
+    args = [Argument(int(rng.integers(2)), lines[i], True) for i in rng.choice(len(lines), min(m, len(lines)), replace=False)]
+    if rng.random() < fabricate:
+        wrong = 1 - question.correct
+        fake = fabricated_line(question, wrong, rng)
+        if fake:
+            args.insert(int(rng.integers(len(args) + 1)), Argument(wrong, fake, False))
+    return JudgeView(question.start, question.hops, question.answers, tuple(args))
+
+
+def train_judge(cfg: RunConfig) -> dict:
+    d = cfg.debate_facts
+    rng = np.random.default_rng(cfg.seed)
+    questions = generate(cfg.seed * 1000 + 1, d.judge_train_questions, d.facts)
+    views = [random_transcript(q, d.rounds, d.fabricate, rng) for q in questions]
+    judge = QuoteJudge.fit(views, [q.correct == 0 for q in questions])
+    log("facts judge weights: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(judge.to_dict()["features"], judge.coef)))
+    return judge.to_dict()
+
+
+def evaluate_protocols(store: RunStore, cfg: RunConfig, judge: QuoteJudge, questions: list[Question]) -> dict:
+    d = cfg.debate_facts
+    rng = np.random.default_rng(cfg.seed + 1)
+    make = lambda: BestOfNDebater(judge, d.debater_strength, d.fabricate, rng)  # noqa: E731
+    rows, acc = [], {"debate": [], "consultancy": [], "consultancy_honest": [], "consultancy_dishonest": [], "blind": []}
+    for i, q in enumerate(questions):
+        p_debate, transcript = debate(q, judge, make(), make(), d.rounds, honest_first=i % 2 == 0)
+        side = int(rng.integers(2))
+        p_consult, consult_args = consultancy(q, judge, make(), side, d.rounds)
+        p_blind = _prob_correct(q, judge, ())
+        acc["debate"].append(p_debate > 0.5)
+        acc["consultancy"].append(p_consult > 0.5)
+        acc["consultancy_honest" if side == q.correct else "consultancy_dishonest"].append(p_consult > 0.5)
+        acc["blind"].append(p_blind > 0.5)
+        rows.append({"question": q.prompt, "story": q.text, "correct": q.answers[q.correct],
+                     "debate": [a.__dict__ for a in transcript], "debate_p_correct": p_debate,
+                     "consultant_side_correct": side == q.correct,
+                     "consultancy": [a.__dict__ for a in consult_args], "consultancy_p_correct": p_consult})
+    write_jsonl(store.file("samples", "debate_facts.jsonl"), rows)
+    boot = dict(n_resamples=cfg.bootstrap_resamples, seed=cfg.seed)
+    out = {name: bootstrap_ci(np.asarray(v, dtype=float), **boot) for name, v in acc.items()}
+    out["debate_minus_consultancy"] = bootstrap_ci(
+        np.asarray(acc["debate"], float) - np.asarray(acc["consultancy"], float), **boot)
+    out["consultancy_minus_blind"] = bootstrap_ci(
+        np.asarray(acc["consultancy"], float) - np.asarray(acc["blind"], float), **boot)
+    return out
+
+
+def tournament(cfg: RunConfig, judge: QuoteJudge, questions: list[Question]) -> dict:
+    """Every honest strength against every dishonest strength on every question."""
+    d = cfg.debate_facts
+    rng = np.random.default_rng(cfg.seed + 2)
+    strengths = d.tournament_strengths
+    honest_idx, liar_idx, wins, question_idx = [], [], [], []
+    for qi, q in enumerate(questions):
+        for hi, hn in enumerate(strengths):
+            for li, ln in enumerate(strengths):
+                p, _ = debate(q, judge, BestOfNDebater(judge, hn, d.fabricate, rng),
+                              BestOfNDebater(judge, ln, d.fabricate, rng), d.rounds, honest_first=qi % 2 == 0)
+                honest_idx.append(hi)
+                liar_idx.append(li)
+                wins.append(p > 0.5)
+                question_idx.append(qi)
+    elo = elo_ratings(honest_idx, liar_idx, wins, len(strengths), groups=question_idx,
+                      n_resamples=min(cfg.bootstrap_resamples, 200), seed=cfg.seed)
+    h, li_, w, g = map(np.asarray, (honest_idx, liar_idx, wins, question_idx))
+    boot = dict(n_resamples=cfg.bootstrap_resamples, seed=cfg.seed)
+    table = []
+    for i, n in enumerate(strengths):
+        self_play = w[(h == i) & (li_ == i)].astype(float)
+        as_honest = w[h == i].astype(float)
+        as_liar = 1 - w[li_ == i].astype(float)
+        table.append({"strength": n, "elo": elo["ratings"][i],
+                      "judge_accuracy_self_play": bootstrap_ci(self_play, **boot),
+                      "win_rate_honest": float(as_honest.mean()), "win_rate_dishonest": float(as_liar.mean())})
+    return {"elo": table, "honest_advantage_elo": elo["side_advantage"], "games": int(len(w))}
+
+
+def run(store: RunStore, cfg: RunConfig) -> dict:
+    d = cfg.debate_facts
+    judge = QuoteJudge.from_dict(store.stage("debate_facts.train_judge", lambda: train_judge(cfg)))
+    questions = generate(cfg.seed * 1000 + 2, d.test_questions, d.facts)
+    result = store.stage("debate_facts.protocols", lambda: evaluate_protocols(store, cfg, judge, questions))
+    log("facts: judge accuracy " + ", ".join(f"{k} {result[k]['mean']:.1%}" for k in ("debate", "consultancy", "blind")))
+    if d.tournament_strengths:
+        result = {**result, **store.stage("debate_facts.tournament", lambda: tournament(
+            cfg, judge, questions[: d.tournament_questions]))}
+    return store.update_metrics({"facts": result})

@@ -1,0 +1,22 @@
+"""Formatting shared by the report's sections: estimates with CIs, embedded images."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+
+def fmt_estimate(e: dict, pct: bool = True) -> str:
+    f = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.3f}")
+    return f"{f(e['mean'])} <span class=ci>[{f(e['ci_low'])}, {f(e['ci_high'])}]</span>"
+
+
+def embed_image(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<p><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}"></p>'
+
+
+def fmt_signed(e: dict) -> str:
+    f = lambda x: f"{100 * x:+.1f}"  # noqa: E731
+    return f"{f(e['mean'])} <span class=ci>[{f(e['ci_low'])}, {f(e['ci_high'])}]</span>"
