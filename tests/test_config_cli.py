@@ -32,6 +32,9 @@ def test_defaults_and_overrides(tmp_path):
         ("generator:\n  size: huge\n", "c.yaml: generator.size:"),
         ("generator:\n  lr: fast\n", "c.yaml: generator.lr:"),
         ("- 1\n- 2\n", "must be a mapping"),
+        ("debate_digits:\n  ks: [4, 30]\n", "c.yaml: debate_digits: Value error, ks: at most 16 pixels"),
+        ("gdc:\n  sizes: [tiny]\n  critic_size: small\n", "c.yaml: gdc: Value error, critic_size must be one of sizes"),
+        ("protocol: [best_of_n, debate]\n", "c.yaml: protocol"),
     ],
 )
 def test_bad_config_is_one_line(tmp_path, text, expect):

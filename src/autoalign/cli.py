@@ -61,6 +61,13 @@ def _finish(store, metrics: dict, as_json: bool, quiet: bool) -> None:
         d = curves["diff"].get("prm_vs_majority", {}).get(top)
         if d:
             typer.echo(f"  PRM - majority: {d['mean'] * 100:+.1f} points [95% CI {d['ci_low'] * 100:+.1f}, {d['ci_high'] * 100:+.1f}]")
+    for size, g in metrics.get("gdc", {}).items():
+        typer.echo(f"{size} ({g['params'] / 1e6:.2f}M): G {_est(g['generator'])}, D {_est(g['discriminator'])}, "
+                   f"C {_est(g['critique'])}; DC gap {_pts(g['dc_gap'])}")
+    a = metrics.get("assistance")
+    if a:
+        f = a["flaws_found"]
+        typer.echo(f"rater finds {_est(f['without'])} of flaws alone, {_est(f['with'])} with critiques")
     for k, d in sorted(metrics.get("debate", {}).items(), key=lambda kv: int(kv[0][1:])):
         typer.echo(
             f"pixel debate, k={k[1:]}: judge on random pixels {_est(d['judge_random'])}; "
@@ -70,6 +77,10 @@ def _finish(store, metrics: dict, as_json: bool, quiet: bool) -> None:
     if f:
         typer.echo("facts: judge accuracy " + "; ".join(f"{p} {_est(f[p])}" for p in ("debate", "consultancy", "blind")))
     typer.echo(f"report: {store.file('report.html')}")
+
+
+def _pts(e: dict) -> str:
+    return f"{e['mean'] * 100:+.1f} points [{e['ci_low'] * 100:+.1f}, {e['ci_high'] * 100:+.1f}]"
 
 
 def _est(e: dict) -> str:

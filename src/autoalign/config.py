@@ -22,7 +22,7 @@ from .worlds.digits import DigitsConfig
 from .worlds.facts import FactsConfig
 
 
-ProtocolName = Literal["generator", "best_of_n", "debate_digits", "debate_facts"]
+ProtocolName = Literal["generator", "best_of_n", "debate_digits", "debate_facts", "gdc_gaps"]
 
 
 class _Section(BaseModel):
@@ -36,7 +36,7 @@ class GeneratorConfig(_Section):
         None, description="Local Hugging Face checkpoint folder; if set, no training is done."
     )
     arch: Literal["llama", "gpt2"] = Field("llama", description="Architecture when training.")
-    size: Literal["tiny", "small", "medium"] = Field("small", description="Named model size.")
+    size: Literal["micro", "tiny", "small", "medium"] = Field("small", description="Named model size.")
     train_steps: int = Field(1200, ge=1, description="Most optimizer steps.")
     batch_size: int = Field(64, ge=1, description="Sequences per optimizer step.")
     lr: float = Field(3e-3, gt=0, description="Peak learning rate (AdamW).")
@@ -146,6 +146,56 @@ class DebateFactsConfig(_Section):
     tournament_questions: int = Field(300, ge=1, description="Questions per pairing in the tournament.")
 
 
+ModelSize = Literal["micro", "tiny", "small", "medium"]
+FlawKind = Literal["carried", "slip", "operator", "operand"]
+
+
+class TaskMix(_Section):
+    """Relative weights of the three tasks in each training batch."""
+
+    generation: float = Field(0.2, ge=0, description="Generation is learned early; it needs the least.")
+    discrimination: float = Field(0.4, ge=0)
+    critique: float = Field(0.4, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "TaskMix":
+        if self.generation + self.discrimination + self.critique <= 0:
+            raise ValueError("at least one task needs a positive weight")
+        return self
+
+
+class GdcConfig(_Section):
+    """Generator-discriminator-critique gaps across model sizes, critic catch rate and assistance."""
+
+    world: ArithmeticConfig = Field(
+        default_factory=lambda: ArithmeticConfig(min_steps=1, max_steps=3, operators="+-"),
+        description="The experiment's own arithmetic world: short chains, where critiquing is learnable here.",
+    )
+    sizes: list[ModelSize] = Field(["micro", "tiny", "small"], min_length=1, description="One model per size.")
+    arch: Literal["llama", "gpt2"] = "llama"
+    train_steps: int = Field(1500, ge=1, description="Optimizer steps, the same for every size.")
+    batch_size: int = Field(64, ge=1)
+    lr: dict[ModelSize, float] = Field({"micro": 3e-3, "tiny": 3e-3, "small": 3e-3, "medium": 1e-3}, description="Peak lr per size.")
+    mix: TaskMix = Field(default_factory=TaskMix)
+    flaws: list[FlawKind] = Field(["carried", "slip", "operator", "operand"], min_length=1)
+    test_problems: int = Field(300, ge=10)
+    critic_size: ModelSize | None = Field(None, description="The critic for sweep/assistance (default: last size).")
+    critique_samples: int = Field(8, ge=1, description="K critiques sampled per item for the bonus sweep.")
+    bonuses: list[float] = Field([-8, -4, -2, -1, 0, 1, 2, 4, 8], min_length=1, description="Bonus per flagged step.")
+    rater_budget: int = Field(1, ge=1, description="Steps the simulated rater can check per solution.")
+    adversarial_tries: int = Field(6, ge=1, description="Flaws tried per problem to find one the critic misses.")
+    checkpoint_every: int = Field(100, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "GdcConfig":
+        missing = [s for s in self.sizes if s not in self.lr]
+        if missing:
+            raise ValueError(f"lr: no learning rate for size {missing[0]}")
+        if self.critic_size is not None and self.critic_size not in self.sizes:
+            raise ValueError("critic_size must be one of sizes")
+        return self
+
+
 class RunConfig(_Section):
     """A whole experiment."""
 
@@ -162,6 +212,7 @@ class RunConfig(_Section):
     best_of_n: BestOfNConfig = Field(default_factory=BestOfNConfig)
     debate_digits: DebateDigitsConfig = Field(default_factory=DebateDigitsConfig)
     debate_facts: DebateFactsConfig = Field(default_factory=DebateFactsConfig)
+    gdc: GdcConfig = Field(default_factory=GdcConfig)
 
     @property
     def protocols(self) -> list[str]:

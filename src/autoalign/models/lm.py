@@ -1,6 +1,6 @@
 """Tiny causal language models built from a config, and the one loader for any local checkpoint.
 
-Named sizes span about 0.2M to 5M parameters. Models are plain transformers models made with
+Named sizes span about 0.1M to 5M parameters. Models are plain transformers models made with
 ``from_config``, so ``save_pretrained`` / ``from_pretrained`` serve a toy model trained here and a
 real Hugging Face checkpoint folder alike. Loading never touches the network.
 """
@@ -30,6 +30,7 @@ class Size:
 
 
 SIZES = {
+    "micro": Size(64, 2, 4, 192),  # about 0.1M
     "tiny": Size(96, 2, 4, 256),  # about 0.2M parameters
     "small": Size(128, 4, 4, 384),  # about 0.9M
     "medium": Size(256, 6, 8, 768),  # about 5M

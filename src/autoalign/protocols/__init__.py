@@ -8,7 +8,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Callable
 
-PROTOCOLS = ("generator", "best_of_n", "debate_digits", "debate_facts")
+PROTOCOLS = ("generator", "best_of_n", "debate_digits", "debate_facts", "gdc_gaps")
 
 
 def get_protocol(name: str) -> Callable:

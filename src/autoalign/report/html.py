@@ -12,6 +12,7 @@ from pathlib import Path
 from ..runtime.store import RunStore, atomic_write_text
 from . import plots
 from .debate import digits_section, facts_section
+from .gdc import gdc_section
 from .fmt import embed_image, fmt_estimate, fmt_signed
 
 CSS = """
@@ -97,7 +98,7 @@ def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
     return "\n".join(parts)
 
 
-SECTIONS = [generator_section, best_of_n_section, digits_section, facts_section]
+SECTIONS = [generator_section, best_of_n_section, gdc_section, digits_section, facts_section]
 
 
 def write_report(store: RunStore) -> Path:

@@ -1,0 +1,77 @@
+"""The critic's language: a fixed, parseable critique, the task texts, and how a critique is graded.
+
+One model per size plays generator, discriminator and critic (as in Saunders et al. 2022), told
+apart by what follows the solution:
+
+    generation      7+5*3=                          -> 7+5=12;12*3=36;#36
+    discrimination  7+5*3=7+5=12;12*3=35;#35 D:     -> flawed    (or: sound)
+    critique        7+5*3=7+5=12;12*3=35;#35 C:     -> step 2 wrong, should be 36   (or: no flaw)
+
+Steps are numbered from 1 in critiques. The world's checker grades a critique: *right* if it names
+the first wrong step (or says "no flaw" of a sound solution), a *hallucination* if it flags a step
+that is sound, a *miss* if it says "no flaw" of a flawed solution or cannot be parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DISCRIMINATE = " D:"
+CRITIQUE = " C:"
+FLAWED, SOUND = "flawed", "sound"
+NO_FLAW = "no flaw"
+_CRITIQUE_RE = re.compile(r"^step (\d{1,3}) wrong, should be (\d{1,6})$")
+
+
+@dataclass(frozen=True)
+class Critique:
+    """A parsed critique: ``step`` is 0-based, None for "no flaw" or unparseable text."""
+
+    step: int | None
+    value: int | None
+    says_no_flaw: bool
+    well_formed: bool
+
+
+def write_critique(flawed_step: int | None, correct_value: int | None = None) -> str:
+    if flawed_step is None:
+        return NO_FLAW
+    return f"step {flawed_step + 1} wrong, should be {correct_value}"
+
+
+def parse_critique(text: object) -> Critique:
+    """Parse model text; never raises. Only the first line counts."""
+    if not isinstance(text, str):
+        return Critique(None, None, False, False)
+    line = text.strip().split("\n", 1)[0].strip()
+    if line == NO_FLAW:
+        return Critique(None, None, True, True)
+    m = _CRITIQUE_RE.match(line)
+    if m is None or int(m.group(1)) == 0:
+        return Critique(None, None, False, False)
+    return Critique(int(m.group(1)) - 1, int(m.group(2)), False, True)
+
+
+@dataclass(frozen=True)
+class CritiqueGrade:
+    right: bool  # names the first wrong step, or rightly says "no flaw"
+    caught: bool  # flawed solution and the flawed step named
+    value_right: bool  # caught, and the corrected value is right too
+    hallucination: bool  # flags a step that is not the flawed one
+
+
+def grade_critique(critique: Critique, flawed_step: int | None, correct_value: int | None) -> CritiqueGrade:
+    if flawed_step is None:
+        return CritiqueGrade(critique.says_no_flaw, False, False, critique.step is not None)
+    caught = critique.step == flawed_step
+    return CritiqueGrade(caught, caught, caught and critique.value == correct_value,
+                         critique.step is not None and not caught)
+
+
+def discrimination_prompt(prompt: str, solution: str) -> str:
+    return prompt + solution + DISCRIMINATE
+
+
+def critique_prompt(prompt: str, solution: str) -> str:
+    return prompt + solution + CRITIQUE

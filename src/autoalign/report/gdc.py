@@ -1,0 +1,90 @@
+"""The report's section on generator, discriminator and critique abilities, critics and assistance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..runtime.store import RunStore
+from .fmt import embed_image, fmt_estimate, fmt_signed
+from .plots import _save, plt
+
+ABILITIES = [("generator", "G: generates a correct solution", "#55A868"),
+             ("discriminator", "D: tells flawed from sound", "#4C72B0"),
+             ("critique", "C: critique is right", "#C44E52")]
+
+
+def abilities_plot(gdc: dict, path: Path) -> Path:
+    sizes = sorted(gdc, key=lambda s: gdc[s]["params"])
+    x = [gdc[s]["params"] / 1e6 for s in sizes]
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for key, label, color in ABILITIES:
+        mean = [gdc[s][key]["mean"] * 100 for s in sizes]
+        lo = [(gdc[s][key]["mean"] - gdc[s][key]["ci_low"]) * 100 for s in sizes]
+        hi = [(gdc[s][key]["ci_high"] - gdc[s][key]["mean"]) * 100 for s in sizes]
+        ax.errorbar(x, mean, yerr=[lo, hi], fmt="o-", capsize=3, color=color, label=label)
+    ax.axhline(50, color="k", lw=0.6, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters (millions)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Abilities against model size (95% CI)")
+    ax.legend(fontsize=8, loc="lower right")
+    return _save(fig, path)
+
+
+def sweep_plot(sweep: list[dict], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    xs = [r["hallucination_rate"] * 100 for r in sweep]
+    ys = [r["catch_rate"] * 100 for r in sweep]
+    ax.plot(xs, ys, "o-", color="#C44E52")
+    for r, x, y in zip(sweep, xs, ys):
+        ax.annotate(f"{r['bonus']:+g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.set_xlabel("hallucination rate (% of critiques flagging a sound step)")
+    ax.set_ylabel("catch rate (% of planted flaws named)")
+    ax.set_title("Critic: best-of-K with a bonus per flagged step")
+    return _save(fig, path)
+
+
+def gdc_section(store: RunStore, metrics: dict, stages: dict) -> str:
+    gdc = metrics.get("gdc")
+    if not gdc:
+        return ""
+    sizes = sorted(gdc, key=lambda s: gdc[s]["params"])
+    rows = "".join(
+        f"<tr><td>{s}</td><td>{gdc[s]['params'] / 1e6:.2f}M</td>"
+        + "".join(f"<td>{fmt_estimate(gdc[s][k])}</td>" for k in ("generator", "discriminator", "critique"))
+        + "".join(f"<td>{fmt_signed(gdc[s][k])}</td>" for k in ("gd_gap", "gc_gap", "dc_gap"))
+        + f"<td>{fmt_estimate(gdc[s]['d_on_missed_flaws']) if gdc[s].get('d_on_missed_flaws') else '-'}</td></tr>"
+        for s in sizes)
+    parts = [
+        "<h2>Generator, discriminator and critique gaps</h2>",
+        "<p>One model per size is trained to generate solutions, to say whether a solution is flawed, and to "
+        "critique it (name the first wrong step and its value). D and C are measured on the same balanced items: "
+        "each held-out problem's gold solution and a copy with a planted flaw. DC &gt; 0 means the model can tell "
+        "that something is wrong more often than its critique says what (Saunders et al. 2022). The last column: "
+        "of the flaws the critique missed, the share the discriminator flagged.</p>",
+        "<table><tr><th>size</th><th>params</th><th>G</th><th>D</th><th>C</th><th>GD gap</th><th>GC gap</th>"
+        f"<th>DC gap</th><th>D on missed flaws</th></tr>{rows}</table>",
+        embed_image(abilities_plot(gdc, store.file("plots", "gdc_abilities.png"))),
+    ]
+    critic = metrics.get("critic")
+    if critic:
+        adv = critic["adversarial"]
+        d_ev = adv.get("discriminator_on_evading_flaws")
+        parts += [
+            f"<h3>The critic ({critic['size']})</h3>",
+            f"<p>Greedy critiques: catch rate {100 * critic['catch_rate']:.1f}% of planted flaws; "
+            f"hallucination rate {100 * critic['hallucination_rate']:.1f}% of items. With {adv['tries']} tries per problem "
+            f"a flaw that evades the critique was found for {fmt_estimate(adv['evasion_rate'])} of problems"
+            + (f"; the same model's discriminator flags {fmt_estimate(d_ev)} of those evading flaws" if d_ev else "")
+            + ".</p>",
+            embed_image(sweep_plot(critic["sweep"], store.file("plots", "critic_sweep.png"))),
+        ]
+    a = metrics.get("assistance")
+    if a:
+        f = a["flaws_found"]
+        parts.append(
+            f"<h3>Assisting a weak rater</h3><p>A rater who can check {a['budget']} step(s) per solution, each by "
+            f"itself, finds {fmt_estimate(f['without'])} of planted flaws unassisted and {fmt_estimate(f['with'])} when it "
+            f"checks the step the critique names first: {fmt_signed(f['difference'])} points.</p>")
+    return "\n".join(parts)

@@ -1,0 +1,30 @@
+"""GDC gaps end to end: a briefly trained critic names planted flaws far better than chance."""
+
+import numpy as np
+
+from autoalign.config import load_config
+from autoalign.runtime.runner import execute, open_run
+
+
+def test_trained_critic_catches_planted_flaws(tmp_path):
+    cfg = load_config("configs/gdc_gaps.yaml", [
+        "bootstrap_resamples=200", "gdc.sizes=[tiny]", "gdc.train_steps=1500", "gdc.test_problems=150",
+        "gdc.world.max_steps=2", "gdc.world.operators=+", "gdc.mix.generation=0.1",
+        "gdc.mix.discrimination=0.3", "gdc.mix.critique=0.6",
+        "gdc.critique_samples=2", "gdc.adversarial_tries=2", "gdc.bonuses=[0,4]"])
+    store, _ = open_run(cfg, tmp_path / "run")
+    metrics = execute(store, cfg)
+    g = metrics["gdc"]["tiny"]
+    for key in ("generator", "discriminator", "critique", "gd_gap", "gc_gap", "dc_gap"):
+        assert set(g[key]) >= {"mean", "ci_low", "ci_high"}
+    catch, halluc = metrics["critic"]["catch_rate"], metrics["critic"]["hallucination_rate"]
+    # A random critic that flags a uniformly chosen step with probability f has hallucination rate
+    # f * (1 - E[1/n] / 2) and catch rate f * E[1/n] (n = steps, here 1 or 2). At the trained
+    # critic's hallucination rate, the random critic's catch rate is:
+    inv_n = np.mean([1.0, 0.5])
+    random_catch = min(1.0, halluc / (1 - inv_n / 2)) * inv_n
+    assert catch > 0.4 and catch > 2 * random_catch, (catch, halluc)
+    assert g["discriminator"]["ci_low"] > 0.5  # the discriminator beats chance too
+    f = metrics["assistance"]["flaws_found"]
+    assert f["with"]["mean"] >= f["without"]["mean"]
+    assert "critique gaps" in store.file("report.html").read_text()
