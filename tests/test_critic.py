@@ -42,7 +42,7 @@ def test_every_flaw_kind_is_found_by_the_checker_at_its_step():
             t = tamper(p, kind, rng)
             assert check_solution(p, t.text).first_error == t.flawed_step, (kind, p.solution, t.text)
             assert locally_invalid_steps(p, t.text)[0] == t.flawed_step
-            assert not check_solution(p, t.text).correct or kind == "slip"
+            assert t.text != p.solution  # (the final answer may still be right: 0*4 = 0*3)
 
 
 def test_rater_with_and_without_a_pointer():
