@@ -37,23 +37,32 @@ def tamper_result(problem: Problem, rng: random.Random, modulus: int = 100) -> T
     return Tampered(STEP_SEP.join(steps + [f"{ANSWER_MARK}{value}"]), i)
 
 
-def tamper_operand(problem: Problem, rng: random.Random, modulus: int = 100) -> Tampered:
-    """Copy a wrong operand into one step (another operand of the problem, or a neighbour), with
-    the arithmetic done right on it and carried forward: the slip tiny generators make most."""
-    i = rng.randrange(problem.n_steps)
-    others = sorted({b for _, b in problem.ops} - {problem.ops[i][1]}) or [problem.ops[i][1] + 1]
+def _replay(problem: Problem, i: int, change, modulus: int) -> Tampered:
+    """Redo the chain with step ``i``'s (op, operand) replaced by ``change(value, op, b)``, the
+    arithmetic done right on it and carried forward."""
     steps, value = [], problem.start
     for k, (op, b) in enumerate(problem.ops):
         if k == i:
-            b = rng.choice(others + [max(1, b - 1), b + 1])
-            if b == problem.ops[i][1]:
-                b = b + 1
+            op, b = change(value, op, b)
         r = apply_op(value, op, b, modulus)
         if r is None:
             r = value
         steps.append(f"{value}{op}{b}={r}")
         value = r
     return Tampered(STEP_SEP.join(steps + [f"{ANSWER_MARK}{value}"]), i)
+
+
+def tamper_operand(problem: Problem, rng: random.Random, modulus: int = 100) -> Tampered:
+    """Copy a wrong operand into one step (another operand of the problem, or a neighbour), with
+    the arithmetic done right on it and carried forward: the slip tiny generators make most."""
+    i = rng.randrange(problem.n_steps)
+    others = sorted({b for _, b in problem.ops} - {problem.ops[i][1]}) or [problem.ops[i][1] + 1]
+
+    def change(value: int, op: str, b: int) -> tuple[str, int]:
+        wrong = rng.choice(others + [max(1, b - 1), b + 1])
+        return op, (wrong + 1 if wrong == b else wrong)
+
+    return _replay(problem, i, change, modulus)
 
 
 def tamper_slip(problem: Problem, rng: random.Random, modulus: int = 100) -> Tampered:
@@ -72,17 +81,11 @@ def tamper_slip(problem: Problem, rng: random.Random, modulus: int = 100) -> Tam
 def tamper_operator(problem: Problem, rng: random.Random, modulus: int = 100) -> Tampered:
     """Apply a different operator in one step (the arithmetic right for it), carried forward."""
     i = rng.randrange(problem.n_steps)
-    steps, value = [], problem.start
-    for k, (op, b) in enumerate(problem.ops):
-        if k == i:
-            choices = [o for o in "+-*" if o != op and apply_op(value, o, b, modulus) is not None]
-            op = rng.choice(choices)
-        r = apply_op(value, op, b, modulus)
-        if r is None:
-            r = value
-        steps.append(f"{value}{op}{b}={r}")
-        value = r
-    return Tampered(STEP_SEP.join(steps + [f"{ANSWER_MARK}{value}"]), i)
+
+    def change(value: int, op: str, b: int) -> tuple[str, int]:
+        return rng.choice([o for o in "+-*" if o != op and apply_op(value, o, b, modulus) is not None]), b
+
+    return _replay(problem, i, change, modulus)
 
 
 FLAWS = {"carried": tamper_result, "slip": tamper_slip, "operator": tamper_operator, "operand": tamper_operand}
