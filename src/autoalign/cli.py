@@ -132,7 +132,7 @@ def run(
 
 @app.command()
 def demo(
-    quick: bool = typer.Option(False, "--quick", help="A smaller demo, under 3 minutes."),
+    quick: bool = typer.Option(False, "--quick", help="A smaller demo, about 4 minutes."),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/demo)."),
     quiet: bool = QUIET,
     as_json: bool = JSON,
