@@ -24,7 +24,9 @@ def abilities_plot(gdc: dict, path: Path) -> Path:
         ax.errorbar(x, mean, yerr=[lo, hi], fmt="o-", capsize=3, color=color, label=label)
     ax.axhline(50, color="k", lw=0.6, ls=":")
     ax.set_xscale("log")
-    ax.set_xlabel("parameters (millions)")
+    ax.minorticks_off()
+    ax.set_xticks(x, [f"{s}\n{v:.2f}M" for s, v in zip(sizes, x)])
+    ax.set_xlabel("model size (parameters)")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
     ax.set_title("Abilities against model size (95% CI)")
@@ -37,8 +39,11 @@ def sweep_plot(sweep: list[dict], path: Path) -> Path:
     xs = [r["hallucination_rate"] * 100 for r in sweep]
     ys = [r["catch_rate"] * 100 for r in sweep]
     ax.plot(xs, ys, "o-", color="#C44E52")
+    labelled: list[tuple[float, float]] = []
     for r, x, y in zip(sweep, xs, ys):
-        ax.annotate(f"{r['bonus']:+g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        if all(abs(x - a) + abs(y - b) > 3 for a, b in labelled):  # one label per visible point
+            ax.annotate(f"bonus {r['bonus']:+g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+            labelled.append((x, y))
     ax.set_xlabel("hallucination rate (% of critiques flagging a sound step)")
     ax.set_ylabel("catch rate (% of planted flaws named)")
     ax.set_title("Critic: best-of-K with a bonus per flagged step")
