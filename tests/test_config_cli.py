@@ -81,3 +81,19 @@ def test_cli_data_export_and_check(tmp_path):
     out.write_text(out.read_text() + '{"prompt": 1}\n')
     r = run_cli("data", "check", str(out))
     assert r.returncode == 2 and f"{out}:6:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_list_shows_each_runs_headline(tmp_path):
+    import json
+
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("protocol: [debate_facts]\n")
+    (run / "metrics.json").write_text(json.dumps({"facts": {"debate": {"mean": 0.77}, "blind": {"mean": 0.49}}}))
+    broken = tmp_path / "runs" / "r2"
+    broken.mkdir()
+    (broken / "config.yaml").write_text("protocol: gdc_gaps\n")
+    (broken / "metrics.json").write_text(json.dumps({"gdc": {}}))
+    out = run_cli("list", str(tmp_path / "runs"))
+    assert out.returncode == 0, out.stderr
+    assert "debate 77.0%" in out.stdout and "gdc_gaps" in out.stdout

@@ -79,6 +79,21 @@ def _finish(store, metrics: dict, as_json: bool, quiet: bool) -> None:
     typer.echo(f"report: {store.file('report.html')}")
 
 
+def _headline(metrics: dict) -> str:
+    """One number per run for `autoalign list`: the first experiment's main result."""
+    if "generator" in metrics:
+        return f"generator {metrics['generator']['accuracy']['mean']:.1%}"
+    if "gdc" in metrics:
+        size, g = list(metrics["gdc"].items())[-1]
+        return f"{size}: D {g['discriminator']['mean']:.1%}, C {g['critique']['mean']:.1%}"
+    if "debate" in metrics:
+        k, d = next(iter(metrics["debate"].items()))
+        return f"{k}: judge {d['judge_random']['mean']:.1%} -> debate {d['honest_win']['mean']:.1%}"
+    if "facts" in metrics:
+        return f"debate {metrics['facts']['debate']['mean']:.1%}, blind {metrics['facts']['blind']['mean']:.1%}"
+    return "-"
+
+
 def _pts(e: dict) -> str:
     return f"{e['mean'] * 100:+.1f} points [{e['ci_low'] * 100:+.1f}, {e['ci_high'] * 100:+.1f}]"
 
@@ -186,7 +201,7 @@ def list_runs(runs_root: Path = typer.Argument(Path("runs"), help="Folder holdin
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("run", "protocol", "stages done", "generator accuracy")
+    table = Table("run", "protocol", "stages done", "headline")
     for folder in sorted(p for p in runs_root.glob("*") if (p / "config.yaml").is_file()):
         stages = json.loads((folder / "stages.json").read_text()) if (folder / "stages.json").exists() else {}
         metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
@@ -195,8 +210,11 @@ def list_runs(runs_root: Path = typer.Argument(Path("runs"), help="Folder holdin
         except (yaml.YAMLError, AttributeError):
             protocol = "?"
         protocol = ", ".join(protocol) if isinstance(protocol, list) else str(protocol)
-        acc = metrics.get("generator", {}).get("accuracy")
-        table.add_row(folder.name, protocol, str(len(stages)), f"{acc['mean']:.1%}" if acc else "-")
+        try:
+            headline = _headline(metrics)
+        except (KeyError, TypeError, StopIteration, IndexError):
+            headline = "-"  # a run stopped part-way
+        table.add_row(folder.name, protocol, str(len(stages)), headline)
     Console().print(table)
 
 
