@@ -113,9 +113,10 @@ def evaluation_items(cfg: RunConfig, problems: list[Problem]) -> list[dict]:
     rng = random.Random(hash_seed(cfg.seed, "gdc", "items"))
     items = []
     for i, p in enumerate(problems):
-        t = tamper(p, cfg.gdc.flaws[i % len(cfg.gdc.flaws)], rng, cfg.gdc.world.modulus)
+        kind = cfg.gdc.flaws[i % len(cfg.gdc.flaws)]
+        t = tamper(p, kind, rng, cfg.gdc.world.modulus)
         items.append({"problem": i, "text": p.solution, "flawed_step": None, "kind": "sound"})
-        items.append({"problem": i, "text": t.text, "flawed_step": t.flawed_step, "kind": cfg.gdc.flaws[i % len(cfg.gdc.flaws)]})
+        items.append({"problem": i, "text": t.text, "flawed_step": t.flawed_step, "kind": kind})
     return items
 
 
@@ -127,8 +128,12 @@ def discriminate(model, tokenizer, problems, items) -> np.ndarray:
     return np.asarray(lf) - np.asarray(ls)
 
 
+def critique_prompts(problems, items, repeat: int = 1) -> list[str]:
+    return [critique_prompt(problems[it["problem"]].prompt, it["text"]) for it in items for _ in range(repeat)]
+
+
 def critique(model, tokenizer, problems, items, temperature=0.0, seed=0, repeat=1) -> list[str]:
-    prompts = [critique_prompt(problems[it["problem"]].prompt, it["text"]) for it in items for _ in range(repeat)]
+    prompts = critique_prompts(problems, items, repeat)
     return sample_solutions(model, tokenizer, prompts, temperature=temperature, max_new_tokens=32, seed=seed,
                             description="critiquing")
 
@@ -180,8 +185,7 @@ def catch_vs_hallucination(cfg: RunConfig, model, tokenizer, problems, items) ->
     """Best-of-K critiques by log-probability plus a bonus per flagged step, for each bonus."""
     k = cfg.gdc.critique_samples
     texts = critique(model, tokenizer, problems, items, temperature=1.0, seed=hash_seed(cfg.seed, "gdc", "k"), repeat=k)
-    prompts = [critique_prompt(problems[it["problem"]].prompt, it["text"]) for it in items for _ in range(k)]
-    logp = np.asarray(completion_logprobs(model, tokenizer, prompts, texts)).reshape(len(items), k)
+    logp = np.asarray(completion_logprobs(model, tokenizer, critique_prompts(problems, items, k), texts)).reshape(len(items), k)
     parsed = [parse_critique(t) for t in texts]
     flags = np.array([p.step is not None for p in parsed], float).reshape(len(items), k)
     grades = [grade(problems, items[i // k], t) for i, t in enumerate(texts)]

@@ -5,12 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..runtime.store import RunStore
-from .fmt import embed_image, fmt_estimate, fmt_signed
+from .fmt import ci_bars, embed_image, fmt_estimate, fmt_signed
 from .plots import _save, plt
-
-
-def _err(e: dict) -> tuple[float, float]:
-    return (e["mean"] - e["ci_low"]) * 100, (e["ci_high"] - e["mean"]) * 100
 
 
 def digits_plot(debate: dict, path: Path) -> Path:
@@ -24,7 +20,7 @@ def digits_plot(debate: dict, path: Path) -> Path:
     for j, (key, label, color) in enumerate(series):
         xs = [i + (j - 1) * width for i in range(len(ks))]
         vals = [debate[k][key] for k in ks]
-        lo, hi = zip(*(_err(v) for v in vals))
+        lo, hi = zip(*(ci_bars(v) for v in vals))
         ax.bar(xs, [v["mean"] * 100 for v in vals], width, yerr=[lo, hi], capsize=3, color=color, label=label)
     ax.set_xticks(range(len(ks)), [f"k = {k[1:]} pixels" for k in ks])
     ax.set_ylabel("judge correct / honest wins (%)")
@@ -37,7 +33,7 @@ def digits_plot(debate: dict, path: Path) -> Path:
 def facts_plot(facts: dict, path: Path) -> Path:
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.5, 3.6))
     names = ["blind", "consultancy", "debate"]
-    lo, hi = zip(*(_err(facts[n]) for n in names))
+    lo, hi = zip(*(ci_bars(facts[n]) for n in names))
     a1.bar(names, [facts[n]["mean"] * 100 for n in names], yerr=[lo, hi], capsize=4,
            color=["#999999", "#4C72B0", "#C44E52"])
     a1.axhline(50, color="k", lw=0.6, ls=":")
@@ -48,7 +44,7 @@ def facts_plot(facts: dict, path: Path) -> Path:
     if table:
         x = [r["elo"]["mean"] for r in table]
         y = [r["judge_accuracy_self_play"]["mean"] * 100 for r in table]
-        ylo, yhi = zip(*(_err(r["judge_accuracy_self_play"]) for r in table))
+        ylo, yhi = zip(*(ci_bars(r["judge_accuracy_self_play"]) for r in table))
         a2.errorbar(x, y, yerr=[ylo, yhi], fmt="o-", color="#C44E52", capsize=3)
         for r, xi, yi in zip(table, x, y):
             a2.annotate(f"N={r['strength']}", (xi, yi), textcoords="offset points", xytext=(4, -10), fontsize=8)

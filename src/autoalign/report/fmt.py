@@ -20,3 +20,8 @@ def embed_image(path: Path) -> str:
 def fmt_signed(e: dict) -> str:
     f = lambda x: f"{100 * x:+.1f}"  # noqa: E731
     return f"{f(e['mean'])} <span class=ci>[{f(e['ci_low'])}, {f(e['ci_high'])}]</span>"
+
+
+def ci_bars(e: dict) -> tuple[float, float]:
+    """Distances from the mean to the CI's ends, in points, for matplotlib's ``yerr``."""
+    return (e["mean"] - e["ci_low"]) * 100, (e["ci_high"] - e["mean"]) * 100

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..runtime.store import RunStore
-from .fmt import embed_image, fmt_estimate, fmt_signed
+from .fmt import ci_bars, embed_image, fmt_estimate, fmt_signed
 from .plots import _save, plt
 
 ABILITIES = [("generator", "G: generates a correct solution", "#55A868"),
@@ -19,8 +19,7 @@ def abilities_plot(gdc: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for key, label, color in ABILITIES:
         mean = [gdc[s][key]["mean"] * 100 for s in sizes]
-        lo = [(gdc[s][key]["mean"] - gdc[s][key]["ci_low"]) * 100 for s in sizes]
-        hi = [(gdc[s][key]["ci_high"] - gdc[s][key]["mean"]) * 100 for s in sizes]
+        lo, hi = zip(*(ci_bars(gdc[s][key]) for s in sizes))
         ax.errorbar(x, mean, yerr=[lo, hi], fmt="o-", capsize=3, color=color, label=label)
     ax.axhline(50, color="k", lw=0.6, ls=":")
     ax.set_xscale("log")
