@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import UserError
+from .config_io import apply_overrides, read_yaml_mapping  # noqa: F401  (re-exported)
 from .worlds.arithmetic import ArithmeticConfig
 from .worlds.countdown import CountdownConfig
 from .worlds.digits import DigitsConfig
@@ -234,54 +235,6 @@ def _format_error(source: str, err: ValidationError) -> str:
         msg = "unknown key"
     more = err.error_count() - 1
     return f"{source}: {loc}: {msg}" + (f" (and {more} more problems)" if more else "")
-
-
-def _set_dotted(data: dict, key: str, value: Any) -> None:
-    parts = key.split(".")
-    node = data
-    for i, p in enumerate(parts[:-1]):
-        nxt = node.get(p)
-        if nxt is None:
-            nxt = node[p] = {}
-        if not isinstance(nxt, dict):
-            raise UserError(f"--set {key}: {'.'.join(parts[: i + 1])} is not a section")
-        node = nxt
-    node[parts[-1]] = value
-
-
-def apply_overrides(data: dict, overrides: list[str]) -> dict:
-    """Apply ``key.path=value`` strings; values are parsed as YAML scalars (``3``, ``0.5``, ``null``)."""
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise UserError(f"--set {item!r}: expected key.path=value")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            value = raw
-        _set_dotted(data, key, value)
-    return data
-
-
-def read_yaml_mapping(path: str | Path) -> dict:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"{path}: cannot read config: {e.strerror or e}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise UserError(f"{where}: invalid YAML: {problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: the config must be a mapping of keys to values")
-    return data
 
 
 def config_from_dict(data: dict, source: str = "config") -> RunConfig:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from ..config import RunConfig, config_from_dict, read_yaml_mapping
+from ..config import RunConfig, config_from_dict
+from ..config_io import read_yaml_mapping
 from ..errors import UserError
 from .store import RunStore, atomic_write_text
 
