@@ -15,7 +15,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench,trl]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench,trl,ray]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -24,8 +24,10 @@ demo: $(STAMP)
 demo-quick: $(STAMP)
 	$(BIN)/autoalign demo --quick
 
+# Unit tests first (seconds), then the science checks (minutes).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow and not science"
+	$(BIN)/python -m pytest -q -m "science and not slow"
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -28,3 +28,15 @@ TINY_RUN = [
     "sampling.samples_per_problem=2",
     "bootstrap_resamples=200",
 ]
+
+# Files whose tests train models or run the CLI end to end: the science checks, run after the unit
+# tests (``make test`` runs ``-m "not science"`` first, then ``-m science``).
+SCIENCE = {"test_resume.py", "test_gdc.py", "test_verifiers.py", "test_side_by_side.py", "test_fanout.py",
+           "test_plugins.py", "test_reproductions.py"}
+SCIENCE_TESTS = {"test_digits_debate_run_lifts_the_judge", "test_facts_run_has_protocols_and_elo"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SCIENCE or item.originalname in SCIENCE_TESTS:
+            item.add_marker(pytest.mark.science)

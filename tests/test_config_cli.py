@@ -32,8 +32,8 @@ def test_defaults_and_overrides(tmp_path):
         ("generator:\n  size: huge\n", "c.yaml: generator.size:"),
         ("generator:\n  lr: fast\n", "c.yaml: generator.lr:"),
         ("- 1\n- 2\n", "must be a mapping"),
-        ("debate_digits:\n  ks: [4, 30]\n", "c.yaml: debate_digits: Value error, ks: at most 16 pixels"),
-        ("gdc:\n  sizes: [tiny]\n  critic_size: small\n", "c.yaml: gdc: Value error, critic_size must be one of sizes"),
+        ("protocol: debate_digits\ndebate_digits:\n  ks: [4, 30]\n", "c.yaml: debate_digits: Value error, ks: at most 16 pixels"),
+        ("protocol: gdc_gaps\ngdc:\n  sizes: [tiny]\n  critic_size: small\n", "c.yaml: gdc: Value error, critic_size must be one of sizes"),
         ("protocol: [best_of_n, debate]\n", "c.yaml: protocol"),
     ],
 )
@@ -89,11 +89,11 @@ def test_list_shows_each_runs_headline(tmp_path):
     run = tmp_path / "runs" / "r1"
     run.mkdir(parents=True)
     (run / "config.yaml").write_text("protocol: [debate_facts]\n")
-    (run / "metrics.json").write_text(json.dumps({"facts": {"debate": {"mean": 0.77}, "blind": {"mean": 0.49}}}))
+    (run / "metrics.json").write_text(json.dumps({"debate_facts": {"facts": {"debate": {"mean": 0.77}, "blind": {"mean": 0.49}}}}))
     broken = tmp_path / "runs" / "r2"
     broken.mkdir()
     (broken / "config.yaml").write_text("protocol: gdc_gaps\n")
-    (broken / "metrics.json").write_text(json.dumps({"gdc": {}}))
+    (broken / "metrics.json").write_text(json.dumps({"gdc_gaps": {"gdc": {}}}))
     out = run_cli("list", str(tmp_path / "runs"))
     assert out.returncode == 0, out.stderr
     assert "debate 77.0%" in out.stdout and "gdc_gaps" in out.stdout

@@ -9,8 +9,8 @@ from autoalign.overseers.facts_judge import QuoteJudge
 from autoalign.overseers.pixel_judge import judge_logits, random_masks, train_pixel_judge
 from autoalign.protocols.debate_digits import precommit_wins
 from autoalign.protocols.debate_facts import BestOfNDebater, debate, fabricated_line, random_transcript
-from autoalign.protocols.debate_roles import Argument, JudgeView
-from autoalign.protocols.pixel_search import _uct_game, honest_margin
+from autoalign.records import Argument, JudgeView
+from autoalign.protocols.debate_digits.pixel_search import _uct_game, honest_margin
 from autoalign.worlds.digits import load_digits_split
 from autoalign.worlds.facts import FactsConfig, check_quote, generate, parse_fact, walk
 
@@ -110,7 +110,8 @@ def _run(tmp_path, config, overrides):
 
     cfg = load_config(config, ["bootstrap_resamples=200", *overrides])
     store, _ = open_run(cfg, tmp_path / "run")
-    return execute(store, cfg), store
+    metrics = execute(store, cfg)
+    return next(iter(metrics.values())), store
 
 
 def test_digits_debate_run_lifts_the_judge(tmp_path):

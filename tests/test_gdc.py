@@ -13,7 +13,7 @@ def test_trained_critic_catches_planted_flaws(tmp_path):
         "gdc.mix.discrimination=0.3", "gdc.mix.critique=0.6",
         "gdc.critique_samples=2", "gdc.adversarial_tries=2", "gdc.bonuses=[0,4]"])
     store, _ = open_run(cfg, tmp_path / "run")
-    metrics = execute(store, cfg)
+    metrics = execute(store, cfg)["gdc_gaps"]
     g = metrics["gdc"]["tiny"]
     for key in ("generator", "discriminator", "critique", "gd_gap", "gc_gap", "dc_gap"):
         assert set(g[key]) >= {"mean", "ci_low", "ci_high"}

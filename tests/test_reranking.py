@@ -1,7 +1,7 @@
 import numpy as np
 
-from autoalign.protocols.active_learning import data_efficiency, equivalent_budget
-from autoalign.protocols.reranking import Pool, best_of_n
+from autoalign.protocols.best_of_n.active_learning import data_efficiency, equivalent_budget
+from autoalign.protocols.best_of_n.reranking import Pool, best_of_n
 
 
 def make_pools(n=40, m=32, seed=0):

@@ -1,31 +1,44 @@
 import numpy as np
 
 from autoalign.measures import bootstrap_ci, cluster_accuracy
+from autoalign.runtime.context import RunContext
 from autoalign.runtime.store import RunStore, atomic_write_json, atomic_write_text
 
 
-def test_stage_runs_once_and_records_result(tmp_path):
-    store = RunStore(tmp_path / "run")
-    calls = []
-    assert store.stage("a", lambda: calls.append(1) or {"x": 1}) == {"x": 1}
-    again = RunStore(tmp_path / "run")
-    assert again.stage("a", lambda: calls.append(2) or {"x": 2}) == {"x": 1}
-    assert calls == [1] and again.is_done("a") and not again.is_done("b")
+CALLS = []
+
+
+def record(ctx, x):
+    CALLS.append(x)
+    return {"x": x}
+
+
+def boom(ctx):
+    raise RuntimeError("x")
+
+
+def test_stage_runs_once_per_inputs_and_records_result(tmp_path):
+    CALLS.clear()
+    ctx = RunContext(str(tmp_path / "run"), seed=0)
+    assert ctx.stage("a", record, 1) == {"x": 1}
+    again = RunContext(str(tmp_path / "run"), seed=0)
+    assert again.stage("a", record, 1) == {"x": 1}  # reused: same name, inputs, seed and code
+    assert CALLS == [1]
+    assert again.stage("a", record, 2) == {"x": 2}  # other inputs: computed
+    assert RunContext(str(tmp_path / "run"), seed=1).stage("a", record, 1) == {"x": 1}
+    assert CALLS == [1, 2, 1]  # another seed is another stage
+    assert len(list((tmp_path / "run" / "stages").glob("a.*.json"))) == 3
     kinds = [line for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
     assert any("stage_skipped" in k for k in kinds)
 
 
 def test_failed_stage_is_not_recorded(tmp_path):
-    store = RunStore(tmp_path / "run")
-
-    def boom():
-        raise RuntimeError("x")
-
+    ctx = RunContext(str(tmp_path / "run"), seed=0)
     try:
-        store.stage("a", boom)
+        ctx.stage("a", boom)
     except RuntimeError:
         pass
-    assert not store.is_done("a")
+    assert "a" not in ctx.store.finished_stages
 
 
 def test_atomic_write_leaves_no_temporaries(tmp_path):
@@ -35,11 +48,14 @@ def test_atomic_write_leaves_no_temporaries(tmp_path):
     assert '"two": 2' in (tmp_path / "f.txt").read_text()
 
 
-def test_metrics_merge(tmp_path):
+def test_results_are_namespaced_per_protocol_and_units_kept_apart(tmp_path):
     store = RunStore(tmp_path)
-    store.update_metrics({"a": 1})
-    store.update_metrics({"b": 2})
-    assert store.metrics == {"a": 1, "b": 2}
+    store.write_results("generator", {"accuracy": bootstrap_ci([1, 0, 1], n_resamples=100)})
+    store.write_results("best_of_n", {"generator": {"x": 2}})
+    m = store.metrics
+    assert set(m) == {"generator", "best_of_n"} and m["best_of_n"]["generator"] == {"x": 2}
+    assert "_units" not in m["generator"]["accuracy"] and m["generator"]["accuracy"]["resampled"] == "problems"
+    assert store.units == {"generator.accuracy": [1.0, 0.0, 1.0]}
 
 
 def test_bootstrap_ci_brackets_the_mean_and_shrinks_with_n():

@@ -20,7 +20,7 @@ from autoalign.overseers import (
     train_verifier,
 )
 from autoalign.worlds import ArithmeticConfig, example_from_solution, generate, read_stepwise_jsonl
-from autoalign.worlds import write_stepwise_jsonl
+from autoalign.worlds import make_world, write_stepwise_jsonl
 from autoalign.worlds.tampering import tamper_result
 
 WORLD = ArithmeticConfig(min_steps=1, max_steps=2)
@@ -39,17 +39,22 @@ def backbone():
 
 def test_one_pass_scores_equal_scoring_each_prefix_separately(backbone):
     lm, tok = backbone
-    prompt, steps = "7+5*3=", ["7+5=12", "12*3=36", "#36"]
+    world = make_world("arithmetic")
+    prompt, text = "7+5*3=", "7+5=12;12*3=36;#36"
+    other = "1+2=3;3*3=9;9-4=5;#5"
+    spans = world.steps(text)
+    assert [text[a:b] for a, b in spans] == ["7+5=12;", "12*3=36;", "#36"]
     for kind in ("prm", "orm"):
         v = StepVerifier(lm, kind, "loglik")
         with torch.no_grad():
             v.scale.fill_(0.7)
             v.bias.fill_(0.3)
             # one pass, inside a padded batch with a longer neighbour
-            together = v.step_logits(encode_steps(tok, [prompt, "1+2*3-4="], [steps, ["1+2=3", "3*3=9", "9-4=5", "#5"]]))[0]
-            for i in range(len(steps)):
-                prefix = steps[:i] + [steps[i] + (";" if i < len(steps) - 1 else "")]
-                alone = v.step_logits(encode_steps(tok, [prompt], [prefix]))[0, i]
+            together = v.step_logits(encode_steps(tok, [prompt, "1+2*3-4="], [text, other],
+                                                  [spans, world.steps(other)]))[0]
+            for i in range(len(spans)):
+                prefix = text[: spans[i][1]]
+                alone = v.step_logits(encode_steps(tok, [prompt], [prefix], [spans[: i + 1]]))[0, i]
                 assert torch.allclose(together[i], alone, atol=1e-4), (kind, i)
 
 
@@ -67,13 +72,14 @@ def test_prm_trained_on_user_jsonl_ranks_correct_above_flawed(backbone, tmp_path
     lm, tok = backbone
     path = tmp_path / "labels.jsonl"
     tampered_jsonl(path, seed=1, n=300)
-    examples = read_stepwise_jsonl(path)  # the user's path: read and validated
+    examples = [e.labelled() for e in read_stepwise_jsonl(path)]  # the user's path: read and validated
     assert any(not all(e.labels) for e in examples)
-    held_out = tampered_jsonl(tmp_path / "test.jsonl", seed=2, n=100)
+    held_out = [e.labelled() for e in tampered_jsonl(tmp_path / "test.jsonl", seed=2, n=100)]
     y = [all(e.labels) for e in held_out]
 
     def auroc(v):
-        probs = step_probabilities(v, tok, [e.prompt for e in held_out], [e.completions for e in held_out])
+        probs = step_probabilities(v, tok, [e.prompt for e in held_out], [e.text for e in held_out],
+                                   [list(e.spans) for e in held_out])
         return roc_auc_score(y, [solution_score(p, "prm") for p in probs])
 
     import copy
@@ -92,9 +98,9 @@ def test_prm_trained_on_user_jsonl_ranks_correct_above_flawed(backbone, tmp_path
     assert abs(auroc(loaded) - after) < 1e-9
     reward = VerifierReward(loaded, tok2)
     good, bad = held_out[0], held_out[1]
-    r = reward([good.prompt, bad.prompt], [";".join(good.completions), ";".join(bad.completions)])
+    r = reward([good.prompt, bad.prompt], [good.text, bad.text])
     assert all(0.0 <= x <= 1.0 for x in r) and reward.__name__ == "prm_reward"
-    chat = reward([good.prompt], [[{"role": "assistant", "content": ";".join(good.completions)}]])
+    chat = reward([good.prompt], [[{"role": "assistant", "content": good.text}]])
     assert np.isclose(chat[0], r[0])
 
 

@@ -38,68 +38,32 @@ def _setup(quiet: bool, as_json: bool) -> None:
 
 
 def _finish(store, metrics: dict, as_json: bool, quiet: bool) -> None:
+    from .protocol import get_protocol
+
     if as_json:
         typer.echo(json.dumps({"run_dir": str(store.path), "metrics": metrics}, indent=2))
         return
     if quiet:
         return
-    g = metrics.get("generator")
-    if g:
-        a = g["accuracy"]
-        typer.echo(
-            f"generator accuracy: {a['mean']:.1%} [95% CI {a['ci_low']:.1%}, {a['ci_high']:.1%}] "
-            f"({g['test_problems']} problems x {g['samples_per_problem']} samples)"
-        )
-        for n, e in sorted(g["accuracy_by_steps"].items(), key=lambda kv: int(kv[0])):
-            typer.echo(f"  {n} steps: {e['mean']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}]")
-    for world, curves in metrics.get("best_of_n", {}).items():
-        top = max(curves["prm"], key=int)
-        cells = ", ".join(
-            f"{m} {curves[m][top]['mean']:.1%}" for m in ("prm", "orm", "majority", "pass_at_n") if m in curves
-        )
-        typer.echo(f"best-of-{top} on {world}: {cells}")
-        d = curves["diff"].get("prm_vs_majority", {}).get(top)
-        if d:
-            typer.echo(f"  PRM - majority: {d['mean'] * 100:+.1f} points [95% CI {d['ci_low'] * 100:+.1f}, {d['ci_high'] * 100:+.1f}]")
-    for size, g in metrics.get("gdc", {}).items():
-        typer.echo(f"{size} ({g['params'] / 1e6:.2f}M): G {_est(g['generator'])}, D {_est(g['discriminator'])}, "
-                   f"C {_est(g['critique'])}; DC gap {_pts(g['dc_gap'])}")
-    a = metrics.get("assistance")
-    if a:
-        f = a["flaws_found"]
-        typer.echo(f"rater finds {_est(f['without'])} of flaws alone, {_est(f['with'])} with critiques")
-    for k, d in sorted(metrics.get("debate", {}).items(), key=lambda kv: int(kv[0][1:])):
-        typer.echo(
-            f"pixel debate, k={k[1:]}: judge on random pixels {_est(d['judge_random'])}; "
-            f"honest debater wins {_est(d['honest_win'])} ({d['search']}, precommit)"
-        )
-    f = metrics.get("facts")
-    if f:
-        typer.echo("facts: judge accuracy " + "; ".join(f"{p} {_est(f[p])}" for p in ("debate", "consultancy", "blind")))
+    if store.file("seeds.json").exists():
+        typer.echo(f"pooled over seeds {store.file('seeds.json').read_text().strip()} (CIs resample seeds and problems)")
+    for name, results in metrics.items():
+        try:
+            lines = get_protocol(name).summary(results)
+        except UserError:
+            lines = [f"{name}: (no summary)"]  # a sweep point, or a protocol no longer installed
+        for line in lines:
+            typer.echo(line)
     typer.echo(f"report: {store.file('report.html')}")
 
 
 def _headline(metrics: dict) -> str:
-    """One number per run for `autoalign list`: the first experiment's main result."""
-    if "generator" in metrics:
-        return f"generator {metrics['generator']['accuracy']['mean']:.1%}"
-    if "gdc" in metrics:
-        size, g = list(metrics["gdc"].items())[-1]
-        return f"{size}: D {g['discriminator']['mean']:.1%}, C {g['critique']['mean']:.1%}"
-    if "debate" in metrics:
-        k, d = next(iter(metrics["debate"].items()))
-        return f"{k}: judge {d['judge_random']['mean']:.1%} -> debate {d['honest_win']['mean']:.1%}"
-    if "facts" in metrics:
-        return f"debate {metrics['facts']['debate']['mean']:.1%}, blind {metrics['facts']['blind']['mean']:.1%}"
+    """One number per run for `autoalign list`: the first experiment's headline."""
+    from .protocol import get_protocol
+
+    for name, results in metrics.items():
+        return get_protocol(name).headline(results)
     return "-"
-
-
-def _pts(e: dict) -> str:
-    return f"{e['mean'] * 100:+.1f} points [{e['ci_low'] * 100:+.1f}, {e['ci_high'] * 100:+.1f}]"
-
-
-def _est(e: dict) -> str:
-    return f"{e['mean']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}]"
 
 
 def _guard(fn):
@@ -118,6 +82,7 @@ def run(
     set_: list[str] = typer.Option([], "--set", help="Override a key: --set generator.lr=0.001"),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/NAME-TIME)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Run seeds on this Ray cluster."),
     quiet: bool = QUIET,
     as_json: bool = JSON,
 ) -> None:
@@ -137,7 +102,8 @@ def run(
         else:
             if config is None:
                 raise UserError("give a config file (autoalign run CONFIG.yaml) or --resume RUN_DIR")
-            cfg = load_config(config, set_)
+            extra = [f"ray_address={ray_address}", "executor=ray"] if ray_address else []
+            cfg = load_config(config, list(set_) + extra)
             store, _ = open_run(cfg, run_dir)
         metrics = execute(store, cfg)
         _finish(store, metrics, as_json, quiet)
@@ -153,7 +119,8 @@ def demo(
     as_json: bool = JSON,
 ) -> None:
     """Train a generator from scratch and measure it; finished stages are reused next time."""
-    from .config import config_from_dict, read_yaml_mapping
+    from .config import config_from_dict
+    from .config_io import read_yaml_mapping
     from .runtime.runner import execute, open_run
 
     _setup(quiet, as_json)
@@ -203,8 +170,11 @@ def list_runs(runs_root: Path = typer.Argument(Path("runs"), help="Folder holdin
 
     table = Table("run", "protocol", "stages done", "headline")
     for folder in sorted(p for p in runs_root.glob("*") if (p / "config.yaml").is_file()):
-        stages = json.loads((folder / "stages.json").read_text()) if (folder / "stages.json").exists() else {}
-        metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
+        n_stages = len(list((folder / "stages").glob("*.json"))) if (folder / "stages").is_dir() else 0
+        try:
+            metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            metrics = {}
         try:
             protocol = yaml.safe_load((folder / "config.yaml").read_text()).get("protocol", "?")
         except (yaml.YAMLError, AttributeError):
@@ -212,9 +182,9 @@ def list_runs(runs_root: Path = typer.Argument(Path("runs"), help="Folder holdin
         protocol = ", ".join(protocol) if isinstance(protocol, list) else str(protocol)
         try:
             headline = _headline(metrics)
-        except (KeyError, TypeError, StopIteration, IndexError):
-            headline = "-"  # a run stopped part-way
-        table.add_row(folder.name, protocol, str(len(stages)), headline)
+        except (KeyError, TypeError, StopIteration, IndexError, AttributeError, UserError):
+            headline = "-"  # a run stopped part-way, or a sweep
+        table.add_row(folder.name, protocol, str(n_stages), headline)
     Console().print(table)
 
 

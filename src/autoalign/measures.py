@@ -2,7 +2,10 @@
 
 Samples drawn for the same problem are correlated, so CIs resample *problems* (a cluster
 bootstrap): pass one value per problem (e.g. the fraction of its K samples that are correct).
-Estimates are plain dicts ``{"mean", "ci_low", "ci_high", "n"}`` so they serialise to JSON as-is.
+Estimates are plain dicts ``{"mean", "ci_low", "ci_high", "n", "resampled"}`` (typed as
+``results.Estimate``) so they serialise to JSON as-is. A mean's estimate also carries its per-unit
+values under ``_units``; the run store moves those to ``units.json``, from which the pooled CI over
+seeds resamples problems within seeds (``hierarchical_bootstrap``).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Callable, Hashable, Iterable
 
 import numpy as np
 
-Estimate = dict
+from .results import Estimate  # noqa: F401  (the typed form of the dicts returned here)
 
 
 def bootstrap_ci(
@@ -21,8 +24,9 @@ def bootstrap_ci(
     seed: int = 0,
     statistic: Callable[[np.ndarray], float] | None = None,
     level: float = 0.95,
+    unit: str = "problems",
 ) -> Estimate:
-    """Point estimate and percentile bootstrap CI of ``statistic`` (default: the mean)."""
+    """Point estimate and percentile bootstrap CI of ``statistic`` (default: the mean) over units."""
     x = np.asarray(list(values), dtype=float)
     if x.size == 0:
         raise ValueError("bootstrap_ci needs at least one value")
@@ -36,7 +40,36 @@ def bootstrap_ci(
         stats = np.array([statistic(x[i]) for i in idx])
     alpha = (1 - level) / 2
     lo, hi = np.quantile(stats, [alpha, 1 - alpha])
-    return {"mean": point, "ci_low": float(lo), "ci_high": float(hi), "n": int(x.size)}
+    out = {"mean": point, "ci_low": float(lo), "ci_high": float(hi), "n": int(x.size), "resampled": unit}
+    if statistic is None:
+        out["_units"] = [round(float(v), 6) for v in x]
+    return out
+
+
+def hierarchical_bootstrap(units_per_seed: list[list[float]], n_resamples: int = 2000, seed: int = 0,
+                           level: float = 0.95) -> Estimate:
+    """Mean over seeds of each seed's mean over units, with a CI that resamples seeds and then
+    units within each drawn seed: it covers training noise as well as the test set's."""
+    groups = [np.asarray(u, dtype=float) for u in units_per_seed if len(u)]
+    if not groups:
+        raise ValueError("hierarchical_bootstrap needs at least one non-empty seed")
+    rng = np.random.default_rng(seed)
+    point = float(np.mean([g.mean() for g in groups]))
+    stats = np.empty(n_resamples)
+    for b in range(n_resamples):
+        picks = rng.integers(0, len(groups), len(groups))
+        stats[b] = np.mean([groups[j][rng.integers(0, groups[j].size, groups[j].size)].mean() for j in picks])
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(stats, [alpha, 1 - alpha])
+    return {"mean": point, "ci_low": float(lo), "ci_high": float(hi), "n": len(groups), "resampled": "seeds>problems"}
+
+
+def seed_bootstrap(values: list[float], n_resamples: int = 2000, seed: int = 0) -> Estimate:
+    """Mean of per-seed point values with a CI over seeds only (for statistics that are not means
+    of units, such as AUROC or Elo, whose units cannot be pooled)."""
+    out = bootstrap_ci(values, n_resamples=n_resamples, seed=seed, unit="seeds")
+    out.pop("_units", None)
+    return out
 
 
 def per_group_means(groups: Iterable[Hashable], values: Iterable[float]) -> dict:
@@ -52,7 +85,7 @@ def per_group_means(groups: Iterable[Hashable], values: Iterable[float]) -> dict
 def cluster_accuracy(problem_ids: list, correct: list[bool], n_resamples: int = 2000, seed: int = 0) -> Estimate:
     """Accuracy over samples, with a CI that resamples problems rather than samples."""
     per_problem = per_group_means(problem_ids, correct)
-    return bootstrap_ci(per_problem.values(), n_resamples=n_resamples, seed=seed)
+    return bootstrap_ci(list(per_problem.values()), n_resamples=n_resamples, seed=seed)
 
 
 def auroc_ci(problem_ids: list, labels: list[bool], scores: list[float], n_resamples: int = 500,

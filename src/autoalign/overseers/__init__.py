@@ -1,6 +1,6 @@
 """Overseers: outcome and process reward models, usable as TRL reward functions."""
 
-from .reward import VerifierReward, solution_steps
+from .reward import VerifierReward
 from .training import solution_score, step_probabilities, train_verifier
 from .verifier import StepVerifier, encode_steps, load_verifier, save_verifier
 
@@ -11,7 +11,6 @@ __all__ = [
     "load_verifier",
     "save_verifier",
     "solution_score",
-    "solution_steps",
     "step_probabilities",
     "train_verifier",
 ]

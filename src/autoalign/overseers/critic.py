@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..registry import overseers
+
 DISCRIMINATE = " D:"
 CRITIQUE = " C:"
 FLAWED, SOUND = "flawed", "sound"
@@ -75,3 +77,8 @@ def discrimination_prompt(prompt: str, solution: str) -> str:
 
 def critique_prompt(prompt: str, solution: str) -> str:
     return prompt + solution + CRITIQUE
+
+
+# The critic is a language model that writes critiques in this format; the registry names the
+# format's parser, which is what turns any model's text into a verdict.
+overseers.register("critic", parse_critique)

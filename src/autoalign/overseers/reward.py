@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-from ..worlds.arithmetic import ANSWER_MARK, split_solution
 from .training import solution_score, step_probabilities
 from .verifier import StepVerifier
 
@@ -22,25 +21,21 @@ def _text(completion) -> str:
     return str(completion)
 
 
-def solution_steps(text: str) -> list[str]:
-    """Steps of a solution text, the answer (``#32``) last, as the verifiers read them."""
-    steps, answer = split_solution(text)
-    steps = steps + ([f"{ANSWER_MARK}{answer}"] if answer is not None else [])
-    return steps or [""]
-
-
 class VerifierReward:
     """A PRM or ORM as a reward: the probability that the solution is correct (0 to 1)."""
 
-    def __init__(self, verifier: StepVerifier, tokenizer, aggregate: str = "product", batch_size: int = 256):
+    def __init__(self, verifier: StepVerifier, tokenizer, aggregate: str = "product", batch_size: int = 256,
+                 world=None):
+        from ..worlds import make_world
+
         self.verifier, self.tokenizer = verifier, tokenizer
+        self.world = world or make_world("arithmetic")  # where the steps are: the world says
         self.aggregate, self.batch_size = aggregate, batch_size
         self.__name__ = f"{verifier.kind}_reward"  # TRL logs rewards under the function's name
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
         prompt_texts = [_text(p) for p in prompts]
-        steps = [solution_steps(_text(c)) for c in completions]
-        probs = step_probabilities(
-            self.verifier, self.tokenizer, prompt_texts, steps, self.batch_size, description="rewarding"
-        )
+        texts = [_text(c) for c in completions]
+        probs = step_probabilities(self.verifier, self.tokenizer, prompt_texts, texts,
+                                   [self.world.steps(t) for t in texts], self.batch_size, description="rewarding")
         return [math.exp(solution_score(p, self.verifier.kind, self.aggregate)) for p in probs]

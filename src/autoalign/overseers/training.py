@@ -16,11 +16,11 @@ import numpy as np
 import torch
 
 from ..runtime.progress import progress_bar
-from ..worlds.stepwise import StepwiseExample
+from ..records import LabelledSolution
 from .verifier import EncodedBatch, StepVerifier, encode_steps
 
 
-def targets(examples: list[StepwiseExample], kind: str, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+def targets(examples: list[LabelledSolution], kind: str, width: int) -> tuple[torch.Tensor, torch.Tensor]:
     labels = torch.zeros((len(examples), width))
     mask = torch.zeros((len(examples), width))
     for r, e in enumerate(examples):
@@ -35,14 +35,15 @@ def targets(examples: list[StepwiseExample], kind: str, width: int) -> tuple[tor
     return labels, mask
 
 
-def encode_examples(tokenizer, examples: list[StepwiseExample]) -> EncodedBatch:
-    return encode_steps(tokenizer, [e.prompt for e in examples], [e.completions for e in examples])
+def encode_examples(tokenizer, examples: list[LabelledSolution]) -> EncodedBatch:
+    return encode_steps(tokenizer, [e.prompt for e in examples], [e.text for e in examples],
+                        [list(e.spans) for e in examples])
 
 
 def train_verifier(
     verifier: StepVerifier,
     tokenizer,
-    examples: list[StepwiseExample],
+    examples: list[LabelledSolution],
     steps: int,
     batch_size: int = 64,
     lr: float = 3e-4,
@@ -85,28 +86,29 @@ def train_verifier(
 
 
 def step_probabilities(
-    verifier: StepVerifier, tokenizer, prompts: list[str], steps: list[list[str]], batch_size: int = 256,
-    description: str = "scoring",
+    verifier: StepVerifier, tokenizer, prompts: list[str], texts: list[str], spans: list[list[tuple[int, int]]],
+    batch_size: int = 256, description: str = "scoring",
 ) -> list[list[float]]:
     """Probability of every step being correct (PRM) or of the final answer being right (ORM)."""
-    logits = step_logit_values(verifier, tokenizer, prompts, steps, batch_size, description)
+    logits = step_logit_values(verifier, tokenizer, prompts, texts, spans, batch_size, description)
     return [torch.sigmoid(torch.tensor(x, dtype=torch.float64)).tolist() for x in logits]
 
 
 @torch.inference_mode()
 def step_logit_values(
-    verifier: StepVerifier, tokenizer, prompts: list[str], steps: list[list[str]], batch_size: int = 256,
-    description: str = "scoring",
+    verifier: StepVerifier, tokenizer, prompts: list[str], texts: list[str], spans: list[list[tuple[int, int]]],
+    batch_size: int = 256, description: str = "scoring",
 ) -> list[list[float]]:
     """The verifier's logit at every step end; for an untrained log-likelihood head these are the
     backbone's own log-probabilities (of each step for a PRM, of the prefix for an ORM)."""
     verifier.eval()
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]) + sum(len(s) + 1 for s in steps[i]))
+    spans = [sp if sp else [(0, len(t))] for sp, t in zip(spans, texts)]  # an empty text: one empty step
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]) + len(texts[i]))
     out: list[list[float] | None] = [None] * len(prompts)
     with progress_bar(description, total=len(prompts)) as bar:
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            enc = encode_steps(tokenizer, [prompts[i] for i in idx], [steps[i] for i in idx])
+            enc = encode_steps(tokenizer, [prompts[i] for i in idx], [texts[i] for i in idx], [spans[i] for i in idx])
             probs = verifier.step_logits(enc).double()
             for r, i in enumerate(idx):
                 n = int(enc.step_mask[r].sum())

@@ -22,9 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..models.train import encode_texts
-
-SEPARATOR = ";"
-
+from ..registry import overseers
 
 @dataclass
 class EncodedBatch:
@@ -34,15 +32,11 @@ class EncodedBatch:
     step_mask: torch.Tensor  # (B, S) True where the step exists
 
 
-def encode_steps(tokenizer, prompts: list[str], steps: list[list[str]]) -> EncodedBatch:
-    """Token ids of ``prompt + step_1 + ';' + step_2 + ...`` with the span of every step.
-
-    Each step's span includes its separator, so what the verifier scores is exactly what the
-    generator wrote.
-    """
-    segments = []
-    for prompt, st in zip(prompts, steps):
-        segments.append([prompt] + [s + (SEPARATOR if i < len(st) - 1 else "") for i, s in enumerate(st)])
+def encode_steps(tokenizer, prompts: list[str], texts: list[str], spans: list[list[tuple[int, int]]]) -> EncodedBatch:
+    """Token ids of ``prompt + text`` with the tokens of every step span (character offsets into
+    ``text``, as ``World.steps`` gives them). The spans tile what the generator wrote, separators
+    included, so the verifier scores exactly the tokens the generator produced."""
+    segments = [[prompt] + [text[a:b] for a, b in sp] for prompt, text, sp in zip(prompts, texts, spans)]
     flat = [seg for row in segments for seg in row]
     ids_flat = encode_texts(tokenizer, flat)
     rows, k = [], 0
@@ -68,6 +62,8 @@ def encode_steps(tokenizer, prompts: list[str], steps: list[list[str]]) -> Encod
     return EncodedBatch(ids, step_of_token, step_end, step_mask)
 
 
+@overseers.register("prm")
+@overseers.register("orm")
 class StepVerifier(nn.Module):
     """A PRM (``kind="prm"``) or ORM (``kind="orm"``) with a log-likelihood or linear head."""
 

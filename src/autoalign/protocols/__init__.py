@@ -1,20 +1,12 @@
-"""The experiments. Each protocol is a module with ``run(store, cfg) -> metrics``, read top to bottom.
+"""The experiments. Each protocol is a package (or module) that registers itself with
+``autoalign.protocol.protocol`` and reads top to bottom like a paper's method section.
 
-Modules are imported when a run needs them, so one protocol's dependencies cost nothing to another.
+Protocols are found through ``autoalign.registry.protocols`` and imported only when a run names
+them, so one protocol's dependencies cost nothing to another. A protocol never imports another.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Callable
+from ..protocol import get_protocol
 
-PROTOCOLS = ("generator", "best_of_n", "debate_digits", "debate_facts", "gdc_gaps")
-
-
-def get_protocol(name: str) -> Callable:
-    if name not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {name!r}")
-    return import_module(f"{__name__}.{name}").run
-
-
-__all__ = ["PROTOCOLS", "get_protocol"]
+__all__ = ["get_protocol"]

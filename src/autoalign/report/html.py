@@ -1,7 +1,8 @@
 """``report.html``: one self-contained page per run (plots embedded), rebuilt from the run folder.
 
 The report reads only what the run wrote (``config.yaml``, ``metrics.json``, ``stages.json``), so
-``autoalign report RUN_DIR`` can rebuild it at any time. Each experiment contributes a section.
+``autoalign report RUN_DIR`` can rebuild it at any time. Each protocol contributes its own section (``Protocol.report``);
+a run fanned out over seeds renders its pooled estimates and adds a table of per-seed values.
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ from pathlib import Path
 
 from ..runtime.store import RunStore, atomic_write_text
 from . import plots
-from .debate import digits_section, facts_section
-from .gdc import gdc_section
-from .fmt import embed_image, fmt_estimate, fmt_signed
+from .fmt import embed_image, fmt_estimate
 
 CSS = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -23,8 +22,8 @@ th{background:#f3f3f3}img{max-width:100%}pre{background:#f7f7f7;padding:1rem;ove
 """
 
 
-def generator_section(store: RunStore, metrics: dict, stages: dict) -> str:
-    g = metrics.get("generator")
+def generator_section(store: RunStore, g: dict | None, history: list | None = None, name: str = "generator") -> str:
+    """A generator's accuracy, by number of steps, and its training curve (shared by protocols)."""
     if not g:
         return ""
     rows = "".join(
@@ -42,70 +41,60 @@ def generator_section(store: RunStore, metrics: dict, stages: dict) -> str:
         "<table><tr><th>steps</th><th>samples correct [95% CI]</th><th>problems</th></tr>",
         rows,
         "</table>",
-        embed_image(plots.accuracy_by_steps(g["accuracy_by_steps"], g["accuracy"], store.file("plots", "accuracy_by_steps.png"))),
+        embed_image(plots.accuracy_by_steps(g["accuracy_by_steps"], g["accuracy"], store.file("plots", f"{name}_accuracy_by_steps.png"))),
     ]
-    history = stages.get("train_generator", {}).get("result", {}).get("history")
     if history:
-        parts.append(embed_image(plots.training_curve(history, store.file("plots", "generator_training.png"))))
+        parts.append(embed_image(plots.training_curve(history, store.file("plots", f"{name}_training.png"))))
     return "\n".join(parts)
 
 
-def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
-    bon = metrics.get("best_of_n")
-    if not bon:
+
+def seeds_section(metrics: dict) -> str:
+    """Every pooled estimate with its per-seed values (a run fanned out over seeds)."""
+    rows = []
+
+    def walk(node, path):
+        if isinstance(node, dict) and "per_seed" in node and "mean" in node:
+            vals = ", ".join(f"{v:.3f}" for v in node["per_seed"])
+            rows.append(f"<tr><td>{html.escape(path)}</td><td>{vals}</td><td>{node['mean']:.3f} "
+                        f"<span class=ci>[{node['ci_low']:.3f}, {node['ci_high']:.3f}]</span></td>"
+                        f"<td>{html.escape(str(node.get('resampled', '')))}</td></tr>")
+            return
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{path}.{k}" if path else str(k))
+
+    walk(metrics, "")
+    if not rows:
         return ""
-    parts = ["<h2>Process vs outcome supervision: best-of-N</h2>",
-             "<p>Each verifier picks one of N sampled solutions; accuracy is the share of held-out problems "
-             "whose chosen solution is correct, estimated over many random subsets of a larger pool per problem. "
-             "The weak verifiers put a fresh linear head on the same backbone instead of keeping its "
-             "language-model head: they are weaker than the generator they check, and selection exploits them.</p>"]
-    for world, curves in bon.items():
-        ns = sorted((n for n in curves["prm"]), key=int)
-        top = ns[-1]
-        methods = [m for m in ("pass_at_n", "prm", "orm", "weighted_vote", "majority", "loglik", "prm_weak", "orm_weak")
-                   if m in curves]
-        head = "".join(f"<th>N={n}</th>" for n in ns)
-        rows = "".join(
-            f"<tr><td>{m}</td>" + "".join(f"<td>{fmt_estimate(curves[m][n])}</td>" for n in ns) + "</tr>" for m in methods
-        )
-        diffs = "".join(
-            f"<tr><td>{name.replace('_vs_', ' &minus; ')}</td><td>{fmt_signed(d[top])}</td></tr>"
-            for name, d in curves.get("diff", {}).items()
-        )
-        auroc = metrics.get("verifier_auroc", {}).get(world, {})
-        au = "".join(f"<tr><td>{m}</td><td>{fmt_estimate(e, pct=False)}</td></tr>" for m, e in auroc.items())
-        acc = metrics.get("generator_sample_accuracy", {}).get(world)
-        parts += [
-            f"<h3>{html.escape(world)}</h3>",
-            f"<p>Generator: {100 * acc:.1f}% of samples correct.</p>" if acc is not None else "",
-            embed_image(plots.best_of_n_curves(curves, world, store.file("plots", f"best_of_n_{world}.png"))),
-            f"<table><tr><th>method</th>{head}</tr>{rows}</table>",
-            f"<p>Paired differences at N={top} (points, 95% CI over problems):</p>",
-            f"<table><tr><th>difference</th><th>points [95% CI]</th></tr>{diffs}</table>",
-            "<p>AUROC for final-answer correctness, all pooled samples:</p>",
-            f"<table><tr><th>scorer</th><th>AUROC [95% CI]</th></tr>{au}</table>",
-        ]
-    al = metrics.get("active_learning")
-    if al:
-        d = al["data_efficiency"]
-        bound = " (a lower bound: active choice beat every uniform budget)" if d.get("lower_bound") else ""
-        parts += [
-            "<h3>Active learning</h3>",
-            f"<p>Data efficiency of labelling convincing wrong answers: {d['mean']:.2f}x "
-            f"<span class=ci>[{d['ci_low']:.2f}, {d['ci_high']:.2f}]</span>{bound}.</p>",
-            embed_image(plots.active_learning_curve(al, store.file("plots", "active_learning.png"))),
-        ]
-    return "\n".join(parts)
-
-
-SECTIONS = [generator_section, best_of_n_section, gdc_section, digits_section, facts_section]
+    return ("<h2>Seeds</h2><details><summary>Every estimate: per-seed values and the pooled 95% CI</summary>"
+            "<table><tr><th>estimate</th><th>per seed</th><th>pooled [95% CI]</th><th>CI resamples</th></tr>"
+            + "".join(rows) + "</table></details>")
 
 
 def write_report(store: RunStore) -> Path:
+    from ..protocol import get_protocol
+
     metrics = store.metrics
     stages = store.finished_stages
     config = store.file("config.yaml").read_text() if store.file("config.yaml").exists() else ""
-    body = "\n".join(s for s in (section(store, metrics, stages) for section in SECTIONS) if s)
+    parts = []
+    pooled = store.file("seeds.json").exists()
+    if pooled:
+        parts.append(f"<p>Pooled over seeds {html.escape(store.file('seeds.json').read_text().strip())}: each "
+                     "estimate is the mean over seeds; its CI resamples seeds and problems within seeds.</p>")
+    for name, results in metrics.items():
+        try:
+            spec = get_protocol(name)
+        except Exception:  # a protocol no longer installed: its numbers are still in metrics.json
+            continue
+        if spec.report is not None:
+            section = spec.report(store, results, stages)
+            if section:
+                parts.append(section)
+    if pooled:
+        parts.append(seeds_section(metrics))
+    body = "\n".join(parts)
     timing = "".join(
         f"<tr><td>{html.escape(name)}</td><td>{info['seconds']:.1f}</td></tr>" for name, info in stages.items()
     )

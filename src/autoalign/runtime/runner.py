@@ -60,15 +60,33 @@ def load_run_config(run_dir: str | Path) -> RunConfig:
 
 
 def execute(store: RunStore, cfg: RunConfig) -> dict:
-    """Run the protocol's stages (finished ones are skipped), then write the report."""
-    from ..protocols import get_protocol
+    """Run the config: its protocols in order (finished stages are reused), or, with ``seeds`` or
+    ``sweep``, one sub-run per combination on the chosen executor, then the pooled estimates."""
+    if cfg.seeds or cfg.sweep:
+        from .fanout import execute_fanout
+
+        return execute_fanout(store, cfg)
+    return execute_single(store, cfg)
+
+
+def execute_single(store: RunStore, cfg: RunConfig) -> dict:
+    from ..protocol import get_protocol
     from ..report import write_report
+    from .context import RunContext
 
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
+    ctx = RunContext(str(store.path), cfg.seed, cfg.threads, cfg.bootstrap_resamples)
     store.event("run_started", protocol=cfg.protocol)
+    metrics = store.metrics
     for name in cfg.protocols:
-        metrics = get_protocol(name)(store, cfg)
-    store.stage("report", lambda: str(write_report(store).name))
+        spec = get_protocol(name)
+        results = spec.run(ctx, cfg)
+        if spec.results is not None:
+            from .store import split_units
+
+            spec.results.model_validate(split_units(results)[0])  # typed results: fail loudly, here
+        metrics = store.write_results(name, results)
+    write_report(store)
     store.event("run_finished")
     return metrics

@@ -1,14 +1,15 @@
-"""The run store: one folder per run, atomic writes, and stages that are done at most once.
+"""The run store: one folder per run, atomic writes, one file per finished stage.
 
-A run is a sequence of named stages. When a stage finishes, its result (a small JSON value) is
-recorded in ``stages.json``; a resumed run returns recorded results instead of running the stage
-again. Every file is written to a temporary name in the same folder and renamed over the target,
-so a run killed at any moment leaves either the old file or the new one, never half of one.
+A run is a set of named stages, each keyed by a hash of what it computes (see ``context.py``); a
+finished stage's result is its own file under ``stages/``, so a resumed run reuses it and stages
+running side by side never write the same file. Every file is written to a temporary name in the
+same folder and renamed over the target, so a run killed at any moment leaves either the old file
+or the new one, never half of one.
 
 Layout::
 
-    RUN_DIR/config.yaml  metrics.json  events.jsonl  stages.json  report.html
-            models/  samples/  plots/
+    RUN_DIR/config.yaml  metrics.json  units.json  events.jsonl  report.html
+            stages/  results/  models/  samples/  plots/  (seed-K/ sub-runs when fanned out)
 """
 
 from __future__ import annotations
@@ -89,13 +90,44 @@ def atomic_save_dir(target: str | Path, save: Callable[[Path], None]) -> None:
     _fsync_dir(target.parent)
 
 
+def _canonical_metrics_file(results_dir: Path) -> dict:
+    out = {}
+    for f in sorted(results_dir.glob("*.json")):
+        out[f.stem] = json.loads(f.read_text())
+    return out
+
+
+def split_units(tree: Any, prefix: str = "") -> tuple[Any, dict[str, list[float]]]:
+    """Take the per-unit values (``_units``) out of every estimate in ``tree``: metrics.json stays
+    small and readable, and the units go to ``units.json`` for the hierarchical bootstrap over seeds."""
+    units: dict[str, list[float]] = {}
+    if isinstance(tree, dict):
+        out = {}
+        for k, v in tree.items():
+            if k == "_units":
+                units[prefix.rstrip(".")] = v
+                continue
+            out[k], sub = split_units(v, f"{prefix}{k}.")
+            units.update(sub)
+        return out, units
+    if isinstance(tree, list):
+        out_list = []
+        for i, v in enumerate(tree):
+            o, sub = split_units(v, f"{prefix}{i}.")
+            out_list.append(o)
+            units.update(sub)
+        return out_list, units
+    return tree, units
+
+
 class RunStore:
-    """A run folder. Stages run at most once; metrics merge into ``metrics.json``."""
+    """A run folder. Each finished stage is its own file under ``stages/``; each protocol's results
+    are their own file under ``results/``; ``metrics.json`` is their union, namespaced by protocol."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        for d in SUBDIRS:
+        for d in SUBDIRS + ("stages", "results"):
             (self.path / d).mkdir(exist_ok=True)
 
     # -- files ------------------------------------------------------------------------------
@@ -110,10 +142,26 @@ class RunStore:
     def metrics(self) -> dict:
         return self._read_json("metrics.json")
 
-    def update_metrics(self, updates: dict) -> dict:
-        metrics = self.metrics
-        metrics.update(updates)
-        atomic_write_json(self.path / "metrics.json", metrics)
+    @property
+    def units(self) -> dict:
+        return self._read_json("units.json")
+
+    def write_results(self, namespace: str, results: dict) -> dict:
+        """Record one protocol's results; rebuild ``metrics.json`` and ``units.json`` from all of them
+        (under a lock, so protocols or runs finishing side by side never lose each other's results)."""
+        import fcntl
+
+        clean, units = split_units(results)
+        atomic_write_json(self.path / "results" / f"{namespace}.json", clean)
+        atomic_write_json(self.path / "results" / f"{namespace}.units", units)
+        with open(self.path / ".metrics.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            metrics = _canonical_metrics_file(self.path / "results")
+            all_units = {}
+            for f in sorted((self.path / "results").glob("*.units")):
+                all_units.update({f"{f.stem}.{k}": v for k, v in json.loads(f.read_text()).items()})
+            atomic_write_json(self.path / "metrics.json", metrics)
+            atomic_write_json(self.path / "units.json", all_units)
         return metrics
 
     def event(self, kind: str, **fields: Any) -> None:
@@ -125,25 +173,30 @@ class RunStore:
             os.fsync(f.fileno())
 
     # -- stages -----------------------------------------------------------------------------
+    def stage_file(self, name: str, key: str) -> Path:
+        return self.path / "stages" / f"{name}.{key[:16]}.json"
+
+    def stage_record(self, name: str, key: str) -> dict | None:
+        p = self.stage_file(name, key)
+        if not p.exists():
+            return None
+        try:
+            return json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None  # a damaged record: the stage runs again
+
+    def record_stage(self, name: str, key: str, result: Any, seconds: float) -> None:
+        atomic_write_json(self.stage_file(name, key), {"name": name, "key": key, "result": result,
+                                                       "seconds": seconds, "finished": time.time()})
+
     @property
     def finished_stages(self) -> dict:
-        return self._read_json("stages.json")
-
-    def is_done(self, name: str) -> bool:
-        return name in self.finished_stages
-
-    def stage(self, name: str, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` unless stage ``name`` already finished; return its (JSON) result."""
-        done = self.finished_stages
-        if name in done:
-            self.event("stage_skipped", stage=name)
-            return done[name]["result"]
-        self.event("stage_started", stage=name)
-        t0 = time.time()
-        result = fn()
-        seconds = round(time.time() - t0, 3)
-        done = self.finished_stages
-        done[name] = {"result": result, "seconds": seconds}
-        atomic_write_json(self.path / "stages.json", done, sort_keys=False)  # keep run order
-        self.event("stage_finished", stage=name, seconds=seconds)
-        return result
+        """Every finished stage by name (the latest of a name), in the order they finished."""
+        records = []
+        for f in (self.path / "stages").glob("*.json"):
+            try:
+                records.append(json.loads(f.read_text()))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+        records.sort(key=lambda r: r.get("finished", 0))
+        return {r["name"]: r for r in records}

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..records import Verdict
+from ..registry import worlds
+from .base import Tampered, World
 
 STEP_SEP = ";"
 ANSWER_MARK = "#"
@@ -137,25 +141,6 @@ def generate(seed: int, n: int, config: ArithmeticConfig | None = None, **diffic
     return [_draw_problem(rng, cfg) for _ in range(n)]
 
 
-@dataclass
-class Verdict:
-    """What the checker says of one solution text.
-
-    ``step_labels[i]`` is True iff written step ``i`` is the gold step ``i`` (same operands,
-    operator and correct result). ``correct`` is final-answer correctness: the answer mark is
-    present and its number is the gold answer. ``first_error`` is the index of the first wrong
-    step (None if all written steps are right).
-    """
-
-    step_texts: list[str]
-    step_labels: list[bool]
-    answer: int | None
-    correct: bool
-    well_formed: bool
-    first_error: int | None = field(default=None)
-    step_grades: list[str] | None = field(default=None)  # PRM800K grades, where the world has them
-
-
 def split_solution(text: str) -> tuple[list[str], str | None]:
     """Split model text into step strings and the raw answer string (None if no answer mark)."""
     text = text.strip().split("\n", 1)[0]
@@ -218,3 +203,50 @@ def parse_prompt(prompt: str, modulus: int = 100) -> Problem:
         steps.append((value, op, int(b), r))
         value = r
     return Problem(start, tuple(ops), tuple(steps))
+
+
+def step_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of ``a op b = r;`` steps and the ``#answer`` on the first line: each step's span holds
+    its separator, so the spans tile what the model wrote (shared by countdown's format)."""
+    line = text.split("\n", 1)[0]
+    spans, start = [], 0
+    while start < len(line):
+        end = line.find(STEP_SEP, start)
+        if line.startswith(ANSWER_MARK, start) or end < 0:
+            spans.append((start, len(line)))
+            break
+        spans.append((start, end + 1))
+        start = end + 1
+    return spans
+
+
+@worlds.register("arithmetic")
+class ArithmeticWorld(World):
+    """Arithmetic chains as a World: split-disjoint problems, the checker, step spans, four flaws."""
+
+    name = "arithmetic"
+    Config = ArithmeticConfig
+    flaw_kinds = ("carried", "slip", "operator", "operand")
+
+    def draw(self, rng: random.Random) -> Problem:
+        return _draw_problem(rng, self.config)
+
+    def check(self, problem: Problem, text: str) -> Verdict:
+        return check_solution(problem, text, self.config.modulus)
+
+    def steps(self, text: str) -> list[tuple[int, int]]:
+        return step_spans(text)
+
+    def tamper(self, problem: Problem, kind: str, rng: random.Random) -> Tampered:
+        from .tampering import tamper
+
+        t = tamper(problem, kind, rng, self.config.modulus)
+        return Tampered(t.text, t.flawed_step, kind)
+
+    def locally_invalid_steps(self, problem: Problem, text: str) -> list[int]:
+        from .tampering import locally_invalid_steps
+
+        return locally_invalid_steps(problem, text, self.config.modulus)
+
+    def parse_prompt(self, prompt: str) -> Problem:
+        return parse_prompt(prompt, self.config.modulus)

@@ -20,7 +20,10 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .arithmetic import ANSWER_MARK, PROMPT_END, STEP_SEP, Verdict, split_solution
+from ..records import Verdict
+from ..registry import worlds
+from .arithmetic import ANSWER_MARK, PROMPT_END, STEP_SEP, split_solution, step_spans
+from .base import Tampered, World
 
 _STEP_RE = re.compile(r"^(\d+)([+\-*/])(\d+)=(\d+)$")
 POSITIVE, NEUTRAL, NEGATIVE = "positive", "neutral", "negative"
@@ -139,7 +142,7 @@ def grade_steps(problem: CountdownProblem, steps: list[str], operators: str = "+
             continue
         a, op, b, r = int(m.group(1)), m.group(2), int(m.group(3)), int(m.group(4))
         need = Counter([a, b])
-        ok = all(pool[x] >= c for x, c in need.items()) and countdown_op(a, op, b) == r
+        ok = op in operators and all(pool[x] >= c for x, c in need.items()) and countdown_op(a, op, b) == r
         if not ok:
             grades.append(NEGATIVE)
             continue
@@ -150,10 +153,11 @@ def grade_steps(problem: CountdownProblem, steps: list[str], operators: str = "+
     return grades
 
 
-def check_solution(problem: CountdownProblem, text: str) -> Verdict:
-    """Correct iff every step is valid and the last result and the stated answer are the target."""
+def check_solution(problem: CountdownProblem, text: str, operators: str = "+-*/") -> Verdict:
+    """Correct iff every step is valid and the last result and the stated answer are the target.
+    A step with an operator outside ``operators`` is invalid (negative)."""
     steps, answer_raw = split_solution(text)
-    grades = grade_steps(problem, steps)
+    grades = grade_steps(problem, steps, operators)
     answer = int(answer_raw) if answer_raw is not None and answer_raw.isdigit() else None
     valid = bool(steps) and all(g != NEGATIVE for g in grades)
     last = _STEP_RE.match(steps[-1]) if steps else None
@@ -175,3 +179,66 @@ def parse_prompt(prompt: str) -> CountdownProblem:
     if m is None:
         raise ValueError(f"not a countdown prompt: {prompt!r}")
     return CountdownProblem(tuple(int(x) for x in m.group(1).split(",")), int(m.group(2)), ())
+
+
+def _replay(problem: CountdownProblem, i: int, change) -> tuple[list[tuple[int, str, int, int]], int]:
+    """The gold steps with step ``i`` changed by ``change(a, op, b, r) -> (op, r)``; the new result
+    replaces the old one where a later step uses it, and those steps are recomputed."""
+    steps, swap = [], None  # swap: (old value, new value) still to be substituted once
+    for k, (a, op, b, r) in enumerate(problem.steps):
+        if swap is not None and swap[0] in (a, b):
+            if a == swap[0]:
+                a = swap[1]
+            else:
+                b = swap[1]
+            r = countdown_op(a, op, b)
+            r = r if r is not None else 0
+            swap = (problem.steps[k][3], r)
+        if k == i:
+            op2, r2 = change(a, op, b, r)
+            swap, op, r = (r, r2), op2, r2
+        steps.append((a, op, b, r))
+    return steps, steps[-1][3]
+
+
+@worlds.register("countdown")
+class CountdownWorld(World):
+    """Countdown as a World. Flaws: a wrong result carried forward, or a wrong operator (the
+    arithmetic right for it), each planted in a gold solution."""
+
+    name = "countdown"
+    Config = CountdownConfig
+    flaw_kinds = ("carried", "operator")
+
+    def draw(self, rng: random.Random) -> CountdownProblem:
+        return _draw(rng, self.config)
+
+    def check(self, problem: CountdownProblem, text: str) -> Verdict:
+        return check_solution(problem, text, self.config.operators)
+
+    def steps(self, text: str) -> list[tuple[int, int]]:
+        return step_spans(text)
+
+    def tamper(self, problem: CountdownProblem, kind: str, rng: random.Random) -> Tampered:
+        i = rng.randrange(problem.n_steps)
+        if kind not in self.flaw_kinds:
+            raise ValueError(f"unknown countdown flaw {kind!r}")
+        if kind == "carried":
+            def change(a, op, b, r):
+                return op, max(0, r + rng.choice([-3, -2, -1, 1, 2, 3]))
+        elif kind == "operator":
+            def change(a, op, b, r):
+                options = [(o, countdown_op(a, o, b)) for o in "+-*/" if o != op]
+                options = [(o, v) for o, v in options if v is not None and v != r]
+                return rng.choice(options) if options else (op, r + 1)
+        for _ in range(20):  # keep a copy the checker calls wrong; record the step it blames
+            steps, final = _replay(problem, i, change)
+            text = STEP_SEP.join([f"{a}{op}{b}={r}" for a, op, b, r in steps] + [f"{ANSWER_MARK}{final}"])
+            v = self.check(problem, text)
+            if v.first_error is not None and not v.correct:
+                return Tampered(text, v.first_error, kind)
+            i = rng.randrange(problem.n_steps)
+        return Tampered(text.replace(f"{ANSWER_MARK}{final}", f"{ANSWER_MARK}{final + 1}"), problem.n_steps, kind)
+
+    def parse_prompt(self, prompt: str) -> CountdownProblem:
+        return parse_prompt(prompt)

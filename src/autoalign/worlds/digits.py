@@ -7,10 +7,16 @@ The train/test split is a pure function of the seed.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+from ..records import Verdict
+from ..registry import worlds
+from ..seeding import py_rng, unit_hash
+from .base import World
 
 PIXELS = 64
 CLASSES = 10
@@ -33,13 +39,46 @@ class DigitsSplit:
 
 
 def load_digits_split(seed: int, cfg: DigitsConfig | None = None) -> DigitsSplit:
+    """Train and test images. An image's split is a hash of its pixels, whatever the seed: no
+    test image is ever a training image, in any seed's run (``seed`` is kept for the interface)."""
     from sklearn.datasets import load_digits
 
     cfg = cfg or DigitsConfig()
     data = load_digits()
     x = (data.data / 16.0).astype(np.float32)
     y = data.target.astype(np.int64)
-    order = np.random.default_rng(seed).permutation(len(y))
-    n_test = int(round(cfg.test_fraction * len(y)))
-    test, train = order[:n_test], order[n_test:]
-    return DigitsSplit(x[train], y[train], x[test], y[test])
+    test = np.array([unit_hash("digits", row.tobytes()) < cfg.test_fraction for row in data.data.astype(np.uint8)])
+    return DigitsSplit(x[~test], y[~test], x[test], y[test])
+
+
+@dataclass(frozen=True)
+class DigitImage:
+    pixels: tuple[float, ...]
+    label: int
+
+    @property
+    def prompt(self) -> str:
+        return ",".join(f"{v:.4f}" for v in self.pixels)
+
+
+@worlds.register("digits")
+class DigitsWorld(World):
+    """Digits as a World: a problem is an image, a solution names its class. Splits follow
+    ``load_digits_split`` ("test" is the held-out images; every other split is the training images)."""
+
+    name = "digits"
+    Config = DigitsConfig
+
+    def draw(self, rng: random.Random) -> DigitImage:  # pragma: no cover - problems() is overridden
+        raise NotImplementedError
+
+    def problems(self, seed: int, split: str, n: int, tag=None, distinct: bool = True) -> list[DigitImage]:
+        s = load_digits_split(seed, self.config)
+        x, y = (s.test_x, s.test_y) if split == "test" else (s.train_x, s.train_y)
+        order = py_rng(seed, "digits", split, tag).sample(range(len(y)), min(n, len(y)))
+        return [DigitImage(tuple(x[i].tolist()), int(y[i])) for i in order]
+
+    def check(self, problem: DigitImage, text: str) -> Verdict:
+        said = text.strip() if isinstance(text, str) else ""
+        ok = said == str(problem.label)
+        return Verdict([said], [ok], said or None, ok, said.isdigit())

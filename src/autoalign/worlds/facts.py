@@ -10,10 +10,15 @@ is one of the story's lines, verbatim. Everything is a pure function of the seed
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..records import Verdict
+from ..registry import worlds
+from .base import World
 
 _ONSETS = "bdfgklmnprstvz"
 _VOWELS = "aeiou"
@@ -90,24 +95,46 @@ def walk(links: dict[str, str], start: str, hops: int) -> list[str]:
     return rooms
 
 
+_NAMES = [a + b + c for a in _ONSETS for b in _VOWELS for c in _CODAS]
+
+
+def draw_question(rng: np.random.Generator, cfg: FactsConfig) -> Question:
+    size = 2 * (cfg.hops + 1) + 2 * cfg.distractors
+    rooms = [_NAMES[i] for i in rng.choice(len(_NAMES), size, replace=False)]
+    true_walk, decoy = rooms[: cfg.hops + 1], rooms[cfg.hops + 1: 2 * cfg.hops + 2]
+    rest = rooms[2 * cfg.hops + 2:]
+    facts = [Fact(a, b) for w in (true_walk, decoy) for a, b in zip(w, w[1:])]
+    # Distractors: links out of rooms that have none yet, into any room, so they may join a
+    # walk's rooms (as a real story's irrelevant details do) without changing either walk.
+    for src in rest[: cfg.distractors]:
+        targets = [r for r in rooms if r != src]
+        facts.append(Fact(src, targets[rng.integers(len(targets))]))
+    order = rng.permutation(len(facts))
+    correct = int(rng.integers(2))
+    answers = (true_walk[-1], decoy[-1]) if correct == 0 else (decoy[-1], true_walk[-1])
+    return Question(tuple(facts[i] for i in order), true_walk[0], cfg.hops, answers, correct)
+
+
 def generate(seed: int, n: int, cfg: FactsConfig) -> list[Question]:
-    names = [a + b + c for a in _ONSETS for b in _VOWELS for c in _CODAS]
+    """``n`` questions from one stream (no splits; protocols use ``FactsWorld.problems``)."""
     rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        size = 2 * (cfg.hops + 1) + 2 * cfg.distractors
-        rooms = [names[i] for i in rng.choice(len(names), size, replace=False)]
-        true_walk, decoy = rooms[: cfg.hops + 1], rooms[cfg.hops + 1: 2 * cfg.hops + 2]
-        rest = rooms[2 * cfg.hops + 2:]
-        facts = [Fact(a, b) for w in (true_walk, decoy) for a, b in zip(w, w[1:])]
-        # Distractors: links out of rooms that have none yet, into any room, so they may join a
-        # walk's rooms (as a real story's irrelevant details do) without changing either walk.
-        sources = rest[: cfg.distractors]
-        for src in sources:
-            targets = [r for r in rooms if r != src]
-            facts.append(Fact(src, targets[rng.integers(len(targets))]))
-        order = rng.permutation(len(facts))
-        correct = int(rng.integers(2))
-        answers = (true_walk[-1], decoy[-1]) if correct == 0 else (decoy[-1], true_walk[-1])
-        out.append(Question(tuple(facts[i] for i in order), true_walk[0], cfg.hops, answers, correct))
-    return out
+    return [draw_question(rng, cfg) for _ in range(n)]
+
+
+@worlds.register("facts")
+class FactsWorld(World):
+    """Facts as a World: a problem is a story and its question; a solution names an answer."""
+
+    name = "facts"
+    Config = FactsConfig
+
+    def draw(self, rng: random.Random) -> Question:
+        return draw_question(np.random.default_rng(rng.getrandbits(63)), self.config)
+
+    def identity(self, problem: Question) -> str:
+        return problem.prompt + "\n" + problem.text
+
+    def check(self, problem: Question, text: str) -> Verdict:
+        said = text.strip() if isinstance(text, str) else ""
+        return Verdict([said], [said == problem.answers[problem.correct]], said or None,
+                       said == problem.answers[problem.correct], said in problem.answers)

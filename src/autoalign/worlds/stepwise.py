@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from ..records import LabelledSolution
 from ..runtime.store import atomic_write_text
 from .arithmetic import ANSWER_MARK, STEP_SEP, Problem, check_solution
 
@@ -30,6 +31,15 @@ class StepwiseExample:
     @property
     def text(self) -> str:
         return STEP_SEP.join(self.completions)
+
+    def labelled(self) -> LabelledSolution:
+        """As a verifier's training example: the steps joined by ``;`` (each span holds its separator)."""
+        spans, pos = [], 0
+        for i, c in enumerate(self.completions):
+            end = pos + len(c) + (1 if i < len(self.completions) - 1 else 0)
+            spans.append((pos, end))
+            pos = end
+        return LabelledSolution(self.prompt, self.text, tuple(spans), tuple(self.labels))
 
 
 def example_from_solution(problem: Problem, solution: str, modulus: int = 100) -> StepwiseExample:

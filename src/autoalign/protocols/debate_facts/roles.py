@@ -1,6 +1,6 @@
 """Roles in debate and consultancy: what each participant sees and the one method it must provide.
 
-The protocols in ``debate_facts.py`` talk only to these interfaces, so a chat model can take any
+The protocol in this package talk only to these interfaces, so a chat model can take any
 role later (render the view as text, parse its reply) without the protocol changing. Views are
 the information boundary: a :class:`JudgeView` holds no story, only the question, the two answers
 and the arguments, each quote marked by the quote checker as verified or not.
@@ -11,33 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..worlds.facts import Question
-
-
-@dataclass(frozen=True)
-class Argument:
-    """One turn: which answer the speaker argues for, what it quoted, and the checker's verdict."""
-
-    side: int  # index into the answers
-    quote: str
-    verified: bool
-
-
-@dataclass(frozen=True)
-class JudgeView:
-    start: str
-    hops: int
-    answers: tuple[str, str]
-    arguments: tuple[Argument, ...] = ()
-
-    def render(self) -> str:
-        """The view as text, for a judge that reads (a chat model)."""
-        lines = [f"Question: start in {self.start} and follow {self.hops} links. Where do you end?",
-                 f"Answer 0: {self.answers[0]}", f"Answer 1: {self.answers[1]}"]
-        for a in self.arguments:
-            mark = "verified quote" if a.verified else "UNVERIFIED: not in the story"
-            lines.append(f"For answer {a.side} ({mark}): {a.quote}")
-        return "\n".join(lines)
+from ...records import Argument, JudgeView
+from ...worlds.facts import Question
 
 
 @dataclass(frozen=True)

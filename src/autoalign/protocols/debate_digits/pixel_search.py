@@ -23,8 +23,8 @@ import math
 import numpy as np
 import torch
 
-from ..overseers.pixel_judge import SparsePixelJudge, judge_logits
-from ..worlds.digits import PIXELS
+from ...overseers.pixel_judge import SparsePixelJudge, judge_logits
+from ...worlds.digits import PIXELS
 
 
 def honest_margin(logits: torch.Tensor, truth: torch.Tensor, lie: torch.Tensor) -> torch.Tensor:

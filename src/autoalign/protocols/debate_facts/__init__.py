@@ -21,13 +21,31 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import RunConfig
-from ..measures import bootstrap_ci, elo_ratings
-from ..overseers.facts_judge import QuoteJudge
-from ..runtime.progress import log
-from ..runtime.store import RunStore, write_jsonl
-from ..worlds.facts import Fact, Question, check_quote, generate, walk
-from .debate_roles import Argument, Debater, DebaterView, Judge, JudgeView
+from pydantic import Field
+
+from ...measures import bootstrap_ci, elo_ratings
+from ...overseers.facts_judge import QuoteJudge
+from ...protocol import Section, protocol
+from ...records import Argument, JudgeView
+from ...runtime.progress import log
+from ...runtime.store import write_jsonl
+from ...worlds import make_world
+from ...worlds.facts import Fact, FactsConfig, Question, check_quote, walk
+from .report import facts_section
+from .roles import Debater, DebaterView, Judge
+
+
+class DebateFactsConfig(Section):
+    """Information-asymmetry debate, consultancy and a blind judge on the facts world."""
+
+    facts: FactsConfig = Field(default_factory=FactsConfig)
+    rounds: int = Field(3, ge=1, le=10, description="Quotes per debater (and per consultant).")
+    judge_train_questions: int = Field(4000, ge=10, description="Random-quote transcripts the judge learns from.")
+    test_questions: int = Field(400, ge=10, description="Held-out stories for the protocols.")
+    debater_strength: int = Field(8, ge=1, description="Best-of-N candidate quotes per turn in the protocol comparison.")
+    fabricate: float = Field(0.3, ge=0, le=1, description="Chance that a debater's candidates include a fabricated quote.")
+    tournament_strengths: list[int] = Field([1, 2, 4, 8, 16], description="Debater strengths (N) in the Elo tournament; [] skips it.")
+    tournament_questions: int = Field(300, ge=1, description="Questions per pairing in the tournament.")
 
 
 def fabricated_line(question: Question, side: int, rng: np.random.Generator) -> str:
@@ -112,19 +130,24 @@ def random_transcript(question: Question, rounds: int, fabricate: float, rng: np
     return JudgeView(question.start, question.hops, question.answers, tuple(args))
 
 
-def train_judge(cfg: RunConfig) -> dict:
-    d = cfg.debate_facts
-    rng = np.random.default_rng(cfg.seed)
-    questions = generate(cfg.seed * 1000 + 1, d.judge_train_questions, d.facts)
+def train_judge(ctx, d: DebateFactsConfig) -> dict:
+    """Stage: the judge, fitted on random-quote transcripts of the world's overseer split."""
+    rng = ctx.rng("facts", "judge-transcripts")
+    questions = make_world("facts", d.facts).problems(ctx.seed, "overseer", d.judge_train_questions)
     views = [random_transcript(q, d.rounds, d.fabricate, rng) for q in questions]
     judge = QuoteJudge.fit(views, [q.correct == 0 for q in questions])
     log("facts judge weights: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(judge.to_dict()["features"], judge.coef)))
     return judge.to_dict()
 
 
-def evaluate_protocols(store: RunStore, cfg: RunConfig, judge: QuoteJudge, questions: list[Question]) -> dict:
-    d = cfg.debate_facts
-    rng = np.random.default_rng(cfg.seed + 1)
+def test_questions(ctx, d: DebateFactsConfig) -> list[Question]:
+    return make_world("facts", d.facts).problems(ctx.seed, "test", d.test_questions)
+
+
+def evaluate_protocols(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
+    """Stage: debate, consultancy and the blind judge on the same test questions."""
+    judge, questions = QuoteJudge.from_dict(judge_dict), test_questions(ctx, d)
+    rng = ctx.rng("facts", "protocols")
     make = lambda: BestOfNDebater(judge, d.debater_strength, d.fabricate, rng)  # noqa: E731
     rows, acc = [], {"debate": [], "consultancy": [], "consultancy_honest": [], "consultancy_dishonest": [], "blind": []}
     for i, q in enumerate(questions):
@@ -140,8 +163,8 @@ def evaluate_protocols(store: RunStore, cfg: RunConfig, judge: QuoteJudge, quest
                      "debate": [a.__dict__ for a in transcript], "debate_p_correct": p_debate,
                      "consultant_side_correct": side == q.correct,
                      "consultancy": [a.__dict__ for a in consult_args], "consultancy_p_correct": p_consult})
-    write_jsonl(store.file("samples", "debate_facts.jsonl"), rows)
-    boot = dict(n_resamples=cfg.bootstrap_resamples, seed=cfg.seed)
+    write_jsonl(ctx.file(ctx.artifact("samples/debate_facts") + ".jsonl"), rows)
+    boot = dict(ctx.boot, unit="questions")
     out = {name: bootstrap_ci(np.asarray(v, dtype=float), **boot) for name, v in acc.items()}
     out["debate_minus_consultancy"] = bootstrap_ci(
         np.asarray(acc["debate"], float) - np.asarray(acc["consultancy"], float), **boot)
@@ -150,10 +173,10 @@ def evaluate_protocols(store: RunStore, cfg: RunConfig, judge: QuoteJudge, quest
     return out
 
 
-def tournament(cfg: RunConfig, judge: QuoteJudge, questions: list[Question]) -> dict:
-    """Every honest strength against every dishonest strength on every question."""
-    d = cfg.debate_facts
-    rng = np.random.default_rng(cfg.seed + 2)
+def tournament(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
+    """Stage: every honest strength against every dishonest strength on every question."""
+    judge, questions = QuoteJudge.from_dict(judge_dict), test_questions(ctx, d)[: d.tournament_questions]
+    rng = ctx.rng("facts", "tournament")
     strengths = d.tournament_strengths
     honest_idx, liar_idx, wins, question_idx = [], [], [], []
     for qi, q in enumerate(questions):
@@ -166,9 +189,9 @@ def tournament(cfg: RunConfig, judge: QuoteJudge, questions: list[Question]) -> 
                 wins.append(p > 0.5)
                 question_idx.append(qi)
     elo = elo_ratings(honest_idx, liar_idx, wins, len(strengths), groups=question_idx,
-                      n_resamples=min(cfg.bootstrap_resamples, 200), seed=cfg.seed)
+                      n_resamples=min(ctx.bootstrap_resamples, 200), seed=ctx.seed)
     h, li_, w, g = map(np.asarray, (honest_idx, liar_idx, wins, question_idx))
-    boot = dict(n_resamples=cfg.bootstrap_resamples, seed=cfg.seed)
+    boot = dict(ctx.boot, unit="questions")
     table = []
     for i, n in enumerate(strengths):
         self_play = w[(h == i) & (li_ == i)].astype(float)
@@ -180,13 +203,26 @@ def tournament(cfg: RunConfig, judge: QuoteJudge, questions: list[Question]) -> 
     return {"elo": table, "honest_advantage_elo": elo["side_advantage"], "games": int(len(w))}
 
 
-def run(store: RunStore, cfg: RunConfig) -> dict:
+def _est(e: dict) -> str:
+    return f"{e['mean']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}]"
+
+
+def summary(r: dict) -> list[str]:
+    f = r["facts"]
+    return ["facts: judge accuracy " + "; ".join(f"{p} {_est(f[p])}" for p in ("debate", "consultancy", "blind"))]
+
+
+def headline(r: dict) -> str:
+    return f"debate {r['facts']['debate']['mean']:.1%}, blind {r['facts']['blind']['mean']:.1%}"
+
+
+@protocol("debate_facts", sections={"debate_facts": DebateFactsConfig}, summary=summary, headline=headline,
+          report=facts_section)
+def run(ctx, cfg) -> dict:
     d = cfg.debate_facts
-    judge = QuoteJudge.from_dict(store.stage("debate_facts.train_judge", lambda: train_judge(cfg)))
-    questions = generate(cfg.seed * 1000 + 2, d.test_questions, d.facts)
-    result = store.stage("debate_facts.protocols", lambda: evaluate_protocols(store, cfg, judge, questions))
+    judge = ctx.stage("debate_facts.train_judge", train_judge, d)
+    result = ctx.stage("debate_facts.protocols", evaluate_protocols, judge, d)
     log("facts: judge accuracy " + ", ".join(f"{k} {result[k]['mean']:.1%}" for k in ("debate", "consultancy", "blind")))
     if d.tournament_strengths:
-        result = {**result, **store.stage("debate_facts.tournament", lambda: tournament(
-            cfg, judge, questions[: d.tournament_questions]))}
-    return store.update_metrics({"facts": result})
+        result = {**result, **ctx.stage("debate_facts.tournament", tournament, judge, d)}
+    return {"facts": result}

@@ -20,32 +20,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import RunConfig
-from ..models.sampling import hash_seed
-from ..overseers import StepVerifier, solution_score, step_probabilities, train_verifier
-from ..runtime.progress import log
-from ..runtime.store import RunStore, read_jsonl
-from .best_of_n import examples_from_rows, pools_from, unique_solutions, written_steps
+from ...overseers import StepVerifier, solution_score, train_verifier
+from ...pipeline.generator import load_generator, read_samples
+from ...runtime.progress import log
+from ...worlds import make_world
+from .config import BestOfNConfig
 from .reranking import best_of_n
+from .scoring import labelled_solutions, pools_from, score_pairs, unique_solutions
 
 
-def _train_prm(store, cfg, gen, examples, tag) -> tuple[StepVerifier, object]:
-    from .generator import load_generator
-
-    v = cfg.best_of_n.verifier
-    lm, tokenizer = load_generator(store, gen)
+def _train_prm(ctx, gen, examples, b: BestOfNConfig, tag) -> tuple[StepVerifier, object]:
+    v = b.verifier
+    lm, tokenizer = load_generator(ctx, gen)
     prm = StepVerifier(lm, "prm", "loglik")
-    train_verifier(prm, tokenizer, examples, cfg.best_of_n.active_learning.steps, v.batch_size, v.lr, v.head_lr,
-                   seed=hash_seed(cfg.seed, "al", tag), description=f"active learning: PRM {tag}")
+    train_verifier(prm, tokenizer, examples, b.active_learning.steps, v.batch_size, v.lr, v.head_lr,
+                   seed=ctx.derive("al", tag), description=f"active learning: PRM {tag}")
     return prm, tokenizer
 
 
-def _per_problem_accuracy(prm, tokenizer, cfg, test_rows) -> np.ndarray:
+def _per_problem_accuracy(ctx, prm, tokenizer, world, test_rows, b: BestOfNConfig) -> np.ndarray:
     pairs, which = unique_solutions(test_rows)
-    probs = step_probabilities(prm, tokenizer, [p for p, _ in pairs], [written_steps(t) or [""] for _, t in pairs])
-    scores = np.array([solution_score(p, "prm", cfg.best_of_n.verifier.aggregate) for p in probs])[which]
-    n = max(cfg.best_of_n.n_values)
-    curves = best_of_n(pools_from(test_rows, {"prm": scores}), [n], cfg.best_of_n.subsets, seed=hash_seed(cfg.seed, "al"))
+    probs = score_pairs(prm, tokenizer, world, pairs)
+    scores = np.array([solution_score(p, "prm", b.verifier.aggregate) for p in probs])[which]
+    n = max(b.n_values)
+    curves = best_of_n(pools_from(test_rows, {"prm": scores}), [n], b.subsets, seed=ctx.derive("al"))
     return curves["prm"][n]
 
 
@@ -77,38 +75,38 @@ def data_efficiency(budgets: list[int], uniform: np.ndarray, active: np.ndarray)
     return float(np.median(factors)), bound
 
 
-def run_active_learning(store: RunStore, cfg: RunConfig) -> dict:
-    al = cfg.best_of_n.active_learning
-    w = al.world
-    stages = store.finished_stages
-    gen = stages[f"{w}.train_generator"]["result"]
-    train_rows = read_jsonl(store.file(stages[f"{w}.sample_train"]["result"]))
-    test_rows = read_jsonl(store.file(stages[f"{w}.sample_test"]["result"]))
-    examples = examples_from_rows(train_rows)
-    budgets = sorted(b for b in al.budgets if b <= len(examples))
+def run_active_learning(ctx, w: str, world_cfg, gen: dict, train_path: str, test_path: str, b: BestOfNConfig) -> dict:
+    """Stage: PRMs trained on uniform and on actively chosen labels, at every budget."""
+    al = b.active_learning
+    world = make_world(w, world_cfg)
+    train_rows = read_samples(ctx, train_path)
+    test_rows = read_samples(ctx, test_path)
+    keep = [i for i, r in enumerate(train_rows) if world.steps(r["text"])]
+    train_rows = [train_rows[i] for i in keep]
+    examples = labelled_solutions(train_rows, world)
+    budgets = sorted(x for x in al.budgets if x <= len(examples))
     if len(budgets) < 2:
         budgets = [max(1, len(examples) // 4), len(examples)]
-    order = np.random.default_rng(hash_seed(cfg.seed, "al-order")).permutation(len(examples)).tolist()
+    order = ctx.rng("al-order").permutation(len(examples)).tolist()
 
     uniform = []
     selector = None
-    for k, b in enumerate(budgets):
-        prm, tok = _train_prm(store, cfg, gen, [examples[i] for i in order[:b]], f"uniform-{b}")
-        uniform.append(_per_problem_accuracy(prm, tok, cfg, test_rows))
+    for k, budget in enumerate(budgets):
+        prm, tok = _train_prm(ctx, gen, [examples[i] for i in order[:budget]], b, f"uniform-{budget}")
+        uniform.append(_per_problem_accuracy(ctx, prm, tok, world, test_rows, b))
         if k == 0:
             selector = (prm, tok)
     # the selector ranks the wrong-answer samples once
     prm, tok = selector
-    probs = step_probabilities(prm, tok, [e.prompt for e in examples], [e.completions or [""] for e in examples],
-                               description="active learning: selecting")
-    conviction = np.array([solution_score(p, "prm", cfg.best_of_n.verifier.aggregate) for p in probs])
+    probs = score_pairs(prm, tok, world, [(e.prompt, e.text) for e in examples], description="active learning: selecting")
+    conviction = np.array([solution_score(p, "prm", b.verifier.aggregate) for p in probs])
     wrong = [i for i in np.argsort(-conviction).tolist() if not train_rows[i]["correct"]]
     seed_set = order[: budgets[0]]
     active = [uniform[0]]
-    for b in budgets[1:]:
+    for budget in budgets[1:]:
         chosen = list(seed_set)
         taken = set(chosen)
-        n_active = int(round((b - len(seed_set)) * al.convincing_fraction))
+        n_active = int(round((budget - len(seed_set)) * al.convincing_fraction))
         for i in wrong:
             if len(chosen) >= len(seed_set) + n_active:
                 break
@@ -116,25 +114,25 @@ def run_active_learning(store: RunStore, cfg: RunConfig) -> dict:
                 chosen.append(i)
                 taken.add(i)
         for i in order:
-            if len(chosen) >= b:
+            if len(chosen) >= budget:
                 break
             if i not in taken:
                 chosen.append(i)
                 taken.add(i)
-        prm, tok = _train_prm(store, cfg, gen, [examples[i] for i in chosen], f"active-{b}")
-        active.append(_per_problem_accuracy(prm, tok, cfg, test_rows))
+        prm, tok = _train_prm(ctx, gen, [examples[i] for i in chosen], b, f"active-{budget}")
+        active.append(_per_problem_accuracy(ctx, prm, tok, world, test_rows, b))
     uniform_arr, active_arr = np.array(uniform), np.array(active)
 
     factor, lower_bound = data_efficiency(budgets, uniform_arr, active_arr)
-    rng = np.random.default_rng(cfg.seed)
+    rng = ctx.rng("al-bootstrap")
     n_problems = uniform_arr.shape[1]
     boots = []
-    for _ in range(min(cfg.bootstrap_resamples, 1000)):
+    for _ in range(min(ctx.bootstrap_resamples, 1000)):
         idx = rng.integers(0, n_problems, n_problems)
         boots.append(data_efficiency(budgets, uniform_arr[:, idx], active_arr[:, idx])[0])
     lo, hi = np.quantile(boots, [0.025, 0.975])
     log(f"active learning: data efficiency {factor:.2f}x [{lo:.2f}, {hi:.2f}]")
-    n = max(cfg.best_of_n.n_values)
+    n = max(b.n_values)
     return {
         "data_efficiency": {"mean": factor, "ci_low": float(lo), "ci_high": float(hi), "n": n_problems,
                             "lower_bound": lower_bound},

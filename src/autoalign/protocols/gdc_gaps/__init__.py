@@ -24,17 +24,15 @@ Does an overseer say all it knows? Method, for each model size:
 
 from __future__ import annotations
 
-import random
 from math import comb
 
 import numpy as np
 
-from ..config import RunConfig
-from ..measures import bootstrap_ci
-from ..models import TrainConfig, build_char_tokenizer, build_model, count_parameters, load_pretrained, train_lm
-from ..models.sampling import hash_seed, sample_solutions
-from ..models.scoring import completion_logprobs
-from ..overseers.critic import (
+from ...measures import bootstrap_ci
+from ...models import TrainConfig, build_char_tokenizer, build_model, count_parameters, load_pretrained, train_lm
+from ...models.sampling import sample_solutions
+from ...models.scoring import completion_logprobs
+from ...overseers.critic import (
     FLAWED,
     SOUND,
     critique_prompt,
@@ -43,78 +41,87 @@ from ..overseers.critic import (
     parse_critique,
     write_critique,
 )
-from ..runtime.progress import log
-from ..runtime.store import RunStore, atomic_save_dir, write_jsonl
-from ..worlds.arithmetic import Problem, check_solution
-from ..worlds.registry import make_world
-from ..worlds.tampering import locally_invalid_steps, tamper
+from ...pipeline.generator import bucketed_batches
+from ...protocol import protocol
+from ...runtime.progress import log
+from ...runtime.store import atomic_save_dir, write_jsonl
+from ...seeding import py_rng
+from ...worlds import World, make_world
+from .config import GdcConfig
+from .report import gdc_section
 
 
-def test_problems(cfg: RunConfig) -> list[Problem]:
-    world = make_world("arithmetic", cfg.gdc.world)
-    return world.generate(hash_seed(cfg.seed, "gdc", "test"), cfg.gdc.test_problems)
+def world_of(g: GdcConfig) -> World:
+    return make_world(g.world_name, g.world_config)
 
 
-def training_batches(cfg: RunConfig, exclude: set[str]):
-    """``batch_at(step)``: fresh problems, each turned into one of the three tasks at random."""
-    g, world = cfg.gdc, make_world("arithmetic", cfg.gdc.world)
+def flaw_kinds(g: GdcConfig, world: World) -> list[str]:
+    return list(g.flaws or world.flaw_kinds)
+
+
+def gold_value(problem, step: int):
+    """The value the flawed step should have had (the answer, for a flaw in the answer line)."""
+    return problem.steps[step][3] if step < problem.n_steps else problem.answer
+
+
+def test_problems(ctx, g: GdcConfig) -> list:
+    return world_of(g).problems(ctx.seed, "test", g.test_problems)
+
+
+def task_pair(g: GdcConfig, world: World):
+    """``make(problem, rng)``: one training pair, the task (generate, discriminate, critique) drawn
+    by the mix; half of the discrimination and critique items carry a planted flaw."""
     weights = np.array([g.mix.generation, g.mix.discrimination, g.mix.critique], dtype=float)
     cum = np.cumsum(weights / weights.sum())
+    kinds = flaw_kinds(g, world)
 
-    def batch_at(step: int) -> list[tuple[str, str]]:
-        rng = random.Random(hash_seed(cfg.seed, "gdc", "batch", step))
-        pool = [p for p in world.generate(hash_seed(cfg.seed, "gdc", "train", step), 2 * g.batch_size)
-                if p.prompt not in exclude][: g.batch_size]
-        out = []
-        for p in pool:
-            task = int(np.searchsorted(cum, rng.random(), side="right"))
-            if task == 0:
-                out.append((p.prompt, p.solution))
-                continue
-            flawed = rng.random() < 0.5
-            text, step_i = p.solution, None
-            if flawed:
-                t = tamper(p, rng.choice(g.flaws), rng, cfg.gdc.world.modulus)
-                text, step_i = t.text, t.flawed_step
-            if task == 1:
-                out.append((discrimination_prompt(p.prompt, text), FLAWED if flawed else SOUND))
-            else:
-                value = p.steps[step_i][3] if flawed else None
-                out.append((critique_prompt(p.prompt, text), write_critique(step_i, value)))
-        return out
+    def make(p, rng) -> tuple[str, str]:
+        task = int(np.searchsorted(cum, rng.random(), side="right"))
+        if task == 0:
+            return p.prompt, p.solution
+        flawed = rng.random() < 0.5
+        text, step_i = p.solution, None
+        if flawed:
+            t = world.tamper(p, rng.choice(kinds), rng)
+            text, step_i = t.text, t.flawed_step
+        if task == 1:
+            return discrimination_prompt(p.prompt, text), FLAWED if flawed else SOUND
+        return critique_prompt(p.prompt, text), write_critique(step_i, gold_value(p, step_i) if flawed else None)
 
-    return batch_at
+    return make
 
 
-def train_size(store: RunStore, cfg: RunConfig, size: str) -> dict:
-    g = cfg.gdc
+def train_size(ctx, size: str, g: GdcConfig) -> dict:
+    """Stage: one model of ``size`` trained from scratch on the three tasks at once."""
+    world = world_of(g)
     tokenizer = build_char_tokenizer()
-    model = build_model(g.arch, size, tokenizer, seed=hash_seed(cfg.seed, "gdc", size))
+    model = build_model(g.arch, size, tokenizer, seed=ctx.derive("gdc", size))
     log(f"training a {size} generator-discriminator-critic ({count_parameters(model) / 1e6:.2f}M parameters)")
-    exclude = {p.prompt for p in test_problems(cfg)}
-    ckpt = store.file("models", f"gdc_{size}.ckpt.pt")
-    state = train_lm(model, tokenizer, training_batches(cfg, exclude),
-                     TrainConfig(steps=g.train_steps, lr=g.lr[size], warmup_steps=50,
-                                 checkpoint_every=g.checkpoint_every),
-                     checkpoint=ckpt, on_event=lambda kind, **f: store.event(kind, **f))
+    name = ctx.artifact(f"models/gdc_{size}")
+    ckpt = ctx.file(f"{name}.ckpt.pt")
+    state = train_lm(model, tokenizer, bucketed_batches(world, ctx.seed, g.batch_size, task_pair(g, world), tag="gdc"),
+                     TrainConfig(steps=g.train_steps, lr=g.lr[size], warmup_steps=50, checkpoint_every=g.checkpoint_every),
+                     checkpoint=ckpt, on_event=lambda kind, **f: ctx.event(kind, **f))
 
     def save(folder):
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
 
-    atomic_save_dir(store.file("models", f"gdc_{size}"), save)
+    atomic_save_dir(ctx.file(name), save)
     ckpt.unlink(missing_ok=True)
-    return {"path": f"models/gdc_{size}", "params": count_parameters(model),
+    return {"path": name, "params": count_parameters(model),
             "train_seconds": round(state["seconds"], 1), "history": state["history"]}
 
 
-def evaluation_items(cfg: RunConfig, problems: list[Problem]) -> list[dict]:
+def evaluation_items(ctx, g: GdcConfig, problems: list) -> list[dict]:
     """Two items per problem, gold and tampered (flaw kinds in turn), the flawed step recorded."""
-    rng = random.Random(hash_seed(cfg.seed, "gdc", "items"))
+    world = world_of(g)
+    rng = py_rng(ctx.seed, "gdc", "items")
+    kinds = flaw_kinds(g, world)
     items = []
     for i, p in enumerate(problems):
-        kind = cfg.gdc.flaws[i % len(cfg.gdc.flaws)]
-        t = tamper(p, kind, rng, cfg.gdc.world.modulus)
+        kind = kinds[i % len(kinds)]
+        t = world.tamper(p, kind, rng)
         items.append({"problem": i, "text": p.solution, "flawed_step": None, "kind": "sound"})
         items.append({"problem": i, "text": t.text, "flawed_step": t.flawed_step, "kind": kind})
     return items
@@ -140,17 +147,19 @@ def critique(model, tokenizer, problems, items, temperature=0.0, seed=0, repeat=
 
 def grade(problems, item, text):
     step = item["flawed_step"]
-    value = problems[item["problem"]].steps[step][3] if step is not None else None
+    value = gold_value(problems[item["problem"]], step) if step is not None else None
     return grade_critique(parse_critique(text), step, value)
 
 
-def evaluate_size(store: RunStore, cfg: RunConfig, size: str, trained: dict) -> dict:
-    model, tokenizer = load_pretrained(store.file(trained["path"]))
-    problems = test_problems(cfg)
+def evaluate_size(ctx, size: str, trained: dict, gc: GdcConfig) -> dict:
+    """Stage: G, D and C of one size on the same problems, with the gaps' paired CIs."""
+    world = world_of(gc)
+    model, tokenizer = load_pretrained(ctx.file(trained["path"]))
+    problems = test_problems(ctx, gc)
     greedy = sample_solutions(model, tokenizer, [p.prompt for p in problems], temperature=0.0,
-                              max_new_tokens=cfg.sampling.max_new_tokens, description="generating")
-    g = np.array([check_solution(p, t, cfg.gdc.world.modulus).correct for p, t in zip(problems, greedy)], float)
-    items = evaluation_items(cfg, problems)
+                              max_new_tokens=gc.max_new_tokens, description="generating")
+    g = np.array([world.check(p, t).correct for p, t in zip(problems, greedy)], float)
+    items = evaluation_items(ctx, gc, problems)
     margin = discriminate(model, tokenizer, problems, items)
     texts = critique(model, tokenizer, problems, items)
     grades = [grade(problems, it, t) for it, t in zip(items, texts)]
@@ -159,7 +168,7 @@ def evaluate_size(store: RunStore, cfg: RunConfig, size: str, trained: dict) -> 
     c_right = np.array([gr.right for gr in grades])
     d = d_right.reshape(-1, 2).mean(1)
     c = c_right.reshape(-1, 2).mean(1)
-    boot = dict(n_resamples=cfg.bootstrap_resamples, seed=cfg.seed)
+    boot = ctx.boot
     missed = flawed & ~np.array([gr.caught for gr in grades])
     out = {
         "params": trained["params"],
@@ -171,9 +180,9 @@ def evaluate_size(store: RunStore, cfg: RunConfig, size: str, trained: dict) -> 
         "hallucination_rate": float(np.mean([gr.hallucination for gr in grades])),
         "well_formed_critiques": float(np.mean([parse_critique(t).well_formed for t in texts])),
         "catch_rate_by_flaw": {k: float(np.mean([gr.caught for gr, it in zip(grades, items) if it["kind"] == k]))
-                               for k in cfg.gdc.flaws},
+                               for k in flaw_kinds(gc, world)},
     }
-    write_jsonl(store.file("samples", f"gdc_{size}.jsonl"), [
+    write_jsonl(ctx.file(ctx.artifact(f"samples/gdc_{size}") + ".jsonl"), [
         {**it, "prompt": problems[it["problem"]].prompt, "discriminator_margin": float(m), "critique": t,
          "critique_right": gr.right, "hallucination": gr.hallucination}
         for it, m, t, gr in zip(items, margin, texts, grades)])
@@ -181,10 +190,10 @@ def evaluate_size(store: RunStore, cfg: RunConfig, size: str, trained: dict) -> 
     return {"metrics": out, "critiques": texts}
 
 
-def catch_vs_hallucination(cfg: RunConfig, model, tokenizer, problems, items) -> list[dict]:
+def catch_vs_hallucination(ctx, g: GdcConfig, model, tokenizer, problems, items) -> list[dict]:
     """Best-of-K critiques by log-probability plus a bonus per flagged step, for each bonus."""
-    k = cfg.gdc.critique_samples
-    texts = critique(model, tokenizer, problems, items, temperature=1.0, seed=hash_seed(cfg.seed, "gdc", "k"), repeat=k)
+    k = g.critique_samples
+    texts = critique(model, tokenizer, problems, items, temperature=1.0, seed=ctx.derive("gdc", "k"), repeat=k)
     logp = np.asarray(completion_logprobs(model, tokenizer, critique_prompts(problems, items, k), texts)).reshape(len(items), k)
     parsed = [parse_critique(t) for t in texts]
     flags = np.array([p.step is not None for p in parsed], float).reshape(len(items), k)
@@ -193,7 +202,7 @@ def catch_vs_hallucination(cfg: RunConfig, model, tokenizer, problems, items) ->
     halluc = np.array([gr.hallucination for gr in grades]).reshape(len(items), k)
     flawed = np.array([it["flawed_step"] is not None for it in items])
     rows = []
-    for bonus in cfg.gdc.bonuses:
+    for bonus in g.bonuses:
         pick = np.argmax(logp + bonus * flags, axis=1)
         at = np.arange(len(items))
         rows.append({"bonus": bonus, "catch_rate": float(caught[at, pick][flawed].mean()),
@@ -215,37 +224,40 @@ def rater_finds(n_steps: int, invalid: set[int], budget: int, pointed: int | Non
     return 1.0 - comb(len(steps) - bad, budget) / comb(len(steps), budget) if budget > 0 else 0.0
 
 
-def assistance(cfg: RunConfig, problems, items, texts) -> dict:
+def assistance(ctx, g: GdcConfig, problems, items, texts) -> dict:
+    world = world_of(g)
     without, with_ = [], []
     for it, t in zip(items, texts):
         if it["flawed_step"] is None:
             continue
         p = problems[it["problem"]]
-        invalid = set(locally_invalid_steps(p, it["text"], cfg.gdc.world.modulus))
-        without.append(rater_finds(p.n_steps, invalid, cfg.gdc.rater_budget, None))
-        with_.append(rater_finds(p.n_steps, invalid, cfg.gdc.rater_budget, parse_critique(t).step))
-    boot = dict(n_resamples=cfg.bootstrap_resamples, seed=cfg.seed)
+        invalid = set(world.locally_invalid_steps(p, it["text"]))
+        without.append(rater_finds(p.n_steps, invalid, g.rater_budget, None))
+        with_.append(rater_finds(p.n_steps, invalid, g.rater_budget, parse_critique(t).step))
+    boot = ctx.boot
     w, a = np.asarray(without), np.asarray(with_)
-    return {"budget": cfg.gdc.rater_budget, "flaws_found": {
+    return {"budget": g.rater_budget, "flaws_found": {
         "without": bootstrap_ci(w, **boot), "with": bootstrap_ci(a, **boot), "difference": bootstrap_ci(a - w, **boot),
         "relative_gain": float(a.mean() / w.mean() - 1) if w.mean() > 0 else None}}
 
 
-def adversarial_flaws(cfg: RunConfig, model, tokenizer, problems) -> dict:
+def adversarial_flaws(ctx, g: GdcConfig, model, tokenizer, problems) -> dict:
     """Per problem, several tampered copies; keep one the critic misses. How often can it be evaded,
     and does the same model's discriminator still flag the flaws its critique let through?"""
-    rng = random.Random(hash_seed(cfg.seed, "gdc", "adversarial"))
-    tries = cfg.gdc.adversarial_tries
+    world = world_of(g)
+    rng = py_rng(ctx.seed, "gdc", "adversarial")
+    tries = g.adversarial_tries
+    kinds = flaw_kinds(g, world)
     cands = []
     for i, p in enumerate(problems):
         for _ in range(tries):
-            t = tamper(p, rng.choice(cfg.gdc.flaws), rng, cfg.gdc.world.modulus)
+            t = world.tamper(p, rng.choice(kinds), rng)
             cands.append({"problem": i, "text": t.text, "flawed_step": t.flawed_step})
     texts = critique(model, tokenizer, problems, cands)
     caught = np.array([grade(problems, it, t).caught for it, t in zip(cands, texts)]).reshape(len(problems), tries)
     evaded = ~caught.all(axis=1)
     chosen = [cands[i * tries + int(np.argmin(caught[i]))] for i in np.flatnonzero(evaded)]
-    boot = dict(n_resamples=cfg.bootstrap_resamples, seed=cfg.seed)
+    boot = ctx.boot
     out = {"tries": tries, "evasion_rate": bootstrap_ci(evaded.astype(float), **boot),
            "catch_rate_random_flaws": float(caught.mean())}
     if chosen:
@@ -254,25 +266,49 @@ def adversarial_flaws(cfg: RunConfig, model, tokenizer, problems) -> dict:
     return out
 
 
-def critic_stage(store: RunStore, cfg: RunConfig, size: str, trained: dict, texts: list[str]) -> dict:
-    model, tokenizer = load_pretrained(store.file(trained["path"]))
-    problems = test_problems(cfg)
-    items = evaluation_items(cfg, problems)
-    sweep = catch_vs_hallucination(cfg, model, tokenizer, problems, items)
-    return {"size": size, "sweep": sweep, "adversarial": adversarial_flaws(cfg, model, tokenizer, problems),
-            "assistance": assistance(cfg, problems, items, texts)}
+def critic_stage(ctx, size: str, trained: dict, texts: list[str], g: GdcConfig) -> dict:
+    """Stage: the critic's catch-vs-hallucination sweep, adversarial flaws and rater assistance."""
+    model, tokenizer = load_pretrained(ctx.file(trained["path"]))
+    problems = test_problems(ctx, g)
+    items = evaluation_items(ctx, g, problems)
+    sweep = catch_vs_hallucination(ctx, g, model, tokenizer, problems, items)
+    return {"size": size, "sweep": sweep, "adversarial": adversarial_flaws(ctx, g, model, tokenizer, problems),
+            "assistance": assistance(ctx, g, problems, items, texts)}
 
 
-def run(store: RunStore, cfg: RunConfig) -> dict:
+def summary(r: dict) -> list[str]:
+    lines = [f"{size} ({g['params'] / 1e6:.2f}M): G {_est(g['generator'])}, D {_est(g['discriminator'])}, "
+             f"C {_est(g['critique'])}; DC gap {_pts(g['dc_gap'])}" for size, g in r.get("gdc", {}).items()]
+    a = r.get("assistance")
+    if a:
+        f = a["flaws_found"]
+        lines.append(f"rater finds {_est(f['without'])} of flaws alone, {_est(f['with'])} with critiques")
+    return lines
+
+
+def headline(r: dict) -> str:
+    size, g = list(r["gdc"].items())[-1]
+    return f"{size}: D {g['discriminator']['mean']:.1%}, C {g['critique']['mean']:.1%}"
+
+
+def _pts(e: dict) -> str:
+    return f"{e['mean'] * 100:+.1f} points [{e['ci_low'] * 100:+.1f}, {e['ci_high'] * 100:+.1f}]"
+
+
+def _est(e: dict) -> str:
+    return f"{e['mean']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}]"
+
+
+@protocol("gdc_gaps", sections={"gdc": GdcConfig}, summary=summary, headline=headline, report=gdc_section)
+def run(ctx, cfg) -> dict:
     g = cfg.gdc
-    per_size, critiques, trained = {}, {}, {}
+    per_size, critiques = {}, {}
+    trained = dict(zip(g.sizes, ctx.side_by_side([(f"gdc.{size}.train", train_size, (size, g)) for size in g.sizes])))
     for size in g.sizes:
-        trained[size] = store.stage(f"gdc.{size}.train", lambda: train_size(store, cfg, size))
-        result = store.stage(f"gdc.{size}.evaluate", lambda: evaluate_size(store, cfg, size, trained[size]))
+        result = ctx.stage(f"gdc.{size}.evaluate", evaluate_size, size, trained[size], g)
         per_size[size], critiques[size] = result["metrics"], result["critiques"]
     critic_size = g.critic_size or g.sizes[-1]
-    extra = store.stage("gdc.critic", lambda: critic_stage(store, cfg, critic_size, trained[critic_size],
-                                                           critiques[critic_size]))
+    extra = ctx.stage("gdc.critic", critic_stage, critic_size, trained[critic_size], critiques[critic_size], g)
     top = per_size[critic_size]
     metrics = {
         "gdc": per_size,
@@ -280,4 +316,4 @@ def run(store: RunStore, cfg: RunConfig) -> dict:
                    "sweep": extra["sweep"], "adversarial": extra["adversarial"]},
         "assistance": extra["assistance"],
     }
-    return store.update_metrics(metrics)
+    return metrics

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..runtime.store import RunStore
-from .fmt import ci_bars, embed_image, fmt_estimate, fmt_signed
-from .plots import _save, plt
+from ...runtime.store import RunStore
+from ...report.fmt import ci_bars, embed_image, fmt_estimate, fmt_signed
+from ...report.plots import _save, plt
 
 ABILITIES = [("generator", "G: generates a correct solution", "#55A868"),
              ("discriminator", "D: tells flawed from sound", "#4C72B0"),

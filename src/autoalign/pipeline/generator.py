@@ -1,0 +1,190 @@
+"""The policy: train a generator on a world's gold solutions, sample from it, check every sample.
+
+Training draws fresh problems of the world's ``train`` split at every step, so no validation,
+overseer-training or test problem is ever trained on (splits are disjoint by construction).
+Batches are length-bucketed: each block of four steps draws four batches' worth of problems,
+sorts them by length and hands out one quarter per step, which cuts the padding the model computes
+on (a third of all tokens with mixed lengths) without changing which problems are seen.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Literal
+
+from pydantic import Field
+
+from ..measures import cluster_accuracy
+from ..models import (
+    TrainConfig,
+    build_char_tokenizer,
+    build_model,
+    count_parameters,
+    load_pretrained,
+    sample_solutions,
+    train_lm,
+)
+from ..protocol import Section
+from ..records import Sample
+from ..seeding import py_rng
+from ..runtime.progress import log
+from ..runtime.store import atomic_save_dir, read_jsonl, write_jsonl
+from ..worlds import World, make_world
+
+BUCKET_STEPS = 4
+
+
+class GeneratorConfig(Section):
+    """The policy that writes solutions: trained from scratch, or loaded from a local folder."""
+
+    model: str | None = Field(None, description="Local Hugging Face checkpoint folder; if set, no training is done.")
+    arch: Literal["llama", "gpt2"] = Field("llama", description="Architecture when training.")
+    size: Literal["micro", "tiny", "small", "medium"] = Field("small", description="Named model size.")
+    train_steps: int = Field(1200, ge=1, description="Most optimizer steps.")
+    batch_size: int = Field(64, ge=1, description="Sequences per optimizer step.")
+    lr: float = Field(3e-3, gt=0, description="Peak learning rate (AdamW).")
+    warmup_steps: int = Field(50, ge=0, description="Linear warm-up steps.")
+    weight_decay: float = Field(0.0, ge=0)
+    eval_every: int = Field(100, ge=1, description="Steps between greedy validation checks.")
+    eval_problems: int = Field(128, ge=1, description="Validation problems for early stopping.")
+    target_accuracy: float | None = Field(
+        None, gt=0, le=1, description="Stop early once greedy validation accuracy reaches this."
+    )
+    checkpoint_every: int = Field(100, ge=1, description="Steps between resumable checkpoints.")
+
+
+class SamplingConfig(Section):
+    """How the generator is evaluated: K samples per held-out problem at temperature T."""
+
+    test_problems: int = Field(300, ge=1, description="Held-out problems.")
+    samples_per_problem: int = Field(8, ge=1, description="K samples per problem.")
+    temperature: float = Field(1.0, ge=0, description="0 means greedy.")
+    batch_size: int = Field(512, ge=1, description="Sequences sampled together.")
+    max_new_tokens: int = Field(64, ge=1, description="Longest solution, in tokens.")
+
+
+def gold_pair(problem, rng) -> tuple[str, str]:
+    return problem.prompt, problem.solution
+
+
+def bucketed_batches(world: World, seed: int, size: int, make=gold_pair, tag: str = "gen"):
+    """``batch_at(step)``: ``size`` training pairs ``make(problem, rng)``, length-bucketed over
+    blocks of steps; a pure function of the step, so a resumed run sees the same batches."""
+    cache: dict = {}
+
+    def batch_at(step: int) -> list:
+        block = step // BUCKET_STEPS
+        if block not in cache:
+            cache.clear()
+            pool = world.problems(seed, "train", size * BUCKET_STEPS, tag=(tag, block), distinct=False)
+            block_rng = py_rng(seed, tag, "make", block)
+            examples = [make(p, block_rng) for p in pool]
+            order = sorted(range(len(examples)), key=lambda i: len(examples[i][0]) + len(examples[i][1]))
+            batches = [[examples[i] for i in order[k * size:(k + 1) * size]] for k in range(BUCKET_STEPS)]
+            # the order of the four length buckets within a block is itself shuffled by the block
+            rot = block % BUCKET_STEPS
+            cache[block] = batches[rot:] + batches[:rot]
+        return cache[block][step % BUCKET_STEPS]
+
+    return batch_at
+
+
+def validation_sampling(s: SamplingConfig) -> SamplingConfig:
+    """The part of the sampling section that generator training reads (early-stopping checks), so
+    that runs differing only in how they sample later still share one trained generator."""
+    return SamplingConfig(batch_size=s.batch_size, max_new_tokens=s.max_new_tokens)
+
+
+def greedy_accuracy(model, tokenizer, problems: list, world: World, sampling: SamplingConfig) -> float:
+    texts = sample_solutions(model, tokenizer, [p.prompt for p in problems], temperature=0.0,
+                             max_new_tokens=sampling.max_new_tokens, batch_size=sampling.batch_size,
+                             description="validating")
+    return sum(world.check(p, t).correct for p, t in zip(problems, texts)) / len(problems)
+
+
+def train_generator(ctx, world_name: str, world_cfg, g: GeneratorConfig, sampling: SamplingConfig) -> dict:
+    """Stage: a trained generator saved under ``models/`` (or the user's checkpoint, untouched)."""
+    if g.model is not None:
+        model, _ = load_pretrained(g.model)
+        return {"path": g.model, "params": count_parameters(model), "trained": False}
+    world = make_world(world_name, world_cfg)
+    tokenizer = build_char_tokenizer()
+    model = build_model(g.arch, g.size, tokenizer, seed=ctx.derive("init"))
+    val = world.problems(ctx.seed, "val", g.eval_problems)
+    log(f"training a {g.arch}-{g.size} {world.name} generator ({count_parameters(model) / 1e6:.2f}M parameters)")
+    name = ctx.artifact(f"models/generator_{world.name}")
+    state = train_lm(
+        model, tokenizer, bucketed_batches(world, ctx.seed, g.batch_size),
+        TrainConfig(steps=g.train_steps, lr=g.lr, warmup_steps=g.warmup_steps, weight_decay=g.weight_decay,
+                    eval_every=g.eval_every, target_accuracy=g.target_accuracy, checkpoint_every=g.checkpoint_every),
+        checkpoint=ctx.file(f"{name}.ckpt.pt"),
+        evaluate=lambda: greedy_accuracy(model, tokenizer, val, world, sampling),
+        on_event=lambda kind, **fields: _log_event(ctx, kind, **fields),
+    )
+
+    def save(folder):
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+    atomic_save_dir(ctx.file(name), save)
+    ctx.file(f"{name}.ckpt.pt").unlink(missing_ok=True)
+    return {
+        "path": name, "params": count_parameters(model), "trained": True, "steps": state["step"],
+        "stopped_early": state["stopped_early"], "train_seconds": round(state["seconds"], 2),
+        "tokens_per_second": round(state["tokens"] / max(state["seconds"], 1e-9), 1), "history": state["history"],
+    }
+
+
+def _log_event(ctx, kind: str, **fields) -> None:
+    ctx.event(kind, **fields)
+    if kind == "validation":
+        log(f"step {fields['step']}: greedy validation accuracy {fields['accuracy']:.1%}")
+    elif kind == "resumed_from_checkpoint":
+        log(f"resumed training from the checkpoint at step {fields['step']}")
+
+
+def load_generator(ctx, trained: dict):
+    path = trained["path"]
+    return load_pretrained(ctx.file(path) if trained["trained"] else path)
+
+
+def sample_and_check(ctx, world_name: str, world_cfg, trained: dict, split: str, n_problems: int, k: int,
+                     sampling: SamplingConfig) -> str:
+    """Stage: ``k`` samples for each of ``n_problems`` problems of ``split``, each labelled by the
+    world's checker, written to ``samples/`` (JSONL of :class:`Sample`); returns the path."""
+    from dataclasses import asdict
+
+    world = make_world(world_name, world_cfg)
+    problems = world.problems(ctx.seed, split, n_problems)
+    model, tokenizer = load_generator(ctx, trained)
+    texts = sample_solutions(model, tokenizer, [p.prompt for p in problems for _ in range(k)],
+                             temperature=sampling.temperature, max_new_tokens=sampling.max_new_tokens,
+                             batch_size=sampling.batch_size, seed=ctx.derive("sample", world_name, split),
+                             description=f"sampling {world_name} {split}")
+    rows = [asdict(Sample.from_verdict(i // k, problems[i // k], t, world.check(problems[i // k], t)))
+            for i, t in enumerate(texts)]
+    path = ctx.artifact(f"samples/{world_name}_{split}") + ".jsonl"
+    write_jsonl(ctx.file(path), rows)
+    return path
+
+
+def read_samples(ctx, path: str) -> list[dict]:
+    return read_jsonl(ctx.file(path))
+
+
+def evaluate_samples(rows: list[dict], greedy: float, temperature: float, boot: dict) -> dict:
+    """Sample accuracy overall and by number of steps, each with a CI over problems."""
+    ids = [r["problem"] for r in rows]
+    by_steps: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
+    for r in rows:
+        by_steps[r["n_steps"]][0].append(r["problem"])
+        by_steps[r["n_steps"]][1].append(r["correct"])
+    return {
+        "accuracy": cluster_accuracy(ids, [r["correct"] for r in rows], **boot),
+        "accuracy_by_steps": {str(n): cluster_accuracy(pid, c, **boot) for n, (pid, c) in sorted(by_steps.items())},
+        "well_formed": cluster_accuracy(ids, [r["well_formed"] for r in rows], **boot),
+        "greedy_accuracy": greedy,
+        "samples_per_problem": len(ids) // max(1, len(set(ids))),
+        "temperature": temperature,
+        "test_problems": len(set(ids)),
+    }

@@ -1,0 +1,184 @@
+"""Process vs outcome supervision at laptop scale ("Let's Verify Step by Step", Lightman et al. 2023).
+
+Method, for each world (arithmetic chains, countdown):
+1. Train a generator on gold solutions of the world's training split (or load the user's checkpoint).
+2. Sample K solutions for each problem of the overseer split; the world's checker labels every
+   step. A user's stepwise JSONL can replace these labels (``best_of_n.verifier.data``).
+3. Fine-tune a PRM and an ORM from the generator's weights, keeping its LM head (see
+   ``overseers/verifier.py``), side by side; as the weak baseline, the same with a fresh linear head.
+4. Sample a pool of M solutions per test problem; score each with every verifier and with the
+   generator's own log-likelihood; estimate best-of-N accuracy by resampling subsets of the pool
+   (``reranking.py``), with paired 95% bootstrap CIs over problems for PRM - majority and
+   PRM - ORM, and each verifier's AUROC for final-answer correctness.
+5. Active learning (``active_learning.py``): label convincing wrong answers first, or uniformly.
+
+Verifier-training, validation and test problems come from disjoint splits of each world, so no
+test prompt is ever a verifier-training or generator-training prompt.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ...measures import auroc_ci, bootstrap_ci
+from ...overseers import StepVerifier, save_verifier, solution_score, train_verifier
+from ...pipeline.generator import (
+    GeneratorConfig,
+    SamplingConfig,
+    evaluate_samples,
+    greedy_accuracy,
+    load_generator,
+    read_samples,
+    sample_and_check,
+    train_generator,
+    validation_sampling,
+)
+from ...protocol import protocol
+from ...records import LabelledSolution
+from ...runtime.progress import log
+from ...runtime.store import atomic_save_dir, atomic_write_json
+from ...worlds import make_world
+from ...worlds.arithmetic import ArithmeticConfig
+from ...worlds.stepwise import read_stepwise_jsonl
+from .config import BestOfNConfig, VerifierConfig
+from .reranking import best_of_n
+from .scoring import labelled_solutions, pools_from, score_pairs, unique_solutions
+from .report import best_of_n_section, headline, summary
+
+VERIFIERS = [("prm", "loglik", "prm"), ("orm", "loglik", "orm"), ("prm", "linear", "prm_weak"), ("orm", "linear", "orm_weak")]
+
+
+def world_config(cfg, name: str):
+    return cfg.world if name == "arithmetic" else cfg.best_of_n.countdown
+
+
+def training_examples(ctx, w: str, world_cfg, train_path: str, v: VerifierConfig) -> list[LabelledSolution]:
+    if w in v.data:
+        examples = [e.labelled() for e in read_stepwise_jsonl(v.data[w])]
+        log(f"{w}: training verifiers on {len(examples)} examples from {v.data[w]}")
+        return examples
+    return labelled_solutions(read_samples(ctx, train_path), make_world(w, world_cfg))
+
+
+def train_and_score(ctx, w: str, world_cfg, gen: dict, train_path: str, test_path: str, kind: str, head: str,
+                    name: str, v: VerifierConfig) -> dict:
+    """Stage: fine-tune one verifier, save it, and score every distinct test solution."""
+    world = make_world(w, world_cfg)
+    examples = training_examples(ctx, w, world_cfg, train_path, v)
+    lm, tokenizer = load_generator(ctx, gen)
+    torch.manual_seed(ctx.derive(w, name, "init"))
+    verifier = StepVerifier(lm, kind, head)
+    history = train_verifier(verifier, tokenizer, examples, v.steps, v.batch_size, v.lr, v.head_lr,
+                             seed=ctx.derive(w, name), description=f"training {w} {name}")
+    model_path = ctx.artifact(f"models/{w}_{name}")
+    atomic_save_dir(ctx.file(model_path), lambda f: save_verifier(verifier, tokenizer, f))
+    pairs, _ = unique_solutions(read_samples(ctx, test_path))
+    probs = score_pairs(verifier, tokenizer, world, pairs, description=f"scoring {w} {name}")
+    path = ctx.artifact(f"samples/{w}_test_scores_{name}") + ".json"
+    atomic_write_json(ctx.file(path), probs)
+    return {"model": model_path, "scores": path, "loss_history": history}
+
+
+def loglik_scores(ctx, w: str, world_cfg, gen: dict, test_path: str) -> str:
+    """Stage: the generator's own log-likelihood of each distinct test solution."""
+    lm, tokenizer = load_generator(ctx, gen)
+    pairs, _ = unique_solutions(read_samples(ctx, test_path))
+    logits = score_pairs(StepVerifier(lm, "orm", "loglik"), tokenizer, make_world(w, world_cfg), pairs,
+                         probabilities=False, description=f"likelihood {w}")
+    path = ctx.artifact(f"samples/{w}_test_scores_loglik") + ".json"
+    atomic_write_json(ctx.file(path), [x[-1] for x in logits])
+    return path
+
+
+def read_json(ctx, path: str):
+    import json
+
+    return json.loads(ctx.file(path).read_text())
+
+
+def method_scores(ctx, trained: dict, test_rows: list[dict], aggregate: str) -> dict[str, np.ndarray]:
+    """Per test row, one score per method (higher is better)."""
+    _, which = unique_solutions(test_rows)
+    out = {"loglik": np.array(read_json(ctx, trained["loglik"]))[which]}
+    for kind, _, name in VERIFIERS:
+        if name in trained:
+            probs = read_json(ctx, trained[name]["scores"])
+            out[name] = np.array([solution_score(p, kind, aggregate) for p in probs])[which]
+    return out
+
+
+def evaluate_world(ctx, w: str, trained: dict, test_path: str, b: BestOfNConfig) -> dict:
+    test_rows = read_samples(ctx, test_path)
+    scores = method_scores(ctx, trained, test_rows, b.verifier.aggregate)
+    curves = best_of_n(pools_from(test_rows, scores), b.n_values, b.subsets, seed=ctx.derive(w, "subsets"))
+    boot = ctx.boot
+    result: dict = {m: {str(n): bootstrap_ci(v, **boot) for n, v in by_n.items()} for m, by_n in curves.items()}
+    diffs = {}
+    for a, c in [("prm", "majority"), ("prm", "orm"), ("orm", "majority"), ("prm_weak", "majority"), ("prm", "prm_weak")]:
+        if a in curves and c in curves:
+            diffs[f"{a}_vs_{c}"] = {str(n): bootstrap_ci(curves[a][n] - curves[c][n], **boot) for n in b.n_values}
+    result["diff"] = diffs
+    ids = [r["problem"] for r in test_rows]
+    correct = [r["correct"] for r in test_rows]
+    auroc = {m: auroc_ci(ids, correct, s.tolist(), n_resamples=min(ctx.bootstrap_resamples, 500), seed=ctx.seed)
+             for m, s in scores.items()}
+    return {"best_of_n": result, "auroc": auroc, "sample_accuracy": float(np.mean(correct))}
+
+
+def generator_metrics(ctx, world_cfg, gen: dict, test_path: str, b: BestOfNConfig, s: SamplingConfig) -> dict:
+    """The arithmetic generator's accuracy, from its pool samples (K = pool size, temperature T)."""
+    world = make_world("arithmetic", world_cfg)
+    model, tokenizer = load_generator(ctx, gen)
+    greedy = greedy_accuracy(model, tokenizer, world.problems(ctx.seed, "test", b.test_problems), world, s)
+    metrics = evaluate_samples(read_samples(ctx, test_path), greedy, s.temperature, ctx.boot)
+    metrics["samples_per_problem"] = b.pool_size
+    metrics["params"] = gen["params"]
+    return metrics
+
+
+def run_world(ctx, cfg, w: str) -> dict:
+    b, s = cfg.best_of_n, cfg.sampling
+    wc = world_config(cfg, w)
+    gen = ctx.stage(f"{w}.train_generator" if w != "arithmetic" else "train_generator", train_generator,
+                    w, wc, cfg.generator, validation_sampling(s))
+    train_path = ctx.stage(f"{w}.sample_train", sample_and_check, w, wc, gen, "overseer", b.train_problems,
+                           b.train_samples_per_problem, s)
+    test_path = ctx.stage(f"{w}.sample_test", sample_and_check, w, wc, gen, "test", b.test_problems, b.pool_size, s)
+    trained: dict = {"loglik": ctx.stage(f"{w}.loglik", loglik_scores, w, wc, gen, test_path)}
+    calls = [(f"{w}.train_{name}", train_and_score, (w, wc, gen, train_path, test_path, kind, head, name, b.verifier))
+             for kind, head, name in VERIFIERS if head != "linear" or b.verifier.weak_baseline]
+    for (stage_name, _, _), result in zip(calls, ctx.side_by_side(calls)):
+        trained[stage_name.split(".train_", 1)[1]] = result
+    result = ctx.stage(f"{w}.evaluate", evaluate_world, w, trained, test_path, b)
+    if w == "arithmetic":
+        result["generator"] = ctx.stage("arithmetic.evaluate_generator", generator_metrics, wc, gen, test_path, b, s)
+    result["paths"] = {"generator": gen, "train": train_path, "test": test_path}
+    return result
+
+
+def report(store, r: dict, stages: dict) -> str:
+    return best_of_n_section(store, r, stages)
+
+
+@protocol("best_of_n", sections={"world": ArithmeticConfig, "generator": GeneratorConfig, "sampling": SamplingConfig,
+                                 "best_of_n": BestOfNConfig},
+          summary=summary, headline=headline, report=report)
+def run(ctx, cfg) -> dict:
+    from .active_learning import run_active_learning
+
+    b = cfg.best_of_n
+    results = {w: run_world(ctx, cfg, w) for w in b.worlds}
+    metrics = {
+        **({"generator": results["arithmetic"]["generator"]} if "arithmetic" in results else {}),
+        "best_of_n": {w: r["best_of_n"] for w, r in results.items()},
+        "verifier_auroc": {w: r["auroc"] for w, r in results.items()},
+        "generator_sample_accuracy": {w: r["sample_accuracy"] for w, r in results.items()},
+    }
+    al = b.active_learning
+    if al.enabled and al.world in b.worlds:
+        paths = results[al.world]["paths"]
+        metrics["active_learning"] = ctx.stage("active_learning", run_active_learning, al.world,
+                                               world_config(cfg, al.world), paths["generator"], paths["train"],
+                                               paths["test"], b)
+    return metrics

@@ -1,0 +1,58 @@
+"""The best-of-N experiment's config sections."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ...protocol import Section
+from ...worlds.countdown import CountdownConfig
+
+
+class VerifierConfig(Section):
+    """ORM and PRM training: fine-tuned from the generator's weights, keeping its LM head."""
+
+    steps: int = Field(150, ge=1, description="Optimizer steps per verifier.")
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(3e-4, gt=0, description="Backbone learning rate.")
+    head_lr: float = Field(1e-2, gt=0, description="Learning rate of the head (scale and bias).")
+    aggregate: Literal["product", "min"] = Field("product", description="PRM solution score.")
+    weak_baseline: bool = Field(
+        True, description="Also train fresh linear-head verifiers: weaker than the generator."
+    )
+    data: dict[Literal["arithmetic", "countdown"], str] = Field(
+        default_factory=dict,
+        description="Per world, a stepwise JSONL (TRL format) to train on instead of generator samples.",
+    )
+
+
+class ActiveLearningConfig(Section):
+    """Which samples to label: convincing wrong answers (high PRM score, wrong answer) vs uniform."""
+
+    enabled: bool = True
+    world: Literal["arithmetic", "countdown"] = "arithmetic"
+    budgets: list[int] = Field([250, 500, 1000, 2000], min_length=2, description="Labels, ascending.")
+    steps: int = Field(60, ge=1, description="Optimizer steps per PRM, the same at every budget.")
+    convincing_fraction: float = Field(0.8, ge=0, le=1, description="Share chosen actively.")
+
+
+class BestOfNConfig(Section):
+    """Best-of-N reranking with ORM, PRM, voting and likelihood on held-out problems."""
+
+    worlds: list[Literal["arithmetic", "countdown"]] = Field(["arithmetic", "countdown"], min_length=1)
+    countdown: CountdownConfig = Field(default_factory=CountdownConfig)
+    train_problems: int = Field(1000, ge=1, description="Problems whose samples train verifiers.")
+    train_samples_per_problem: int = Field(8, ge=1)
+    test_problems: int = Field(150, ge=1)
+    pool_size: int = Field(80, ge=1, description="Samples per test problem; subsets are drawn from it.")
+    n_values: list[int] = Field([1, 2, 4, 8, 16, 32, 64], min_length=1)
+    subsets: int = Field(200, ge=1, description="Random subsets per N and problem.")
+    verifier: VerifierConfig = Field(default_factory=VerifierConfig)
+    active_learning: ActiveLearningConfig = Field(default_factory=ActiveLearningConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> "BestOfNConfig":
+        if max(self.n_values) > self.pool_size:
+            raise ValueError("every N must be <= pool_size")
+        return self

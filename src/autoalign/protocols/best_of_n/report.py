@@ -1,0 +1,87 @@
+"""The report's section on process vs outcome supervision (best-of-N, active learning)."""
+
+from __future__ import annotations
+
+import html
+
+from ...report import plots
+from ...report.fmt import embed_image, fmt_estimate, fmt_signed
+from ...runtime.store import RunStore
+
+
+def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
+    from ...report.html import generator_section
+
+    bon = metrics.get("best_of_n")
+    if not bon:
+        return ""
+    history = stages.get("train_generator", {}).get("result", {}).get("history")
+    parts = [generator_section(store, metrics.get("generator"), history, name="best_of_n_generator"),
+             "<h2>Process vs outcome supervision: best-of-N</h2>",
+             "<p>Each verifier picks one of N sampled solutions; accuracy is the share of held-out problems "
+             "whose chosen solution is correct, estimated over many random subsets of a larger pool per problem. "
+             "The weak verifiers put a fresh linear head on the same backbone instead of keeping its "
+             "language-model head: they are weaker than the generator they check, and selection exploits them.</p>"]
+    for world, curves in bon.items():
+        ns = sorted((n for n in curves["prm"]), key=int)
+        top = ns[-1]
+        methods = [m for m in ("pass_at_n", "prm", "orm", "weighted_vote", "majority", "loglik", "prm_weak", "orm_weak")
+                   if m in curves]
+        head = "".join(f"<th>N={n}</th>" for n in ns)
+        rows = "".join(
+            f"<tr><td>{m}</td>" + "".join(f"<td>{fmt_estimate(curves[m][n])}</td>" for n in ns) + "</tr>" for m in methods
+        )
+        diffs = "".join(
+            f"<tr><td>{name.replace('_vs_', ' &minus; ')}</td><td>{fmt_signed(d[top])}</td></tr>"
+            for name, d in curves.get("diff", {}).items()
+        )
+        auroc = metrics.get("verifier_auroc", {}).get(world, {})
+        au = "".join(f"<tr><td>{m}</td><td>{fmt_estimate(e, pct=False)}</td></tr>" for m, e in auroc.items())
+        acc = metrics.get("generator_sample_accuracy", {}).get(world)
+        parts += [
+            f"<h3>{html.escape(world)}</h3>",
+            f"<p>Generator: {100 * acc:.1f}% of samples correct.</p>" if acc is not None else "",
+            embed_image(plots.best_of_n_curves(curves, world, store.file("plots", f"best_of_n_{world}.png"))),
+            f"<table><tr><th>method</th>{head}</tr>{rows}</table>",
+            f"<p>Paired differences at N={top} (points, 95% CI over problems):</p>",
+            f"<table><tr><th>difference</th><th>points [95% CI]</th></tr>{diffs}</table>",
+            "<p>AUROC for final-answer correctness, all pooled samples:</p>",
+            f"<table><tr><th>scorer</th><th>AUROC [95% CI]</th></tr>{au}</table>",
+        ]
+    al = metrics.get("active_learning")
+    if al:
+        d = al["data_efficiency"]
+        bound = " (a lower bound: active choice beat every uniform budget)" if d.get("lower_bound") else ""
+        parts += [
+            "<h3>Active learning</h3>",
+            f"<p>Data efficiency of labelling convincing wrong answers: {d['mean']:.2f}x "
+            f"<span class=ci>[{d['ci_low']:.2f}, {d['ci_high']:.2f}]</span>{bound}.</p>",
+            embed_image(plots.active_learning_curve(al, store.file("plots", "active_learning.png"))),
+        ]
+    return "\n".join(parts)
+
+
+
+
+def summary(r: dict) -> list[str]:
+    lines = []
+    g = r.get("generator")
+    if g:
+        a = g["accuracy"]
+        lines.append(f"generator accuracy: {a['mean']:.1%} [95% CI {a['ci_low']:.1%}, {a['ci_high']:.1%}] "
+                     f"({g['test_problems']} problems x {g['samples_per_problem']} samples)")
+    for world, curves in r.get("best_of_n", {}).items():
+        top = max(curves["prm"], key=int)
+        cells = ", ".join(f"{m} {curves[m][top]['mean']:.1%}" for m in ("prm", "orm", "majority", "pass_at_n") if m in curves)
+        lines.append(f"best-of-{top} on {world}: {cells}")
+        d = curves["diff"].get("prm_vs_majority", {}).get(top)
+        if d:
+            lines.append(f"  PRM - majority: {d['mean'] * 100:+.1f} points [95% CI {d['ci_low'] * 100:+.1f}, "
+                         f"{d['ci_high'] * 100:+.1f}]")
+    return lines
+
+
+def headline(r: dict) -> str:
+    world, curves = next(iter(r["best_of_n"].items()))
+    top = max(curves["prm"], key=int)
+    return f"{world} best-of-{top}: PRM {curves['prm'][top]['mean']:.1%}, ORM {curves['orm'][top]['mean']:.1%}"

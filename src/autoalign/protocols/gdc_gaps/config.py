@@ -1,0 +1,71 @@
+"""The GDC experiment's config sections."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ...protocol import Section
+from ...worlds.arithmetic import ArithmeticConfig
+from ...worlds.countdown import CountdownConfig
+
+
+ModelSize = Literal["micro", "tiny", "small", "medium"]
+
+
+class TaskMix(Section):
+    """Relative weights of the three tasks in each training batch."""
+
+    generation: float = Field(0.2, ge=0, description="Generation is learned early; it needs the least.")
+    discrimination: float = Field(0.4, ge=0)
+    critique: float = Field(0.4, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "TaskMix":
+        if self.generation + self.discrimination + self.critique <= 0:
+            raise ValueError("at least one task needs a positive weight")
+        return self
+
+
+class GdcConfig(Section):
+    """Generator-discriminator-critique gaps across model sizes, critic catch rate and assistance."""
+
+    world_name: Literal["arithmetic", "countdown"] = Field("arithmetic", description="Which world the tasks come from.")
+    world: ArithmeticConfig = Field(
+        default_factory=lambda: ArithmeticConfig(min_steps=1, max_steps=3, operators="+-"),
+        description="The experiment's own arithmetic world: short chains, where critiquing is learnable here.",
+    )
+    countdown: CountdownConfig = Field(default_factory=CountdownConfig, description="Knobs when world_name is countdown.")
+    sizes: list[ModelSize] = Field(["micro", "tiny", "small"], min_length=1, description="One model per size.")
+    arch: Literal["llama", "gpt2"] = "llama"
+    train_steps: int = Field(1500, ge=1, description="Optimizer steps, the same for every size.")
+    batch_size: int = Field(64, ge=1)
+    lr: dict[ModelSize, float] = Field({"micro": 3e-3, "tiny": 3e-3, "small": 3e-3, "medium": 1e-3}, description="Peak lr per size.")
+    mix: TaskMix = Field(default_factory=TaskMix)
+    flaws: list[str] | None = Field(None, min_length=1, description="Flaw kinds to plant (default: all the world's).")
+    max_new_tokens: int = Field(64, ge=1, description="Longest generated solution, in tokens.")
+    test_problems: int = Field(300, ge=10)
+    critic_size: ModelSize | None = Field(None, description="The critic for sweep/assistance (default: last size).")
+    critique_samples: int = Field(8, ge=1, description="K critiques sampled per item for the bonus sweep.")
+    bonuses: list[float] = Field([-8, -4, -2, -1, 0, 1, 2, 4, 8], min_length=1, description="Bonus per flagged step.")
+    rater_budget: int = Field(1, ge=1, description="Steps the simulated rater can check per solution.")
+    adversarial_tries: int = Field(6, ge=1, description="Flaws tried per problem to find one the critic misses.")
+    checkpoint_every: int = Field(100, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "GdcConfig":
+        missing = [s for s in self.sizes if s not in self.lr]
+        if missing:
+            raise ValueError(f"lr: no learning rate for size {missing[0]}")
+        if self.critic_size is not None and self.critic_size not in self.sizes:
+            raise ValueError("critic_size must be one of sizes")
+        known = {"arithmetic": ("carried", "slip", "operator", "operand"), "countdown": ("carried", "operator")}
+        bad = [f for f in (self.flaws or []) if f not in known[self.world_name]]
+        if bad:
+            raise ValueError(f"flaws: {bad[0]!r} is not a flaw of {self.world_name}; use {list(known[self.world_name])}")
+        return self
+
+    @property
+    def world_config(self):
+        return self.world if self.world_name == "arithmetic" else self.countdown

@@ -1,0 +1,96 @@
+"""Registries: how worlds, overseers, protocols and model providers are found by name.
+
+A component registers itself with a decorator (``@protocols.register("best_of_n")``). Built-in
+components are imported only when first asked for, so one protocol's dependencies cost nothing to
+another. Outside packages add their own without editing autoalign through the entry-point group
+``autoalign.plugins``: each entry point names a module (or a callable) that registers things when
+loaded, e.g. in the plugin's ``pyproject.toml``::
+
+    [project.entry-points."autoalign.plugins"]
+    my_lab = "my_lab.autoalign_plugin"
+"""
+
+from __future__ import annotations
+
+from importlib import import_module, metadata
+from typing import Any, Callable, Generic, TypeVar
+
+from .errors import UserError
+
+T = TypeVar("T")
+ENTRY_POINT_GROUP = "autoalign.plugins"
+_plugins_loaded = {"done": False}
+
+
+def load_plugins() -> None:
+    """Import every ``autoalign.plugins`` entry point once; a broken plugin is one clear line."""
+    if _plugins_loaded["done"]:
+        return
+    _plugins_loaded["done"] = True
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+        except Exception as e:  # a plugin's own bug: name it, do not crash with its traceback
+            raise UserError(f"plugin {ep.name!r} ({ep.value}) failed to load: {type(e).__name__}: {e}") from None
+        if callable(obj) and not isinstance(obj, type):
+            obj()
+
+
+class Registry(Generic[T]):
+    """Named components of one kind. ``builtins`` maps a name to the module that registers it."""
+
+    def __init__(self, kind: str, builtins: dict[str, str] | None = None):
+        self.kind = kind
+        self._items: dict[str, T] = {}
+        self._builtins = dict(builtins or {})
+
+    def register(self, name: str, obj: T | None = None) -> Any:
+        """``registry.register(name, obj)``, or ``@registry.register(name)`` as a decorator."""
+        if obj is not None:
+            self._items[name] = obj
+            return obj
+
+        def decorator(o: T) -> T:
+            self._items[name] = o
+            return o
+
+        return decorator
+
+    def get(self, name: str) -> T:
+        if name not in self._items and name in self._builtins:
+            import_module(self._builtins[name])
+        if name not in self._items:
+            load_plugins()
+        if name not in self._items:
+            raise UserError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}")
+        return self._items[name]
+
+    def names(self) -> list[str]:
+        load_plugins()
+        return sorted(set(self._items) | set(self._builtins))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._items or name in self._builtins
+
+
+worlds: Registry = Registry("world", {
+    "arithmetic": "autoalign.worlds.arithmetic",
+    "countdown": "autoalign.worlds.countdown",
+    "facts": "autoalign.worlds.facts",
+    "digits": "autoalign.worlds.digits",
+})
+protocols: Registry = Registry("protocol", {
+    "generator": "autoalign.protocols.generator",
+    "best_of_n": "autoalign.protocols.best_of_n",
+    "gdc_gaps": "autoalign.protocols.gdc_gaps",
+    "debate_digits": "autoalign.protocols.debate_digits",
+    "debate_facts": "autoalign.protocols.debate_facts",
+})
+overseers: Registry = Registry("overseer", {
+    "prm": "autoalign.overseers.verifier",
+    "orm": "autoalign.overseers.verifier",
+    "critic": "autoalign.overseers.critic",
+    "pixel_judge": "autoalign.overseers.pixel_judge",
+    "facts_judge": "autoalign.overseers.facts_judge",
+})
+providers: Registry[Callable] = Registry("model provider", {})

@@ -1,0 +1,157 @@
+"""The run context a protocol works in: stages keyed by what they compute, run side by side.
+
+A stage is a module-level function ``fn(ctx, *args)`` whose result is a small JSON value. Its
+identity is a hash of its name, the function, its arguments (the config slice it reads and the
+upstream results it builds on) and the code version, so a re-run reuses every stage whose inputs
+are unchanged and recomputes every stage whose inputs changed; two protocols asking for the same
+stage with the same inputs (the demo's generator) share one result. Each finished stage is its own
+atomically written file, so stages can run side by side: ``ctx.side_by_side`` runs independent
+stages in a pool of processes, dividing the run's threads among them so that the total never
+exceeds the cores. The thread count of a stage depends only on the size of its group, so a run
+gives the same numbers whether its stages ran together, apart, or after a crash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import BaseModel
+
+from ..seeding import derive_seed, rng
+from .store import RunStore
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the package's source: a stage computed by other code is computed again."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        h.update(str(f.relative_to(root)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def canonical(obj: Any) -> Any:
+    """A JSON-able form of a stage's arguments (config sections, results, numbers, strings)."""
+    if isinstance(obj, BaseModel):
+        return {"__model__": type(obj).__name__, **obj.model_dump(mode="json")}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {"__dataclass__": type(obj).__name__, **{k: canonical(v) for k, v in dataclasses.asdict(obj).items()}}
+    if isinstance(obj, dict):
+        return {str(k): canonical(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [canonical(v) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"stage argument of type {type(obj).__name__} cannot be hashed; pass config or results")
+
+
+def stage_key(name: str, fn: Callable, args: tuple, seed: int, resamples: int) -> str:
+    blob = json.dumps([name, f"{fn.__module__}.{fn.__qualname__}", canonical(list(args)), seed, resamples,
+                       code_version()], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass
+class RunContext:
+    """What a protocol needs from the runtime. Picklable, so stages can run in other processes."""
+
+    run_dir: str
+    seed: int
+    threads: int = 2
+    bootstrap_resamples: int = 2000
+    current: tuple[str, str] | None = field(default=None)  # (stage name, key) while a stage runs
+
+    @property
+    def store(self) -> RunStore:
+        return RunStore(self.run_dir)
+
+    def file(self, *parts: str) -> Path:
+        return Path(self.run_dir).joinpath(*parts)
+
+    def event(self, kind: str, **fields) -> None:
+        self.store.event(kind, **fields)
+
+    # -- seeds and CIs -------------------------------------------------------------------------
+    def rng(self, *tags):
+        return rng(self.seed, *tags)
+
+    def derive(self, *tags) -> int:
+        return derive_seed(self.seed, *tags)
+
+    @property
+    def boot(self) -> dict:
+        return {"n_resamples": self.bootstrap_resamples, "seed": self.seed}
+
+    def artifact(self, stem: str) -> str:
+        """A path (relative to the run) for a file or folder of the stage now running, unique to
+        its inputs: two stages of one name with different inputs never overwrite each other."""
+        if self.current is None:
+            return stem
+        return f"{stem}-{self.current[1][:8]}"
+
+    # -- stages ------------------------------------------------------------------------------
+    def stage(self, name: str, fn: Callable, *args) -> Any:
+        """Run ``fn(ctx, *args)`` unless a stage of this name and these inputs already finished."""
+        key = stage_key(name, fn, args, self.seed, self.bootstrap_resamples)
+        store = self.store
+        done = store.stage_record(name, key)
+        if done is not None:
+            store.event("stage_skipped", stage=name, key=key[:16])
+            return done["result"]
+        store.event("stage_started", stage=name, key=key[:16])
+        t0 = time.time()
+        result = fn(dataclasses.replace(self, current=(name, key)), *args)
+        seconds = round(time.time() - t0, 3)
+        json.dumps(result)  # a stage's result must be JSON: fail here, not at resume
+        store.record_stage(name, key, result, seconds)
+        store.event("stage_finished", stage=name, key=key[:16], seconds=seconds)
+        return result
+
+    def side_by_side(self, calls: list[tuple[str, Callable, tuple]]) -> list[Any]:
+        """Run independent stages ``(name, fn, args)`` at once, in groups of at most ``threads``,
+        each with ``threads // group size`` threads; finished ones are reused. Results in order."""
+        if len(calls) > self.threads:
+            return [r for k in range(0, len(calls), self.threads)
+                    for r in self.side_by_side(calls[k:k + self.threads])]
+        per = max(1, self.threads // max(1, len(calls)))
+        todo = [i for i, (name, fn, args) in enumerate(calls)
+                if self.store.stage_record(name, stage_key(name, fn, args, self.seed, self.bootstrap_resamples)) is None]
+        if len(todo) > 1 and per * len(calls) <= self.threads:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(max_workers=len(todo), mp_context=mp.get_context("spawn")) as pool:
+                futures = [pool.submit(_stage_in_worker, self, per, *calls[i]) for i in todo]
+                for f in futures:
+                    f.result()
+        else:
+            for i in todo:
+                _stage_with_threads(self, per, *calls[i])
+        return [self.stage(name, fn, *args) for name, fn, args in calls]
+
+
+def _stage_with_threads(ctx: RunContext, threads: int, name: str, fn: Callable, args: tuple) -> Any:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return ctx.stage(name, fn, *args)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _stage_in_worker(ctx: RunContext, threads: int, name: str, fn: Callable, args: tuple) -> None:
+    from .progress import set_progress
+
+    set_progress(False)
+    _stage_with_threads(ctx, threads, name, fn, args)

@@ -1,0 +1,70 @@
+"""Fan-out over seeds: pooled estimates (hierarchical bootstrap), and the process and Ray executors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from autoalign.measures import bootstrap_ci, hierarchical_bootstrap
+from autoalign.runtime.fanout import pool_metrics
+
+FACTS = ["debate_facts.judge_train_questions=400", "debate_facts.test_questions=60",
+         "debate_facts.tournament_strengths=[]", "bootstrap_resamples=200"]
+
+
+def test_hierarchical_ci_covers_training_noise_and_only_then_widens():
+    rng = np.random.default_rng(0)
+    # five seeds whose true accuracies differ (training noise), 200 problems each
+    noisy = [(rng.random(200) < p).astype(float) for p in (0.55, 0.65, 0.75, 0.6, 0.7)]
+    same = [(rng.random(200) < 0.65).astype(float) for _ in range(5)]
+    h_noisy = hierarchical_bootstrap(noisy, n_resamples=1000)
+    h_same = hierarchical_bootstrap(same, n_resamples=1000)
+    flat = bootstrap_ci(np.concatenate(noisy), n_resamples=1000)
+    width = lambda e: e["ci_high"] - e["ci_low"]  # noqa: E731
+    assert width(h_noisy) > 1.5 * width(flat)  # seeds that disagree widen the CI...
+    assert width(h_same) < 1.3 * width(bootstrap_ci(np.concatenate(same), n_resamples=1000))  # ...only then
+    assert h_noisy["resampled"] == "seeds>problems" and h_noisy["n"] == 5
+
+
+def test_pool_metrics_keeps_per_seed_values_and_falls_back_to_seeds():
+    a = {"p": {"acc": {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 2}, "auroc": {"mean": 0.7, "ci_low": 0.6, "ci_high": 0.8, "n": 2},
+               "rate": 0.2, "label": "x"}}
+    b = {"p": {"acc": {"mean": 1.0, "ci_low": 0.9, "ci_high": 1.0, "n": 2}, "auroc": {"mean": 0.9, "ci_low": 0.8, "ci_high": 1.0, "n": 2},
+               "rate": 0.4, "label": "x"}}
+    units = [{"p.acc": [0.0, 1.0]}, {"p.acc": [1.0, 1.0]}]
+    pooled = pool_metrics([a, b], units, [0, 1], n_resamples=200)["p"]
+    assert pooled["acc"]["per_seed"] == [0.5, 1.0] and pooled["acc"]["mean"] == 0.75
+    assert pooled["acc"]["resampled"] == "seeds>problems" and pooled["acc"]["seeds"] == [0, 1]
+    assert pooled["auroc"]["resampled"] == "seeds" and abs(pooled["auroc"]["mean"] - 0.8) < 1e-12
+    assert abs(pooled["rate"] - 0.3) < 1e-12 and pooled["label"] == "x"
+
+
+def _fanout(tmp_path, executor):
+    run_dir = tmp_path / executor
+    r = subprocess.run([sys.executable, "-m", "autoalign", "run", "configs/debate_facts.yaml", "--run-dir", str(run_dir),
+                        "--json", "--set", "seeds=[0,1,2]", "--set", f"executor={executor}",
+                        *[x for kv in FACTS for x in ("--set", kv)]], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    metrics = json.loads(r.stdout)["metrics"]
+    debate = metrics["debate_facts"]["facts"]["debate"]
+    assert debate["seeds"] == [0, 1, 2] and len(debate["per_seed"]) == 3
+    assert debate["resampled"] == "seeds>problems" and debate["ci_low"] <= debate["mean"] <= debate["ci_high"]
+    for s in (0, 1, 2):
+        sub = json.loads((run_dir / f"seed-{s}" / "metrics.json").read_text())
+        assert sub["debate_facts"]["facts"]["debate"]["mean"] == debate["per_seed"][s]
+    assert len(set(debate["per_seed"])) > 1  # fresh seeds: fresh judges and questions
+    assert "Seeds" in (run_dir / "report.html").read_text()
+    return debate
+
+
+def test_seeds_on_a_process_pool_match_serial(tmp_path):
+    pooled = _fanout(tmp_path, "process")
+    serial = _fanout(tmp_path, "serial")
+    assert pooled["per_seed"] == serial["per_seed"]
+
+
+def test_seeds_on_ray(tmp_path):
+    pytest.importorskip("ray")
+    _fanout(tmp_path, "ray")
