@@ -20,9 +20,7 @@ import torch
 from autoalign.models import build_char_tokenizer, build_model
 from autoalign.overseers import StepVerifier
 from autoalign.overseers.training import step_logit_values
-from autoalign.protocols.best_of_n import written_steps
-from autoalign.worlds import ArithmeticConfig, generate
-from autoalign.worlds.arithmetic import STEP_SEP
+from autoalign.worlds import ArithmeticConfig, generate, make_world
 
 
 def main() -> None:
@@ -36,23 +34,26 @@ def main() -> None:
     tok = build_char_tokenizer()
     prm = StepVerifier(build_model("llama", args.size, tok, 0), "prm", "loglik")
     problems = generate(0, args.solutions, ArithmeticConfig(min_steps=2, max_steps=5))
+    world = make_world("arithmetic")
     prompts = [p.prompt for p in problems]
-    steps = [written_steps(p.solution) for p in problems]
+    texts = [p.solution for p in problems]
+    spans = [world.steps(t) for t in texts]
 
-    step_logit_values(prm, tok, prompts[:64], steps[:64])  # warm-up
+    step_logit_values(prm, tok, prompts[:64], texts[:64], spans[:64])  # warm-up
     t0 = time.perf_counter()
-    one_pass = step_logit_values(prm, tok, prompts, steps)
+    one_pass = step_logit_values(prm, tok, prompts, texts, spans)
     one_pass_s = time.perf_counter() - t0
 
-    # one sequence per prefix; the prefix's last step carries its separator as in the full text
-    pre_prompts, pre_steps, owner = [], [], []
-    for i, st in enumerate(steps):
-        for k in range(len(st)):
+    # one sequence per prefix: the text up to the end of step k, scored at its last step
+    pre_prompts, pre_texts, pre_spans, owner = [], [], [], []
+    for i, sp in enumerate(spans):
+        for k in range(len(sp)):
             pre_prompts.append(prompts[i])
-            pre_steps.append(st[:k] + [st[k] + (STEP_SEP if k < len(st) - 1 else "")])
+            pre_texts.append(texts[i][: sp[k][1]])
+            pre_spans.append(sp[: k + 1])
             owner.append((i, k))
     t0 = time.perf_counter()
-    per_prefix = step_logit_values(prm, tok, pre_prompts, pre_steps)
+    per_prefix = step_logit_values(prm, tok, pre_prompts, pre_texts, pre_spans)
     per_prefix_s = time.perf_counter() - t0
 
     max_diff = max(abs(per_prefix[j][-1] - one_pass[i][k]) for j, (i, k) in enumerate(owner))

@@ -25,6 +25,7 @@ from ..models import (
     train_lm,
 )
 from ..protocol import Section
+from ..results import Estimate
 from ..records import Sample
 from ..seeding import py_rng
 from ..runtime.progress import log
@@ -188,3 +189,17 @@ def evaluate_samples(rows: list[dict], greedy: float, temperature: float, boot: 
         "temperature": temperature,
         "test_problems": len(set(ids)),
     }
+
+
+class GeneratorResults(Section):
+    """Measured on the generator's samples of held-out problems."""
+
+    accuracy: Estimate = Field(description="Share of samples whose final answer is right (CI over problems).")
+    accuracy_by_steps: dict[str, Estimate] = Field(description="The same, by number of steps.")
+    well_formed: Estimate
+    greedy_accuracy: float
+    samples_per_problem: int
+    temperature: float
+    test_problems: int
+    params: int
+    train_steps: int | None = None

@@ -9,12 +9,10 @@ generator from ``autoalign.pipeline.generator``; with the same settings they sha
 
 from __future__ import annotations
 
-from pydantic import Field
-
-from ..measures import Estimate
 from ..pipeline.generator import (
     GeneratorConfig,
     SamplingConfig,
+    GeneratorResults,
     evaluate_samples,
     greedy_accuracy,
     load_generator,
@@ -23,23 +21,9 @@ from ..pipeline.generator import (
     train_generator,
     validation_sampling,
 )
-from ..protocol import Section, protocol
+from ..protocol import protocol
 from ..worlds import make_world
 from ..worlds.arithmetic import ArithmeticConfig
-
-
-class GeneratorResults(Section):
-    """Measured on the generator's samples of held-out problems."""
-
-    accuracy: Estimate = Field(description="Share of samples whose final answer is right (CI over problems).")
-    accuracy_by_steps: dict[str, Estimate] = Field(description="The same, by number of steps.")
-    well_formed: Estimate
-    greedy_accuracy: float
-    samples_per_problem: int
-    temperature: float
-    test_problems: int
-    params: int
-    train_steps: int | None = None
 
 
 def evaluate(ctx, world_cfg: ArithmeticConfig, trained: dict, path: str, sampling: SamplingConfig) -> dict:

@@ -54,9 +54,9 @@ def canonical(obj: Any) -> Any:
     raise TypeError(f"stage argument of type {type(obj).__name__} cannot be hashed; pass config or results")
 
 
-def stage_key(name: str, fn: Callable, args: tuple, seed: int, resamples: int) -> str:
-    blob = json.dumps([name, f"{fn.__module__}.{fn.__qualname__}", canonical(list(args)), seed, resamples,
-                       code_version()], sort_keys=True)
+def stage_key(name: str, fn: Callable, args: tuple, seed: int, resamples: int, code: str) -> str:
+    blob = json.dumps([name, f"{fn.__module__}.{fn.__qualname__}", canonical(list(args)), seed, resamples, code],
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -69,6 +69,10 @@ class RunContext:
     threads: int = 2
     bootstrap_resamples: int = 2000
     current: tuple[str, str] | None = field(default=None)  # (stage name, key) while a stage runs
+    code: str = field(default_factory=code_version)  # fixed when the run starts; workers inherit it
+
+    def key(self, name: str, fn: Callable, args: tuple) -> str:
+        return stage_key(name, fn, args, self.seed, self.bootstrap_resamples, self.code)
 
     @property
     def store(self) -> RunStore:
@@ -101,7 +105,7 @@ class RunContext:
     # -- stages ------------------------------------------------------------------------------
     def stage(self, name: str, fn: Callable, *args) -> Any:
         """Run ``fn(ctx, *args)`` unless a stage of this name and these inputs already finished."""
-        key = stage_key(name, fn, args, self.seed, self.bootstrap_resamples)
+        key = self.key(name, fn, args)
         store = self.store
         done = store.stage_record(name, key)
         if done is not None:
@@ -124,7 +128,7 @@ class RunContext:
                     for r in self.side_by_side(calls[k:k + self.threads])]
         per = max(1, self.threads // max(1, len(calls)))
         todo = [i for i, (name, fn, args) in enumerate(calls)
-                if self.store.stage_record(name, stage_key(name, fn, args, self.seed, self.bootstrap_resamples)) is None]
+                if self.store.stage_record(name, self.key(name, fn, args)) is None]
         if len(todo) > 1 and per * len(calls) <= self.threads:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor

@@ -41,7 +41,7 @@ from ...runtime.store import atomic_save_dir, atomic_write_json
 from ...worlds import make_world
 from ...worlds.arithmetic import ArithmeticConfig
 from ...worlds.stepwise import read_stepwise_jsonl
-from .config import BestOfNConfig, VerifierConfig
+from .config import BestOfNConfig, BestOfNResults, VerifierConfig
 from .reranking import best_of_n
 from .scoring import labelled_solutions, pools_from, score_pairs, unique_solutions
 from .report import best_of_n_section, headline, summary
@@ -137,24 +137,38 @@ def generator_metrics(ctx, world_cfg, gen: dict, test_path: str, b: BestOfNConfi
     return metrics
 
 
-def run_world(ctx, cfg, w: str) -> dict:
+def generator_stage(w: str) -> str:
+    return "train_generator" if w == "arithmetic" else f"{w}.train_generator"
+
+
+def run_worlds(ctx, cfg) -> dict:
+    """Every world's pipeline, with the independent trainings side by side: the generators of all
+    worlds together, then the verifiers of all worlds in pairs."""
     b, s = cfg.best_of_n, cfg.sampling
-    wc = world_config(cfg, w)
-    gen = ctx.stage(f"{w}.train_generator" if w != "arithmetic" else "train_generator", train_generator,
-                    w, wc, cfg.generator, validation_sampling(s))
-    train_path = ctx.stage(f"{w}.sample_train", sample_and_check, w, wc, gen, "overseer", b.train_problems,
-                           b.train_samples_per_problem, s)
-    test_path = ctx.stage(f"{w}.sample_test", sample_and_check, w, wc, gen, "test", b.test_problems, b.pool_size, s)
-    trained: dict = {"loglik": ctx.stage(f"{w}.loglik", loglik_scores, w, wc, gen, test_path)}
-    calls = [(f"{w}.train_{name}", train_and_score, (w, wc, gen, train_path, test_path, kind, head, name, b.verifier))
-             for kind, head, name in VERIFIERS if head != "linear" or b.verifier.weak_baseline]
+    gens = dict(zip(b.worlds, ctx.side_by_side([
+        (generator_stage(w), train_generator, (w, world_config(cfg, w), cfg.generator, validation_sampling(s)))
+        for w in b.worlds])))
+    paths, trained, calls = {}, {}, []
+    for w in b.worlds:
+        wc, gen = world_config(cfg, w), gens[w]
+        train_path = ctx.stage(f"{w}.sample_train", sample_and_check, w, wc, gen, "overseer", b.train_problems,
+                               b.train_samples_per_problem, s)
+        test_path = ctx.stage(f"{w}.sample_test", sample_and_check, w, wc, gen, "test", b.test_problems, b.pool_size, s)
+        paths[w] = {"generator": gen, "train": train_path, "test": test_path}
+        trained[w] = {"loglik": ctx.stage(f"{w}.loglik", loglik_scores, w, wc, gen, test_path)}
+        calls += [(f"{w}.train_{name}", train_and_score, (w, wc, gen, train_path, test_path, kind, head, name, b.verifier))
+                  for kind, head, name in VERIFIERS if head != "linear" or b.verifier.weak_baseline]
     for (stage_name, _, _), result in zip(calls, ctx.side_by_side(calls)):
-        trained[stage_name.split(".train_", 1)[1]] = result
-    result = ctx.stage(f"{w}.evaluate", evaluate_world, w, trained, test_path, b)
-    if w == "arithmetic":
-        result["generator"] = ctx.stage("arithmetic.evaluate_generator", generator_metrics, wc, gen, test_path, b, s)
-    result["paths"] = {"generator": gen, "train": train_path, "test": test_path}
-    return result
+        w, name = stage_name.split(".train_", 1)
+        trained[w][name] = result
+    results = {}
+    for w in b.worlds:
+        results[w] = ctx.stage(f"{w}.evaluate", evaluate_world, w, trained[w], paths[w]["test"], b)
+        if w == "arithmetic":
+            results[w]["generator"] = ctx.stage("arithmetic.evaluate_generator", generator_metrics, world_config(cfg, w),
+                                                gens[w], paths[w]["test"], b, s)
+        results[w]["paths"] = paths[w]
+    return results
 
 
 def report(store, r: dict, stages: dict) -> str:
@@ -163,12 +177,12 @@ def report(store, r: dict, stages: dict) -> str:
 
 @protocol("best_of_n", sections={"world": ArithmeticConfig, "generator": GeneratorConfig, "sampling": SamplingConfig,
                                  "best_of_n": BestOfNConfig},
-          summary=summary, headline=headline, report=report)
+          results=BestOfNResults, summary=summary, headline=headline, report=report)
 def run(ctx, cfg) -> dict:
     from .active_learning import run_active_learning
 
     b = cfg.best_of_n
-    results = {w: run_world(ctx, cfg, w) for w in b.worlds}
+    results = run_worlds(ctx, cfg)
     metrics = {
         **({"generator": results["arithmetic"]["generator"]} if "arithmetic" in results else {}),
         "best_of_n": {w: r["best_of_n"] for w, r in results.items()},

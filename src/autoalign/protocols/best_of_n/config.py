@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from ...pipeline.generator import GeneratorResults
 from ...protocol import Section
+from ...results import Estimate
 from ...worlds.countdown import CountdownConfig
 
 
@@ -56,3 +58,14 @@ class BestOfNConfig(Section):
         if max(self.n_values) > self.pool_size:
             raise ValueError("every N must be <= pool_size")
         return self
+
+
+class BestOfNResults(Section):
+    """What best-of-N writes. Curves: world -> method (or ``diff``) -> N -> estimate over problems."""
+
+    model_config = Section.model_config | {"extra": "allow"}
+    generator: GeneratorResults | None = None
+    best_of_n: dict[str, dict[str, dict[str, Estimate]]]
+    verifier_auroc: dict[str, dict[str, Estimate]]
+    generator_sample_accuracy: dict[str, float]
+    active_learning: dict | None = None

@@ -28,6 +28,7 @@ from pydantic import Field, model_validator
 from ...measures import bootstrap_ci
 from ...overseers.pixel_judge import SparsePixelJudge, judge_logits, random_masks, train_pixel_judge
 from ...protocol import Section, protocol
+from ...results import Estimate
 from ...runtime.progress import log
 from ...runtime.store import atomic_write_bytes, write_jsonl
 from ...worlds.digits import CLASSES, DigitsConfig, load_digits_split
@@ -150,6 +151,12 @@ def evaluate_k(ctx, k: int, judge_info: dict, d: DebateDigitsConfig) -> dict:
     return out
 
 
+class DigitsResults(Section):
+    """Per k (``k4``): the judge on random pixels, honest win rates and lifts, over images."""
+
+    debate: dict[str, dict[str, Estimate | str | int]]
+
+
 def _est(e: dict) -> str:
     return f"{e['mean']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}]"
 
@@ -165,7 +172,7 @@ def headline(r: dict) -> str:
     return f"{k}: judge {d['judge_random']['mean']:.1%} -> debate {d['honest_win']['mean']:.1%}"
 
 
-@protocol("debate_digits", sections={"debate_digits": DebateDigitsConfig}, summary=summary, headline=headline,
+@protocol("debate_digits", sections={"debate_digits": DebateDigitsConfig}, results=DigitsResults, summary=summary, headline=headline,
           report=digits_section)
 def run(ctx, cfg) -> dict:
     d = cfg.debate_digits

@@ -26,6 +26,7 @@ from pydantic import Field
 from ...measures import bootstrap_ci, elo_ratings
 from ...overseers.facts_judge import QuoteJudge
 from ...protocol import Section, protocol
+from ...results import Estimate
 from ...records import Argument, JudgeView
 from ...runtime.progress import log
 from ...runtime.store import write_jsonl
@@ -203,6 +204,12 @@ def tournament(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
     return {"elo": table, "honest_advantage_elo": elo["side_advantage"], "games": int(len(w))}
 
 
+class FactsResults(Section):
+    """Judge accuracy per protocol (estimates over questions), differences, and the tournament."""
+
+    facts: dict[str, Estimate | list | dict | int | float]
+
+
 def _est(e: dict) -> str:
     return f"{e['mean']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}]"
 
@@ -216,7 +223,7 @@ def headline(r: dict) -> str:
     return f"debate {r['facts']['debate']['mean']:.1%}, blind {r['facts']['blind']['mean']:.1%}"
 
 
-@protocol("debate_facts", sections={"debate_facts": DebateFactsConfig}, summary=summary, headline=headline,
+@protocol("debate_facts", sections={"debate_facts": DebateFactsConfig}, results=FactsResults, summary=summary, headline=headline,
           report=facts_section)
 def run(ctx, cfg) -> dict:
     d = cfg.debate_facts

@@ -47,7 +47,7 @@ from ...runtime.progress import log
 from ...runtime.store import atomic_save_dir, write_jsonl
 from ...seeding import py_rng
 from ...worlds import World, make_world
-from .config import GdcConfig
+from .config import GdcConfig, GdcResults
 from .report import gdc_section
 
 
@@ -299,7 +299,7 @@ def _est(e: dict) -> str:
     return f"{e['mean']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}]"
 
 
-@protocol("gdc_gaps", sections={"gdc": GdcConfig}, summary=summary, headline=headline, report=gdc_section)
+@protocol("gdc_gaps", sections={"gdc": GdcConfig}, results=GdcResults, summary=summary, headline=headline, report=gdc_section)
 def run(ctx, cfg) -> dict:
     g = cfg.gdc
     per_size, critiques = {}, {}

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ...protocol import Section
+from ...results import Estimate
 from ...worlds.arithmetic import ArithmeticConfig
 from ...worlds.countdown import CountdownConfig
 
@@ -69,3 +70,26 @@ class GdcConfig(Section):
     @property
     def world_config(self):
         return self.world if self.world_name == "arithmetic" else self.countdown
+
+
+class SizeResults(Section):
+    """One model size: its three abilities and their gaps, on the same problems."""
+
+    params: int
+    generator: Estimate
+    discriminator: Estimate
+    critique: Estimate
+    gd_gap: Estimate
+    gc_gap: Estimate
+    dc_gap: Estimate
+    d_on_missed_flaws: Estimate | None
+    catch_rate: float
+    hallucination_rate: float
+    well_formed_critiques: float
+    catch_rate_by_flaw: dict[str, float]
+
+
+class GdcResults(Section):
+    gdc: dict[str, SizeResults]
+    critic: dict
+    assistance: dict
