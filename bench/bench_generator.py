@@ -23,7 +23,7 @@ import torch
 
 from autoalign.models import TrainConfig, build_char_tokenizer, build_model, sample_solutions, train_lm
 from autoalign.models.lm import SIZES
-from autoalign.models.sampling import hash_seed
+from autoalign.seeding import derive_seed
 from autoalign.models.train import encode_pairs
 from autoalign.worlds import ArithmeticConfig, generate
 
@@ -48,7 +48,7 @@ def flops_per_token(model, size: str, seq_len: float) -> float:
 
 def batches(world, batch_size, steps, seed=0):
     return [
-        [(p.prompt, p.solution) for p in generate(hash_seed(seed, "bench", i), batch_size, world)]
+        [(p.prompt, p.solution) for p in generate(derive_seed(seed, "bench", i), batch_size, world)]
         for i in range(steps)
     ]
 

@@ -23,8 +23,11 @@ def test_hierarchical_ci_covers_training_noise_and_only_then_widens():
     h_same = hierarchical_bootstrap(same, n_resamples=1000)
     flat = bootstrap_ci(np.concatenate(noisy), n_resamples=1000)
     width = lambda e: e["ci_high"] - e["ci_low"]  # noqa: E731
-    assert width(h_noisy) > 1.5 * width(flat)  # seeds that disagree widen the CI...
-    assert width(h_same) < 1.3 * width(bootstrap_ci(np.concatenate(same), n_resamples=1000))  # ...only then
+    assert width(h_noisy) > 1.5 * width(flat) and width(h_noisy) > 1.4 * width(h_same)  # disagreeing seeds widen it
+    # seeds that agree: resampling both levels counts the problems' noise twice, so the CI is at most
+    # about sqrt(2) wider than one pool of every problem (conservative, never narrower)
+    pooled_same = width(bootstrap_ci(np.concatenate(same), n_resamples=1000))
+    assert pooled_same <= width(h_same) < 1.6 * pooled_same
     assert h_noisy["resampled"] == "seeds>problems" and h_noisy["n"] == 5
 
 

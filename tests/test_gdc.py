@@ -8,7 +8,7 @@ from autoalign.runtime.runner import execute, open_run
 
 def test_trained_critic_catches_planted_flaws(tmp_path):
     cfg = load_config("configs/gdc_gaps.yaml", [
-        "bootstrap_resamples=200", "gdc.sizes=[tiny]", "gdc.train_steps=1500", "gdc.test_problems=150",
+        "bootstrap_resamples=200", "gdc.sizes=[tiny]", "gdc.train_steps=1500", "gdc.test_problems=100",
         "gdc.world.max_steps=2", "gdc.world.operators=+", "gdc.mix.generation=0.1",
         "gdc.mix.discrimination=0.3", "gdc.mix.critique=0.6",
         "gdc.critique_samples=2", "gdc.adversarial_tries=2", "gdc.bonuses=[0,4]"])
@@ -23,8 +23,26 @@ def test_trained_critic_catches_planted_flaws(tmp_path):
     # critic's hallucination rate, the random critic's catch rate is:
     inv_n = np.mean([1.0, 0.5])
     random_catch = min(1.0, halluc / (1 - inv_n / 2)) * inv_n
-    assert catch > 0.4 and catch > 2 * random_catch, (catch, halluc)
+    # (on held-out prompts: 1-2 step additions have only about 800 problems, and before the splits were
+    # disjoint the training stream held the test prompts, which let this check ask for 0.4)
+    assert catch > 0.25 and catch > 2 * random_catch, (catch, halluc)
     assert g["discriminator"]["ci_low"] > 0.5  # the discriminator beats chance too
     f = metrics["assistance"]["flaws_found"]
     assert f["with"]["mean"] >= f["without"]["mean"]
     assert "critique gaps" in store.file("report.html").read_text()
+
+
+def test_gdc_runs_on_countdown_through_the_world_interface(tmp_path):
+    """GDC reads steps, flaws and checks through the World: countdown needs no GDC code of its own."""
+    cfg = load_config("configs/gdc_gaps.yaml", [
+        "bootstrap_resamples=100", "gdc.world_name=countdown", "gdc.countdown.n_numbers=3", "gdc.sizes=[micro]",
+        "gdc.train_steps=150", "gdc.test_problems=40", "gdc.critique_samples=2", "gdc.adversarial_tries=2",
+        "gdc.bonuses=[0]"])
+    store, _ = open_run(cfg, tmp_path / "run")
+    m = execute(store, cfg)["gdc_gaps"]
+    g = m["gdc"]["micro"]
+    assert set(g["catch_rate_by_flaw"]) == {"carried", "operator"}
+    for key in ("generator", "discriminator", "critique", "dc_gap"):
+        assert 0.0 <= g[key]["mean"] <= 1.0 or key == "dc_gap"
+    samples = list((tmp_path / "run" / "samples").glob("gdc_micro-*.jsonl"))
+    assert samples and ">" in samples[0].read_text().splitlines()[0]  # countdown prompts

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..runtime.progress import progress_bar
+from ..seeding import derive_seed
 
 
 @torch.inference_mode()
@@ -45,7 +46,7 @@ def sample_solutions(
             for r, i in enumerate(idx):
                 ids[r, width - len(encoded[i]) :] = torch.tensor(encoded[i])
                 mask[r, width - len(encoded[i]) :] = 1
-            torch.manual_seed(hash_seed(seed, b))
+            torch.manual_seed(derive_seed(seed, b))
             kwargs = dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
             if temperature == 0:
                 kwargs = dict(do_sample=False)
@@ -70,11 +71,3 @@ def sample_solutions(
     if stats is not None:
         stats.update(counts)
     return out  # type: ignore[return-value]
-
-
-def hash_seed(*parts) -> int:
-    """A stable 31-bit seed from any parts (Python's hash() is salted per process)."""
-    import hashlib
-
-    h = hashlib.sha256(repr(parts).encode()).digest()
-    return int.from_bytes(h[:4], "little") & 0x7FFFFFFF

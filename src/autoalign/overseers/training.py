@@ -20,6 +20,9 @@ from ..records import LabelledSolution
 from .verifier import EncodedBatch, StepVerifier, encode_steps
 
 
+BUCKET_STEPS = 4  # batches drawn together and grouped by length: less padding, the same examples
+
+
 def targets(examples: list[LabelledSolution], kind: str, width: int) -> tuple[torch.Tensor, torch.Tensor]:
     labels = torch.zeros((len(examples), width))
     mask = torch.zeros((len(examples), width))
@@ -51,7 +54,9 @@ def train_verifier(
     seed: int = 0,
     description: str = "training verifier",
 ) -> list[float]:
-    """Fine-tune ``verifier`` on ``examples``; returns the loss every 10 steps."""
+    """Fine-tune ``verifier`` on ``examples``; returns the loss every 10 steps. Each block of four
+    steps draws four batches of examples at random (with replacement) and hands them out grouped
+    by length, so the model computes on less padding."""
     head = [verifier.scale, verifier.bias] + (list(verifier.linear.parameters()) if verifier.head == "linear" else [])
     head_ids = {id(p) for p in head}
     body = [p for p in verifier.parameters() if id(p) not in head_ids]
@@ -67,7 +72,12 @@ def train_verifier(
             decay = 0.5 * (1 + math.cos(math.pi * step / steps))
             for g, b in zip(opt.param_groups, base):
                 g["lr"] = b * warm * (0.1 + 0.9 * decay)
-            batch = [examples[rng.randrange(len(examples))] for _ in range(batch_size)]
+            if step % BUCKET_STEPS == 0:  # draw a block of batches, group them by length
+                block = sorted((examples[rng.randrange(len(examples))] for _ in range(batch_size * BUCKET_STEPS)),
+                               key=lambda e: len(e.prompt) + len(e.text))
+                buckets = [block[k * batch_size:(k + 1) * batch_size] for k in range(BUCKET_STEPS)]
+                rng.shuffle(buckets)
+            batch = buckets[step % BUCKET_STEPS]
             enc = encode_examples(tokenizer, batch)
             labels, mask = targets(batch, verifier.kind, enc.step_mask.size(1))
             loss = verifier.loss(enc, labels, mask)

@@ -68,24 +68,24 @@ def gold_pair(problem, rng) -> tuple[str, str]:
     return problem.prompt, problem.solution
 
 
-def bucketed_batches(world: World, seed: int, size: int, make=gold_pair, tag: str = "gen"):
+def bucketed_batches(world: World, seed: int, size: int, make=gold_pair, tag: str = "gen",
+                     buckets: int = BUCKET_STEPS):
     """``batch_at(step)``: ``size`` training pairs ``make(problem, rng)``, length-bucketed over
     blocks of steps; a pure function of the step, so a resumed run sees the same batches."""
     cache: dict = {}
 
     def batch_at(step: int) -> list:
-        block = step // BUCKET_STEPS
+        block = step // buckets
         if block not in cache:
             cache.clear()
-            pool = world.problems(seed, "train", size * BUCKET_STEPS, tag=(tag, block), distinct=False)
+            pool = world.problems(seed, "train", size * buckets, tag=(tag, block), distinct=False)
             block_rng = py_rng(seed, tag, "make", block)
             examples = [make(p, block_rng) for p in pool]
             order = sorted(range(len(examples)), key=lambda i: len(examples[i][0]) + len(examples[i][1]))
-            batches = [[examples[i] for i in order[k * size:(k + 1) * size]] for k in range(BUCKET_STEPS)]
-            # the order of the four length buckets within a block is itself shuffled by the block
-            rot = block % BUCKET_STEPS
+            batches = [[examples[i] for i in order[k * size:(k + 1) * size]] for k in range(buckets)]
+            rot = block % buckets  # which length comes first varies from block to block
             cache[block] = batches[rot:] + batches[:rot]
-        return cache[block][step % BUCKET_STEPS]
+        return cache[block][step % buckets]
 
     return batch_at
 

@@ -28,12 +28,18 @@ from ..seeding import derive_seed, rng
 from .store import RunStore
 
 
+PRESENTATION = {"cli.py", "__main__.py", "report.py", "progress.py", "runner.py", "fanout.py"}
+
+
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """A hash of the package's source: a stage computed by other code is computed again."""
+    """A hash of the package's source, less what only presents results (the CLI, the report, progress
+    bars): a stage computed by other code is computed again; a new plot reuses every stage."""
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for f in sorted(root.rglob("*.py")):
+        if f.name in PRESENTATION or "report" in f.relative_to(root).parts[:-1]:
+            continue
         h.update(str(f.relative_to(root)).encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
@@ -130,17 +136,32 @@ class RunContext:
         todo = [i for i, (name, fn, args) in enumerate(calls)
                 if self.store.stage_record(name, self.key(name, fn, args)) is None]
         if len(todo) > 1 and per * len(calls) <= self.threads:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-
-            with ProcessPoolExecutor(max_workers=len(todo), mp_context=mp.get_context("spawn")) as pool:
-                futures = [pool.submit(_stage_in_worker, self, per, *calls[i]) for i in todo]
-                for f in futures:
-                    f.result()
+            futures = [_pool(self.threads).submit(_stage_in_worker, self, per, *calls[i]) for i in todo]
+            for f in futures:
+                f.result()
         else:
             for i in todo:
                 _stage_with_threads(self, per, *calls[i])
         return [self.stage(name, fn, *args) for name, fn, args in calls]
+
+
+_POOLS: dict = {}
+
+
+def _pool(workers: int):
+    """One pool of spawned workers per process, kept for the whole run: starting a worker imports
+    torch and transformers (seconds), which every side-by-side group would otherwise pay again."""
+    import atexit
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool  # noqa: F401  (a dead pool is replaced below)
+
+    pool = _POOLS.get(workers)
+    if pool is None or getattr(pool, "_broken", False):
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+        _POOLS[workers] = pool
+        atexit.register(pool.shutdown, wait=False, cancel_futures=True)
+    return pool
 
 
 def _stage_with_threads(ctx: RunContext, threads: int, name: str, fn: Callable, args: tuple) -> Any:

@@ -60,12 +60,19 @@ class BestOfNConfig(Section):
         return self
 
 
-class BestOfNResults(Section):
-    """What best-of-N writes. Curves: world -> method (or ``diff``) -> N -> estimate over problems."""
+class WorldCurves(Section):
+    """One world's best-of-N curves: method -> N -> estimate, and paired differences."""
 
     model_config = Section.model_config | {"extra": "allow"}
+    __pydantic_extra__: dict[str, dict[str, Estimate]]
+    diff: dict[str, dict[str, Estimate]]
+
+
+class BestOfNResults(Section):
+    """What best-of-N writes, per world: curves, AUROCs, and the generator's accuracy."""
+
     generator: GeneratorResults | None = None
-    best_of_n: dict[str, dict[str, dict[str, Estimate]]]
+    best_of_n: dict[str, WorldCurves]
     verifier_auroc: dict[str, dict[str, Estimate]]
     generator_sample_accuracy: dict[str, float]
     active_learning: dict | None = None

@@ -99,7 +99,8 @@ def train_size(ctx, size: str, g: GdcConfig) -> dict:
     log(f"training a {size} generator-discriminator-critic ({count_parameters(model) / 1e6:.2f}M parameters)")
     name = ctx.artifact(f"models/gdc_{size}")
     ckpt = ctx.file(f"{name}.ckpt.pt")
-    state = train_lm(model, tokenizer, bucketed_batches(world, ctx.seed, g.batch_size, task_pair(g, world), tag="gdc"),
+    state = train_lm(model, tokenizer, bucketed_batches(world, ctx.seed, g.batch_size, task_pair(g, world), tag="gdc",
+                                                         buckets=1),
                      TrainConfig(steps=g.train_steps, lr=g.lr[size], warmup_steps=50, checkpoint_every=g.checkpoint_every),
                      checkpoint=ckpt, on_event=lambda kind, **f: ctx.event(kind, **f))
 
