@@ -6,8 +6,8 @@ Why: the platform rewrite must not cost speed. The issue's bar is that ``autoali
 different sessions mean little; only ratios measured side by side in one session count.
 
 The old commit is checked out with ``git worktree add --detach`` into a temp dir and run with
-this venv's python and ``PYTHONPATH=<old>/src``; the new code is the working tree (HEAD plus
-any uncommitted edits) with ``PYTHONPATH=<repo>/src``. Runs alternate old, new, old, new ...
+this venv's python and ``PYTHONPATH=<old>/src``; the new code is HEAD, checked out the same way (uncommitted
+edits are not measured, and editing the tree during a run changes nothing). Runs alternate old, new, old, new ...
 for ``--repeats`` rounds, each in a fresh empty ``--run-dir`` with ``--quiet``. Writes
 ``bench/results/platform.json``: seconds per run, best-of ratio (min new / min old) and mean
 ratio (mean of the per-round new/old ratios).
@@ -104,9 +104,11 @@ def main() -> None:
     new_hash = git("rev-parse", "HEAD")
     dirty = bool(git("status", "--porcelain"))
     tmp = Path("$TMP") if args.dry_run else Path(tempfile.mkdtemp(prefix="bench_platform_"))
-    trees = {"old": tmp / "old", "new": REPO}
+    trees = {"old": tmp / "old", "new": tmp / "new"}  # both committed snapshots: edits during a run change nothing
     add_worktree = ["git", "worktree", "add", "--detach", str(trees["old"]), old_hash]
+    add_new = ["git", "worktree", "add", "--detach", str(trees["new"]), new_hash]
     remove_worktree = ["git", "worktree", "remove", "--force", str(trees["old"])]
+    remove_new = ["git", "worktree", "remove", "--force", str(trees["new"])]
 
     if args.dry_run:
         print(f"# old {old_hash}, new {new_hash}{' (dirty)' if dirty else ''}, tmp dir {tmp}")
@@ -129,6 +131,7 @@ def main() -> None:
                "repeats": args.repeats, "set": args.overrides}
     try:
         subprocess.run(add_worktree, cwd=REPO, check=True, capture_output=True)
+        subprocess.run(add_new, cwd=REPO, check=True, capture_output=True)
         for tree in trees.values():
             check_import(tree)
         for r in range(args.repeats):
@@ -142,10 +145,11 @@ def main() -> None:
             write_json(args.out, payload)
     finally:
         subprocess.run(remove_worktree, cwd=REPO, capture_output=True)
+        subprocess.run(remove_new, cwd=REPO, capture_output=True)
         if args.keep is not None:
             args.keep.mkdir(parents=True, exist_ok=True)
             for run in tmp.iterdir():
-                if run.name != "old":
+                if run.name not in ("old", "new"):
                     shutil.move(str(run), str(args.keep / run.name))
         shutil.rmtree(tmp, ignore_errors=True)
 
