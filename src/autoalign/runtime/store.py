@@ -135,8 +135,10 @@ class RunStore:
         return self.path.joinpath(*parts)
 
     def _read_json(self, name: str) -> dict:
+        from ..jsonl_io import read_json_file
+
         p = self.path / name
-        return json.loads(p.read_text()) if p.exists() else {}
+        return read_json_file(p) if p.exists() else {}
 
     @property
     def metrics(self) -> dict:

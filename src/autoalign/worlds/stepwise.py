@@ -63,22 +63,17 @@ def write_stepwise_jsonl(path: str | Path, examples: list[StepwiseExample]) -> N
 
 def read_stepwise_jsonl(path: str | Path) -> list[StepwiseExample]:
     """Read and validate a stepwise JSONL file; a bad line raises UserError naming file and line."""
+    from ..jsonl_io import read_jsonl_file
+
     path = Path(path)
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
     out = []
-    for lineno, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
+    try:
+        rows = read_jsonl_file(path)
+    except UserError as e:
+        raise UserError(str(e).replace("expected a JSON object", "expected a JSON object with prompt, completions, labels")) from None
+    lines = [i for i, raw in enumerate(path.read_bytes().split(b"\n"), start=1) if raw.strip()]
+    for lineno, obj in zip(lines, rows):
         where = f"{path}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{where}: invalid JSON: {e.msg} (column {e.colno})") from None
-        if not isinstance(obj, dict):
-            raise UserError(f"{where}: expected a JSON object with prompt, completions, labels")
         missing = [k for k in ("prompt", "completions", "labels") if k not in obj]
         if missing:
             raise UserError(f"{where}: missing key {missing[0]!r}")
