@@ -71,3 +71,16 @@ def test_seeds_on_a_process_pool_match_serial(tmp_path):
 def test_seeds_on_ray(tmp_path):
     pytest.importorskip("ray")
     _fanout(tmp_path, "ray")
+
+
+def test_sweep_runs_every_point_and_reports_each(tmp_path):
+    run_dir = tmp_path / "sweep"
+    r = subprocess.run([sys.executable, "-m", "autoalign", "run", "configs/debate_facts.yaml", "--run-dir", str(run_dir),
+                        "--set", "sweep={debate_facts.rounds: [1, 3]}", *[x for kv in FACTS for x in ("--set", kv)]],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "[debate_facts.rounds=1]" in r.stdout and "[debate_facts.rounds=3]" in r.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    one, three = (metrics[f"debate_facts.rounds={k}"]["debate_facts"]["facts"]["debate"] for k in (1, 3))
+    assert one["per_seed"] != three["per_seed"]  # the sweep changed what was run
+    assert "Sweep point" in (run_dir / "report.html").read_text()

@@ -47,13 +47,17 @@ def _finish(store, metrics: dict, as_json: bool, quiet: bool) -> None:
         return
     if store.file("seeds.json").exists():
         typer.echo(f"pooled over seeds {store.file('seeds.json').read_text().strip()} (CIs resample seeds and problems)")
-    for name, results in metrics.items():
-        try:
-            lines = get_protocol(name).summary(results)
-        except UserError:
-            lines = [f"{name}: (no summary)"]  # a sweep point, or a protocol no longer installed
-        for line in lines:
-            typer.echo(line)
+    sweep = store.file("sweep.json").exists()
+    for label, group in (metrics.items() if sweep else [("", metrics)]):
+        if label:
+            typer.echo(f"[{label}]")
+        for name, results in group.items():
+            try:
+                lines = get_protocol(name).summary(results)
+            except UserError:
+                lines = [f"{name}: (no summary)"]  # a protocol no longer installed
+            for line in lines:
+                typer.echo(("  " if label else "") + line)
     typer.echo(f"report: {store.file('report.html')}")
 
 
@@ -62,6 +66,8 @@ def _headline(metrics: dict) -> str:
     from .protocol import get_protocol
 
     for name, results in metrics.items():
+        if "=" in name:  # a sweep: the first point's first protocol
+            return f"{name}: " + _headline(results)
         return get_protocol(name).headline(results)
     return "-"
 

@@ -1,7 +1,8 @@
 """Reading JSON and JSON-lines files that a user or a run folder holds, with one-line errors.
 
-A missing, unreadable, non-UTF-8 or corrupt file is a ``UserError`` naming the file (and the line,
-for JSONL), never a traceback: run folders may be copied, truncated or edited by hand.
+A missing, unreadable, non-UTF-8, truncated or corrupt file is a ``UserError`` naming the file (and
+the line, for JSONL), never a traceback: run folders may be copied, truncated or edited by hand.
+A UTF-8 byte order mark at the start of a file is allowed.
 """
 
 from __future__ import annotations
@@ -10,44 +11,63 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .config_io import decode_utf8, one_line
+from .config_io import decode_utf8, file_name, one_line, read_user_bytes, show
 from .errors import UserError
 
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
+_BOM = b"\xef\xbb\xbf"
 
 
-def read_json_file(path: str | Path) -> Any:
-    path = Path(path)
-    text = decode_utf8(_read_bytes(path), str(path))
+def _parse_json(text: str, where: str, add_line: bool) -> Any:
+    """``json.loads`` with any failure as a UserError at ``where`` (``:line`` added if add_line)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise UserError(f"{path}:{e.lineno}: invalid JSON: {e.msg} (column {e.colno})") from None
+        line = f":{e.lineno}" if add_line else ""
+        problem = f"{one_line(e.msg)} (column {e.colno})"
+        raise UserError(f"{where}{line}: invalid JSON: {problem}") from None
     except RecursionError:
-        raise UserError(f"{path}: invalid JSON: nested too deeply") from None
+        raise UserError(f"{where}: invalid JSON: nested too deeply") from None
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        raise UserError(f"{where}: invalid JSON: {show(one_line(e), 200)}") from None
+
+
+def read_json_file(path: str | Path) -> Any:
+    """A JSON file's value, or a UserError naming the file (and line) on any problem."""
+    path = Path(path)
+    name = file_name(path)
+    raw = read_user_bytes(path)
+    text = decode_utf8(raw.removeprefix(_BOM), name)
+    if not text.strip():
+        raise UserError(f"{name}: invalid JSON: the file is empty")
+    return _parse_json(text, name, add_line=True)
+
+
+def read_jsonl_lines(path: str | Path) -> list[tuple[int, dict]]:
+    """Every non-blank line of a JSON-lines file as ``(line number, object)``; a line that is not
+    UTF-8 or not a JSON object is a UserError naming ``file:line``."""
+    path = Path(path)
+    name = file_name(path)
+    raw = read_user_bytes(path).removeprefix(_BOM)
+    out = []
+    for lineno, chunk in enumerate(raw.split(b"\n"), start=1):
+        if not chunk.strip():
+            continue
+        where = f"{name}:{lineno}"
+        line = decode_utf8(chunk, name, first_line=lineno)
+        if not line.strip():  # only Unicode blanks (e.g. U+00A0): a blank line all the same
+            continue
+        obj = _parse_json(line, where, add_line=False)
+        if not isinstance(obj, dict):
+            raise UserError(f"{where}: expected a JSON object, not {_json_type(obj)}")
+        out.append((lineno, obj))
+    return out
 
 
 def read_jsonl_file(path: str | Path) -> list[dict]:
-    """Every non-blank line of ``path`` as a JSON object."""
-    path = Path(path)
-    out = []
-    for lineno, raw in enumerate(_read_bytes(path).split(b"\n"), start=1):
-        where = f"{path}:{lineno}"
-        line = decode_utf8(raw, str(path), first_line=lineno) if raw.strip() else ""
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{where}: invalid JSON: {one_line(e.msg)} (column {e.colno})") from None
-        except RecursionError:
-            raise UserError(f"{where}: invalid JSON: nested too deeply") from None
-        if not isinstance(obj, dict):
-            raise UserError(f"{where}: expected a JSON object")
-        out.append(obj)
-    return out
+    """Every non-blank line of a JSON-lines file as a dict (see ``read_jsonl_lines``)."""
+    return [obj for _, obj in read_jsonl_lines(path)]
+
+
+def _json_type(value: Any) -> str:
+    return {list: "a list", str: "a string", bool: "true/false", int: "a number", float: "a number",
+            type(None): "null"}.get(type(value), type(value).__name__)

@@ -53,6 +53,7 @@ def train_verifier(
     head_lr: float = 1e-2,
     seed: int = 0,
     description: str = "training verifier",
+    buckets: int = BUCKET_STEPS,
 ) -> list[float]:
     """Fine-tune ``verifier`` on ``examples``; returns the loss every 10 steps. Each block of four
     steps draws four batches of examples at random (with replacement) and hands them out grouped
@@ -72,12 +73,12 @@ def train_verifier(
             decay = 0.5 * (1 + math.cos(math.pi * step / steps))
             for g, b in zip(opt.param_groups, base):
                 g["lr"] = b * warm * (0.1 + 0.9 * decay)
-            if step % BUCKET_STEPS == 0:  # draw a block of batches, group them by length
-                block = sorted((examples[rng.randrange(len(examples))] for _ in range(batch_size * BUCKET_STEPS)),
+            if step % buckets == 0:  # draw a block of batches, group them by length
+                block = sorted((examples[rng.randrange(len(examples))] for _ in range(batch_size * buckets)),
                                key=lambda e: len(e.prompt) + len(e.text))
-                buckets = [block[k * batch_size:(k + 1) * batch_size] for k in range(BUCKET_STEPS)]
-                rng.shuffle(buckets)
-            batch = buckets[step % BUCKET_STEPS]
+                grouped = [block[k * batch_size:(k + 1) * batch_size] for k in range(buckets)]
+                rng.shuffle(grouped)
+            batch = grouped[step % buckets]
             enc = encode_examples(tokenizer, batch)
             labels, mask = targets(batch, verifier.kind, enc.step_mask.size(1))
             loss = verifier.loss(enc, labels, mask)

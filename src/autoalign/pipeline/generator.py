@@ -69,7 +69,7 @@ def gold_pair(problem, rng) -> tuple[str, str]:
 
 
 def bucketed_batches(world: World, seed: int, size: int, make=gold_pair, tag: str = "gen",
-                     buckets: int = BUCKET_STEPS):
+                     buckets: int = 1):
     """``batch_at(step)``: ``size`` training pairs ``make(problem, rng)``, length-bucketed over
     blocks of steps; a pure function of the step, so a resumed run sees the same batches."""
     cache: dict = {}

@@ -83,15 +83,20 @@ def write_report(store: RunStore) -> Path:
     if pooled:
         parts.append(f"<p>Pooled over seeds {html.escape(store.file('seeds.json').read_text().strip())}: each "
                      "estimate is the mean over seeds; its CI resamples seeds and problems within seeds.</p>")
-    for name, results in metrics.items():
-        try:
-            spec = get_protocol(name)
-        except Exception:  # a protocol no longer installed: its numbers are still in metrics.json
-            continue
-        if spec.report is not None:
-            section = spec.report(store, results, stages)
-            if section:
-                parts.append(section)
+    sweep = store.file("sweep.json").exists()
+    groups = metrics.items() if sweep else [("", metrics)]
+    for label, group in groups:
+        if label:
+            parts.append(f"<h2>Sweep point <code>{html.escape(label)}</code></h2>")
+        for name, results in group.items():
+            try:
+                spec = get_protocol(name)
+            except Exception:  # a protocol no longer installed: its numbers are still in metrics.json
+                continue
+            if spec.report is not None:
+                section = spec.report(store, results, stages)
+                if section:
+                    parts.append(section)
     if pooled:
         parts.append(seeds_section(metrics))
     body = "\n".join(parts)

@@ -171,7 +171,8 @@ def execute_fanout(store: RunStore, cfg: RunConfig) -> dict:
             pooled = tree
     atomic_write_json(store.file("metrics.json"), pooled)
     atomic_write_json(store.file("seeds.json"), cfg.seeds or [cfg.seed])
-    if not cfg.sweep:
-        write_report(store)
+    if cfg.sweep:
+        atomic_write_json(store.file("sweep.json"), labels)
+    write_report(store)
     store.event("fanout_finished")
     return pooled

@@ -62,18 +62,21 @@ def write_stepwise_jsonl(path: str | Path, examples: list[StepwiseExample]) -> N
 
 
 def read_stepwise_jsonl(path: str | Path) -> list[StepwiseExample]:
-    """Read and validate a stepwise JSONL file; a bad line raises UserError naming file and line."""
-    from ..jsonl_io import read_jsonl_file
+    """Read and validate a stepwise JSONL file. Any problem (missing file, a directory, bytes that
+    are not UTF-8, a truncated or broken line, a wrong type, no examples) is a one-line UserError
+    naming the file and, where there is one, the line."""
+    from ..config_io import file_name
+    from ..jsonl_io import read_jsonl_lines
 
     path = Path(path)
-    out = []
     try:
-        rows = read_jsonl_file(path)
+        rows = read_jsonl_lines(path)
     except UserError as e:
-        raise UserError(str(e).replace("expected a JSON object", "expected a JSON object with prompt, completions, labels")) from None
-    lines = [i for i, raw in enumerate(path.read_bytes().split(b"\n"), start=1) if raw.strip()]
-    for lineno, obj in zip(lines, rows):
-        where = f"{path}:{lineno}"
+        what = "expected a JSON object with prompt, completions, labels"
+        raise UserError(str(e).replace("expected a JSON object", what)) from None
+    out = []
+    for lineno, obj in rows:
+        where = f"{file_name(path)}:{lineno}"
         missing = [k for k in ("prompt", "completions", "labels") if k not in obj]
         if missing:
             raise UserError(f"{where}: missing key {missing[0]!r}")
@@ -92,5 +95,5 @@ def read_stepwise_jsonl(path: str | Path) -> list[StepwiseExample]:
             raise UserError(f"{where}: 'completions' is empty")
         out.append(StepwiseExample(prompt, comps, labels))
     if not out:
-        raise UserError(f"{path}: no examples found")
+        raise UserError(f"{file_name(path)}: no examples found")
     return out
