@@ -154,10 +154,9 @@ def _pool(workers: int):
     import atexit
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool  # noqa: F401  (a dead pool is replaced below)
 
     pool = _POOLS.get(workers)
-    if pool is None or getattr(pool, "_broken", False):
+    if pool is None or getattr(pool, "_broken", False):  # a worker that died (killed) breaks its pool
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
         _POOLS[workers] = pool
         atexit.register(pool.shutdown, wait=False, cancel_futures=True)
