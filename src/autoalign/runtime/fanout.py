@@ -169,7 +169,7 @@ def execute_fanout(store: RunStore, cfg: RunConfig) -> dict:
             pooled[label] = tree
         else:
             pooled = tree
-    atomic_write_json(store.file("metrics.json"), pooled)
+    atomic_write_json(store.file("metrics.json"), pooled, sort_keys=False)
     atomic_write_json(store.file("seeds.json"), cfg.seeds or [cfg.seed])
     if cfg.sweep:
         atomic_write_json(store.file("sweep.json"), labels)

@@ -92,7 +92,7 @@ def atomic_save_dir(target: str | Path, save: Callable[[Path], None]) -> None:
 
 def _canonical_metrics_file(results_dir: Path) -> dict:
     out = {}
-    for f in sorted(results_dir.glob("*.json")):
+    for f in sorted(results_dir.glob("*.json"), key=lambda f: (f.stat().st_mtime_ns, f.name)):  # run order
         out[f.stem] = json.loads(f.read_text())
     return out
 
@@ -154,7 +154,7 @@ class RunStore:
         import fcntl
 
         clean, units = split_units(results)
-        atomic_write_json(self.path / "results" / f"{namespace}.json", clean)
+        atomic_write_json(self.path / "results" / f"{namespace}.json", clean, sort_keys=False)
         atomic_write_json(self.path / "results" / f"{namespace}.units", units)
         with open(self.path / ".metrics.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -162,7 +162,7 @@ class RunStore:
             all_units = {}
             for f in sorted((self.path / "results").glob("*.units")):
                 all_units.update({f"{f.stem}.{k}": v for k, v in json.loads(f.read_text()).items()})
-            atomic_write_json(self.path / "metrics.json", metrics)
+            atomic_write_json(self.path / "metrics.json", metrics, sort_keys=False)  # protocols' own order
             atomic_write_json(self.path / "units.json", all_units)
         return metrics
 
