@@ -24,11 +24,22 @@ def test_hierarchical_ci_covers_training_noise_and_only_then_widens():
     flat = bootstrap_ci(np.concatenate(noisy), n_resamples=1000)
     width = lambda e: e["ci_high"] - e["ci_low"]  # noqa: E731
     assert width(h_noisy) > 1.5 * width(flat) and width(h_noisy) > 1.4 * width(h_same)  # disagreeing seeds widen it
-    # seeds that agree: resampling both levels counts the problems' noise twice, so the CI is at most
-    # about sqrt(2) wider than one pool of every problem (conservative, never narrower)
+    # seeds that agree: resampling both levels counts the problems' noise more than once, so the CI is
+    # wider than one pool of every problem, but boundedly so (conservative, never narrower)
     pooled_same = width(bootstrap_ci(np.concatenate(same), n_resamples=1000))
-    assert pooled_same <= width(h_same) < 1.6 * pooled_same
+    assert pooled_same <= width(h_same) < 1.9 * pooled_same
     assert h_noisy["resampled"] == "seeds>problems" and h_noisy["n"] == 5
+
+
+def test_seeds_sharing_their_test_items_do_not_shrink_the_ci():
+    """Five seeds judged on the same 400 items (little training noise): the items' noise is shared,
+    so the pooled CI must stay about as wide as one seed's, not shrink by sqrt(5)."""
+    rng = np.random.default_rng(1)
+    items = (rng.random(400) < 0.6).astype(float)
+    seeds = [np.where(rng.random(400) < 0.05, 1 - items, items) for _ in range(5)]
+    h = hierarchical_bootstrap(seeds, n_resamples=1000)
+    one = bootstrap_ci(seeds[0], n_resamples=1000)
+    assert (h["ci_high"] - h["ci_low"]) > 0.8 * (one["ci_high"] - one["ci_low"])
 
 
 def test_pool_metrics_keeps_per_seed_values_and_falls_back_to_seeds():
@@ -42,6 +53,9 @@ def test_pool_metrics_keeps_per_seed_values_and_falls_back_to_seeds():
     assert pooled["acc"]["resampled"] == "seeds>problems" and pooled["acc"]["seeds"] == [0, 1]
     assert pooled["auroc"]["resampled"] == "seeds" and abs(pooled["auroc"]["mean"] - 0.8) < 1e-12
     assert abs(pooled["rate"] - 0.3) < 1e-12 and pooled["label"] == "x"
+    mixed = pool_metrics([{"d": None}, {"d": {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}}], [{}, {}], [0, 1], 100)
+    assert mixed["d"] == {"per_seed": [None, {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}], "seeds": [0, 1],
+                          "pooled": None}
 
 
 def _fanout(tmp_path, executor):
@@ -84,3 +98,17 @@ def test_sweep_runs_every_point_and_reports_each(tmp_path):
     one, three = (metrics[f"debate_facts.rounds={k}"]["debate_facts"]["facts"]["debate"] for k in (1, 3))
     assert one["per_seed"] != three["per_seed"]  # the sweep changed what was run
     assert "Sweep point" in (run_dir / "report.html").read_text()
+
+
+def test_process_executor_with_side_by_side_stages_inside_finishes(tmp_path):
+    """Sub-runs with two threads each run their own stages side by side (a pool inside a pool
+    worker): the fan-out must still finish (the inner pool is shut down with its sub-run)."""
+    run_dir = tmp_path / "nested"
+    r = subprocess.run([sys.executable, "-m", "autoalign", "run", "configs/debate_digits.yaml", "--run-dir", str(run_dir),
+                        "--quiet", "--set", "seeds=[0,1]", "--set", "executor=process", "--set", "threads=4",
+                        "--set", "debate_digits.judge_steps=200", "--set", "debate_digits.test_images=20",
+                        "--set", "debate_digits.search=greedy", "--set", "debate_digits.random_draws=2",
+                        "--set", "bootstrap_resamples=100"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    pooled = json.loads((run_dir / "metrics.json").read_text())["debate_digits"]["debate"]["k4"]["honest_win"]
+    assert len(pooled["per_seed"]) == 2

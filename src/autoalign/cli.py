@@ -139,6 +139,8 @@ def demo(
         try:
             store, resumed = open_run(cfg, folder)
         except UserError:
+            if not (folder / "config.yaml").exists():
+                raise  # not a run folder: never move a user's folder
             # The demo's config changed since that folder was made: keep the old run, start anew.
             kept = folder.with_name(f"{folder.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
             folder.rename(kept)
@@ -202,17 +204,18 @@ def data_export(
     min_steps: int = typer.Option(2, min=1, max=8),
     max_steps: int = typer.Option(5, min=1, max=8),
 ) -> None:
-    """Write gold arithmetic-chain solutions in TRL's stepwise format."""
+    """Write gold arithmetic-chain solutions in TRL's stepwise format (from the overseer split, so
+    that no test prompt is ever exported as training data)."""
     from pydantic import ValidationError
 
-    from .worlds import ArithmeticConfig, example_from_solution, generate, write_stepwise_jsonl
+    from .worlds import ArithmeticConfig, example_from_solution, make_world, write_stepwise_jsonl
 
     def go():
         try:
             wc = ArithmeticConfig(min_steps=min_steps, max_steps=max_steps)
         except ValidationError as e:
             raise UserError(f"--min-steps/--max-steps: {e.errors()[0]['msg']}") from None
-        problems = generate(seed, n, wc)
+        problems = make_world("arithmetic", wc).problems(seed, "overseer", n)
         write_stepwise_jsonl(out, [example_from_solution(p, p.solution) for p in problems])
         typer.echo(f"wrote {n} examples to {out}")
 

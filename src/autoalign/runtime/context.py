@@ -8,7 +8,9 @@ stage with the same inputs (the demo's generator) share one result. Each finishe
 atomically written file, so stages can run side by side: ``ctx.side_by_side`` runs independent
 stages in a pool of processes, dividing the run's threads among them so that the total never
 exceeds the cores. The thread count of a stage depends only on the size of its group, so a run
-gives the same numbers whether its stages ran together, apart, or after a crash.
+gives the same numbers whether its stages ran together, apart, or after a crash. (Thread counts are
+not part of a stage's key: the same stage computed with other threads, e.g. in a fan-out worker,
+may differ in the last bits, and the first one computed is the one reused.)
 """
 
 from __future__ import annotations
@@ -60,10 +62,39 @@ def canonical(obj: Any) -> Any:
     raise TypeError(f"stage argument of type {type(obj).__name__} cannot be hashed; pass config or results")
 
 
+@lru_cache(maxsize=256)
+def _outside_source(module: str) -> str:
+    """A hash of a stage function's module when it lives outside autoalign (a plugin's)."""
+    import inspect
+    import sys
+
+    if module.split(".")[0] == "autoalign":
+        return ""
+    try:
+        return hashlib.sha256(Path(inspect.getsourcefile(sys.modules[module])).read_bytes()).hexdigest()[:16]
+    except (TypeError, OSError, KeyError):
+        return ""
+
+
 def stage_key(name: str, fn: Callable, args: tuple, seed: int, resamples: int, code: str) -> str:
-    blob = json.dumps([name, f"{fn.__module__}.{fn.__qualname__}", canonical(list(args)), seed, resamples, code],
-                      sort_keys=True)
+    blob = json.dumps([name, f"{fn.__module__}.{fn.__qualname__}", canonical(list(args)), seed, resamples, code,
+                       _outside_source(fn.__module__)], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def content_digest(path: str | Path) -> str:
+    """A hash of a file's or folder's contents: pass it to a stage that reads the path, so that a file
+    edited in place is a new input (a path alone would let the old result be reused)."""
+    path = Path(path)
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
+        try:
+            h.update(f.read_bytes())
+        except OSError:
+            h.update(b"<unreadable>")
+    return h.hexdigest()[:16]
 
 
 @dataclass
@@ -163,6 +194,13 @@ def _pool(workers: int):
     return pool
 
 
+def shutdown_pools() -> None:
+    """Stop this process's stage workers (a fan-out worker must, or its own exit waits on them)."""
+    while _POOLS:
+        _, pool = _POOLS.popitem()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _stage_with_threads(ctx: RunContext, threads: int, name: str, fn: Callable, args: tuple) -> Any:
     import torch
 
@@ -175,7 +213,10 @@ def _stage_with_threads(ctx: RunContext, threads: int, name: str, fn: Callable, 
 
 
 def _stage_in_worker(ctx: RunContext, threads: int, name: str, fn: Callable, args: tuple) -> None:
+    from ..errors import UserError
     from .progress import set_progress
 
+    if code_version() != ctx.code:
+        raise UserError("autoalign's code changed while the run was going; resume it with --resume")
     set_progress(False)
     _stage_with_threads(ctx, threads, name, fn, args)

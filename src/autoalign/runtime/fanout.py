@@ -5,16 +5,16 @@ folders ``seed-K/`` (``SWEEP-LABEL/seed-K/`` with a sweep over listed values of 
 sub-run is an ordinary run (resumable, with its own report); they execute on
 
 - ``serial``: one after another, with all threads;
-- ``process``: a local pool of processes, threads divided among workers so that the total never
-  exceeds ``threads`` (default: the cores);
+- ``process``: a local pool of processes, ``threads`` (default 2) divided among ``workers``
+  (default: the cores) so that the total never exceeds ``threads``;
 - ``ray``: Ray tasks (``pip install 'autoalign[ray]'``), a local Ray by default or the cluster at
   ``ray_address``; each task asks Ray for as many CPUs as it uses threads.
 
 Pooling: every estimate in the sub-runs' metrics becomes the mean over seeds, with the per-seed
 values beside it and a CI from a hierarchical bootstrap (seeds, then problems within each seed)
 where the sub-runs recorded per-problem values, or over seeds alone where a statistic has no
-per-problem values (AUROC, Elo). Other numbers are averaged over seeds; anything else is the first
-seed's.
+per-problem values (AUROC, Elo). Other numbers are averaged over seeds; a value the seeds agree on
+is kept; anything else (an estimate in one seed and none in another) is listed per seed, unpooled.
 """
 
 from __future__ import annotations
@@ -81,7 +81,12 @@ def run_task(folder: str, config: dict, threads: int, quiet: bool = False) -> di
     if quiet:  # runs side by side would interleave their progress bars
         set_progress(False)
     store, _ = open_run(cfg, folder)
-    return execute_single(store, cfg)
+    try:
+        return execute_single(store, cfg)
+    finally:
+        from .context import shutdown_pools
+
+        shutdown_pools()
 
 
 def _workers(cfg: RunConfig, n_tasks: int) -> int:
@@ -145,9 +150,11 @@ def pool_metrics(per_seed: list[dict], units: list[dict], seeds: list[int], n_re
             return {k: walk([n[k] for n in nodes], f"{path}.{k}" if path else str(k)) for k in keys}
         if isinstance(first, list) and all(isinstance(n, list) and len(n) == len(first) for n in nodes):
             return [walk([n[i] for n in nodes], f"{path}.{i}") for i in range(len(first))]
-        if isinstance(first, float) and all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in nodes):
+        if all(n == first for n in nodes):
+            return first
+        if all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in nodes):
             return sum(nodes) / len(nodes)
-        return first
+        return {"per_seed": nodes, "seeds": list(seeds), "pooled": None}  # differs by seed: not pooled
 
     return walk(per_seed, "")
 
@@ -155,13 +162,17 @@ def pool_metrics(per_seed: list[dict], units: list[dict], seeds: list[int], n_re
 def execute_fanout(store: RunStore, cfg: RunConfig) -> dict:
     from ..report import write_report
 
-    tasks = expand(cfg, store.path)
+    tasks = expand(cfg, store.path.resolve())  # absolute: Ray workers do not share our working directory
     store.event("fanout_started", tasks=len(tasks), executor=cfg.executor)
     run_tasks(cfg, tasks)
     pooled: dict = {}
     labels = list(dict.fromkeys(t.label for t in tasks))
     for label in labels:
         group = [t for t in tasks if t.label == label]
+        missing = [t.folder for t in group if not Path(t.folder, "metrics.json").exists()]
+        if missing:
+            raise UserError(f"{missing[0]}: the sub-run wrote no metrics.json (on a Ray cluster, the run folder "
+                            "must be on a file system every node shares)")
         subs = [RunStore(t.folder) for t in group]
         tree = pool_metrics([s.metrics for s in subs], [s.units for s in subs], [t.seed for t in group],
                             cfg.bootstrap_resamples, seed=cfg.seed)

@@ -37,7 +37,10 @@ def open_run(cfg: RunConfig, run_dir: str | Path | None, runs_root: str | Path =
     saved = run_dir / "config.yaml"
     if saved.exists():
         old = load_run_config(run_dir)
-        diff = _first_difference(old.model_dump(mode="json"), cfg.model_dump(mode="json"))
+        # where and how fast it runs is not what it computes: a run may resume on another machine
+        where = ("threads", "executor", "workers", "ray_address")
+        diff = _first_difference({k: v for k, v in old.model_dump(mode="json").items() if k not in where},
+                                 {k: v for k, v in cfg.model_dump(mode="json").items() if k not in where})
         if diff:
             raise UserError(
                 f"{run_dir}: holds a run with a different config ({diff} differs); "

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import UserError
 from ..records import Verdict
 from ..registry import worlds
 from ..seeding import py_rng, unit_hash
@@ -64,7 +65,7 @@ class DigitImage:
 @worlds.register("digits")
 class DigitsWorld(World):
     """Digits as a World: a problem is an image, a solution names its class. Splits follow
-    ``load_digits_split`` ("test" is the held-out images; every other split is the training images)."""
+    ``load_digits_split``: "train" and "test" only (the 1,797 images are too few for four splits)."""
 
     name = "digits"
     Config = DigitsConfig
@@ -73,6 +74,8 @@ class DigitsWorld(World):
         raise NotImplementedError
 
     def problems(self, seed: int, split: str, n: int, tag=None, distinct: bool = True) -> list[DigitImage]:
+        if split not in ("train", "test"):
+            raise UserError(f"world 'digits' has only a train and a test split, not {split!r}")
         s = load_digits_split(seed, self.config)
         x, y = (s.test_x, s.test_y) if split == "test" else (s.train_x, s.train_y)
         order = py_rng(seed, "digits", split, tag).sample(range(len(y)), min(n, len(y)))

@@ -36,6 +36,8 @@ from ...pipeline.generator import (
 )
 from ...protocol import protocol
 from ...records import LabelledSolution
+from ...errors import UserError
+from ...runtime.context import content_digest
 from ...runtime.progress import log
 from ...runtime.store import atomic_save_dir, atomic_write_json
 from ...worlds import make_world
@@ -55,14 +57,22 @@ def world_config(cfg, name: str):
 
 def training_examples(ctx, w: str, world_cfg, train_path: str, v: VerifierConfig) -> list[LabelledSolution]:
     if w in v.data:
+        from types import SimpleNamespace
+
+        world = make_world(w, world_cfg)
         examples = [e.labelled() for e in read_stepwise_jsonl(v.data[w])]
-        log(f"{w}: training verifiers on {len(examples)} examples from {v.data[w]}")
-        return examples
+        # a user's file may hold test or validation prompts: training on them would leak
+        kept = [e for e in examples if world.split_of(SimpleNamespace(prompt=e.prompt)) not in ("test", "val")]
+        log(f"{w}: training verifiers on {len(kept)} examples from {v.data[w]}"
+            + (f" ({len(examples) - len(kept)} with test or validation prompts left out)" if len(kept) < len(examples) else ""))
+        if not kept:
+            raise UserError(f"{v.data[w]}: every example's prompt is a test or validation prompt of world {w!r}")
+        return kept
     return labelled_solutions(read_samples(ctx, train_path), make_world(w, world_cfg))
 
 
 def train_and_score(ctx, w: str, world_cfg, gen: dict, train_path: str, test_path: str, kind: str, head: str,
-                    name: str, v: VerifierConfig) -> dict:
+                    name: str, v: VerifierConfig, data_digest: str = "") -> dict:
     """Stage: fine-tune one verifier, save it, and score every distinct test solution."""
     world = make_world(w, world_cfg)
     examples = training_examples(ctx, w, world_cfg, train_path, v)
@@ -156,7 +166,9 @@ def run_worlds(ctx, cfg) -> dict:
         test_path = ctx.stage(f"{w}.sample_test", sample_and_check, w, wc, gen, "test", b.test_problems, b.pool_size, s)
         paths[w] = {"generator": gen, "train": train_path, "test": test_path}
         trained[w] = {"loglik": ctx.stage(f"{w}.loglik", loglik_scores, w, wc, gen, test_path)}
-        calls += [(f"{w}.train_{name}", train_and_score, (w, wc, gen, train_path, test_path, kind, head, name, b.verifier))
+        digest = content_digest(b.verifier.data[w]) if w in b.verifier.data else ""  # edited in place: retrain
+        calls += [(f"{w}.train_{name}", train_and_score,
+                   (w, wc, gen, train_path, test_path, kind, head, name, b.verifier, digest))
                   for kind, head, name in VERIFIERS if head != "linear" or b.verifier.weak_baseline]
     for (stage_name, _, _), result in zip(calls, ctx.side_by_side(calls)):
         w, name = stage_name.split(".train_", 1)
