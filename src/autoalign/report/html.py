@@ -1,6 +1,6 @@
 """``report.html``: one self-contained page per run (plots embedded), rebuilt from the run folder.
 
-The report reads only what the run wrote (``config.yaml``, ``metrics.json``, ``stages.json``), so
+The report reads only what the run wrote (``config.yaml``, ``metrics.json``, ``stages/``), so
 ``autoalign report RUN_DIR`` can rebuild it at any time. Each protocol contributes its own section (``Protocol.report``);
 a run fanned out over seeds renders its pooled estimates and adds a table of per-seed values.
 """
