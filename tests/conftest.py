@@ -5,6 +5,13 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# CI replays a fixed set of generated examples (reproducible); elsewhere hypothesis keeps searching.
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
+
 
 @pytest.fixture(autouse=True)
 def _threads():

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, create_model, field_validator
 
-from .config_io import apply_overrides, read_yaml_mapping  # noqa: F401  (re-exported)
+from .config_io import apply_overrides, one_line, read_yaml_mapping, show  # noqa: F401  (re-exported)
 from .errors import UserError
 from .protocol import Section
 
@@ -84,8 +84,8 @@ def run_config_model(names: tuple[str, ...]) -> type[RunConfig]:
 
 def _format_error(source: str, err: ValidationError) -> str:
     first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    msg = first["msg"]
+    loc = show(".".join(str(p) for p in first["loc"])) or "(top level)"  # a key may hold a newline
+    msg = one_line(first["msg"])
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     more = err.error_count() - 1
