@@ -25,3 +25,13 @@ def fmt_signed(e: dict) -> str:
 def ci_bars(e: dict) -> tuple[float, float]:
     """Distances from the mean to the CI's ends, in points, for matplotlib's ``yerr``."""
     return (e["mean"] - e["ci_low"]) * 100, (e["ci_high"] - e["mean"]) * 100
+
+
+def text_estimate(e: dict) -> str:
+    """An estimate as plain text for the terminal: ``61.0% [57.2%, 64.5%]``."""
+    return f"{e['mean']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}]"
+
+
+def text_points(e: dict) -> str:
+    """A difference as plain text, in points: ``+8.3 points [+5.7, +11.2]``."""
+    return f"{e['mean'] * 100:+.1f} points [{e['ci_low'] * 100:+.1f}, {e['ci_high'] * 100:+.1f}]"

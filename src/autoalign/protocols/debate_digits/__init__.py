@@ -27,6 +27,7 @@ from pydantic import Field, model_validator
 
 from ...measures import bootstrap_ci
 from ...overseers.pixel_judge import SparsePixelJudge, judge_logits, random_masks, train_pixel_judge
+from ...report.fmt import text_estimate
 from ...protocol import Section, protocol
 from ...results import Estimate
 from ...runtime.progress import log
@@ -157,13 +158,9 @@ class DigitsResults(Section):
     debate: dict[str, dict[str, Estimate | str | int]]
 
 
-def _est(e: dict) -> str:
-    return f"{e['mean']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}]"
-
-
 def summary(r: dict) -> list[str]:
-    return [f"pixel debate, k={k[1:]}: judge on random pixels {_est(d['judge_random'])}; "
-            f"honest debater wins {_est(d['honest_win'])} ({d['search']}, precommit)"
+    return [f"pixel debate, k={k[1:]}: judge on random pixels {text_estimate(d['judge_random'])}; "
+            f"honest debater wins {text_estimate(d['honest_win'])} ({d['search']}, precommit)"
             for k, d in sorted(r["debate"].items(), key=lambda kv: int(kv[0][1:]))]
 
 

@@ -25,6 +25,7 @@ from pydantic import Field
 
 from ...measures import bootstrap_ci, elo_ratings
 from ...overseers.facts_judge import QuoteJudge
+from ...report.fmt import text_estimate
 from ...protocol import Section, protocol
 from ...results import Estimate
 from ...records import Argument, JudgeView
@@ -210,13 +211,9 @@ class FactsResults(Section):
     facts: dict[str, Estimate | list | dict | int | float]
 
 
-def _est(e: dict) -> str:
-    return f"{e['mean']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}]"
-
-
 def summary(r: dict) -> list[str]:
     f = r["facts"]
-    return ["facts: judge accuracy " + "; ".join(f"{p} {_est(f[p])}" for p in ("debate", "consultancy", "blind"))]
+    return ["facts: judge accuracy " + "; ".join(f"{p} {text_estimate(f[p])}" for p in ("debate", "consultancy", "blind"))]
 
 
 def headline(r: dict) -> str:

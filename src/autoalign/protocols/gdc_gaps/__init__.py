@@ -42,6 +42,7 @@ from ...overseers.critic import (
     write_critique,
 )
 from ...pipeline.generator import bucketed_batches
+from ...report.fmt import text_estimate, text_points
 from ...protocol import protocol
 from ...runtime.progress import log
 from ...runtime.store import atomic_save_dir, write_jsonl
@@ -278,26 +279,18 @@ def critic_stage(ctx, size: str, trained: dict, texts: list[str], g: GdcConfig) 
 
 
 def summary(r: dict) -> list[str]:
-    lines = [f"{size} ({g['params'] / 1e6:.2f}M): G {_est(g['generator'])}, D {_est(g['discriminator'])}, "
-             f"C {_est(g['critique'])}; DC gap {_pts(g['dc_gap'])}" for size, g in r.get("gdc", {}).items()]
+    lines = [f"{size} ({g['params'] / 1e6:.2f}M): G {text_estimate(g['generator'])}, D {text_estimate(g['discriminator'])}, "
+             f"C {text_estimate(g['critique'])}; DC gap {text_points(g['dc_gap'])}" for size, g in r.get("gdc", {}).items()]
     a = r.get("assistance")
     if a:
         f = a["flaws_found"]
-        lines.append(f"rater finds {_est(f['without'])} of flaws alone, {_est(f['with'])} with critiques")
+        lines.append(f"rater finds {text_estimate(f['without'])} of flaws alone, {text_estimate(f['with'])} with critiques")
     return lines
 
 
 def headline(r: dict) -> str:
     size, g = list(r["gdc"].items())[-1]
     return f"{size}: D {g['discriminator']['mean']:.1%}, C {g['critique']['mean']:.1%}"
-
-
-def _pts(e: dict) -> str:
-    return f"{e['mean'] * 100:+.1f} points [{e['ci_low'] * 100:+.1f}, {e['ci_high'] * 100:+.1f}]"
-
-
-def _est(e: dict) -> str:
-    return f"{e['mean']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}]"
 
 
 @protocol("gdc_gaps", sections={"gdc": GdcConfig}, results=GdcResults, summary=summary, headline=headline, report=gdc_section)
