@@ -46,7 +46,8 @@ def _finish(store, metrics: dict, as_json: bool, quiet: bool) -> None:
     if quiet:
         return
     if store.file("seeds.json").exists():
-        typer.echo(f"pooled over seeds {store.file('seeds.json').read_text().strip()} (CIs resample seeds and problems)")
+        seeds = ", ".join(map(str, json.loads(store.file("seeds.json").read_text())))
+        typer.echo(f"pooled over seeds {seeds} (CIs resample seeds and problems)")
     sweep = store.file("sweep.json").exists()
     for label, group in (metrics.items() if sweep else [("", metrics)]):
         if label:

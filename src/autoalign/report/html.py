@@ -8,6 +8,7 @@ a run fanned out over seeds renders its pooled estimates and adds a table of per
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 from ..runtime.store import RunStore, atomic_write_text
@@ -81,7 +82,8 @@ def write_report(store: RunStore) -> Path:
     parts = []
     pooled = store.file("seeds.json").exists()
     if pooled:
-        parts.append(f"<p>Pooled over seeds {html.escape(store.file('seeds.json').read_text().strip())}: each "
+        seeds = ", ".join(map(str, json.loads(store.file("seeds.json").read_text())))
+        parts.append(f"<p>Pooled over seeds {html.escape(seeds)}: each "
                      "estimate is the mean over seeds; its CI resamples seeds and problems within seeds.</p>")
     sweep = store.file("sweep.json").exists()
     groups = metrics.items() if sweep else [("", metrics)]
