@@ -43,6 +43,9 @@ class RunConfig(Section):
     workers: int | None = Field(None, ge=1, description="Runs at once (default: as many as cores).")
     ray_address: str | None = Field(None, description="A Ray cluster's address (default: a local Ray).")
     threads: int = Field(2, ge=1, description="torch threads in all (divided among parallel work).")
+    device: str = Field("auto", description="auto (a CUDA GPU if torch sees one, then MPS, else CPU), cpu, cuda, cuda:N or mps.")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Weights' dtype for local models.")
+    openai_base_url: str | None = Field(None, description="Server of openai/ model addresses (else OPENAI_BASE_URL).")
     bootstrap_resamples: int = Field(2000, ge=100, description="Resamples for 95% CIs.")
 
     @field_validator("seeds")
@@ -50,6 +53,13 @@ class RunConfig(Section):
     def _distinct(cls, v):
         if v is not None and len(set(v)) != len(v):
             raise ValueError("seeds must be distinct")
+        return v
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v):
+        if v.split(":", 1)[0] not in ("auto", "cpu", "cuda", "mps"):
+            raise ValueError("expected auto, cpu, cuda, cuda:N or mps")
         return v
 
     @property

@@ -40,10 +40,12 @@ class Sample:
     well_formed: bool
     step_labels: list[bool]
     answer: int | str | None
+    tokens: list[int] | None = None  # the generator's own token ids, where it was a local model
 
     @classmethod
-    def from_verdict(cls, index: int, problem, text: str, v: Verdict) -> "Sample":
-        return cls(index, problem.prompt, problem.n_steps, text, v.correct, v.well_formed, v.step_labels, v.answer)
+    def from_verdict(cls, index: int, problem, text: str, v: Verdict, tokens: list[int] | None = None) -> "Sample":
+        return cls(index, problem.prompt, problem.n_steps, text, v.correct, v.well_formed, v.step_labels, v.answer,
+                   tokens)
 
 
 @dataclass(frozen=True)
@@ -87,3 +89,4 @@ class LabelledSolution:
     text: str
     spans: tuple[tuple[int, int], ...]
     labels: tuple[bool, ...]
+    tokens: tuple[int, ...] | None = None  # the generator's own token ids of ``text``, if known

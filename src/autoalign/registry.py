@@ -93,4 +93,8 @@ overseers: Registry = Registry("overseer", {
     "pixel_judge": "autoalign.overseers.pixel_judge",
     "facts_judge": "autoalign.overseers.facts_judge",
 })
-providers: Registry[Callable] = Registry("model provider", {})
+providers: Registry[Callable] = Registry("model provider", {
+    "lab": "autoalign.models.providers",
+    "hf": "autoalign.models.providers",
+    "openai": "autoalign.models.remote",
+})

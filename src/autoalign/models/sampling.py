@@ -11,6 +11,8 @@ import torch
 
 from ..runtime.progress import progress_bar
 from ..seeding import derive_seed
+from .device import model_device
+from .encoding import encode_prompts
 
 
 @torch.inference_mode()
@@ -24,15 +26,22 @@ def sample_solutions(
     seed: int = 0,
     description: str = "sampling",
     stats: dict | None = None,
+    tokens_out: list | None = None,
 ) -> list[str]:
     """One completion per prompt (repeat a prompt to get K samples), decoded to text.
+
+    The prompt is encoded as training encoded it (BOS if the tokenizer uses one). If ``tokens_out``
+    is given it receives, per prompt, the generated token ids (up to EOS), so that a verifier can
+    later score exactly the tokens the model wrote.
 
     If ``stats`` is given it receives ``new_tokens`` (tokens generated up to and including EOS)
     and ``positions`` (rows x decoding steps actually computed), for throughput measurements.
     """
     counts = {"new_tokens": 0, "positions": 0}
     model.eval()
-    encoded = [tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
+    encoded = encode_prompts(tokenizer, prompts)
+    device = model_device(model)
+    token_ids: list = [None] * len(prompts)
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
     out: list[str | None] = [None] * len(prompts)
     pad = tokenizer.pad_token_id
@@ -46,6 +55,7 @@ def sample_solutions(
             for r, i in enumerate(idx):
                 ids[r, width - len(encoded[i]) :] = torch.tensor(encoded[i])
                 mask[r, width - len(encoded[i]) :] = 1
+            ids, mask = ids.to(device), mask.to(device)
             torch.manual_seed(derive_seed(seed, b))
             kwargs = dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
             if temperature == 0:
@@ -58,7 +68,7 @@ def sample_solutions(
                 eos_token_id=eos,
                 **kwargs,
             )
-            new = gen[:, width:]
+            new = gen[:, width:].cpu()
             counts["positions"] += int(new.numel())
             for r, i in enumerate(idx):
                 toks = new[r].tolist()
@@ -66,8 +76,11 @@ def sample_solutions(
                     toks = toks[: toks.index(eos)]
                     counts["new_tokens"] += 1
                 counts["new_tokens"] += len(toks)
+                token_ids[i] = toks
                 out[i] = tokenizer.decode(toks, skip_special_tokens=True)
             bar.advance(len(idx))
     if stats is not None:
         stats.update(counts)
+    if tokens_out is not None:
+        tokens_out[:] = token_ids
     return out  # type: ignore[return-value]

@@ -18,8 +18,8 @@ import torch
 
 from ..runtime.progress import progress_bar
 from ..runtime.store import atomic_write_bytes
-
-IGNORE = -100
+from .device import model_device
+from .encoding import IGNORE, encode_pairs, encode_texts  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -31,33 +31,6 @@ class TrainConfig:
     eval_every: int = 100
     target_accuracy: float | None = None
     checkpoint_every: int = 100
-
-
-def encode_texts(tokenizer, texts: list[str]) -> list[list[int]]:
-    """Token ids without special tokens, in one batched call to the Rust tokenizer when there is one
-    (the Python wrapper's per-call overhead is a noticeable part of a tiny model's training step)."""
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is not None:
-        return [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
-    return tokenizer(texts, add_special_tokens=False).input_ids
-
-
-def encode_pairs(tokenizer, pairs: list[tuple[str, str]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded input ids and labels (-100 on prompt and padding) for ``prompt + solution + eos``.
-
-    Right padding needs no attention mask: under causal attention, pads after a sequence cannot
-    change the logits of the tokens before them.
-    """
-    prompts = encode_texts(tokenizer, [p for p, _ in pairs])
-    solutions = encode_texts(tokenizer, [s for _, s in pairs])
-    rows = [(p, s + [tokenizer.eos_token_id]) for p, s in zip(prompts, solutions)]
-    width = max(len(p) + len(s) for p, s in rows)
-    ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
-    labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
-    for r, (p, s) in enumerate(rows):
-        ids[r, : len(p) + len(s)] = torch.tensor(p + s)
-        labels[r, len(p) : len(p) + len(s)] = torch.tensor(s)
-    return ids, labels
 
 
 def lm_loss(model, ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -94,13 +67,13 @@ def train_lm(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg.lr,
         betas=(0.9, 0.95),
-        fused=True,  # one kernel per step instead of a loop over tensors; exists on CPU and GPU
+        fused=model_device(model).type in ("cpu", "cuda"),  # one kernel per step instead of a loop over tensors
     )
     state = {
         "step": 0, "history": [], "seconds": 0.0, "tokens": 0, "stopped_early": False, "running": 0.0
     }
     if checkpoint is not None and checkpoint.exists():
-        saved = torch.load(checkpoint, weights_only=False)
+        saved = torch.load(checkpoint, weights_only=False, map_location=model_device(model))
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["optimizer"])
         state = saved["state"]
@@ -116,6 +89,7 @@ def train_lm(
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, buf)
         atomic_write_bytes(checkpoint, buf.getvalue())
 
+    device = model_device(model)
     model.train()
     with progress_bar("training", total=cfg.steps) as bar:
         bar.advance(state["step"])
@@ -123,6 +97,7 @@ def train_lm(
             step = state["step"]
             t0 = time.perf_counter()
             ids, labels = encode_pairs(tokenizer, batch_at(step))
+            ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
             loss = lm_loss(model, ids, labels)

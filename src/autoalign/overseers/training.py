@@ -40,7 +40,7 @@ def targets(examples: list[LabelledSolution], kind: str, width: int) -> tuple[to
 
 def encode_examples(tokenizer, examples: list[LabelledSolution]) -> EncodedBatch:
     return encode_steps(tokenizer, [e.prompt for e in examples], [e.text for e in examples],
-                        [list(e.spans) for e in examples])
+                        [list(e.spans) for e in examples], [e.tokens for e in examples])
 
 
 def train_verifier(
@@ -98,17 +98,17 @@ def train_verifier(
 
 def step_probabilities(
     verifier: StepVerifier, tokenizer, prompts: list[str], texts: list[str], spans: list[list[tuple[int, int]]],
-    batch_size: int = 256, description: str = "scoring",
+    batch_size: int = 256, description: str = "scoring", tokens: list | None = None,
 ) -> list[list[float]]:
     """Probability of every step being correct (PRM) or of the final answer being right (ORM)."""
-    logits = step_logit_values(verifier, tokenizer, prompts, texts, spans, batch_size, description)
+    logits = step_logit_values(verifier, tokenizer, prompts, texts, spans, batch_size, description, tokens)
     return [torch.sigmoid(torch.tensor(x, dtype=torch.float64)).tolist() for x in logits]
 
 
 @torch.inference_mode()
 def step_logit_values(
     verifier: StepVerifier, tokenizer, prompts: list[str], texts: list[str], spans: list[list[tuple[int, int]]],
-    batch_size: int = 256, description: str = "scoring",
+    batch_size: int = 256, description: str = "scoring", tokens: list | None = None,
 ) -> list[list[float]]:
     """The verifier's logit at every step end; for an untrained log-likelihood head these are the
     backbone's own log-probabilities (of each step for a PRM, of the prefix for an ORM)."""
@@ -119,7 +119,8 @@ def step_logit_values(
     with progress_bar(description, total=len(prompts)) as bar:
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            enc = encode_steps(tokenizer, [prompts[i] for i in idx], [texts[i] for i in idx], [spans[i] for i in idx])
+            enc = encode_steps(tokenizer, [prompts[i] for i in idx], [texts[i] for i in idx], [spans[i] for i in idx],
+                               [tokens[i] for i in idx] if tokens is not None else None)
             probs = verifier.step_logits(enc).double()
             for r, i in enumerate(idx):
                 n = int(enc.step_mask[r].sum())

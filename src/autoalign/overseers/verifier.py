@@ -21,7 +21,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..models.train import encode_texts
 from ..registry import overseers
 
 @dataclass
@@ -31,34 +30,39 @@ class EncodedBatch:
     step_end: torch.Tensor  # (B, S) position of each step's last token (0 where no step)
     step_mask: torch.Tensor  # (B, S) True where the step exists
 
+    def to(self, device) -> "EncodedBatch":
+        if self.ids.device == torch.device(device):
+            return self
+        return EncodedBatch(*(t.to(device) for t in (self.ids, self.step_of_token, self.step_end, self.step_mask)))
 
-def encode_steps(tokenizer, prompts: list[str], texts: list[str], spans: list[list[tuple[int, int]]]) -> EncodedBatch:
-    """Token ids of ``prompt + text`` with the tokens of every step span (character offsets into
-    ``text``, as ``World.steps`` gives them). The spans tile what the generator wrote, separators
-    included, so the verifier scores exactly the tokens the generator produced."""
-    segments = [[prompt] + [text[a:b] for a, b in sp] for prompt, text, sp in zip(prompts, texts, spans)]
-    flat = [seg for row in segments for seg in row]
-    ids_flat = encode_texts(tokenizer, flat)
-    rows, k = [], 0
-    for row in segments:
-        rows.append(ids_flat[k : k + len(row)])
-        k += len(row)
-    width = max(sum(len(x) for x in r) for r in rows)
-    n_steps = max(len(r) - 1 for r in rows)
-    B = len(rows)
+
+def encode_steps(tokenizer, prompts: list[str], texts: list[str], spans: list[list[tuple[int, int]]],
+                 tokens: list | None = None) -> EncodedBatch:
+    """Token ids of ``[BOS] + prompt + text`` and, for every step span (character offsets into
+    ``text``, as ``World.steps`` gives them), its tokens: those whose last character lies in it, the
+    step ending at the token that holds its last character. The completion is tokenized whole, or
+    taken as the generator's own ``tokens`` where given, so the verifier scores exactly the token
+    sequence the generator wrote, whatever the tokenizer (character-level or BPE)."""
+    from ..models.encoding import completion_tokens, encode_prompts, token_steps
+
+    prompt_ids = encode_prompts(tokenizer, prompts)
+    completions = completion_tokens(tokenizer, texts, tokens)
+    width = max(1, max(len(p) + len(c) for p, (c, _) in zip(prompt_ids, completions)))
+    n_steps = max(1, max((len(sp) for sp in spans), default=1))
+    B = len(prompts)
     ids = torch.full((B, width), tokenizer.pad_token_id, dtype=torch.long)
     step_of_token = torch.full((B, width), -1, dtype=torch.long)
-    step_end = torch.zeros((B, max(n_steps, 1)), dtype=torch.long)
-    step_mask = torch.zeros((B, max(n_steps, 1)), dtype=torch.bool)
-    for b, r in enumerate(rows):
-        pos = 0
-        for j, seg in enumerate(r):
-            ids[b, pos : pos + len(seg)] = torch.tensor(seg, dtype=torch.long)
-            if j > 0 and seg:
-                step_of_token[b, pos : pos + len(seg)] = j - 1
-                step_end[b, j - 1] = pos + len(seg) - 1
-                step_mask[b, j - 1] = True
-            pos += len(seg)
+    step_end = torch.zeros((B, n_steps), dtype=torch.long)
+    step_mask = torch.zeros((B, n_steps), dtype=torch.bool)
+    for b, (p, (c, offsets), sp) in enumerate(zip(prompt_ids, completions, spans)):
+        ids[b, : len(p) + len(c)] = torch.tensor(p + c, dtype=torch.long)
+        of_token, ends = token_steps(offsets, list(sp))
+        if c:
+            step_of_token[b, len(p) : len(p) + len(c)] = torch.tensor(of_token, dtype=torch.long)
+        for j, end in enumerate(ends):
+            if end >= 0:
+                step_end[b, j] = len(p) + end
+                step_mask[b, j] = True
     return EncodedBatch(ids, step_of_token, step_end, step_mask)
 
 
@@ -79,6 +83,7 @@ class StepVerifier(nn.Module):
 
     def step_logits(self, batch: EncodedBatch) -> torch.Tensor:
         """(B, S) logits, one per step (meaningless where ``step_mask`` is False)."""
+        batch = batch.to(self.scale.device)
         out = self.lm(input_ids=batch.ids, output_hidden_states=self.head == "linear")
         if self.head == "linear":
             hidden = out.hidden_states[-1]
@@ -92,13 +97,15 @@ class StepVerifier(nn.Module):
         if self.kind == "prm":
             S = batch.step_mask.size(1)
             idx = batch.step_of_token.clamp(min=0)
-            per_step = torch.zeros(token_lp.size(0), S, dtype=token_lp.dtype).scatter_add(1, idx, token_lp)
+            per_step = torch.zeros(token_lp.size(0), S, dtype=token_lp.dtype, device=token_lp.device).scatter_add(
+                1, idx, token_lp)
         else:
             per_step = token_lp.cumsum(1).gather(1, batch.step_end)
         return self.scale * per_step + self.bias
 
     def loss(self, batch: EncodedBatch, labels: torch.Tensor, label_mask: torch.Tensor) -> torch.Tensor:
         logits = self.step_logits(batch)
+        labels, label_mask = labels.to(logits.device), label_mask.to(logits.device)
         per = F.binary_cross_entropy_with_logits(logits, labels.float(), reduction="none")
         return (per * label_mask).sum() / label_mask.sum().clamp(min=1)
 

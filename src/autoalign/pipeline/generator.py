@@ -17,15 +17,10 @@ from typing import Literal
 from pydantic import Field
 
 from ..measures import cluster_accuracy
-from ..models import (
-    TrainConfig,
-    build_char_tokenizer,
-    build_model,
-    count_parameters,
-    load_pretrained,
-    sample_solutions,
-    train_lm,
-)
+from ..models import TrainConfig, build_char_tokenizer, build_model, count_parameters, load_pretrained, train_lm
+from ..models.device import place
+from ..models.handle import LanguageModel, LocalModel
+from ..models.providers import Address, open_model, parse_address
 from ..protocol import Section
 from ..results import Estimate
 from ..records import Sample
@@ -40,7 +35,9 @@ BUCKET_STEPS = 4
 class GeneratorConfig(Section):
     """The policy that writes solutions: trained from scratch, or loaded from a local folder."""
 
-    model: str | None = Field(None, description="Local Hugging Face checkpoint folder; if set, no training is done.")
+    model: str | None = Field(
+        None, description="Model address: lab/<size> trains one here (as does leaving this out); hf/<folder> (or a "
+        "bare folder) loads a local checkpoint and openai/<model> uses a server, with no training.")
     arch: Literal["llama", "gpt2"] = Field("llama", description="Architecture when training.")
     size: Literal["micro", "tiny", "small", "medium"] = Field("small", description="Named model size.")
     train_steps: int = Field(1200, ge=1, description="Most optimizer steps.")
@@ -98,24 +95,34 @@ def validation_sampling(s: SamplingConfig) -> SamplingConfig:
     return SamplingConfig(batch_size=s.batch_size, max_new_tokens=s.max_new_tokens)
 
 
-def greedy_accuracy(model, tokenizer, problems: list, world: World, sampling: SamplingConfig) -> float:
-    texts = sample_solutions(model, tokenizer, [p.prompt for p in problems], temperature=0.0,
-                             max_new_tokens=sampling.max_new_tokens, batch_size=sampling.batch_size,
-                             description="validating")
+def greedy_accuracy(model, problems: list, world: World, sampling: SamplingConfig) -> float:
+    """Share of ``problems`` whose greedy solution is right; ``model`` is any LanguageModel."""
+    texts = model.generate([p.prompt for p in problems], temperature=0.0, max_new_tokens=sampling.max_new_tokens,
+                           batch_size=sampling.batch_size, description="validating")
     return sum(world.check(p, t).correct for p, t in zip(problems, texts)) / len(problems)
 
 
-def train_generator(ctx, world_name: str, world_cfg, g: GeneratorConfig, sampling: SamplingConfig) -> dict:
-    """Stage: a trained generator saved under ``models/`` (or the user's checkpoint, untouched)."""
-    if g.model is not None:
-        from ..runtime.context import content_digest
+def given_generator(address: Address) -> dict:
+    """A generator the user gave: nothing trained. A local checkpoint's content digest is in the
+    result, so every later stage's key changes when the checkpoint does."""
+    from ..runtime.context import content_digest
 
-        model, _ = load_pretrained(g.model)  # its digest is in the result, so every later stage's key
-        return {"path": str(Path(g.model).resolve()), "params": count_parameters(model), "trained": False,
-                "digest": content_digest(g.model)}  # changes when the checkpoint does
+    model = open_model(address, "generator.model")
+    if not model.is_white_box:
+        return {"address": str(address), "params": None, "trained": False, "remote": True}
+    folder = Path(address.name).expanduser()
+    return {"address": str(address), "params": count_parameters(model.module), "trained": False,
+            "digest": content_digest(folder) if folder.is_dir() else ""}
+
+
+def train_generator(ctx, world_name: str, world_cfg, g: GeneratorConfig, sampling: SamplingConfig) -> dict:
+    """Stage: a trained generator saved under ``models/`` (or the user's model, untouched)."""
+    address = parse_address(g.model, "generator.model") if g.model is not None else Address("lab", g.size)
+    if address.lab_size is None:
+        return given_generator(address)
     world = make_world(world_name, world_cfg)
     tokenizer = build_char_tokenizer()
-    model = build_model(g.arch, g.size, tokenizer, seed=ctx.derive("init"))
+    model = place(build_model(g.arch, address.lab_size, tokenizer, seed=ctx.derive("init")))
     val = world.problems(ctx.seed, "val", g.eval_problems)
     log(f"training a {g.arch}-{g.size} {world.name} generator ({count_parameters(model) / 1e6:.2f}M parameters)")
     name = ctx.artifact(f"models/generator_{world.name}")
@@ -124,7 +131,7 @@ def train_generator(ctx, world_name: str, world_cfg, g: GeneratorConfig, samplin
         TrainConfig(steps=g.train_steps, lr=g.lr, warmup_steps=g.warmup_steps, weight_decay=g.weight_decay,
                     eval_every=g.eval_every, target_accuracy=g.target_accuracy, checkpoint_every=g.checkpoint_every),
         checkpoint=ctx.file(f"{name}.ckpt.pt"),
-        evaluate=lambda: greedy_accuracy(model, tokenizer, val, world, sampling),
+        evaluate=lambda: greedy_accuracy(LocalModel(model, tokenizer), val, world, sampling),
         on_event=lambda kind, **fields: _log_event(ctx, kind, **fields),
     )
 
@@ -149,9 +156,18 @@ def _log_event(ctx, kind: str, **fields) -> None:
         log(f"resumed training from the checkpoint at step {fields['step']}")
 
 
-def load_generator(ctx, trained: dict):
-    path = trained["path"]
-    return load_pretrained(ctx.file(path) if trained["trained"] else path)
+def generator_model(ctx, trained: dict) -> LanguageModel:
+    """The generator a ``train_generator`` stage gave, on the run's device or behind its server."""
+    if trained["trained"]:
+        module, tokenizer = load_pretrained(ctx.file(trained["path"]))
+        return LocalModel(place(module), tokenizer, "lab/" + str(ctx.file(trained["path"])))
+    return open_model(trained["address"], "generator.model")
+
+
+def load_generator(ctx, trained: dict, role: str = "a verifier backbone"):
+    """(module, tokenizer) of the generator, for white-box roles; one line if it is black-box."""
+    model = generator_model(ctx, trained).white_box(role)
+    return model.module, model.tokenizer
 
 
 def sample_and_check(ctx, world_name: str, world_cfg, trained: dict, split: str, n_problems: int, k: int,
@@ -162,12 +178,12 @@ def sample_and_check(ctx, world_name: str, world_cfg, trained: dict, split: str,
 
     world = make_world(world_name, world_cfg)
     problems = world.problems(ctx.seed, split, n_problems)
-    model, tokenizer = load_generator(ctx, trained)
-    texts = sample_solutions(model, tokenizer, [p.prompt for p in problems for _ in range(k)],
-                             temperature=sampling.temperature, max_new_tokens=sampling.max_new_tokens,
-                             batch_size=sampling.batch_size, seed=ctx.derive("sample", world_name, split),
-                             description=f"sampling {world_name} {split}")
-    rows = [asdict(Sample.from_verdict(i // k, problems[i // k], t, world.check(problems[i // k], t)))
+    tokens: list = []
+    texts = generator_model(ctx, trained).generate(
+        [p.prompt for p in problems for _ in range(k)], temperature=sampling.temperature,
+        max_new_tokens=sampling.max_new_tokens, batch_size=sampling.batch_size,
+        seed=ctx.derive("sample", world_name, split), description=f"sampling {world_name} {split}", tokens_out=tokens)
+    rows = [asdict(Sample.from_verdict(i // k, problems[i // k], t, world.check(problems[i // k], t), tokens[i]))
             for i, t in enumerate(texts)]
     path = ctx.artifact(f"samples/{world_name}_{split}") + ".jsonl"
     write_jsonl(ctx.file(path), rows)
@@ -206,5 +222,5 @@ class GeneratorResults(Section):
     samples_per_problem: int
     temperature: float
     test_problems: int
-    params: int
+    params: int | None
     train_steps: int | None = None

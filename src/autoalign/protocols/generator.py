@@ -15,7 +15,7 @@ from ..pipeline.generator import (
     GeneratorResults,
     evaluate_samples,
     greedy_accuracy,
-    load_generator,
+    generator_model,
     read_samples,
     sample_and_check,
     train_generator,
@@ -28,8 +28,8 @@ from ..worlds.arithmetic import ArithmeticConfig
 
 def evaluate(ctx, world_cfg: ArithmeticConfig, trained: dict, path: str, sampling: SamplingConfig) -> dict:
     world = make_world("arithmetic", world_cfg)
-    model, tokenizer = load_generator(ctx, trained)
-    greedy = greedy_accuracy(model, tokenizer, world.problems(ctx.seed, "test", sampling.test_problems), world, sampling)
+    problems = world.problems(ctx.seed, "test", sampling.test_problems)
+    greedy = greedy_accuracy(generator_model(ctx, trained), problems, world, sampling)
     metrics = evaluate_samples(read_samples(ctx, path), greedy, sampling.temperature, ctx.boot)
     metrics["params"] = trained["params"]
     if trained["trained"]:

@@ -107,9 +107,20 @@ class RunContext:
     bootstrap_resamples: int = 2000
     current: tuple[str, str] | None = field(default=None)  # (stage name, key) while a stage runs
     code: str = field(default_factory=code_version)  # fixed when the run starts; workers inherit it
+    device: str = "cpu"  # where local models run; like threads, not part of a stage's key
+    dtype: str = "float32"
+    openai_base_url: str | None = None
 
     def key(self, name: str, fn: Callable, args: tuple) -> str:
-        return stage_key(name, fn, args, self.seed, self.bootstrap_resamples, self.code)
+        extra = () if self.dtype == "float32" else (self.dtype,)
+        return stage_key(name, fn, args + extra, self.seed, self.bootstrap_resamples, self.code)
+
+    def use_models(self) -> None:
+        """Point model loading in this process at the run's device, dtype and server."""
+        from ..models import device, remote
+
+        device.use(self.device, self.dtype)
+        remote.settings["base_url"] = self.openai_base_url
 
     @property
     def store(self) -> RunStore:
@@ -206,6 +217,7 @@ def _stage_with_threads(ctx: RunContext, threads: int, name: str, fn: Callable, 
 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
+    ctx.use_models()
     try:
         return ctx.stage(name, fn, *args)
     finally:

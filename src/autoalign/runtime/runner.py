@@ -38,7 +38,7 @@ def open_run(cfg: RunConfig, run_dir: str | Path | None, runs_root: str | Path =
     if saved.exists():
         old = load_run_config(run_dir)
         # where and how fast it runs is not what it computes: a run may resume on another machine
-        where = ("threads", "executor", "workers", "ray_address")
+        where = ("threads", "executor", "workers", "ray_address", "device", "openai_base_url")
         diff = _first_difference({k: v for k, v in old.model_dump(mode="json").items() if k not in where},
                                  {k: v for k, v in cfg.model_dump(mode="json").items() if k not in where})
         if diff:
@@ -79,7 +79,11 @@ def execute_single(store: RunStore, cfg: RunConfig) -> dict:
 
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    ctx = RunContext(str(store.path), cfg.seed, cfg.threads, cfg.bootstrap_resamples)
+    from ..models.device import resolve_device
+
+    ctx = RunContext(str(store.path), cfg.seed, cfg.threads, cfg.bootstrap_resamples,
+                     device=resolve_device(cfg.device), dtype=cfg.dtype, openai_base_url=cfg.openai_base_url)
+    ctx.use_models()
     store.event("run_started", protocol=cfg.protocol)
     metrics = store.metrics
     for name in cfg.protocols:

@@ -14,6 +14,8 @@ Layout::
 
 from __future__ import annotations
 
+import re
+
 import json
 import os
 import shutil
@@ -176,7 +178,8 @@ class RunStore:
 
     # -- stages -----------------------------------------------------------------------------
     def stage_file(self, name: str, key: str) -> Path:
-        return self.path / "stages" / f"{name}.{key[:16]}.json"
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)  # a name may hold a model address (hf/...)
+        return self.path / "stages" / f"{safe}.{key[:16]}.json"
 
     def stage_record(self, name: str, key: str) -> dict | None:
         p = self.stage_file(name, key)

@@ -28,6 +28,7 @@ from ...pipeline.generator import (
     SamplingConfig,
     evaluate_samples,
     greedy_accuracy,
+    generator_model,
     load_generator,
     read_samples,
     sample_and_check,
@@ -45,7 +46,7 @@ from ...worlds.arithmetic import ArithmeticConfig
 from ...worlds.stepwise import read_stepwise_jsonl
 from .config import BestOfNConfig, BestOfNResults, VerifierConfig
 from .reranking import best_of_n
-from .scoring import labelled_solutions, pools_from, score_pairs, unique_solutions
+from .scoring import labelled_solutions, pair_tokens, pools_from, score_pairs, unique_solutions
 from .report import best_of_n_section, headline, summary
 
 VERIFIERS = [("prm", "loglik", "prm"), ("orm", "loglik", "orm"), ("prm", "linear", "prm_weak"), ("orm", "linear", "orm_weak")]
@@ -83,8 +84,10 @@ def train_and_score(ctx, w: str, world_cfg, gen: dict, train_path: str, test_pat
                              seed=ctx.derive(w, name), description=f"training {w} {name}")
     model_path = ctx.artifact(f"models/{w}_{name}")
     atomic_save_dir(ctx.file(model_path), lambda f: save_verifier(verifier, tokenizer, f))
-    pairs, _ = unique_solutions(read_samples(ctx, test_path))
-    probs = score_pairs(verifier, tokenizer, world, pairs, description=f"scoring {w} {name}")
+    rows = read_samples(ctx, test_path)
+    pairs, _ = unique_solutions(rows)
+    probs = score_pairs(verifier, tokenizer, world, pairs, description=f"scoring {w} {name}",
+                        tokens=pair_tokens(rows, pairs))
     path = ctx.artifact(f"samples/{w}_test_scores_{name}") + ".json"
     atomic_write_json(ctx.file(path), probs)
     return {"model": model_path, "scores": path, "loss_history": history}
@@ -93,9 +96,10 @@ def train_and_score(ctx, w: str, world_cfg, gen: dict, train_path: str, test_pat
 def loglik_scores(ctx, w: str, world_cfg, gen: dict, test_path: str) -> str:
     """Stage: the generator's own log-likelihood of each distinct test solution."""
     lm, tokenizer = load_generator(ctx, gen)
-    pairs, _ = unique_solutions(read_samples(ctx, test_path))
+    rows = read_samples(ctx, test_path)
+    pairs, _ = unique_solutions(rows)
     logits = score_pairs(StepVerifier(lm, "orm", "loglik"), tokenizer, make_world(w, world_cfg), pairs,
-                         probabilities=False, description=f"likelihood {w}")
+                         probabilities=False, description=f"likelihood {w}", tokens=pair_tokens(rows, pairs))
     path = ctx.artifact(f"samples/{w}_test_scores_loglik") + ".json"
     atomic_write_json(ctx.file(path), [x[-1] for x in logits])
     return path
@@ -139,8 +143,7 @@ def evaluate_world(ctx, w: str, trained: dict, test_path: str, b: BestOfNConfig)
 def generator_metrics(ctx, world_cfg, gen: dict, test_path: str, b: BestOfNConfig, s: SamplingConfig) -> dict:
     """The arithmetic generator's accuracy, from its pool samples (K = pool size, temperature T)."""
     world = make_world("arithmetic", world_cfg)
-    model, tokenizer = load_generator(ctx, gen)
-    greedy = greedy_accuracy(model, tokenizer, world.problems(ctx.seed, "test", b.test_problems), world, s)
+    greedy = greedy_accuracy(generator_model(ctx, gen), world.problems(ctx.seed, "test", b.test_problems), world, s)
     metrics = evaluate_samples(read_samples(ctx, test_path), greedy, s.temperature, ctx.boot)
     metrics["samples_per_problem"] = b.pool_size
     metrics["params"] = gen["params"]
@@ -155,6 +158,9 @@ def run_worlds(ctx, cfg) -> dict:
     """Every world's pipeline, with the independent trainings side by side: the generators of all
     worlds together, then the verifiers of all worlds in pairs."""
     b, s = cfg.best_of_n, cfg.sampling
+    if cfg.generator.model is not None and cfg.generator.model.startswith("openai/"):
+        raise UserError(f"generator.model: best_of_n fine-tunes its PRM and ORM from the generator's weights, but "
+                        f"{cfg.generator.model} is black-box (served over HTTP); give a lab/ or hf/ address")
     gens = dict(zip(b.worlds, ctx.side_by_side([
         (generator_stage(w), train_generator, (w, world_config(cfg, w), cfg.generator, validation_sampling(s)))
         for w in b.worlds])))

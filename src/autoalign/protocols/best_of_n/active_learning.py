@@ -26,7 +26,7 @@ from ...runtime.progress import log
 from ...worlds import make_world
 from .config import BestOfNConfig
 from .reranking import best_of_n
-from .scoring import labelled_solutions, pools_from, score_pairs, unique_solutions
+from .scoring import labelled_solutions, pair_tokens, pools_from, score_pairs, unique_solutions
 
 
 def _train_prm(ctx, gen, examples, b: BestOfNConfig, tag) -> tuple[StepVerifier, object]:
@@ -40,7 +40,7 @@ def _train_prm(ctx, gen, examples, b: BestOfNConfig, tag) -> tuple[StepVerifier,
 
 def _per_problem_accuracy(ctx, prm, tokenizer, world, test_rows, b: BestOfNConfig) -> np.ndarray:
     pairs, which = unique_solutions(test_rows)
-    probs = score_pairs(prm, tokenizer, world, pairs)
+    probs = score_pairs(prm, tokenizer, world, pairs, tokens=pair_tokens(test_rows, pairs))
     scores = np.array([solution_score(p, "prm", b.verifier.aggregate) for p in probs])[which]
     n = max(b.n_values)
     curves = best_of_n(pools_from(test_rows, {"prm": scores}), [n], b.subsets, seed=ctx.derive("al"))
@@ -98,7 +98,8 @@ def run_active_learning(ctx, w: str, world_cfg, gen: dict, train_path: str, test
             selector = (prm, tok)
     # the selector ranks the wrong-answer samples once
     prm, tok = selector
-    probs = score_pairs(prm, tok, world, [(e.prompt, e.text) for e in examples], description="active learning: selecting")
+    probs = score_pairs(prm, tok, world, [(e.prompt, e.text) for e in examples], description="active learning: selecting",
+                        tokens=[e.tokens for e in examples])
     conviction = np.array([solution_score(p, "prm", b.verifier.aggregate) for p in probs])
     wrong = [i for i in np.argsort(-conviction).tolist() if not train_rows[i]["correct"]]
     seed_set = order[: budgets[0]]

@@ -23,7 +23,8 @@ def labelled_solutions(rows: list[dict], world: World) -> list[LabelledSolution]
         labels = list(r["step_labels"])
         if len(spans) > len(labels):  # the answer step
             labels = labels + [bool(r["correct"])] * (len(spans) - len(labels))
-        out.append(LabelledSolution(r["prompt"], r["text"], tuple(spans), tuple(labels[: len(spans)])))
+        tokens = tuple(r["tokens"]) if r.get("tokens") is not None else None
+        out.append(LabelledSolution(r["prompt"], r["text"], tuple(spans), tuple(labels[: len(spans)]), tokens))
     return [e for e in out if e.spans]
 
 
@@ -34,11 +35,20 @@ def unique_solutions(rows: list[dict]) -> tuple[list[tuple[str, str]], list[int]
     return list(index), which
 
 
-def score_pairs(scorer, tokenizer, world: World, pairs, probabilities: bool = True, description: str = "scoring"):
+def pair_tokens(rows: list[dict], pairs: list[tuple[str, str]]) -> list:
+    """The generator's own token ids for each distinct pair (None where they were not kept)."""
+    first: dict = {}
+    for r in rows:
+        first.setdefault((r["prompt"], r["text"]), r.get("tokens"))
+    return [first.get(p) for p in pairs]
+
+
+def score_pairs(scorer, tokenizer, world: World, pairs, probabilities: bool = True, description: str = "scoring",
+                tokens: list | None = None):
     prompts, texts = [p for p, _ in pairs], [t for _, t in pairs]
     spans = [world.steps(t) for t in texts]
     fn = step_probabilities if probabilities else step_logit_values
-    return fn(scorer, tokenizer, prompts, texts, spans, description=description)
+    return fn(scorer, tokenizer, prompts, texts, spans, description=description, tokens=tokens)
 
 
 def pools_from(rows: list[dict], scores: dict[str, np.ndarray]) -> list[Pool]:

@@ -48,6 +48,12 @@ class DebateFactsConfig(Section):
     fabricate: float = Field(0.3, ge=0, le=1, description="Chance that a debater's candidates include a fabricated quote.")
     tournament_strengths: list[int] = Field([1, 2, 4, 8, 16], description="Debater strengths (N) in the Elo tournament; [] skips it.")
     tournament_questions: int = Field(300, ge=1, description="Questions per pairing in the tournament.")
+    debater_model: str | None = Field(None, description=(
+        "A model address (lab/<folder>, hf/<folder>, openai/<model>) to play debaters and consultants; "
+        "default: the built-in quote picker."))
+    debater_temperature: float = Field(1.0, ge=0, description="Sampling temperature of a model debater (0: greedy).")
+    debater_max_tokens: int = Field(24, ge=1, description="Longest reply of a model debater, in tokens.")
+    judge_model: str | None = Field(None, description="A model address to play the judge; default: the trained judge.")
 
 
 def fabricated_line(question: Question, side: int, rng: np.random.Generator) -> str:
@@ -133,7 +139,10 @@ def random_transcript(question: Question, rounds: int, fabricate: float, rng: np
 
 
 def train_judge(ctx, d: DebateFactsConfig) -> dict:
-    """Stage: the judge, fitted on random-quote transcripts of the world's overseer split."""
+    """Stage: the judge, fitted on random-quote transcripts of the world's overseer split (or, with
+    ``judge_model``, nothing to fit: the model judges as it is)."""
+    if d.judge_model is not None:
+        return {"model": d.judge_model}
     rng = ctx.rng("facts", "judge-transcripts")
     questions = make_world("facts", d.facts).problems(ctx.seed, "overseer", d.judge_train_questions)
     views = [random_transcript(q, d.rounds, d.fabricate, rng) for q in questions]
@@ -142,15 +151,39 @@ def train_judge(ctx, d: DebateFactsConfig) -> dict:
     return judge.to_dict()
 
 
+def make_judge(judge_dict: dict, d: DebateFactsConfig) -> Judge:
+    if "model" in judge_dict:
+        from ...models.providers import open_model
+        from .model_roles import ModelJudge
+
+        return ModelJudge(open_model(judge_dict["model"], "debate_facts.judge_model"))
+    return QuoteJudge.from_dict(judge_dict)
+
+
+def debater_factory(ctx, judge: Judge, d: DebateFactsConfig, rng, tag: str, log_: dict):
+    """``make(strength)``: a new debater of that strength, built-in or played by a model."""
+    if d.debater_model is None:
+        return lambda n: BestOfNDebater(judge, n, d.fabricate, rng)
+    from ...models.providers import open_model
+    from .model_roles import ModelDebater
+
+    model = open_model(d.debater_model, "debate_facts.debater_model")
+    count = iter(range(1 << 62))
+    return lambda n: ModelDebater(model, judge, n, d.debater_temperature, d.debater_max_tokens,
+                                  ctx.derive("facts", tag, next(count)), log_)
+
+
 def test_questions(ctx, d: DebateFactsConfig) -> list[Question]:
     return make_world("facts", d.facts).problems(ctx.seed, "test", d.test_questions)
 
 
 def evaluate_protocols(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
     """Stage: debate, consultancy and the blind judge on the same test questions."""
-    judge, questions = QuoteJudge.from_dict(judge_dict), test_questions(ctx, d)
+    judge, questions = make_judge(judge_dict, d), test_questions(ctx, d)
     rng = ctx.rng("facts", "protocols")
-    make = lambda: BestOfNDebater(judge, d.debater_strength, d.fabricate, rng)  # noqa: E731
+    turns: dict = {}
+    factory = debater_factory(ctx, judge, d, rng, "protocols", turns)
+    make = lambda: factory(d.debater_strength)  # noqa: E731
     rows, acc = [], {"debate": [], "consultancy": [], "consultancy_honest": [], "consultancy_dishonest": [], "blind": []}
     for i, q in enumerate(questions):
         p_debate, transcript = debate(q, judge, make(), make(), d.rounds, honest_first=i % 2 == 0)
@@ -172,20 +205,23 @@ def evaluate_protocols(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
         np.asarray(acc["debate"], float) - np.asarray(acc["consultancy"], float), **boot)
     out["consultancy_minus_blind"] = bootstrap_ci(
         np.asarray(acc["consultancy"], float) - np.asarray(acc["blind"], float), **boot)
+    if turns:  # a model played the debaters: how often its quote was not a story line
+        out["unverified_quotes"] = turns["unverified"] / max(1, turns["turns"])
+        log(f"facts: {turns['unverified']} of {turns['turns']} model-debater quotes were not story lines")
     return out
 
 
 def tournament(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
     """Stage: every honest strength against every dishonest strength on every question."""
-    judge, questions = QuoteJudge.from_dict(judge_dict), test_questions(ctx, d)[: d.tournament_questions]
+    judge, questions = make_judge(judge_dict, d), test_questions(ctx, d)[: d.tournament_questions]
     rng = ctx.rng("facts", "tournament")
+    make = debater_factory(ctx, judge, d, rng, "tournament", {})
     strengths = d.tournament_strengths
     honest_idx, liar_idx, wins, question_idx = [], [], [], []
     for qi, q in enumerate(questions):
         for hi, hn in enumerate(strengths):
             for li, ln in enumerate(strengths):
-                p, _ = debate(q, judge, BestOfNDebater(judge, hn, d.fabricate, rng),
-                              BestOfNDebater(judge, ln, d.fabricate, rng), d.rounds, honest_first=qi % 2 == 0)
+                p, _ = debate(q, judge, make(hn), make(ln), d.rounds, honest_first=qi % 2 == 0)
                 honest_idx.append(hi)
                 liar_idx.append(li)
                 wins.append(p > 0.5)

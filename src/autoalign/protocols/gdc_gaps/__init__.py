@@ -24,12 +24,15 @@ Does an overseer say all it knows? Method, for each model size:
 
 from __future__ import annotations
 
+import re
 from math import comb
 
 import numpy as np
 
 from ...measures import bootstrap_ci
-from ...models import TrainConfig, build_char_tokenizer, build_model, count_parameters, load_pretrained, train_lm
+from ...models import SIZES, TrainConfig, build_char_tokenizer, build_model, count_parameters, train_lm
+from ...models.device import place
+from ...models.providers import Address, open_model, parse_address
 from ...models.sampling import sample_solutions
 from ...models.scoring import completion_logprobs
 from ...overseers.critic import (
@@ -92,17 +95,40 @@ def task_pair(g: GdcConfig, world: World):
     return make
 
 
-def train_size(ctx, size: str, g: GdcConfig) -> dict:
-    """Stage: one model of ``size`` trained from scratch on the three tasks at once."""
+def initial_model(ctx, size: str, g: GdcConfig):
+    """(model, tokenizer, peak lr) for one entry of ``sizes``: a fresh lab model of that size, or a
+    local checkpoint (its own tokenizer) to fine-tune."""
+    address = Address("lab", size) if size in SIZES else parse_address(size, "gdc.sizes")
+    if address.lab_size is not None:
+        tokenizer = build_char_tokenizer()
+        model = build_model(g.arch, address.lab_size, tokenizer, seed=ctx.derive("gdc", size))
+        return place(model), tokenizer, g.lr[address.lab_size]
+    local = open_model(address, "gdc.sizes").white_box("GDC (it fine-tunes each model on three tasks)")
+    return local.module, local.tokenizer, g.checkpoint_lr
+
+
+def checkpoint_digest(size: str) -> str:
+    """A checkpoint's content digest, so that editing it in place retrains; "" for lab sizes."""
+    if size in SIZES:
+        return ""
+    from pathlib import Path
+
+    from ...runtime.context import content_digest
+
+    folder = Path(parse_address(size, "gdc.sizes").name).expanduser()
+    return content_digest(folder) if folder.is_dir() else ""
+
+
+def train_size(ctx, size: str, g: GdcConfig, digest: str = "") -> dict:
+    """Stage: one model trained on the three tasks at once (from scratch, or from a checkpoint)."""
     world = world_of(g)
-    tokenizer = build_char_tokenizer()
-    model = build_model(g.arch, size, tokenizer, seed=ctx.derive("gdc", size))
+    model, tokenizer, lr = initial_model(ctx, size, g)
     log(f"training a {size} generator-discriminator-critic ({count_parameters(model) / 1e6:.2f}M parameters)")
-    name = ctx.artifact(f"models/gdc_{size}")
+    name = ctx.artifact("models/gdc_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", size))
     ckpt = ctx.file(f"{name}.ckpt.pt")
     state = train_lm(model, tokenizer, bucketed_batches(world, ctx.seed, g.batch_size, task_pair(g, world), tag="gdc",
                                                          buckets=1),
-                     TrainConfig(steps=g.train_steps, lr=g.lr[size], warmup_steps=50, checkpoint_every=g.checkpoint_every),
+                     TrainConfig(steps=g.train_steps, lr=lr, warmup_steps=50, checkpoint_every=g.checkpoint_every),
                      checkpoint=ckpt, on_event=lambda kind, **f: ctx.event(kind, **f))
 
     def save(folder):
@@ -113,6 +139,13 @@ def train_size(ctx, size: str, g: GdcConfig) -> dict:
     ckpt.unlink(missing_ok=True)
     return {"path": name, "params": count_parameters(model),
             "train_seconds": round(state["seconds"], 1), "history": state["history"]}
+
+
+def load_trained(ctx, trained: dict):
+    from ...models import load_pretrained
+
+    model, tokenizer = load_pretrained(ctx.file(trained["path"]))
+    return place(model), tokenizer
 
 
 def evaluation_items(ctx, g: GdcConfig, problems: list) -> list[dict]:
@@ -156,7 +189,7 @@ def grade(problems, item, text):
 def evaluate_size(ctx, size: str, trained: dict, gc: GdcConfig) -> dict:
     """Stage: G, D and C of one size on the same problems, with the gaps' paired CIs."""
     world = world_of(gc)
-    model, tokenizer = load_pretrained(ctx.file(trained["path"]))
+    model, tokenizer = load_trained(ctx, trained)
     problems = test_problems(ctx, gc)
     greedy = sample_solutions(model, tokenizer, [p.prompt for p in problems], temperature=0.0,
                               max_new_tokens=gc.max_new_tokens, description="generating")
@@ -270,7 +303,7 @@ def adversarial_flaws(ctx, g: GdcConfig, model, tokenizer, problems) -> dict:
 
 def critic_stage(ctx, size: str, trained: dict, texts: list[str], g: GdcConfig) -> dict:
     """Stage: the critic's catch-vs-hallucination sweep, adversarial flaws and rater assistance."""
-    model, tokenizer = load_pretrained(ctx.file(trained["path"]))
+    model, tokenizer = load_trained(ctx, trained)
     problems = test_problems(ctx, g)
     items = evaluation_items(ctx, g, problems)
     sweep = catch_vs_hallucination(ctx, g, model, tokenizer, problems, items)
@@ -297,7 +330,8 @@ def headline(r: dict) -> str:
 def run(ctx, cfg) -> dict:
     g = cfg.gdc
     per_size, critiques = {}, {}
-    trained = dict(zip(g.sizes, ctx.side_by_side([(f"gdc.{size}.train", train_size, (size, g)) for size in g.sizes])))
+    trained = dict(zip(g.sizes, ctx.side_by_side([(f"gdc.{size}.train", train_size, (size, g, checkpoint_digest(size)))
+                                                   for size in g.sizes])))
     for size in g.sizes:
         result = ctx.stage(f"gdc.{size}.evaluate", evaluate_size, size, trained[size], g)
         per_size[size], critiques[size] = result["metrics"], result["critiques"]

@@ -38,7 +38,10 @@ class GdcConfig(Section):
         description="The experiment's own arithmetic world: short chains, where critiquing is learnable here.",
     )
     countdown: CountdownConfig = Field(default_factory=CountdownConfig, description="Knobs when world_name is countdown.")
-    sizes: list[ModelSize] = Field(["micro", "tiny", "small"], min_length=1, description="One model per size.")
+    sizes: list[str] = Field(["micro", "tiny", "small"], min_length=1, description=(
+        "One model per entry: a lab size (micro, tiny, small, medium; trained from scratch), or the address of a "
+        "local checkpoint (hf/<folder>), fine-tuned on the three tasks with its own tokenizer."))
+    checkpoint_lr: float = Field(1e-4, gt=0, description="Peak lr when fine-tuning a checkpoint (hf/ entries).")
     arch: Literal["llama", "gpt2"] = "llama"
     train_steps: int = Field(1500, ge=1, description="Optimizer steps, the same for every size.")
     batch_size: int = Field(64, ge=1)
@@ -47,7 +50,7 @@ class GdcConfig(Section):
     flaws: list[str] | None = Field(None, min_length=1, description="Flaw kinds to plant (default: all the world's).")
     max_new_tokens: int = Field(64, ge=1, description="Longest generated solution, in tokens.")
     test_problems: int = Field(300, ge=10)
-    critic_size: ModelSize | None = Field(None, description="The critic for sweep/assistance (default: last size).")
+    critic_size: str | None = Field(None, description="The critic for sweep/assistance (default: last entry).")
     critique_samples: int = Field(8, ge=1, description="K critiques sampled per item for the bonus sweep.")
     bonuses: list[float] = Field([-8, -4, -2, -1, 0, 1, 2, 4, 8], min_length=1, description="Bonus per flagged step.")
     rater_budget: int = Field(1, ge=1, description="Steps the simulated rater can check per solution.")
@@ -56,7 +59,13 @@ class GdcConfig(Section):
 
     @model_validator(mode="after")
     def _check(self) -> "GdcConfig":
-        missing = [s for s in self.sizes if s not in self.lr]
+        sizes = ("micro", "tiny", "small", "medium")
+        bad = [s for s in self.sizes if s not in sizes and "/" not in s]
+        if bad:
+            raise ValueError(f"sizes: {bad[0]!r} is neither a lab size ({', '.join(sizes)}) nor a model address")
+        if len(set(self.sizes)) != len(self.sizes):
+            raise ValueError("sizes: entries must be distinct")
+        missing = [s for s in self.sizes if s in sizes and s not in self.lr]
         if missing:
             raise ValueError(f"lr: no learning rate for size {missing[0]}")
         if self.critic_size is not None and self.critic_size not in self.sizes:
