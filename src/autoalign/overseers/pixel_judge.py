@@ -46,7 +46,10 @@ def train_pixel_judge(x: np.ndarray, y: np.ndarray, k: int, steps: int, batch_si
     """Train a judge for exactly k revealed pixels; returns the judge and its loss every 100 steps."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    judge = SparsePixelJudge(hidden)
+    from ..models.device import current
+
+    dev = torch.device(current()[0])  # masks are drawn on the CPU (reproducible), then moved
+    judge = SparsePixelJudge(hidden).to(dev)
     opt = torch.optim.AdamW(judge.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
     images, labels = torch.from_numpy(x), torch.from_numpy(y)
@@ -54,7 +57,8 @@ def train_pixel_judge(x: np.ndarray, y: np.ndarray, k: int, steps: int, batch_si
     for step in range(steps):
         idx = torch.randint(0, len(labels), (batch_size,), generator=g)
         batch = images[idx]
-        loss = nn.functional.cross_entropy(judge(random_masks(batch, k, g), batch), labels[idx])
+        masks = random_masks(batch, k, g)
+        loss = nn.functional.cross_entropy(judge(masks.to(dev), batch.to(dev)), labels[idx].to(dev))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -72,5 +76,6 @@ def judge_logits(judge: SparsePixelJudge, masks: torch.Tensor, images: torch.Ten
                  chunk: int = 65536) -> torch.Tensor:
     """Logits for many (mask, image) pairs, in chunks to bound memory."""
     flat_m, flat_x = masks.reshape(-1, PIXELS), images.reshape(-1, PIXELS)
-    out = [judge(flat_m[i:i + chunk], flat_x[i:i + chunk]) for i in range(0, len(flat_m), chunk)]
+    dev = next(judge.parameters()).device
+    out = [judge(flat_m[i:i + chunk].to(dev), flat_x[i:i + chunk].to(dev)).cpu() for i in range(0, len(flat_m), chunk)]
     return torch.cat(out).reshape(*masks.shape[:-1], CLASSES)

@@ -32,9 +32,11 @@ from ...pipeline.generator import (
     load_generator,
     read_samples,
     sample_and_check,
+    given_generator,
     train_generator,
     validation_sampling,
 )
+from ...models.providers import parse_address
 from ...protocol import protocol
 from ...records import LabelledSolution
 from ...errors import UserError
@@ -158,23 +160,26 @@ def run_worlds(ctx, cfg) -> dict:
     """Every world's pipeline, with the independent trainings side by side: the generators of all
     worlds together, then the verifiers of all worlds in pairs."""
     b, s = cfg.best_of_n, cfg.sampling
-    if cfg.generator.model is not None and cfg.generator.model.startswith("openai/"):
-        raise UserError(f"generator.model: best_of_n fine-tunes its PRM and ORM from the generator's weights, but "
-                        f"{cfg.generator.model} is black-box (served over HTTP); give a lab/ or hf/ address")
     gens = dict(zip(b.worlds, ctx.side_by_side([
         (generator_stage(w), train_generator, (w, world_config(cfg, w), cfg.generator, validation_sampling(s)))
         for w in b.worlds])))
+    backbone = given_generator(parse_address(b.backbone, "best_of_n.backbone")) if b.backbone else None
+    if (backbone or gens[b.worlds[0]]).get("remote"):
+        raise UserError(f"best_of_n: the PRM and ORM are fine-tuned from the generator's weights, but "
+                        f"{b.backbone or cfg.generator.model} is black-box (served over HTTP); set best_of_n.backbone "
+                        "to a lab/ or hf/ address")
     paths, trained, calls = {}, {}, []
     for w in b.worlds:
         wc, gen = world_config(cfg, w), gens[w]
+        base = backbone or gen  # what the verifiers start from
         train_path = ctx.stage(f"{w}.sample_train", sample_and_check, w, wc, gen, "overseer", b.train_problems,
                                b.train_samples_per_problem, s)
         test_path = ctx.stage(f"{w}.sample_test", sample_and_check, w, wc, gen, "test", b.test_problems, b.pool_size, s)
-        paths[w] = {"generator": gen, "train": train_path, "test": test_path}
-        trained[w] = {"loglik": ctx.stage(f"{w}.loglik", loglik_scores, w, wc, gen, test_path)}
+        paths[w] = {"generator": gen, "backbone": base, "train": train_path, "test": test_path}
+        trained[w] = {"loglik": ctx.stage(f"{w}.loglik", loglik_scores, w, wc, base, test_path)}
         digest = content_digest(b.verifier.data[w]) if w in b.verifier.data else ""  # edited in place: retrain
         calls += [(f"{w}.train_{name}", train_and_score,
-                   (w, wc, gen, train_path, test_path, kind, head, name, b.verifier, digest))
+                   (w, wc, base, train_path, test_path, kind, head, name, b.verifier, digest))
                   for kind, head, name in VERIFIERS if head != "linear" or b.verifier.weak_baseline]
     for (stage_name, _, _), result in zip(calls, ctx.side_by_side(calls)):
         w, name = stage_name.split(".train_", 1)
@@ -211,6 +216,6 @@ def run(ctx, cfg) -> dict:
     if al.enabled and al.world in b.worlds:
         paths = results[al.world]["paths"]
         metrics["active_learning"] = ctx.stage("active_learning", run_active_learning, al.world,
-                                               world_config(cfg, al.world), paths["generator"], paths["train"],
+                                               world_config(cfg, al.world), paths["backbone"], paths["train"],
                                                paths["test"], b)
     return metrics

@@ -51,6 +51,9 @@ class BestOfNConfig(Section):
     n_values: list[int] = Field([1, 2, 4, 8, 16, 32, 64], min_length=1)
     subsets: int = Field(200, ge=1, description="Random subsets per N and problem.")
     verifier: VerifierConfig = Field(default_factory=VerifierConfig)
+    backbone: str | None = Field(None, description=(
+        "Address of the local model (hf/<folder>, lab/<folder>) the PRM and ORM are fine-tuned from and whose "
+        "likelihood is the floor; default: the generator. Needed when the generator is served (openai/...)."))
     active_learning: ActiveLearningConfig = Field(default_factory=ActiveLearningConfig)
 
     @model_validator(mode="after")

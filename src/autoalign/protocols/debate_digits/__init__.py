@@ -77,8 +77,10 @@ def train_judge(ctx, k: int, d: DebateDigitsConfig) -> dict:
 
 def load_judge(ctx, d: DebateDigitsConfig, info: dict) -> SparsePixelJudge:
     judge = SparsePixelJudge(d.judge_hidden)
-    judge.load_state_dict(torch.load(ctx.file(info["path"]), weights_only=True))
-    return judge.eval()
+    judge.load_state_dict(torch.load(ctx.file(info["path"]), weights_only=True, map_location="cpu"))
+    from ...models.device import current
+
+    return judge.to(current()[0]).eval()
 
 
 def random_pixel_accuracy(judge: SparsePixelJudge, x: np.ndarray, y: np.ndarray, k: int, draws: int,
