@@ -15,7 +15,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench,trl,ray]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench,trl,ray,serve]"
 	touch $(STAMP)
 
 demo: $(STAMP)

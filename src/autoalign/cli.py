@@ -237,6 +237,29 @@ def data_check(path: Path = typer.Argument(..., help="A stepwise JSONL file.")) 
     _guard(go)
 
 
+@app.command("serve")
+def serve(
+    target: str = typer.Argument(..., help="A model folder, a run folder (serves its models/), or hf/ or lab/ address."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (127.0.0.1: this machine only)."),
+    port: int = typer.Option(8000, help="Port to listen on (0: any free port)."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="AUTOALIGN_API_KEY",
+                                          help="Require Authorization: Bearer KEY (env AUTOALIGN_API_KEY)."),
+    model_name: Optional[str] = typer.Option(None, "--model-name",
+                                             help="Model id to serve under; for a run folder, which model."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
+    dtype: str = typer.Option("float32", help="float32, bfloat16 or float16."),
+) -> None:
+    """Serve local models over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions)."""
+
+    def go():
+        from .serve.cli import serve as serve_models
+
+        serve_models(target, host=host, port=port, api_key=api_key, model_name=model_name, device=device,
+                     dtype=dtype)
+
+    _guard(go)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

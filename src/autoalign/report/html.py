@@ -34,7 +34,8 @@ def generator_section(store: RunStore, g: dict | None, history: list | None = No
     parts = [
         "<h2>Generator</h2>",
         f"<p>{g['test_problems']} held-out problems, {g['samples_per_problem']} samples each at "
-        f"temperature {g['temperature']}; {g['params'] / 1e6:.2f}M parameters.</p>",
+        f"temperature {g['temperature']}; "
+        + (f"{g['params'] / 1e6:.2f}M parameters.</p>" if g.get("params") else "a served model (size unknown).</p>"),
         "<table><tr><th>measure</th><th>value [95% CI]</th></tr>",
         f"<tr><td>samples correct</td><td>{fmt_estimate(g['accuracy'])}</td></tr>",
         f"<tr><td>well-formed samples</td><td>{fmt_estimate(g['well_formed'])}</td></tr>",
