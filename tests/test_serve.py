@@ -16,7 +16,6 @@ import urllib.request
 
 import openai
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai import OpenAI
@@ -26,6 +25,7 @@ from autoalign.models import build_char_tokenizer, build_model
 from autoalign.models.remote import RemoteModel
 from autoalign.models.scoring import completion_logprobs
 from autoalign.serve import make_app, resolve_models
+from autoalign.serve.background import background
 from autoalign.serve.engine import Engine
 
 LIMITS = {"max_batch": 8, "max_tokens": 16, "max_prompts": 64, "max_body_bytes": 64 * 1024}
@@ -40,32 +40,12 @@ def save_micro(folder, seed=0):
     return folder
 
 
-@contextlib.contextmanager
-def running(app):
-    """``app`` under uvicorn on a free port of 127.0.0.1, in a thread; yields the base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="critical"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline and thread.is_alive():
-        time.sleep(0.02)
-    assert server.started, "the server did not start"
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     folder = save_micro(tmp_path_factory.mktemp("models") / "micro")
     models = resolve_models(str(folder))
     app = make_app(models, **LIMITS)
-    with running(app) as url:
+    with background(app) as url:
         yield url, models["micro"], app
 
 
@@ -215,7 +195,7 @@ def test_a_bos_model_scores_every_token_after_bos(tmp_path):
     tok.save_pretrained(tmp_path / "bos")
     models = resolve_models(str(tmp_path / "bos"))
     lm = models["bos"]
-    with running(make_app(models, **LIMITS)) as url:
+    with background(make_app(models, **LIMITS)) as url:
         r = client(url).completions.create(model="bos", prompt="1+2=3", max_tokens=0, echo=True, logprobs=0)
         lp = r.choices[0].logprobs
         assert lp.tokens[0] == "<bos>" and lp.token_logprobs[0] is None and lp.text_offset[:2] == [0, 0]
@@ -230,7 +210,7 @@ def test_a_bos_model_scores_every_token_after_bos(tmp_path):
 
 def test_api_key_is_enforced(served):
     _, lm, _ = served
-    with running(make_app({"micro": lm}, api_key="sesame", **LIMITS)) as url:
+    with background(make_app({"micro": lm}, api_key="sesame", **LIMITS)) as url:
         body = json.dumps({"model": "micro", "prompt": "1+2=", "max_tokens": 2}).encode()
         assert is_error(*post(url, body), code=401)
         assert is_error(*post(url, body, headers={"Authorization": "Bearer wrong"}), code=401)
