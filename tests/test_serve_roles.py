@@ -94,3 +94,22 @@ def test_facts_debater_over_http_equals_in_process(served, tmp_path):
                    common + [f"debate_facts.debater_model=openai/{name}", f"openai_base_url={url}"])
     assert local["debate_facts"] == http["debate_facts"]
     assert "unverified_quotes" in local["debate_facts"]["facts"]
+
+
+def test_facts_judge_played_by_a_served_model(served, tmp_path):
+    """The judge's verdict is its log-probability of "0" against "1": over HTTP (the server's echoed
+    log-probabilities) it must match the in-process value."""
+    folder, url, name = served
+    common = ["debate_facts.test_questions=12", "debate_facts.rounds=1", "debate_facts.debater_strength=1",
+              "debate_facts.tournament_strengths=[]", "bootstrap_resamples=200"]
+    _, local_dir = _run(tmp_path, "judge-local", "configs/debate_facts.yaml", common + [f"debate_facts.judge_model=hf/{folder}"])
+    _, http_dir = _run(tmp_path, "judge-http", "configs/debate_facts.yaml",
+                       common + [f"debate_facts.judge_model=openai/{name}", f"openai_base_url={url}"])
+
+    def probs(run_dir):
+        (f,) = (run_dir / "samples").glob("debate_facts*.jsonl")
+        return [json.loads(x)["debate_p_correct"] for x in f.read_text().splitlines()]
+
+    a, b = probs(local_dir), probs(http_dir)
+    assert len(a) == 12 and all(0 < p < 1 for p in a)
+    assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4
