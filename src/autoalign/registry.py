@@ -78,6 +78,8 @@ worlds: Registry = Registry("world", {
     "countdown": "autoalign.worlds.countdown",
     "facts": "autoalign.worlds.facts",
     "digits": "autoalign.worlds.digits",
+    **{name: "autoalign.worlds.algorithmic" for name in (
+        "permutation_powering", "sequential_assignments", "wildcard_search", "shortest_path", "union_find")},
 })
 protocols: Registry = Registry("protocol", {
     "generator": "autoalign.protocols.generator",
@@ -85,6 +87,9 @@ protocols: Registry = Registry("protocol", {
     "gdc_gaps": "autoalign.protocols.gdc_gaps",
     "debate_digits": "autoalign.protocols.debate_digits",
     "debate_facts": "autoalign.protocols.debate_facts",
+    "weak_to_strong": "autoalign.protocols.weak_to_strong",
+    "amplification": "autoalign.protocols.amplification",
+    "rrm": "autoalign.protocols.rrm",
 })
 overseers: Registry = Registry("overseer", {
     "prm": "autoalign.overseers.verifier",

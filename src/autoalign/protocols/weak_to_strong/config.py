@@ -1,0 +1,96 @@
+"""The weak-to-strong experiment's config section and its typed results."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ...protocol import Section
+from ...results import Estimate
+from ...worlds.arithmetic import ArithmeticConfig
+from ...worlds.countdown import CountdownConfig
+
+SIZES = ("micro", "tiny", "small", "medium")
+METHODS = ("ce", "confidence", "bootstrap", "overseer")
+CANARIES = ("majority", "peek")
+
+
+class WeakToStrongConfig(Section):
+    """Weak supervisors, strong students, ceilings: performance gap recovered (Burns et al. 2023).
+
+    Primary endpoint (declared before running): for the largest weak->strong gap, naive PGR (method
+    ``ce``) > 0, and PGR(confidence) - PGR(ce) > 0."""
+
+    task: Literal["solution", "step"] = Field("solution", description=(
+        "solution: is this solution correct? step: is the last step of this partial solution correct?"))
+    world_name: Literal["arithmetic", "countdown"] = "arithmetic"
+    world: ArithmeticConfig = Field(default_factory=lambda: ArithmeticConfig(min_steps=2, max_steps=4, operators="+-*"))
+    countdown: CountdownConfig = Field(default_factory=CountdownConfig)
+    data: str | None = Field(None, description="A JSONL of {text, label} pairs instead of a world (labels 0/1 or true/false).")
+    sizes: list[Literal["micro", "tiny", "small", "medium"]] = Field(["micro", "tiny", "small"], min_length=2,
+                                                                      description="Model sizes, weakest first.")
+    pairs: list[tuple[str, str]] | None = Field(None, description="(weak, strong) pairs; default: every weaker->stronger pair.")
+    pretrain_steps: dict[str, int] = Field({"micro": 150, "tiny": 300, "small": 500, "medium": 800}, description=(
+        "Language-model pretraining on the world's unlabelled solutions per size: the strong model's latent knowledge."))
+    pretrain_lr: float = Field(3e-3, gt=0)
+    train_steps: int = Field(250, ge=1, description="Classifier fine-tuning steps (every model, every method).")
+    batch_size: int = Field(64, ge=1)
+    head: Literal["loglik", "linear"] = Field("loglik", description=(
+        "loglik: the model's own step log-probabilities through an affine map (elicits what pretraining taught); "
+        "linear: a fresh linear map of the last hidden state."))
+    lr: float = Field(3e-4, gt=0, description="Backbone fine-tuning peak learning rate.")
+    head_lr: float = Field(1e-2, gt=0, description="Head learning rate.")
+    weak_items: int = Field(2000, ge=20, description="Ground-truth items the weak supervisors train on.")
+    transfer_items: int = Field(2000, ge=20, description="Items the weak supervisor labels and students (and ceilings) train on.")
+    test_items: int = Field(1000, ge=20, description="Held-out items; their labels are sealed.")
+    methods: list[Literal["ce", "confidence", "bootstrap", "overseer"]] = Field(
+        ["ce", "confidence", "bootstrap", "overseer"], min_length=1)
+    confidence_weight: float = Field(0.75, ge=0, le=1, description="Auxiliary confidence loss weight (alpha_max).")
+    confidence_warmup: float = Field(0.2, ge=0, le=1, description="Share of training over which the weight ramps up.")
+    noise_seeds: int = Field(2, ge=0, description="Extra student seeds (ce) per pair for the noise floor.")
+    canaries: bool = Field(True, description="Run the majority-class and test-label-reading canaries.")
+    min_gap: float = Field(0.02, ge=0, description="PGR only where the ceiling beats the weak model by this much.")
+    overseer_steps: int = Field(150, ge=1, description="PRM training steps when the supervisor is an overseer.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "WeakToStrongConfig":
+        missing = [s for s in self.sizes if s not in self.pretrain_steps]
+        if missing:
+            raise ValueError(f"pretrain_steps: no entry for size {missing[0]}")
+        for w, s in self.pairs or []:
+            if w not in self.sizes or s not in self.sizes:
+                raise ValueError(f"pairs: ({w}, {s}) uses a size not in sizes")
+            if self.sizes.index(w) >= self.sizes.index(s):
+                raise ValueError(f"pairs: ({w}, {s}): the weak model must come before the strong one in sizes")
+        if self.task == "step" and self.data is not None:
+            raise ValueError("task step needs a world, not a data file")
+        return self
+
+    def pair_list(self) -> list[tuple[str, str]]:
+        if self.pairs:
+            return [tuple(p) for p in self.pairs]
+        return [(w, s) for i, w in enumerate(self.sizes) for s in self.sizes[i + 1:]]
+
+    @property
+    def world_config(self):
+        return self.world if self.world_name == "arithmetic" else self.countdown
+
+
+class MethodResult(Section):
+    student: Estimate
+    pgr: Estimate | None
+    agreement: Estimate = Field(description="Share of test items where student and supervisor agree.")
+    flags: list[str]
+
+
+class PairResult(Section):
+    weak: Estimate
+    ceiling: Estimate
+    guard: str | None = Field(description="Why there is no PGR for this pair (the ceiling does not beat the weak model).")
+    methods: dict[str, MethodResult]
+    noise_floor: float | None = Field(description="Std of naive PGR over student seeds: smaller differences are noise.")
+
+
+class WeakToStrongResults(Section):
+    weak_to_strong: dict
