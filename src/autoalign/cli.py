@@ -16,6 +16,7 @@ from typing import Optional
 import typer
 
 from .errors import UserError
+from .verifier_training import cli as tv
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="autoalign: an automated alignment lab.")
@@ -258,6 +259,26 @@ def serve(
                      dtype=dtype)
 
     _guard(go)
+
+
+train_app = typer.Typer(no_args_is_help=True, help="Train a PRM or ORM on your own step labels (TRL stepwise JSONL).")
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("prm")
+def train_prm(data: Path = tv.DATA, model: str = tv.MODEL, out: Path = tv.OUT, eval_split: float = tv.EVAL_SPLIT,
+              steps: int = tv.STEPS, pretrain_steps: Optional[int] = tv.PRETRAIN_STEPS, separator: str = tv.SEPARATOR,
+              seed: int = tv.SEED, quiet: bool = QUIET) -> None:
+    """Train a process reward model (a verdict per step); writes DIR/metrics.json and a TRL reward."""
+    _guard(lambda: tv.train_command("prm", data, model, out, eval_split, steps, pretrain_steps, separator, seed, quiet))
+
+
+@train_app.command("orm")
+def train_orm(data: Path = tv.DATA, model: str = tv.MODEL, out: Path = tv.OUT, eval_split: float = tv.EVAL_SPLIT,
+              steps: int = tv.STEPS, pretrain_steps: Optional[int] = tv.PRETRAIN_STEPS, separator: str = tv.SEPARATOR,
+              seed: int = tv.SEED, quiet: bool = QUIET) -> None:
+    """Train an outcome reward model (is the final answer right); writes DIR/metrics.json and a TRL reward."""
+    _guard(lambda: tv.train_command("orm", data, model, out, eval_split, steps, pretrain_steps, separator, seed, quiet))
 
 
 def main() -> None:  # pragma: no cover
