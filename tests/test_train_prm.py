@@ -101,40 +101,6 @@ def test_split_is_by_prompt_and_deterministic(tmp_path):
             split_examples(examples, bad)
 
 
-def test_validation_part_is_carved_from_training_prompts(tmp_path):
-    from autoalign.verifier_training.data import split_validation
-
-    examples, _ = read_examples(write_lines(tmp_path / "d.jsonl", own_format_lines(400, seed=1)), "prm", "\n")
-    fit, validation = split_validation(examples)
-    assert not {e.prompt for e in fit} & {e.prompt for e in validation}
-    assert len(fit) + len(validation) == len(examples) and 0.05 < len(validation) / len(examples) < 0.15
-    assert split_validation(examples[:50]) == (examples[:50], [])  # small: no validation part
-
-
-def test_fitting_keeps_the_weights_of_the_best_validation_check(tmp_path, monkeypatch):
-    import torch
-
-    from autoalign.models import build_char_tokenizer, build_model
-    from autoalign.overseers.verifier import StepVerifier
-    from autoalign.verifier_training import fit
-
-    examples, _ = read_examples(write_lines(tmp_path / "d.jsonl", own_format_lines(40, seed=2)), "prm", "\n")
-    tok = build_char_tokenizer("".join(sorted({c for e in examples for c in e.prompt + e.text})))
-    verifier = StepVerifier(build_model("llama", "micro", tok, seed=0), "prm")
-    scripted, snapshots = iter([(0.6, 0.0), (0.9, 0.0), (0.5, 0.0), (0.7, 0.0)]), []
-
-    def fake_score(v, tokenizer, validation):
-        snapshots.append({k: t.clone() for k, t in v.state_dict().items()})
-        return next(scripted)
-
-    monkeypatch.setattr(fit, "validation_score", fake_score)
-    out = fit.fit_verifier(verifier, tok, examples[:30], examples[30:], steps=3, batch_size=4, lr=1e-2,
-                           check_every=1)
-    assert [c["step"] for c in out["validation"]] == [0, 1, 2, 3] and out["kept_step"] == 1
-    assert all(torch.equal(t, snapshots[1][k]) for k, t in verifier.state_dict().items())
-    assert not all(torch.equal(t, snapshots[3][k]) for k, t in verifier.state_dict().items())
-
-
 def test_own_format_data_follows_the_labelling_convention(tmp_path):
     lines = own_format_lines(400, seed=3)
     flawed = [x for x in lines if not all(x["labels"])]
@@ -268,7 +234,7 @@ def test_the_folder_holds_verifier_description_and_metrics(trained, own_file):
     m = json.loads((trained / "metrics.json").read_text())
     for key in ("step_auroc", "solution_auroc", "processbench", "held_out", "split", "steps", "seconds"):
         assert key in m
-    assert m["steps"] == {"verifier": 4, "pretrain": 4, "verifier_kept": 4}  # too few for a validation part
+    assert m["steps"] == {"verifier": 4, "pretrain": 4}
     assert m["split"]["train_solutions"] + m["split"]["held_out_solutions"] == 120
     assert set(m["processbench"]) >= {"acc_erroneous", "acc_correct", "f1"}
     # the tokenizer was built from the data: no character of it is unknown
@@ -319,3 +285,28 @@ def test_unknown_characters_of_a_checkpoint_are_reported(tmp_path, own_file):
     assert note.startswith(f"note: hf/{folder}: its tokenizer maps {sum(chars[c] for c in unknown)} characters ")
     assert f"({len(unknown)} distinct: " in note and "'e'" in note
     assert "\n" not in note and m["notes"] == [note.removeprefix("note: ")]
+
+
+def test_orm_trains_on_preference_pairs(tmp_path):
+    import random
+
+    from autoalign.verifier_training.demo_data import own_line
+    from autoalign.worlds import make_world
+    from autoalign.worlds.tampering import tamper_result
+
+    rng = random.Random(0)
+    rows = []
+    for p in make_world("arithmetic").problems(0, "train", 80):
+        good, bad = own_line(p, p.solution), own_line(p, tamper_result(p, rng).text)
+        rows.append({"prompt": good["prompt"], "chosen": "\n".join(good["completions"]),
+                     "rejected": "\n".join(bad["completions"])})
+    data = write_lines(tmp_path / "pairs.jsonl", rows)
+    out = tmp_path / "orm"
+    r = invoke("train", "orm", "--data", data, "--model", "lab/micro", "--out", out, "--steps", 3,
+               "--pretrain-steps", 3, "--quiet")
+    assert r.exit_code == 0, r.output + r.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["format"] == "preference" and m["kind"] == "orm"
+    # both solutions of a prompt stay on the same side of the split
+    assert m["held_out"]["erroneous"] == m["held_out"]["correct"] == m["held_out"]["solutions"] // 2
+    assert json.loads((out / "verifier.json").read_text())["aggregate"] == "last"

@@ -4,9 +4,10 @@ TRL dropped its PRM trainer and its stepwise-supervision support, so this packag
 for people who bring a file of labelled steps (TRL's stepwise lines, or preference pairs for an
 ORM) and want a verifier they can plug into GRPO as a reward function. Each part is its own small
 module: ``steps`` (joining steps into one text and finding them again), ``data`` (reading and
-splitting the file), ``backbone`` (which model to fine-tune), ``metrics`` (held-out AUROCs and
-ProcessBench's F1), ``run`` (the whole command), ``reward`` (loading the result for TRL) and
-``demo_data`` (a file in a foreign format, for tests and the README).
+splitting the file), ``backbone`` (which model to fine-tune), ``head_init`` (a calibrated start),
+``metrics`` (held-out AUROCs and ProcessBench's F1), ``run`` (the whole command), ``reward``
+(loading the result for TRL) and ``demo_data`` (a file in a foreign format, for tests and the
+README).
 """
 
 from __future__ import annotations

@@ -22,9 +22,6 @@ from ..seeding import unit_hash
 from .steps import join_steps
 
 SPLIT_SALT = "autoalign-verifier-eval"
-VALIDATION_SALT = "autoalign-verifier-validation"
-VALIDATION_SHARE = 0.1
-MIN_FOR_VALIDATION = 100  # fewer training examples than this: no validation part, every step kept
 
 
 def _preference_examples(path: Path, rows: list[tuple[int, dict]]) -> list[LabelledSolution]:
@@ -83,21 +80,6 @@ def split_examples(examples: list[LabelledSolution], eval_split: float
     for e in examples:
         (held if is_held_out(e.prompt, eval_split) else train).append(e)
     return train, held
-
-
-def split_validation(train: list[LabelledSolution], share: float = VALIDATION_SHARE
-                     ) -> tuple[list[LabelledSolution], list[LabelledSolution]]:
-    """(part to train on, validation part) of the training part, by another hash of the prompt: the
-    validation prompts choose which weights to keep, so they are neither trained nor pretrained on.
-    Small training parts are not split (their validation part would be too noisy to choose by)."""
-    if len(train) < MIN_FOR_VALIDATION:
-        return train, []
-    fit, validation = [], []
-    for e in train:
-        (validation if unit_hash(VALIDATION_SALT, e.prompt) < share else fit).append(e)
-    if not validation or not any(all(e.labels) for e in fit) or all(all(e.labels) for e in fit):
-        return train, []
-    return fit, validation
 
 
 def first_error(labels) -> int | None:

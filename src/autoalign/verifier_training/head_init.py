@@ -5,8 +5,9 @@ wrong (a step's log-probability is well below zero), so the first hundred or so 
 a short run only move the bias (the loss falls from about 3, or 36 on a blind backbone, to 0.4)
 while the backbone's gradient is that of a miscalibrated head. Fitting the two numbers first, by
 logistic regression of the training labels on the backbone's own step log-probabilities, starts
-training calibrated. The scale is kept at least ``MIN_SCALE`` so the backbone still gets a gradient
-(a scale near zero would freeze it) and the bias is refit for that scale.
+training calibrated. The scale is kept at least ``MIN_SCALE``, with the bias refit for it, so the
+backbone's gradient, which the scale multiplies, never vanishes. On 400-step-pretrained lab/tiny the
+fitted start took the PRM's held-out ProcessBench F1 from 0.19 to 0.63 (solution AUROC 0.86 to 0.90).
 """
 
 from __future__ import annotations
