@@ -31,7 +31,7 @@ from ...records import LabelledSolution
 from ...runtime.progress import log
 from ...runtime.store import atomic_save_dir
 from ...worlds import make_world
-from .classifier import Classifier, predict, train_classifier
+from ...overseers.lm_classifier import Classifier, predict, train_classifier
 from .config import WeakToStrongConfig, WeakToStrongResults
 from .gap import gap_guard, noise_floor, pgr_estimate
 from .report import summary, headline, w2s_section

@@ -1,4 +1,7 @@
-"""A yes/no classifier on a causal LM, trained on soft labels.
+"""A yes/no classifier on a causal LM, trained on soft labels: a pretrained model's own
+likelihood, read as a verdict, so that labels elicit what pretraining taught. Weak-to-strong
+students and supervisors use it, and any protocol whose judge should start from what a language
+model already knows.
 
 Losses (Burns et al. 2023):
 
@@ -19,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ...models.device import model_device
+from ..models.device import model_device
 
 
 class Classifier(nn.Module):
@@ -35,7 +38,7 @@ class Classifier(nn.Module):
 
     def __init__(self, lm, seed: int, head: str = "loglik", task: str = "solution"):
         super().__init__()
-        from ...overseers.verifier import StepVerifier
+        from .verifier import StepVerifier
 
         torch.manual_seed(seed)
         self.verifier = StepVerifier(lm, "prm", head).to(model_device(lm))
@@ -46,7 +49,7 @@ class Classifier(nn.Module):
         return [v.scale, v.bias] + (list(v.linear.parameters()) if self.head == "linear" else [])
 
     def forward(self, tokenizer, items: list, steps) -> torch.Tensor:
-        from ...overseers.verifier import encode_steps
+        from .verifier import encode_steps
 
         spans = [steps(it.body) or [(0, len(it.body))] for it in items]
         batch = encode_steps(tokenizer, [it.prompt for it in items], [it.body for it in items], spans)
