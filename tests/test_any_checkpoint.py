@@ -118,3 +118,17 @@ def test_best_of_n_and_gdc_run_with_a_bpe_checkpoint(checkpoint, tmp_path):
     gstore, _ = open_run(gcfg, tmp_path / "gdc")
     g = execute(gstore, gcfg)["gdc_gaps"]["gdc"][f"hf/{checkpoint}"]
     assert 0.0 <= g["discriminator"]["mean"] <= 1.0
+
+
+def test_weak_to_strong_takes_a_checkpoint_as_the_strong_model(checkpoint, tmp_path):
+    cfg = load_config("configs/weak_to_strong.yaml", [
+        f"weak_to_strong.sizes=[micro, hf/{checkpoint}]", "weak_to_strong.pretrain_steps={micro: 5}",
+        "weak_to_strong.world.max_steps=2", "weak_to_strong.train_steps=4", "weak_to_strong.batch_size=8",
+        "weak_to_strong.weak_items=40", "weak_to_strong.transfer_items=40", "weak_to_strong.test_items=30",
+        "weak_to_strong.methods=[ce]", "weak_to_strong.noise_seeds=0", "weak_to_strong.canaries=false",
+        "bootstrap_resamples=100"])
+    store, _ = open_run(cfg, tmp_path / "w2s")
+    r = execute(store, cfg)["weak_to_strong"]["weak_to_strong"]
+    (pair,) = r["pairs"].values()
+    assert 0 <= pair["ceiling"]["mean"] <= 1 and 0 <= pair["methods"]["ce"]["student"]["mean"] <= 1
+    assert r["sizes"][f"hf/{checkpoint}"] > 0

@@ -108,3 +108,13 @@ def test_items_come_from_disjoint_splits_and_are_mixed():
 def test_bad_pairs_are_config_errors():
     with pytest.raises(ValueError, match="weak model must come before"):
         WeakToStrongConfig(pairs=[("small", "micro")])
+
+
+def test_models_are_lab_sizes_or_local_checkpoints(tmp_path):
+    with pytest.raises(ValueError, match="openai/gpt: a weak or strong model must be a local model"):
+        WeakToStrongConfig(sizes=["micro", "openai/gpt"])
+    with pytest.raises(ValueError, match="at most once"):
+        WeakToStrongConfig(sizes=["micro", "micro"])
+    with pytest.raises(ValueError, match="no entry for size small"):
+        WeakToStrongConfig(sizes=["micro", "small"], pretrain_steps={"micro": 1})
+    assert WeakToStrongConfig(sizes=["micro", f"hf/{tmp_path}"], pretrain_steps={"micro": 1}).sizes[1] == f"hf/{tmp_path}"

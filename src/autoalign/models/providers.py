@@ -52,6 +52,23 @@ def parse_address(text: str, where: str = "model") -> Address:
     raise UserError(f"{where}: {text!r} is neither a model address (lab/, hf/, openai/) nor a model folder")
 
 
+def size_or_address(spec: str, where: str) -> Address:
+    """An entry of a protocol's ``sizes``: a lab size (``small``, trained from scratch) or an address."""
+    return Address("lab", spec) if spec in SIZES else parse_address(spec, where)
+
+
+def checkpoint_digest(spec: str, where: str) -> str:
+    """A local checkpoint's content digest, so that editing it in place retrains; "" for lab sizes
+    and served models."""
+    address = size_or_address(spec, where)
+    if address.lab_size is not None or address.provider not in ("hf", "lab"):
+        return ""
+    from ..runtime.context import content_digest
+
+    folder = Path(address.name).expanduser()
+    return content_digest(folder) if folder.is_dir() else ""
+
+
 def open_model(address: str | Address, where: str = "model") -> LanguageModel:
     """The model at ``address``, on the run's device (local models) or behind its server."""
     addr = address if isinstance(address, Address) else parse_address(address, where)

@@ -30,9 +30,9 @@ from math import comb
 import numpy as np
 
 from ...measures import bootstrap_ci
-from ...models import SIZES, TrainConfig, build_char_tokenizer, build_model, count_parameters, train_lm
+from ...models import TrainConfig, build_char_tokenizer, build_model, count_parameters, train_lm
 from ...models.device import place
-from ...models.providers import Address, open_model, parse_address
+from ...models.providers import checkpoint_digest, open_model, size_or_address
 from ...models.sampling import sample_solutions
 from ...models.scoring import completion_logprobs
 from ...overseers.critic import (
@@ -45,8 +45,8 @@ from ...overseers.critic import (
     write_critique,
 )
 from ...pipeline.generator import bucketed_batches
-from ...report.fmt import text_estimate, text_points
 from ...protocol import protocol
+from ...report.fmt import text_estimate, text_points
 from ...runtime.progress import log
 from ...runtime.store import atomic_save_dir, write_jsonl
 from ...seeding import py_rng
@@ -98,25 +98,13 @@ def task_pair(g: GdcConfig, world: World):
 def initial_model(ctx, size: str, g: GdcConfig):
     """(model, tokenizer, peak lr) for one entry of ``sizes``: a fresh lab model of that size, or a
     local checkpoint (its own tokenizer) to fine-tune."""
-    address = Address("lab", size) if size in SIZES else parse_address(size, "gdc.sizes")
+    address = size_or_address(size, "gdc.sizes")
     if address.lab_size is not None:
         tokenizer = build_char_tokenizer()
         model = build_model(g.arch, address.lab_size, tokenizer, seed=ctx.derive("gdc", size))
         return place(model), tokenizer, g.lr[address.lab_size]
     local = open_model(address, "gdc.sizes").white_box("GDC (it fine-tunes each model on three tasks)")
     return local.module, local.tokenizer, g.checkpoint_lr
-
-
-def checkpoint_digest(size: str) -> str:
-    """A checkpoint's content digest, so that editing it in place retrains; "" for lab sizes."""
-    if size in SIZES:
-        return ""
-    from pathlib import Path
-
-    from ...runtime.context import content_digest
-
-    folder = Path(parse_address(size, "gdc.sizes").name).expanduser()
-    return content_digest(folder) if folder.is_dir() else ""
 
 
 def train_size(ctx, size: str, g: GdcConfig, digest: str = "") -> dict:
@@ -330,7 +318,7 @@ def headline(r: dict) -> str:
 def run(ctx, cfg) -> dict:
     g = cfg.gdc
     per_size, critiques = {}, {}
-    trained = dict(zip(g.sizes, ctx.side_by_side([(f"gdc.{size}.train", train_size, (size, g, checkpoint_digest(size)))
+    trained = dict(zip(g.sizes, ctx.side_by_side([(f"gdc.{size}.train", train_size, (size, g, checkpoint_digest(size, "gdc.sizes")))
                                                    for size in g.sizes])))
     for size in g.sizes:
         result = ctx.stage(f"gdc.{size}.evaluate", evaluate_size, size, trained[size], g)

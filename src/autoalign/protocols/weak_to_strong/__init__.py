@@ -21,20 +21,30 @@ PGR(confidence) - PGR(ce) > 0.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ...measures import bootstrap_ci
-from ...models import TrainConfig, build_char_tokenizer, build_model, count_parameters, load_pretrained, train_lm
+from ...models import (
+    TrainConfig,
+    build_char_tokenizer,
+    build_model,
+    count_parameters,
+    load_pretrained,
+    train_lm,
+)
 from ...models.device import place
+from ...models.providers import checkpoint_digest, open_model, size_or_address
+from ...overseers.lm_classifier import Classifier, predict, train_classifier
 from ...protocol import protocol
 from ...records import LabelledSolution
 from ...runtime.progress import log
 from ...runtime.store import atomic_save_dir
 from ...worlds import make_world
-from ...overseers.lm_classifier import Classifier, predict, train_classifier
 from .config import WeakToStrongConfig, WeakToStrongResults
 from .gap import gap_guard, noise_floor, pgr_estimate
-from .report import summary, headline, w2s_section
+from .report import headline, summary, w2s_section
 from .sealed import SealedLabels, SealedLabelsError, correct_vector
 from .tasks import Item, file_items, world_items
 
@@ -63,10 +73,16 @@ def sealed_test_labels(ctx, w) -> SealedLabels:
 
 
 def pretrain(ctx, size: str, w: WeakToStrongConfig, digest: str = "") -> dict:
-    """Stage: a lab model of ``size`` pretrained as a language model on unlabelled text."""
-    tokenizer = build_char_tokenizer(_alphabet(ctx, w))
-    model = place(build_model("llama", size, tokenizer, seed=ctx.derive("w2s", size)))
-    steps = w.pretrain_steps[size]
+    """Stage: a model pretrained as a language model on unlabelled text: a lab size from scratch, or
+    a local checkpoint (its own tokenizer) further, if ``pretrain_steps`` names it."""
+    address = size_or_address(size, "weak_to_strong.sizes")
+    if address.lab_size is not None:
+        tokenizer = build_char_tokenizer(_alphabet(ctx, w))
+        model = place(build_model("llama", address.lab_size, tokenizer, seed=ctx.derive("w2s", size)))
+    else:
+        local = open_model(address, "weak_to_strong.sizes").white_box("weak-to-strong (it fine-tunes every model)")
+        model, tokenizer = local.module, local.tokenizer
+    steps = w.pretrain_steps.get(size, 0)
     history = []
     if steps:
         if w.data is None:
@@ -77,11 +93,11 @@ def pretrain(ctx, size: str, w: WeakToStrongConfig, digest: str = "") -> dict:
         else:
             texts = [it.text for role in ("weak", "transfer") for it in items(ctx, w, role)]
             rng = np.random.default_rng(ctx.derive("w2s", "pretrain"))
-            batch_at = lambda step: [("", texts[i]) for i in rng.integers(0, len(texts), w.batch_size)]  # noqa: E731
+            batch_at = lambda step: [("", texts[i]) for i in rng.integers(0, len(texts), w.batch_size)]
         log(f"weak-to-strong: pretraining {size} ({count_parameters(model) / 1e6:.2f}M) for {steps} steps")
         history = train_lm(model, tokenizer, batch_at, TrainConfig(steps=steps, lr=w.pretrain_lr, warmup_steps=30,
                                                                    checkpoint_every=10**9))["history"]
-    name = ctx.artifact(f"models/w2s_lm_{size}")
+    name = ctx.artifact("models/w2s_lm_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", size))
     atomic_save_dir(ctx.file(name), lambda f: (model.save_pretrained(f), tokenizer.save_pretrained(f)))
     return {"path": name, "params": count_parameters(model), "history": history}
 
@@ -218,7 +234,9 @@ def run_task(ctx, w: WeakToStrongConfig) -> dict:
         from ...runtime.context import content_digest
 
         digest = content_digest(w.data)
-    lms = dict(zip(w.sizes, ctx.side_by_side([(f"w2s.{s}.pretrain", pretrain, (s, w, digest)) for s in w.sizes])))
+    lms = dict(zip(w.sizes, ctx.side_by_side([(f"w2s.{s}.pretrain", pretrain,
+                                                (s, w, digest + checkpoint_digest(s, "weak_to_strong.sizes")))
+                                               for s in w.sizes])))
     pairs = w.pair_list()
     weak_sizes = list(dict.fromkeys(a for a, _ in pairs))
     strong_sizes = list(dict.fromkeys(b for _, b in pairs))

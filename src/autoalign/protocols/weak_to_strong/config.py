@@ -11,7 +11,6 @@ from ...results import Estimate
 from ...worlds.arithmetic import ArithmeticConfig
 from ...worlds.countdown import CountdownConfig
 
-SIZES = ("micro", "tiny", "small", "medium")
 METHODS = ("ce", "confidence", "bootstrap", "overseer")
 CANARIES = ("majority", "peek")
 
@@ -28,11 +27,13 @@ class WeakToStrongConfig(Section):
     world: ArithmeticConfig = Field(default_factory=lambda: ArithmeticConfig(min_steps=2, max_steps=4, operators="+-*"))
     countdown: CountdownConfig = Field(default_factory=CountdownConfig)
     data: str | None = Field(None, description="A JSONL of {text, label} pairs instead of a world (labels 0/1 or true/false).")
-    sizes: list[Literal["micro", "tiny", "small", "medium"]] = Field(["micro", "tiny", "small"], min_length=2,
-                                                                      description="Model sizes, weakest first.")
+    sizes: list[str] = Field(["micro", "tiny", "small"], min_length=2, description=(
+        "Models, weakest first: lab sizes (micro, tiny, small, medium: pretrained here) or local checkpoints "
+        "(hf/<folder>, fine-tuned as they are)."))
     pairs: list[tuple[str, str]] | None = Field(None, description="(weak, strong) pairs; default: every weaker->stronger pair.")
-    pretrain_steps: dict[str, int] = Field({"micro": 150, "tiny": 300, "small": 500, "medium": 800}, description=(
-        "Language-model pretraining on the world's unlabelled solutions per size: the strong model's latent knowledge."))
+    pretrain_steps: dict[str, int] = Field({"micro": 150, "tiny": 400, "small": 1000, "medium": 2000}, description=(
+        "Language-model pretraining on the world's unlabelled solutions per model (the strong model's latent "
+        "knowledge); a checkpoint without an entry is not pretrained further."))
     pretrain_lr: float = Field(3e-3, gt=0)
     train_steps: int = Field(250, ge=1, description="Classifier fine-tuning steps (every model, every method).")
     batch_size: int = Field(64, ge=1)
@@ -54,10 +55,18 @@ class WeakToStrongConfig(Section):
     overseer_steps: int = Field(150, ge=1, description="PRM training steps when the supervisor is an overseer.")
 
     @model_validator(mode="after")
-    def _check(self) -> "WeakToStrongConfig":
-        missing = [s for s in self.sizes if s not in self.pretrain_steps]
-        if missing:
-            raise ValueError(f"pretrain_steps: no entry for size {missing[0]}")
+    def _check(self) -> WeakToStrongConfig:
+        from ...models.providers import size_or_address
+
+        for s in self.sizes:
+            address = size_or_address(s, "weak_to_strong.sizes")
+            if address.lab_size is None and address.provider not in ("hf", "lab"):
+                raise ValueError(f"{s}: a weak or strong model must be a local model (lab size or hf/<folder>): "
+                                 "it is fine-tuned")
+            if address.lab_size is not None and s not in self.pretrain_steps:
+                raise ValueError(f"pretrain_steps: no entry for size {s}")
+        if len(set(self.sizes)) != len(self.sizes):
+            raise ValueError("sizes: each model at most once")
         for w, s in self.pairs or []:
             if w not in self.sizes or s not in self.sizes:
                 raise ValueError(f"pairs: ({w}, {s}) uses a size not in sizes")
