@@ -13,6 +13,8 @@ from autoalign.runtime.fanout import pool_metrics
 FACTS = ["debate_facts.judge_train_questions=400", "debate_facts.test_questions=60",
          "debate_facts.tournament_strengths=[]", "bootstrap_resamples=200"]
 
+ENDPOINT = "endpoints=[{name: debate_beats_chance, metric: debate_facts.facts.debate, direction: greater, threshold: 0.5}]"
+
 
 def test_hierarchical_ci_covers_training_noise_and_only_then_widens():
     rng = np.random.default_rng(0)
@@ -61,7 +63,7 @@ def test_pool_metrics_keeps_per_seed_values_and_falls_back_to_seeds():
 def _fanout(tmp_path, executor):
     run_dir = tmp_path / executor
     r = subprocess.run([sys.executable, "-m", "autoalign", "run", "configs/debate_facts.yaml", "--run-dir", str(run_dir),
-                        "--json", "--set", "seeds=[0,1,2]", "--set", f"executor={executor}",
+                        "--json", "--set", "seeds=[0,1,2]", "--set", f"executor={executor}", "--set", ENDPOINT,
                         *[x for kv in FACTS for x in ("--set", kv)]], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     metrics = json.loads(r.stdout)["metrics"]
@@ -73,6 +75,12 @@ def _fanout(tmp_path, executor):
         assert sub["debate_facts"]["facts"]["debate"]["mean"] == debate["per_seed"][s]
     assert len(set(debate["per_seed"])) > 1  # fresh seeds: fresh judges and questions
     assert "Seeds" in (run_dir / "report.html").read_text()
+    # the pre-registered endpoint is judged on the pooled estimate itself, in the block and the report
+    ep = metrics["endpoints"]["primary"]["debate_beats_chance"]
+    assert ep["per_seed"] == debate["per_seed"] and ep["estimate"]["mean"] == debate["mean"]
+    assert (ep["estimate"]["ci_low"], ep["estimate"]["ci_high"]) == (debate["ci_low"], debate["ci_high"])
+    assert ep["status"] in ("held", "not held") and 0 < ep["p_value"] <= 1 and ep["p_holm"] == ep["p_value"]
+    assert "Pre-registered endpoints" in (run_dir / "report.html").read_text()
     return debate
 
 

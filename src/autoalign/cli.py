@@ -55,7 +55,12 @@ def _finish(store, metrics: dict, as_json: bool, quiet: bool) -> None:
             typer.echo(f"[{label}]")
         for name, results in group.items():
             try:
-                lines = get_protocol(name).summary(results)
+                if name == "endpoints":
+                    from .endpoints import summary_lines
+
+                    lines = summary_lines(results)
+                else:
+                    lines = get_protocol(name).summary(results)
             except UserError:
                 lines = [f"{name}: (no summary)"]  # a protocol no longer installed
             for line in lines:

@@ -19,6 +19,7 @@ import yaml
 from pydantic import Field, ValidationError, create_model, field_validator
 
 from .config_io import apply_overrides, one_line, read_yaml_mapping, show  # noqa: F401  (re-exported)
+from .endpoints import Endpoint, check_endpoints
 from .errors import UserError
 from .protocol import Section
 
@@ -47,12 +48,22 @@ class RunConfig(Section):
     dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Weights' dtype for local models.")
     openai_base_url: str | None = Field(None, description="Server of openai/ model addresses (else OPENAI_BASE_URL).")
     bootstrap_resamples: int = Field(2000, ge=100, description="Resamples for 95% CIs.")
+    endpoints: list[Endpoint] = Field(default_factory=list, description=(
+        "Pre-registered endpoints: numbers in metrics.json with their expected direction (see endpoints.py)."))
 
     @field_validator("seeds")
     @classmethod
     def _distinct(cls, v):
         if v is not None and len(set(v)) != len(v):
             raise ValueError("seeds must be distinct")
+        return v
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoints(cls, v, info):
+        protocol = info.data.get("protocol")
+        if protocol is not None:
+            check_endpoints(v, list(protocol) if isinstance(protocol, list) else [protocol])
         return v
 
     @field_validator("device")

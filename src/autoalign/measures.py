@@ -30,12 +30,11 @@ def bootstrap_ci(
     x = np.asarray(list(values), dtype=float)
     if x.size == 0:
         raise ValueError("bootstrap_ci needs at least one value")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(n_resamples, x.size))
     if statistic is None:
-        point = float(x.mean())
-        stats = x[idx].mean(axis=1)
+        point, stats = mean_resamples(x, n_resamples, seed)
     else:
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, x.size, size=(n_resamples, x.size))
         point = float(statistic(x))
         stats = np.array([statistic(x[i]) for i in idx])
     alpha = (1 - level) / 2
@@ -58,6 +57,17 @@ def hierarchical_bootstrap(units_per_seed: list[list[float]], n_resamples: int =
     seed. Resampling both levels counts the units' noise more than once, so with few seeds the CI is
     conservative: when seeds agree and each has its own items, about 1.7x as wide as a bootstrap of
     all items pooled (tested); when seeds share their items, about as wide as one seed's (tested)."""
+    point, stats = hierarchical_resamples(units_per_seed, n_resamples, seed)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(stats, [alpha, 1 - alpha])
+    n = sum(1 for u in units_per_seed if len(u))
+    return {"mean": point, "ci_low": float(lo), "ci_high": float(hi), "n": n, "resampled": "seeds>problems"}
+
+
+def hierarchical_resamples(units_per_seed: list[list[float]], n_resamples: int = 2000,
+                           seed: int = 0) -> tuple[float, np.ndarray]:
+    """The point estimate and the bootstrap distribution behind ``hierarchical_bootstrap`` (the
+    same draws for the same seed), for tests read off that distribution (``endpoints.py``)."""
     groups = [np.asarray(u, dtype=float) for u in units_per_seed if len(u)]
     if not groups:
         raise ValueError("hierarchical_bootstrap needs at least one non-empty seed")
@@ -72,9 +82,16 @@ def hierarchical_bootstrap(units_per_seed: list[list[float]], n_resamples: int =
             stats[b] = np.mean([groups[j][idx].mean() for j in picks])
         else:
             stats[b] = np.mean([groups[j][rng.integers(0, groups[j].size, groups[j].size)].mean() for j in picks])
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(stats, [alpha, 1 - alpha])
-    return {"mean": point, "ci_low": float(lo), "ci_high": float(hi), "n": len(groups), "resampled": "seeds>problems"}
+    return point, stats
+
+
+def mean_resamples(values, n_resamples: int = 2000, seed: int = 0) -> tuple[float, np.ndarray]:
+    """The mean and the bootstrap distribution of the mean behind ``bootstrap_ci`` (same draws)."""
+    x = np.asarray(list(values), dtype=float)
+    if x.size == 0:
+        raise ValueError("bootstrap_ci needs at least one value")
+    idx = np.random.default_rng(seed).integers(0, x.size, size=(n_resamples, x.size))
+    return float(x.mean()), x[idx].mean(axis=1)
 
 
 def seed_bootstrap(values: list[float], n_resamples: int = 2000, seed: int = 0) -> Estimate:

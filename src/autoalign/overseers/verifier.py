@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..models.device import model_device
 from ..registry import overseers
 
 @dataclass
@@ -76,10 +77,11 @@ class StepVerifier(nn.Module):
         if kind not in ("prm", "orm") or head not in ("loglik", "linear"):
             raise ValueError(f"unknown verifier kind/head {kind}/{head}")
         self.lm, self.kind, self.head = lm, kind, head
-        self.scale = nn.Parameter(torch.tensor(1.0))
-        self.bias = nn.Parameter(torch.tensor(0.0))
+        device = model_device(lm)  # the head lives where the backbone does, so batches follow it there
+        self.scale = nn.Parameter(torch.tensor(1.0, device=device))
+        self.bias = nn.Parameter(torch.tensor(0.0, device=device))
         if head == "linear":
-            self.linear = nn.Linear(lm.config.hidden_size, 1)
+            self.linear = nn.Linear(lm.config.hidden_size, 1, device=device)
 
     def step_logits(self, batch: EncodedBatch) -> torch.Tensor:
         """(B, S) logits, one per step (meaningless where ``step_mask`` is False)."""

@@ -3,6 +3,7 @@
 The report reads only what the run wrote (``config.yaml``, ``metrics.json``, ``stages/``), so
 ``autoalign report RUN_DIR`` can rebuild it at any time. Each protocol contributes its own section (``Protocol.report``);
 a run fanned out over seeds renders its pooled estimates and adds a table of per-seed values.
+Pre-registered endpoints (``endpoints`` in ``metrics.json``) come first, primary apart from exploratory.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from ..runtime.store import RunStore, atomic_write_text
 from . import plots
+from .endpoints import endpoints_section
 from .fmt import embed_image, fmt_estimate
 
 CSS = """
@@ -64,7 +66,8 @@ def seeds_section(metrics: dict) -> str:
             return
         if isinstance(node, dict):
             for k, v in node.items():
-                walk(v, f"{path}.{k}" if path else str(k))
+                if k != "endpoints":  # their own section
+                    walk(v, f"{path}.{k}" if path else str(k))
 
     walk(metrics, "")
     if not rows:
@@ -91,7 +94,10 @@ def write_report(store: RunStore) -> Path:
     for label, group in groups:
         if label:
             parts.append(f"<h2>Sweep point <code>{html.escape(label)}</code></h2>")
+        parts.append(endpoints_section(group.get("endpoints")))
         for name, results in group.items():
+            if name == "endpoints":
+                continue
             try:
                 spec = get_protocol(name)
             except Exception:  # a protocol no longer installed: its numbers are still in metrics.json

@@ -15,6 +15,10 @@ values beside it and a CI from a hierarchical bootstrap (seeds, then problems wi
 where the sub-runs recorded per-problem values, or over seeds alone where a statistic has no
 per-problem values (AUROC, Elo). Other numbers are averaged over seeds; a value the seeds agree on
 is kept; anything else (an estimate in one seed and none in another) is listed per seed, unpooled.
+
+Pre-registered endpoints (``endpoints:``, see ``endpoints.py``) are judged on the pooled
+distribution: per-seed values, the pooled CI, a one-sided p and Holm's correction within each
+family, under ``endpoints`` in the pooled ``metrics.json`` (per sweep point with a sweep).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import RunConfig
+from ..endpoints import evaluate_endpoints, without_endpoints
 from ..errors import UserError
 from ..measures import hierarchical_bootstrap, seed_bootstrap
 from .store import RunStore, atomic_write_json
@@ -174,8 +179,12 @@ def execute_fanout(store: RunStore, cfg: RunConfig) -> dict:
             raise UserError(f"{missing[0]}: the sub-run wrote no metrics.json (on a Ray cluster, the run folder "
                             "must be on a file system every node shares)")
         subs = [RunStore(t.folder) for t in group]
-        tree = pool_metrics([s.metrics for s in subs], [s.units for s in subs], [t.seed for t in group],
-                            cfg.bootstrap_resamples, seed=cfg.seed)
+        per_seed = [without_endpoints(s.metrics) for s in subs]  # each sub-run judged its own seed alone
+        units, seeds = [s.units for s in subs], [t.seed for t in group]
+        tree = pool_metrics(per_seed, units, seeds, cfg.bootstrap_resamples, seed=cfg.seed)
+        if cfg.endpoints:  # the same bootstrap draws as the pooled estimates above
+            tree["endpoints"] = evaluate_endpoints(cfg.endpoints, per_seed, units, seeds, cfg.bootstrap_resamples,
+                                                   seed=cfg.seed)
         if label:
             pooled[label] = tree
         else:

@@ -94,6 +94,9 @@ def execute_single(store: RunStore, cfg: RunConfig) -> dict:
 
             spec.results.model_validate(split_units(results)[0])  # typed results: fail loudly, here
         metrics = store.write_results(name, results)
+    from ..endpoints import record_endpoints
+
+    metrics = record_endpoints(store, cfg)  # after every protocol: endpoints may span several
     write_report(store)
     store.event("run_finished")
     return metrics

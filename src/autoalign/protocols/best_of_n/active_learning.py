@@ -5,21 +5,31 @@ selector PRM scores highly although their final answer is wrong (final answers a
 step labels are the expensive signal). Method, on one world:
 
 1. Shuffle the labelled pool of generator samples once. At every budget B, the uniform strategy
-   labels the first B of that order.
-2. The selector is the PRM trained on the smallest uniform set. For a larger budget B, the active
-   strategy keeps that set and spends ``convincing_fraction`` of the rest on the wrong-answer
-   samples the selector scores highest, the remainder uniformly.
+   labels the first B of that order. The uniform curve is measured at every active budget *and
+   beyond the largest* (``uniform_budgets``): a uniform curve that stops where the active one stops
+   cannot show that active labels are worth more than their number (the factor would be capped at 1x).
+2. The selector is the PRM trained on the smallest active budget's uniform set (the seed set). For
+   a larger budget B, the active strategy keeps that set and spends ``convincing_fraction`` of the
+   rest on the wrong-answer samples the selector scores highest, the remainder uniformly.
 3. Every PRM is trained for the same number of steps from the generator's weights and measured by
-   best-of-N accuracy at the largest N on the held-out pool.
-4. Data efficiency at budget B: the uniform budget that reaches the active PRM's accuracy
-   (log-linear interpolation of the uniform curve, made monotone), divided by B. The headline is
-   the median over budgets, with a bootstrap CI over test problems.
+   best-of-N accuracy at the largest N on the held-out pool, per test problem.
+4. Two comparisons (``compare_strategies``), each with a bootstrap CI over test problems:
+   - the accuracy difference at equal budget, active - uniform, at every active budget beyond the
+     seed set (paired per problem; pooled over seeds like every estimate with per-problem values);
+   - data efficiency at budget B: the uniform budget that reaches the active PRM's accuracy
+     (log-linear interpolation of the uniform curve, made monotone), divided by B; the headline is
+     the median over budgets. ``lower_bound`` says the active PRM beat every uniform budget,
+     ``upper_bound`` (per budget) that it did no better than the fewest uniform labels.
+   The factor is only readable where the uniform curve rises: ``uniform_gain`` (largest minus
+   smallest uniform budget, CI over problems) says whether it does; where its CI covers 0, more
+   labels do not help at this scale and the equal-budget difference is the measure to read.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ...measures import bootstrap_ci
 from ...overseers import StepVerifier, solution_score, train_verifier
 from ...pipeline.generator import load_generator, read_samples
 from ...runtime.progress import log
@@ -61,18 +71,73 @@ def equivalent_budget(uniform_budgets: list[int], uniform_acc: list[float], targ
     return float(np.exp(logb[j - 1] + t * (logb[j] - logb[j - 1]))), False
 
 
-def data_efficiency(budgets: list[int], uniform: np.ndarray, active: np.ndarray) -> tuple[float, bool]:
-    """Median over budgets (beyond the first) of equivalent uniform budget / active budget.
+def data_efficiency(budgets: list[int], uniform: np.ndarray, active: np.ndarray,
+                    active_budgets: list[int] | None = None) -> tuple[float, bool]:
+    """Median over active budgets (beyond the first) of equivalent uniform budget / active budget.
 
-    ``uniform`` and ``active`` are (budgets, problems) accuracies; active row 0 is unused.
+    ``uniform`` is (len(budgets), problems) and ``active`` (len(active_budgets), problems) accuracies,
+    ``active_budgets`` defaulting to ``budgets``; active row 0 is the seed set and unused.
     """
+    active_budgets = budgets if active_budgets is None else active_budgets
     u = uniform.mean(axis=1).tolist()
     factors, bound = [], False
-    for k in range(1, len(budgets)):
+    for k in range(1, len(active_budgets)):
         eq, lower = equivalent_budget(budgets, u, float(active[k].mean()))
-        factors.append(eq / budgets[k])
+        factors.append(eq / active_budgets[k])
         bound = bound or lower
     return float(np.median(factors)), bound
+
+
+def compare_strategies(uniform_budgets: list[int], uniform: np.ndarray, active_budgets: list[int],
+                       active: np.ndarray, n_resamples: int = 1000, seed: int = 0) -> dict:
+    """Active vs uniform labelling from per-problem accuracy curves (a pure function).
+
+    ``uniform``: (len(uniform_budgets), problems); ``active``: (len(active_budgets), problems), row 0
+    the seed set. Returns the data-efficiency factor with a CI over problems, and per active budget
+    beyond the first: the equivalent uniform budget, its factor, and the equal-budget difference
+    active - uniform (an estimate with per-problem values) where the uniform curve has that budget.
+    """
+    uniform, active = np.asarray(uniform, dtype=float), np.asarray(active, dtype=float)
+    factor, lower_bound = data_efficiency(uniform_budgets, uniform, active, active_budgets)
+    rng = np.random.default_rng(seed)
+    n_problems = uniform.shape[1]
+    boots = []
+    for _ in range(n_resamples):
+        idx = rng.integers(0, n_problems, n_problems)
+        boots.append(data_efficiency(uniform_budgets, uniform[:, idx], active[:, idx], active_budgets)[0])
+    lo, hi = np.quantile(boots, [0.025, 0.975])
+    curve = uniform.mean(axis=1).tolist()
+    by_budget, differences = {}, {}
+    for k in range(1, len(active_budgets)):
+        b = active_budgets[k]
+        acc = float(active[k].mean())
+        eq, lower = equivalent_budget(uniform_budgets, curve, acc)
+        by_budget[str(b)] = {"equivalent_uniform_budget": eq, "factor": eq / b, "lower_bound": lower,
+                             "upper_bound": acc <= curve[0]}  # no worse than the fewest uniform labels
+        if b in uniform_budgets:
+            diff = active[k] - uniform[uniform_budgets.index(b)]
+            differences[str(b)] = bootstrap_ci(diff, n_resamples=n_resamples, seed=seed)
+    return {
+        "data_efficiency": {"mean": factor, "ci_low": float(lo), "ci_high": float(hi), "n": n_problems,
+                            "resampled": "problems", "lower_bound": lower_bound},
+        "equal_budget_difference": differences,
+        "by_budget": by_budget,
+        # can the factor be read at all? only where more uniform labels buy accuracy
+        "uniform_gain": bootstrap_ci(uniform[-1] - uniform[0], n_resamples=n_resamples, seed=seed),
+    }
+
+
+def plan_budgets(active: list[int], uniform: list[int] | None, available: int) -> tuple[list[int], list[int]]:
+    """The active and uniform budgets that fit the labelled pool: every active budget is also on the
+    uniform curve (for the equal-budget difference), which by default reaches 4x the largest."""
+    act = sorted({x for x in active if x <= available})
+    if len(act) < 2:  # a small run: a seed set and one active budget, whatever fits
+        act = sorted({max(1, available // 8), max(2, available // 4)})
+    extra = uniform if uniform is not None else [4 * act[-1]]
+    uni = sorted({x for x in extra if x <= available} | set(act))
+    if uni[-1] <= act[-1] and available > act[-1]:
+        uni.append(available)  # reach beyond the largest active budget with every label there is
+    return act, uni
 
 
 def run_active_learning(ctx, w: str, world_cfg, gen: dict, train_path: str, test_path: str, b: BestOfNConfig) -> dict:
@@ -84,17 +149,15 @@ def run_active_learning(ctx, w: str, world_cfg, gen: dict, train_path: str, test
     keep = [i for i, r in enumerate(train_rows) if world.steps(r["text"])]
     train_rows = [train_rows[i] for i in keep]
     examples = labelled_solutions(train_rows, world)
-    budgets = sorted(x for x in al.budgets if x <= len(examples))
-    if len(budgets) < 2:
-        budgets = [max(1, len(examples) // 4), len(examples)]
+    budgets, uniform_budgets = plan_budgets(al.budgets, al.uniform_budgets, len(examples))
     order = ctx.rng("al-order").permutation(len(examples)).tolist()
 
     uniform = []
     selector = None
-    for k, budget in enumerate(budgets):
+    for budget in uniform_budgets:
         prm, tok = _train_prm(ctx, gen, [examples[i] for i in order[:budget]], b, f"uniform-{budget}")
         uniform.append(_per_problem_accuracy(ctx, prm, tok, world, test_rows, b))
-        if k == 0:
+        if budget == budgets[0]:
             selector = (prm, tok)
     # the selector ranks the wrong-answer samples once
     prm, tok = selector
@@ -103,7 +166,7 @@ def run_active_learning(ctx, w: str, world_cfg, gen: dict, train_path: str, test
     conviction = np.array([solution_score(p, "prm", b.verifier.aggregate) for p in probs])
     wrong = [i for i in np.argsort(-conviction).tolist() if not train_rows[i]["correct"]]
     seed_set = order[: budgets[0]]
-    active = [uniform[0]]
+    active = [uniform[uniform_budgets.index(budgets[0])]]
     for budget in budgets[1:]:
         chosen = list(seed_set)
         taken = set(chosen)
@@ -124,22 +187,18 @@ def run_active_learning(ctx, w: str, world_cfg, gen: dict, train_path: str, test
         active.append(_per_problem_accuracy(ctx, prm, tok, world, test_rows, b))
     uniform_arr, active_arr = np.array(uniform), np.array(active)
 
-    factor, lower_bound = data_efficiency(budgets, uniform_arr, active_arr)
-    rng = ctx.rng("al-bootstrap")
-    n_problems = uniform_arr.shape[1]
-    boots = []
-    for _ in range(min(ctx.bootstrap_resamples, 1000)):
-        idx = rng.integers(0, n_problems, n_problems)
-        boots.append(data_efficiency(budgets, uniform_arr[:, idx], active_arr[:, idx])[0])
-    lo, hi = np.quantile(boots, [0.025, 0.975])
-    log(f"active learning: data efficiency {factor:.2f}x [{lo:.2f}, {hi:.2f}]")
-    n = max(b.n_values)
+    out = compare_strategies(uniform_budgets, uniform_arr, budgets, active_arr,
+                             n_resamples=min(ctx.bootstrap_resamples, 1000), seed=ctx.derive("al-bootstrap"))
+    d = out["data_efficiency"]
+    log(f"active learning: data efficiency {d['mean']:.2f}x [{d['ci_low']:.2f}, {d['ci_high']:.2f}]"
+        + "".join(f"; active - uniform at {k}: {100 * e['mean']:+.1f} points [{100 * e['ci_low']:+.1f}, "
+                  f"{100 * e['ci_high']:+.1f}]" for k, e in out["equal_budget_difference"].items()))
     return {
-        "data_efficiency": {"mean": factor, "ci_low": float(lo), "ci_high": float(hi), "n": n_problems,
-                            "lower_bound": lower_bound},
+        **out,
         "world": w,
         "budgets": budgets,
-        "n": n,
+        "uniform_budgets": uniform_budgets,
+        "n": max(b.n_values),
         "uniform_accuracy": [float(x) for x in uniform_arr.mean(axis=1)],
         "active_accuracy": [float(x) for x in active_arr.mean(axis=1)],
     }

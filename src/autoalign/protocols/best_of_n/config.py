@@ -34,9 +34,23 @@ class ActiveLearningConfig(Section):
 
     enabled: bool = True
     world: Literal["arithmetic", "countdown"] = "arithmetic"
-    budgets: list[int] = Field([250, 500, 1000, 2000], min_length=2, description="Labels, ascending.")
+    budgets: list[int] = Field([250, 500, 1000, 2000], min_length=2, description=(
+        "Active labels, ascending; the first is the seed set that trains the selector."))
+    uniform_budgets: list[int] | None = Field(None, min_length=1, description=(
+        "Uniform budgets beyond the active ones (every active budget is on the uniform curve too); they must "
+        "reach past the largest active budget, or the data-efficiency factor cannot exceed 1x. "
+        "Default: 4x the largest active budget."))
     steps: int = Field(60, ge=1, description="Optimizer steps per PRM, the same at every budget.")
     convincing_fraction: float = Field(0.8, ge=0, le=1, description="Share chosen actively.")
+
+    @model_validator(mode="after")
+    def _reach(self) -> "ActiveLearningConfig":
+        if any(x < 1 for x in self.budgets + (self.uniform_budgets or [])):
+            raise ValueError("budgets are numbers of labels, at least 1")
+        if self.uniform_budgets is not None and max(self.uniform_budgets) <= max(self.budgets):
+            raise ValueError("uniform_budgets must reach past the largest active budget, or active labels can "
+                             "never look more than 1x as efficient")
+        return self
 
 
 class BestOfNConfig(Section):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from ...report import plots
-from ...report.fmt import embed_image, fmt_estimate, fmt_signed
+from ...report.fmt import embed_image, fmt_estimate, fmt_signed, text_points
 from ...runtime.store import RunStore
 
 
@@ -50,15 +50,49 @@ def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
         ]
     al = metrics.get("active_learning")
     if al:
-        d = al["data_efficiency"]
-        bound = " (a lower bound: active choice beat every uniform budget)" if d.get("lower_bound") else ""
-        parts += [
-            "<h3>Active learning</h3>",
-            f"<p>Data efficiency of labelling convincing wrong answers: {d['mean']:.2f}x "
-            f"<span class=ci>[{d['ci_low']:.2f}, {d['ci_high']:.2f}]</span>{bound}.</p>",
-            embed_image(plots.active_learning_curve(al, store.file("plots", "active_learning.png"))),
-        ]
+        parts.append(active_learning_section(store, al))
     return "\n".join(parts)
+
+
+def _uniform_gain(g: dict | None, budgets: list) -> str:
+    if not g:
+        return ""
+    verdict = ("more uniform labels buy accuracy, so the factor can be read" if g["ci_low"] > 0 else
+               "its CI covers zero: more labels do not clearly help at this scale, so the data-efficiency factor "
+               "is not identifiable; read the equal-budget difference")
+    return (f"<p>Uniform curve, {budgets[-1]} &minus; {budgets[0]} labels: {fmt_signed(g)} points; {verdict}.</p>")
+
+
+def active_learning_section(store: RunStore, al: dict) -> str:
+    d = al["data_efficiency"]
+    bound = " (a lower bound: active choice beat every uniform budget)" if d.get("lower_bound") else ""
+    uniform_budgets = al.get("uniform_budgets", al["budgets"])
+    rows = []
+    for k, b in enumerate(al["budgets"]):
+        diff = al.get("equal_budget_difference", {}).get(str(b))
+        eq = al.get("by_budget", {}).get(str(b))
+        u = al["uniform_accuracy"][uniform_budgets.index(b)] if b in uniform_budgets else None
+        rows.append(
+            f"<tr><td>{b}{' (seed set)' if k == 0 else ''}</td><td>{100 * al['active_accuracy'][k]:.1f}%</td>"
+            + (f"<td>{100 * u:.1f}%</td>" if u is not None else "<td>-</td>")
+            + (f"<td>{fmt_signed(diff)}</td>" if diff else "<td>-</td>")
+            + (f"<td>{'&le;' if eq.get('upper_bound') else ''}{eq['equivalent_uniform_budget']:.0f}"
+               f"{'+' if eq['lower_bound'] else ''} "
+               f"({eq['factor']:.2f}x)</td>" if eq else "<td>-</td>") + "</tr>")
+    return "\n".join([
+        "<h3>Active learning</h3>",
+        f"<p>PRMs trained on {', '.join(map(str, uniform_budgets))} uniformly chosen labels and on "
+        f"{', '.join(map(str, al['budgets'][1:]))} labels that favour convincing wrong answers (after a seed set of "
+        f"{al['budgets'][0]} that trains the selector), each measured by best-of-{al['n']} accuracy on the held-out "
+        "pool. The uniform curve reaches past the largest active budget, so the equivalent uniform budget can "
+        "exceed the active one.</p>",
+        f"<p>Data efficiency (equivalent uniform budget / active budget, median over budgets): {d['mean']:.2f}x "
+        f"<span class=ci>[{d['ci_low']:.2f}, {d['ci_high']:.2f}]</span>{bound}.</p>",
+        _uniform_gain(al.get("uniform_gain"), uniform_budgets),
+        "<table><tr><th>labels</th><th>active</th><th>uniform</th><th>active &minus; uniform, points [95% CI]</th>"
+        "<th>equivalent uniform labels</th></tr>" + "".join(rows) + "</table>",
+        embed_image(plots.active_learning_curve(al, store.file("plots", "active_learning.png"))),
+    ])
 
 
 
@@ -78,6 +112,13 @@ def summary(r: dict) -> list[str]:
         if d:
             lines.append(f"  PRM - majority: {d['mean'] * 100:+.1f} points [95% CI {d['ci_low'] * 100:+.1f}, "
                          f"{d['ci_high'] * 100:+.1f}]")
+    al = r.get("active_learning")
+    if al and "mean" in al.get("data_efficiency", {}):
+        d = al["data_efficiency"]
+        line = f"active learning: {d['mean']:.2f}x as data-efficient [95% CI {d['ci_low']:.2f}, {d['ci_high']:.2f}]"
+        for b, e in al.get("equal_budget_difference", {}).items():
+            line += f"; active - uniform at {b} labels {text_points(e)}"
+        lines.append(line)
     return lines
 
 
