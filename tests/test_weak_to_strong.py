@@ -31,6 +31,11 @@ def test_pgr_arithmetic():
     assert est["ci_low"] < 0.5 < est["ci_high"] and est["ci_high"] - est["ci_low"] < 0.15
     none = pgr_estimate(weak, weak, ceiling, n_resamples=500)  # a student no better than its supervisor
     assert none["mean"] == 0.0 and none["ci_low"] <= 0 <= none["ci_high"]
+    # PGR(better) - PGR(student): a student recovering the whole gap vs one recovering half
+    diff = pgr_estimate(weak, ceiling, ceiling, n_resamples=500, baseline=student)
+    assert diff["ci_low"] < 0.5 < diff["ci_high"] and diff["ci_low"] > 0.3
+    same = pgr_estimate(weak, student, ceiling, n_resamples=500, baseline=student)
+    assert same["mean"] == 0.0 and same["ci_low"] == same["ci_high"] == 0.0
 
 
 def test_gap_guard_refuses_a_pgr_without_a_gap():

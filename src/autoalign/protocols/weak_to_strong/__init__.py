@@ -216,6 +216,13 @@ def score(ctx, w: WeakToStrongConfig, preds: dict) -> dict:
             }
             if method == "overseer":
                 methods[method]["supervisor"] = bootstrap_ci(sup_c, **boot)
+        if "ce" in methods and not guard:  # the same weak labels, another loss or route: PGR minus naive PGR
+            ce_c, _ = correct(r["methods"]["ce"]["test"])
+            for method in ("confidence", "bootstrap"):
+                if method in methods:
+                    methods[method]["pgr_minus_ce"] = pgr_estimate(
+                        weak_c, correct(r["methods"][method]["test"])[0], ceil_c, ctx.bootstrap_resamples, ctx.seed,
+                        baseline=ce_c)
         floor_pgrs = [] if guard else [pgr_estimate(weak_c, correct(t)[0], ceil_c, 200, ctx.seed)["mean"]
                                        for t in r.get("noise", [])]
         out[pair] = {"weak": bootstrap_ci(weak_c, **boot), "ceiling": bootstrap_ci(ceil_c, **boot), "guard": guard,

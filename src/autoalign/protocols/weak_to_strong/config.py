@@ -89,6 +89,7 @@ class WeakToStrongConfig(Section):
 class MethodResult(Section):
     student: Estimate
     pgr: Estimate | None
+    pgr_minus_ce: Estimate | None = Field(None, description="PGR(this method) - PGR(ce), paired over test items.")
     agreement: Estimate = Field(description="Share of test items where student and supervisor agree.")
     flags: list[str]
 

@@ -24,16 +24,19 @@ def gap_guard(weak: np.ndarray, ceiling: np.ndarray, min_gap: float) -> str | No
 
 
 def pgr_estimate(weak: np.ndarray, student: np.ndarray, ceiling: np.ndarray, n_resamples: int = 2000,
-                 seed: int = 0, level: float = 0.95) -> dict:
+                 seed: int = 0, level: float = 0.95, baseline: np.ndarray | None = None) -> dict:
     """PGR with a paired bootstrap CI over test items (0/1 correctness vectors of equal length).
-    Resamples whose gap is not positive are left out (their share is reported)."""
+    Resamples whose gap is not positive are left out (their share is reported). With ``baseline``
+    (another student's correctness on the same items): PGR(student) - PGR(baseline), that is
+    (student - baseline) / (ceiling - weak), on the same resamples."""
     w, s, c = (np.asarray(v, dtype=float) for v in (weak, student, ceiling))
-    point = pgr_point(w.mean(), s.mean(), c.mean())
+    ref = w if baseline is None else np.asarray(baseline, dtype=float)
+    point = (s.mean() - ref.mean()) / (c.mean() - w.mean())
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(w), size=(n_resamples, len(w)))
-    wm, sm, cm = w[idx].mean(1), s[idx].mean(1), c[idx].mean(1)
+    wm, sm, cm, rm = w[idx].mean(1), s[idx].mean(1), c[idx].mean(1), ref[idx].mean(1)
     ok = cm - wm > 1e-9
-    stats = (sm[ok] - wm[ok]) / (cm[ok] - wm[ok])
+    stats = (sm[ok] - rm[ok]) / (cm[ok] - wm[ok])
     alpha = (1 - level) / 2
     lo, hi = np.quantile(stats, [alpha, 1 - alpha]) if stats.size else (float("nan"), float("nan"))
     return {"mean": float(point), "ci_low": float(lo), "ci_high": float(hi), "n": int(len(w)),
