@@ -136,3 +136,18 @@ def test_endpoint_names_are_distinct():
         config_from_dict({"protocol": "generator", "endpoints": [e, e]}, "cfg.yaml")
     cfg = config_from_dict({"protocol": "generator", "endpoints": [e]}, "cfg.yaml")
     assert cfg.endpoints[0].family_name == "generator"
+
+
+def test_every_shipped_config_declares_a_primary_endpoint_on_its_own_metrics():
+    from pathlib import Path
+
+    from autoalign.config import load_config
+
+    configs = sorted(Path(__file__).resolve().parents[1].glob("configs/*.yaml"))
+    assert configs
+    for path in configs:
+        cfg = load_config(str(path), [])
+        primary = [e for e in cfg.endpoints if e.primary]
+        assert primary, f"{path.name}: no primary endpoint"
+        protocols = [cfg.protocol] if isinstance(cfg.protocol, str) else list(cfg.protocol)
+        assert all(e.metric.split(".", 1)[0] in protocols for e in cfg.endpoints), path.name
