@@ -154,14 +154,33 @@ def overseer_supervisor(ctx, size: str, lm_info: dict, w: WeakToStrongConfig) ->
     train_verifier(prm, tokenizer, examples, w.overseer_steps, seed=ctx.derive("w2s", "overseer"),
                    description="weak-to-strong: PRM supervisor")
 
-    def score(role_items: list[Item]) -> list[float]:
+    def raw(role_items: list[Item]) -> np.ndarray:
         probs = step_probabilities(prm, tokenizer, [it.prompt for it in role_items], [it.body for it in role_items],
                                    [world.steps(it.body) for it in role_items])
         if w.task == "step":
-            return [p[-1] if p else 0.5 for p in probs]
-        return [float(np.exp(solution_score(p, "prm"))) for p in probs]
+            return np.array([_logit(p[-1]) if p else 0.0 for p in probs])
+        return np.array([max(solution_score(p, "prm"), -30.0) for p in probs])
+
+    # A PRM ranks; it does not say how likely a solution is right (a product of step probabilities is
+    # below 0.5 for most correct solutions). Platt scaling on the weak items, whose labels the
+    # supervisor already trained on, turns its score into the soft label a weak supervisor gives.
+    from sklearn.linear_model import LogisticRegression
+
+    weak = items(ctx, w, "weak")
+    y = [int(it.label) for it in weak]
+    platt = LogisticRegression().fit(raw(weak)[:, None], y) if len(set(y)) == 2 else None
+
+    def score(role_items: list[Item]) -> list[float]:
+        if platt is None:  # one class only among the weak items: its rate is all the supervisor knows
+            return [float(np.mean(y))] * len(role_items)
+        return platt.predict_proba(raw(role_items)[:, None])[:, 1].tolist()
 
     return {"transfer": _round(score(items(ctx, w, "transfer"))), "test": _round(score(test_texts(ctx, w)))}
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return float(np.log(p / (1 - p)))
 
 
 def _step_labels(world, problem, body: str) -> list[bool]:
