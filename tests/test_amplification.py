@@ -1,15 +1,12 @@
-"""Amplification and recursive reward modeling, unit-fast: H's decompositions are exact, the
-ground-truth solvers are right on hand cases, the simulated user behaves as declared."""
+"""Amplification, unit-fast: H's decompositions are exact, the ground-truth solvers are right on
+hand cases, the curriculum and config behave as declared. (Recursive reward modeling: test_rrm.py.)"""
 
 import random
 
-import numpy as np
 import pytest
 
 from autoalign.config import load_config
 from autoalign.protocols.amplification import AmplificationConfig, size_at, training_batch
-from autoalign.protocols.rrm import (RRMConfig, assisted_verdicts, evaluate, outcome_text, outcomes, user_checks,
-                                     user_unassisted)
 from autoalign.registry import worlds
 from autoalign.worlds import make_world
 from autoalign.worlds.algorithmic import TASKS, AlgorithmicConfig, Question, amplify, oracle
@@ -104,39 +101,10 @@ def test_amplification_config_rejects_bad_values():
             load_config("configs/amplification.yaml", [bad])
 
 
-# -- recursive reward modeling -------------------------------------------------------------------
-def test_user_checks_short_chains_exactly_and_guesses_long_ones():
-    assert user_checks(7, (("+", 5), ("-", 3)), 9) and not user_checks(7, (("+", 5), ("-", 3)), 8)
-    truth = [bool(i % 2) for i in range(20000)]
-    said = user_unassisted(truth, 0.7, random.Random(0))
-    agree = np.mean([a == b for a, b in zip(said, truth)])
-    assert abs(agree - 0.7) < 0.015
-
-
-def test_levels_cover_the_chain_lengths():
-    r = RRMConfig(checkable_steps=2, levels=3)
-    assert [r.steps_of(k) for k in (1, 2, 3)] == [(1, 2), (3, 4), (5, 8)]
-    assert [r.level_of(n) for n in range(1, 9)] == [1, 1, 2, 2, 3, 3, 3, 3]
-    items = outcomes(r, 3, 0, "test", 200)
-    assert all(5 <= len(p.ops) <= 8 for p, _, _ in items)
-    assert 0.4 < np.mean([t for _, _, t in items]) < 0.6
-    assert all((c == p.answer) == t for p, c, t in items)
-    assert outcome_text(7, (("+", 5),), 12) == "7+5=12"
-
-
-def test_assisted_evaluation_with_honest_assistants_is_exact_and_never_accepts_a_false_claim():
-    r = RRMConfig(checkable_steps=2, levels=3)
-    items = [(p.start, p.ops, c) for p, c, _ in outcomes(r, 3, 0, "overseer", 300)]
-    truth = [evaluate(s, ops) == c for s, ops, c in items]
-    honest = lambda level, chains: [evaluate(s, ops) for s, ops in chains]  # noqa: E731
-    stats: dict = {}
-    assert assisted_verdicts(r, honest, items, stats) == truth
-    assert stats["user_checks"] >= 2 * len(items) and all(stats["assistant_level2"])
-    # a lying assistant makes the user reject true claims, but a false claim is never accepted
-    liar = lambda level, chains: [(evaluate(s, ops) + 1) % 100 for s, ops in chains]  # noqa: E731
-    said = assisted_verdicts(r, liar, items, {})
-    assert not any(s and not t for s, t in zip(said, truth))
-    assert sum(t and not s for s, t in zip(said, truth)) == sum(truth)
+def test_amplification_config_declares_a_non_inferiority_endpoint_per_task():
+    cfg = load_config("configs/amplification.yaml", [])
+    primary = {e.metric: (e.direction, e.threshold) for e in cfg.endpoints if e.primary}
+    assert primary == {f"amplification.amplification.{t}.gap": ("greater", -0.05) for t in TASKS}
 
 
 def test_balanced_agreement_fails_a_constant_answerer():

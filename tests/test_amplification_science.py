@@ -33,7 +33,7 @@ def test_amplification_runs_end_to_end_and_its_targets_improve(tmp_path):
 def test_rrm_runs_end_to_end_with_the_declared_user(tmp_path):
     cfg = load_config("configs/rrm.yaml", [
         "bootstrap_resamples=200", "rrm.levels=2", "rrm.train_outcomes=400", "rrm.test_outcomes=100",
-        "rrm.steps=200"])
+        "rrm.pretrain_steps=150", "rrm.steps=40"])
     store, _ = open_run(cfg, tmp_path / "run")
     m = execute(store, cfg)["rrm"]["rrm"]
     for key in ("recursive", "unassisted", "ceiling", "recursive_minus_unassisted"):

@@ -38,15 +38,17 @@ def rrm_section(store: RunStore, metrics: dict, stages: dict) -> str:
     lower = "".join(f"<tr><td>{k}</td><td>{fmt_estimate(v)}</td></tr>" for k, v in m["lower_levels"].items())
     assist = ", ".join(f"{k.replace('assistant_', '')}: {100 * v:.1f}%" for k, v in m["assistant_accuracy"].items())
     return "\n".join([
-        "<h2>Recursive reward modeling (arithmetic chains)</h2>",
+        f"<h2>Recursive reward modeling ({'countdown solutions' if m.get('world') == 'countdown' else 'arithmetic chains'})</h2>",
         "<p>A user checks short chains exactly and agrees with the truth only part of the time on long ones. "
         "Reward models for longer chains learn from evaluations in which the earlier levels' assistants state "
         "intermediate values, splitting each chain into pieces the user checks. Primary endpoint: recursive vs "
-        "unassisted accuracy on held-out long chains.</p>",
-        "<table><tr><th>long-chain reward model trained on</th><th>accuracy [95% CI]</th><th>training labels right</th></tr>"
-        f"{rows}</table>",
-        f"<p>Recursive minus unassisted: {fmt_signed(m['recursive_minus_unassisted'])} points. "
-        f"Assistants' stated values right: {assist}.</p>",
+        "unassisted accuracy on held-out long chains"
+        + (" (measured on the validation split: a tuning run)" if m.get("eval_split") == "val" else "") + ".</p>",
+        ("<table><tr><th>long-chain reward model trained on</th><th>accuracy [95% CI]</th><th>training labels right</th></tr>"
+        f"{rows}</table>"),
+        (f"<p>Recursive minus unassisted: {fmt_signed(m['recursive_minus_unassisted'])} points; recursive minus "
+         f"ceiling: {fmt_signed(m['recursive_minus_ceiling'])} points. "
+        f"Assistants' stated values right: {assist}.</p>"),
         f"<table><tr><th>lower level (recursive RM)</th><th>accuracy [95% CI]</th></tr>{lower}</table>",
         embed_image(rrm_plot(m, store.file("plots", "rrm.png"))),
     ])
