@@ -1,5 +1,7 @@
 """Amplification and recursive reward modeling end to end, at a size that runs in about a minute."""
 
+import pytest
+
 from autoalign.config import load_config
 from autoalign.runtime.runner import execute, open_run
 
@@ -30,6 +32,7 @@ def test_amplification_runs_end_to_end_and_its_targets_improve(tmp_path):
     assert "Iterated amplification" in store.file("report.html").read_text()
 
 
+@pytest.mark.slow  # 14 s; tests/test_rrm.py covers the recursion in the unit phase
 def test_rrm_runs_end_to_end_with_the_declared_user(tmp_path):
     cfg = load_config("configs/rrm.yaml", [
         "bootstrap_resamples=200", "rrm.levels=2", "rrm.train_outcomes=400", "rrm.test_outcomes=100",

@@ -1,6 +1,8 @@
 """Model organisms end to end at the smallest scale (about half a minute): every organism x overseer
 cell is in metrics.json (a TPR estimate or n/a with a reason), with persistence per size, the probe
-by layer, the prover-verifier rounds, and exfiltration attempts and flags with zero escapes."""
+by layer, the prover-verifier rounds, and exfiltration attempts and flags with zero escapes. Under
+``make test-slow`` (42 s): ``make test``'s science phase was at its 10-minute limit; the sandbox tests
+(``test_sandbox.py``) stay in the unit phase."""
 
 import json
 import shutil
@@ -9,6 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from autoalign.cli import app
+
+pytestmark = pytest.mark.slow
 
 SMALL = [
     "organisms.sizes=[micro]", "organisms.base_steps.micro=150", "organisms.overseer_size=micro",
