@@ -29,8 +29,8 @@ demo-quick: $(STAMP)
 
 # Unit tests first (seconds), then the science checks (minutes).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not science"
-	$(BIN)/python -m pytest -q -m "science and not slow"
+	$(BIN)/python -m pytest -q --durations=10 -m "not slow and not science"
+	$(BIN)/python -m pytest -q --durations=30 -m "science and not slow"
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

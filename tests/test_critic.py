@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autoalign.overseers.critic import grade_critique, parse_critique, write_critique
-from autoalign.protocols.gdc_gaps import rater_finds
+from autoalign.protocols.gdc_gaps.rater import closed_form_expectation as rater_finds
 from autoalign.worlds.arithmetic import check_solution, generate
 from autoalign.worlds.tampering import FLAWS, locally_invalid_steps, tamper
 

@@ -177,3 +177,25 @@ def elo_ratings(first: list[int], second: list[int], first_won: list[bool], play
     est = [{"mean": float(point[i]), "ci_low": float(lo[i]), "ci_high": float(hi[i]), "n": len(members)}
            for i in range(players + 1)]
     return {"ratings": est[:players], "side_advantage": est[players]}
+
+
+def within_group_auroc(groups: Iterable[Hashable], labels: Iterable[bool], scores: Iterable[float]) -> dict:
+    """AUROC of ``scores`` for ``labels`` computed inside each group (e.g. one problem's samples),
+    for the groups holding both labels: ``{group: auroc}``. Ties count one half.
+
+    The pooled AUROC also rewards telling easy problems from hard ones, which reranking a problem's
+    own samples never uses; this one measures only the ranking within a problem. Pass its values to
+    ``bootstrap_ci`` for a mean with a CI over groups."""
+    members: dict = defaultdict(list)
+    for i, g in enumerate(groups):
+        members[g].append(i)
+    y = np.asarray(list(labels), dtype=bool)
+    s = np.asarray(list(scores), dtype=float)
+    out = {}
+    for g, idx in members.items():
+        yy, ss = y[idx], s[idx]
+        pos, neg = ss[yy], ss[~yy]
+        if pos.size and neg.size:
+            diff = pos[:, None] - neg[None, :]
+            out[g] = float(((diff > 0) + 0.5 * (diff == 0)).mean())
+    return out

@@ -31,12 +31,24 @@ class TrainConfig:
     eval_every: int = 100
     target_accuracy: float | None = None
     checkpoint_every: int = 100
+    loss_per: str = "token"  # "token": every labelled token weighs the same; "example": every example does
 
 
-def lm_loss(model, ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean next-token cross-entropy over labelled tokens. The model's own loss shifts the labels
+def lm_loss(model, ids: torch.Tensor, labels: torch.Tensor, per: str = "token") -> torch.Tensor:
+    """Mean next-token cross-entropy over labelled tokens (``per="token"``), or the mean over examples
+    of each example's mean (``per="example"``): then a one-word target (a verdict) weighs as much as a
+    whole solution, so a task mix weights tasks, not tokens. The model's own loss shifts the labels
     rather than slicing the logits, which saves a copy and is about 8% faster here."""
-    return model(input_ids=ids, labels=labels).loss
+    if per == "token":
+        return model(input_ids=ids, labels=labels).loss
+    logits = model(input_ids=ids).logits[:, :-1]
+    target = labels[:, 1:]
+    ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2).float(), target, ignore_index=IGNORE,
+                                           reduction="none")
+    mask = target != IGNORE
+    counts = mask.sum(1)
+    per_example = (ce * mask).sum(1) / counts.clamp(min=1)
+    return per_example[counts > 0].mean()
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -59,7 +71,9 @@ def train_lm(
     """Train until ``cfg.steps`` or until ``evaluate()`` reaches ``cfg.target_accuracy``.
 
     Returns ``{"steps", "history", "seconds", "tokens", "stopped_early"}``. ``history`` holds the
-    loss every 10 steps and the validation accuracy at each check.
+    loss every 10 steps and the validation accuracy at each check. ``evaluate`` may return a dict of
+    several validation metrics (a learning curve kept in the checkpoint); its ``val_accuracy`` entry,
+    if any, is the one ``target_accuracy`` reads.
     """
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -100,7 +114,7 @@ def train_lm(
             ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
-            loss = lm_loss(model, ids, labels)
+            loss = lm_loss(model, ids, labels, cfg.loss_per)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -117,12 +131,14 @@ def train_lm(
             bar.advance(1)
             at_end = state["step"] == cfg.steps
             if evaluate is not None and (state["step"] % cfg.eval_every == 0 or at_end):
-                acc = evaluate()
+                result = evaluate()
                 model.train()
-                state["history"].append({"step": state["step"], "val_accuracy": acc})
+                found = result if isinstance(result, dict) else {"val_accuracy": result}
+                acc = found.get("val_accuracy")
+                state["history"].append({"step": state["step"], **found})
                 if on_event:
-                    on_event("validation", step=state["step"], accuracy=acc)
-                if cfg.target_accuracy is not None and acc >= cfg.target_accuracy:
+                    on_event("validation", step=state["step"], **({"accuracy": acc} if acc is not None else found))
+                if cfg.target_accuracy is not None and acc is not None and acc >= cfg.target_accuracy:
                     state["stopped_early"] = True
             if state["step"] % cfg.checkpoint_every == 0 and not at_end:
                 save_checkpoint()

@@ -13,11 +13,19 @@ Does an overseer say all it knows? Method, for each model size:
    or rightly says "no flaw"). GD = D - G, GC = C - G, DC = D - C, each with a paired bootstrap CI
    over problems. "D on missed flaws" asks directly: of the flaws the critique missed, how many did
    the same model's discriminator flag?
-3. For the critic (the largest size by default):
+3. On common items (``own_samples.py``): K samples of the model's own per problem, on which G, D
+   and C are measured in one unit (the soundness of the sample each one picks) beside two
+   reference discriminators (generate-and-compare, likelihood surprise) and the oracle; with
+   within-problem AUROCs and per number of steps. This is the fair test of "evaluation is easier
+   than generation": the balanced items above mix units.
+4. Training weights each example alike (``loss_per: example``), so the one-word verdict of a
+   discrimination item counts as much as a solution, and validation G, D and C are recorded
+   along the way (the learning curves).
+5. For the critic (the largest size by default):
    - catch rate vs hallucination (McAleese et al. 2024): sample K critiques per item, pick the one
      maximising log-probability + bonus x (flags a step); sweep the bonus;
-   - assistance: a weak rater can check only ``rater_budget`` steps per solution, each by itself;
-     unassisted it checks random steps, assisted it checks the step the critique names first;
+   - assistance, measured (``rater.py``): a weaker model checking ``rater_budget`` steps per
+     solution reads each item with and without the critique; flaws found and false alarms;
    - adversarial flaws: per problem, try several flaws and keep one the critic misses (if any);
      report how often the critic can be evaded and whether its discriminator still sees those flaws.
 """
@@ -25,7 +33,6 @@ Does an overseer say all it knows? Method, for each model size:
 from __future__ import annotations
 
 import re
-from math import comb
 
 import numpy as np
 
@@ -52,6 +59,8 @@ from ...runtime.store import atomic_save_dir, write_jsonl
 from ...seeding import py_rng
 from ...worlds import World, make_world
 from .config import GdcConfig, GdcResults
+from .own_samples import evaluate_own_samples
+from .rater import measured_assistance
 from .report import gdc_section
 
 
@@ -116,8 +125,10 @@ def train_size(ctx, size: str, g: GdcConfig, digest: str = "") -> dict:
     ckpt = ctx.file(f"{name}.ckpt.pt")
     state = train_lm(model, tokenizer, bucketed_batches(world, ctx.seed, g.batch_size, task_pair(g, world), tag="gdc",
                                                          buckets=1),
-                     TrainConfig(steps=g.train_steps, lr=lr, warmup_steps=50, checkpoint_every=g.checkpoint_every),
-                     checkpoint=ckpt, on_event=lambda kind, **f: ctx.event(kind, **f))
+                     TrainConfig(steps=g.train_steps, lr=lr, warmup_steps=50, checkpoint_every=g.checkpoint_every,
+                                 eval_every=max(1, g.curve_every), loss_per=g.loss_per),
+                     checkpoint=ckpt, evaluate=curve_point(ctx, g, model, tokenizer) if g.curve_every else None,
+                     on_event=lambda kind, **f: ctx.event(kind, **f))
 
     def save(folder):
         model.save_pretrained(folder)
@@ -125,8 +136,27 @@ def train_size(ctx, size: str, g: GdcConfig, digest: str = "") -> dict:
 
     atomic_save_dir(ctx.file(name), save)
     ckpt.unlink(missing_ok=True)
-    return {"path": name, "params": count_parameters(model),
-            "train_seconds": round(state["seconds"], 1), "history": state["history"]}
+    curve = [h for h in state["history"] if "G" in h]
+    return {"path": name, "params": count_parameters(model), "curve": curve,
+            "train_seconds": round(state["seconds"], 1), "history": [h for h in state["history"] if "G" not in h]}
+
+
+def curve_point(ctx, g: GdcConfig, model, tokenizer):
+    """``evaluate`` for training: G, D and C on validation problems (balanced items for D and C)."""
+    world = world_of(g)
+    problems = world.problems(ctx.seed, "val", g.curve_problems, tag="gdc-curve")
+    items = evaluation_items(ctx, g, problems, tag="curve")
+
+    def evaluate() -> dict:
+        greedy = sample_solutions(model, tokenizer, [p.prompt for p in problems], temperature=0.0,
+                                  max_new_tokens=g.max_new_tokens, description="validation G")
+        flawed = np.array([it["flawed_step"] is not None for it in items])
+        d = (discriminate(model, tokenizer, problems, items) > 0) == flawed
+        c = [grade(problems, it, t).right for it, t in zip(items, critique(model, tokenizer, problems, items))]
+        return {"G": float(np.mean([world.check(p, t).correct for p, t in zip(problems, greedy)])),
+                "D": float(d.mean()), "C": float(np.mean(c))}
+
+    return evaluate
 
 
 def load_trained(ctx, trained: dict):
@@ -136,10 +166,10 @@ def load_trained(ctx, trained: dict):
     return place(model), tokenizer
 
 
-def evaluation_items(ctx, g: GdcConfig, problems: list) -> list[dict]:
+def evaluation_items(ctx, g: GdcConfig, problems: list, tag: str = "items") -> list[dict]:
     """Two items per problem, gold and tampered (flaw kinds in turn), the flawed step recorded."""
     world = world_of(g)
-    rng = py_rng(ctx.seed, "gdc", "items")
+    rng = py_rng(ctx.seed, "gdc", tag)
     kinds = flaw_kinds(g, world)
     items = []
     for i, p in enumerate(problems):
@@ -233,37 +263,6 @@ def catch_vs_hallucination(ctx, g: GdcConfig, model, tokenizer, problems, items)
     return rows
 
 
-def rater_finds(n_steps: int, invalid: set[int], budget: int, pointed: int | None) -> float:
-    """Chance that a rater checking ``budget`` steps, each by itself, finds an invalid step; it checks
-    ``pointed`` first if given (the critique's step), the rest uniformly at random."""
-    budget = min(budget, n_steps)
-    steps = list(range(n_steps))
-    if pointed is not None and 0 <= pointed < n_steps:
-        if pointed in invalid:
-            return 1.0
-        steps.remove(pointed)
-        budget -= 1
-    bad = len(invalid & set(steps))
-    return 1.0 - comb(len(steps) - bad, budget) / comb(len(steps), budget) if budget > 0 else 0.0
-
-
-def assistance(ctx, g: GdcConfig, problems, items, texts) -> dict:
-    world = world_of(g)
-    without, with_ = [], []
-    for it, t in zip(items, texts):
-        if it["flawed_step"] is None:
-            continue
-        p = problems[it["problem"]]
-        invalid = set(world.locally_invalid_steps(p, it["text"]))
-        without.append(rater_finds(p.n_steps, invalid, g.rater_budget, None))
-        with_.append(rater_finds(p.n_steps, invalid, g.rater_budget, parse_critique(t).step))
-    boot = ctx.boot
-    w, a = np.asarray(without), np.asarray(with_)
-    return {"budget": g.rater_budget, "flaws_found": {
-        "without": bootstrap_ci(w, **boot), "with": bootstrap_ci(a, **boot), "difference": bootstrap_ci(a - w, **boot),
-        "relative_gain": float(a.mean() / w.mean() - 1) if w.mean() > 0 else None}}
-
-
 def adversarial_flaws(ctx, g: GdcConfig, model, tokenizer, problems) -> dict:
     """Per problem, several tampered copies; keep one the critic misses. How often can it be evaded,
     and does the same model's discriminator still flag the flaws its critique let through?"""
@@ -289,23 +288,53 @@ def adversarial_flaws(ctx, g: GdcConfig, model, tokenizer, problems) -> dict:
     return out
 
 
-def critic_stage(ctx, size: str, trained: dict, texts: list[str], g: GdcConfig) -> dict:
-    """Stage: the critic's catch-vs-hallucination sweep, adversarial flaws and rater assistance."""
+def critic_stage(ctx, size: str, trained: dict, texts: list[str], g: GdcConfig, rater: dict | None = None) -> dict:
+    """Stage: the critic's catch-vs-hallucination sweep, adversarial flaws and rater assistance
+    (measured with the ``rater`` model, the run's weakest by default)."""
     model, tokenizer = load_trained(ctx, trained)
     problems = test_problems(ctx, g)
     items = evaluation_items(ctx, g, problems)
     sweep = catch_vs_hallucination(ctx, g, model, tokenizer, problems, items)
-    return {"size": size, "sweep": sweep, "adversarial": adversarial_flaws(ctx, g, model, tokenizer, problems),
-            "assistance": assistance(ctx, g, problems, items, texts)}
+    out = {"size": size, "sweep": sweep, "adversarial": adversarial_flaws(ctx, g, model, tokenizer, problems)}
+    rater_model, rater_tokenizer = load_trained(ctx, rater or trained)
+    out["assistance"] = measured_assistance(rater_model, rater_tokenizer, world_of(g), problems, items, texts,
+                                            g.rater_budget, ctx.derive("gdc", "rater"), ctx.boot)
+    return out
+
+
+def own_samples_stage(ctx, size: str, trained: dict, g: GdcConfig) -> dict:
+    """Stage: G, D, C and the reference discriminators on the model's own samples."""
+    world = world_of(g)
+    model, tokenizer = load_trained(ctx, trained)
+    problems = test_problems(ctx, g)
+    greedy = sample_solutions(model, tokenizer, [p.prompt for p in problems], temperature=0.0,
+                              max_new_tokens=g.max_new_tokens, description="generating")
+    metrics, records = evaluate_own_samples(model, tokenizer, world, problems, greedy, g.own_samples,
+                                            ctx.derive("gdc", size, "own"), gold_value, ctx.boot)
+    write_jsonl(ctx.file(ctx.artifact(f"samples/gdc_own_{size}") + ".jsonl"), records)
+    sel = metrics["selection"]
+    log(f"{size} own samples: G {metrics['generator_samples']['mean']:.1%}, picks: D {sel['discriminator']['mean']:.1%} "
+        f"C {sel['critique']['mean']:.1%} compare {sel['compare']['mean']:.1%} surprise {sel['surprise']['mean']:.1%} "
+        f"oracle {sel['oracle']['mean']:.1%}")
+    return metrics
 
 
 def summary(r: dict) -> list[str]:
     lines = [f"{size} ({g['params'] / 1e6:.2f}M): G {text_estimate(g['generator'])}, D {text_estimate(g['discriminator'])}, "
              f"C {text_estimate(g['critique'])}; DC gap {text_points(g['dc_gap'])}" for size, g in r.get("gdc", {}).items()]
+    for size, g in r.get("gdc", {}).items():
+        own = g.get("own_samples")
+        if own:
+            sel = own["selection"]
+            lines.append(f"{size} own samples: G {text_estimate(own['generator_samples'])}, D picks "
+                         f"{text_estimate(sel['discriminator'])}, C picks {text_estimate(sel['critique'])}, "
+                         f"compare {text_estimate(sel['compare'])}; D - C {text_points(own['dc_selection'])}")
     a = r.get("assistance")
     if a:
         f = a["flaws_found"]
-        lines.append(f"rater finds {text_estimate(f['without'])} of flaws alone, {text_estimate(f['with'])} with critiques")
+        lines.append(f"rater (a model) finds {text_estimate(f['without'])} of flaws alone, {text_estimate(f['with'])} "
+                     f"with critiques; false alarms {text_estimate(a['false_alarms']['without'])} / "
+                     f"{text_estimate(a['false_alarms']['with'])}")
     return lines
 
 
@@ -323,8 +352,13 @@ def run(ctx, cfg) -> dict:
     for size in g.sizes:
         result = ctx.stage(f"gdc.{size}.evaluate", evaluate_size, size, trained[size], g)
         per_size[size], critiques[size] = result["metrics"], result["critiques"]
+        per_size[size]["curve"] = trained[size].get("curve", [])
+        if g.own_samples:
+            per_size[size]["own_samples"] = ctx.stage(f"gdc.{size}.own_samples", own_samples_stage, size, trained[size], g)
     critic_size = g.critic_size or g.sizes[-1]
-    extra = ctx.stage("gdc.critic", critic_stage, critic_size, trained[critic_size], critiques[critic_size], g)
+    rater_size = g.rater_size or g.sizes[0]
+    extra = ctx.stage("gdc.critic", critic_stage, critic_size, trained[critic_size], critiques[critic_size], g,
+                      trained[rater_size])
     top = per_size[critic_size]
     metrics = {
         "gdc": per_size,

@@ -53,7 +53,15 @@ class GdcConfig(Section):
     critic_size: str | None = Field(None, description="The critic for sweep/assistance (default: last entry).")
     critique_samples: int = Field(8, ge=1, description="K critiques sampled per item for the bonus sweep.")
     bonuses: list[float] = Field([-8, -4, -2, -1, 0, 1, 2, 4, 8], min_length=1, description="Bonus per flagged step.")
-    rater_budget: int = Field(1, ge=1, description="Steps the simulated rater can check per solution.")
+    rater_budget: int = Field(1, ge=1, description="Steps the rater model can check per solution.")
+    rater_size: str | None = Field(None, description="The rater model (default: the first, weakest entry of sizes).")
+    loss_per: Literal["token", "example"] = Field("example", description=(
+        "How the training loss averages: per example, so each task weighs what the mix says (a one-word "
+        "verdict counts as much as a solution), or per token (a verdict is a few % of the signal)."))
+    own_samples: int = Field(4, ge=0, description=(
+        "K solutions sampled per test problem on which G, D and C are measured together (0: skip)."))
+    curve_every: int = Field(300, ge=0, description="Validation G, D and C every this many steps (0: no curve).")
+    curve_problems: int = Field(60, ge=10, description="Validation problems per point of the learning curve.")
     adversarial_tries: int = Field(6, ge=1, description="Flaws tried per problem to find one the critic misses.")
     checkpoint_every: int = Field(100, ge=1)
 
@@ -70,6 +78,8 @@ class GdcConfig(Section):
             raise ValueError(f"lr: no learning rate for size {missing[0]}")
         if self.critic_size is not None and self.critic_size not in self.sizes:
             raise ValueError("critic_size must be one of sizes")
+        if self.rater_size is not None and self.rater_size not in self.sizes:
+            raise ValueError("rater_size must be one of sizes")
         known = {"arithmetic": ("carried", "slip", "operator", "operand"), "countdown": ("carried", "operator")}
         bad = [f for f in (self.flaws or []) if f not in known[self.world_name]]
         if bad:
@@ -96,6 +106,8 @@ class SizeResults(Section):
     hallucination_rate: float
     well_formed_critiques: float
     catch_rate_by_flaw: dict[str, float]
+    own_samples: dict | None = None
+    curve: list[dict] = Field(default_factory=list)
 
 
 class GdcResults(Section):

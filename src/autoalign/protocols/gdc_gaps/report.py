@@ -49,6 +49,65 @@ def sweep_plot(sweep: list[dict], path: Path) -> Path:
     return _save(fig, path)
 
 
+def curves_plot(gdc: dict, path: Path) -> Path:
+    """Validation G, D and C against training steps, one line style per size."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    styles = ["-", "--", ":", "-."]
+    for i, size in enumerate(sorted(gdc, key=lambda s: gdc[s]["params"])):
+        curve = gdc[size].get("curve") or []
+        for key, (_, label, color) in zip(("G", "D", "C"), ABILITIES):
+            ax.plot([c["step"] for c in curve], [100 * c[key] for c in curve], styles[i % 4], color=color,
+                    label=f"{key} {size}")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Learning curves (G greedy; D and C on balanced items)")
+    ax.legend(fontsize=7, ncol=3, loc="lower right")
+    return _save(fig, path)
+
+
+EVALUATOR_NAMES = [("discriminator", "D"), ("critique", "C"), ("compare", "generate-and-compare"),
+                   ("surprise", "likelihood surprise"), ("oracle", "oracle (pass@K)")]
+
+
+def own_samples_table(gdc: dict) -> str:
+    sizes = [s for s in sorted(gdc, key=lambda s: gdc[s]["params"]) if gdc[s].get("own_samples")]
+    if not sizes:
+        return ""
+    head = "".join(f"<th>{name} picks</th>" for _, name in EVALUATOR_NAMES)
+    rows = ""
+    for s in sizes:
+        o = gdc[s]["own_samples"]
+        rows += (f"<tr><td>{s}</td><td>{fmt_estimate(o['generator_greedy'])}</td><td>{fmt_estimate(o['generator_samples'])}</td>"
+                 + "".join(f"<td>{fmt_estimate(o['selection'][e])}</td>" for e, _ in EVALUATOR_NAMES)
+                 + f"<td>{fmt_signed(o['gd_selection'])}</td><td>{fmt_signed(o['dc_selection'])}</td>"
+                 + f"<td>{fmt_signed(o['d_minus_compare'])}</td></tr>")
+    auc_rows = ""
+    for s in sizes:
+        o = gdc[s]["own_samples"]
+        w = o["within_auroc"]
+        auc_rows += (f"<tr><td>{s}</td><td>{o['problems_with_both']}</td>"
+                     + "".join(f"<td>{fmt_estimate(w[e]) if w.get(e) else '-'}</td>" for e, _ in EVALUATOR_NAMES[:4])
+                     + "".join(f"<td>{100 * o['balanced_accuracy'][e]:.1f}%</td>" if e in o["balanced_accuracy"] else "<td>-</td>"
+                               for e in ("discriminator", "critique", "compare")) + "</tr>")
+    k = gdc[sizes[0]]["own_samples"]["samples_per_problem"]
+    return (
+        "<h3>On common items: the model's own samples</h3>"
+        f"<p>Each size samples {k} solutions per test problem (temperature 1); the checker labels each sound or flawed. "
+        "Every evaluator picks the sample it rates most sound (ties: a random pick among them), so all abilities are in "
+        "one unit, the picked sample's soundness. G (samples) is a random pick; the oracle is pass@K (the ceiling). "
+        "Two reference discriminators: generate-and-compare (same answer as the model's greedy solution) and "
+        "likelihood surprise (mean token log-probability, no discrimination training). D - G &gt; 0: the model can "
+        "pick its better solutions (evaluation easier than generation); D - C &gt; 0: its critiques say less than its "
+        "discriminator knows.</p>"
+        f"<table><tr><th>size</th><th>G greedy</th><th>G samples</th>{head}<th>D - G</th><th>D - C</th>"
+        f"<th>D - compare</th></tr>{rows}</table>"
+        "<p>Within-problem AUROC (problems holding both sound and flawed samples; ranking only, not problem "
+        "difficulty) and balanced accuracy on the same samples:</p>"
+        "<table><tr><th>size</th><th>problems</th><th>D</th><th>C</th><th>compare</th><th>surprise</th>"
+        f"<th>D balanced</th><th>C balanced</th><th>compare balanced</th></tr>{auc_rows}</table>")
+
+
 def gdc_section(store: RunStore, metrics: dict, stages: dict) -> str:
     gdc = metrics.get("gdc")
     if not gdc:
@@ -70,7 +129,10 @@ def gdc_section(store: RunStore, metrics: dict, stages: dict) -> str:
         "<table><tr><th>size</th><th>params</th><th>G</th><th>D</th><th>C</th><th>GD gap</th><th>GC gap</th>"
         f"<th>DC gap</th><th>D on missed flaws</th></tr>{rows}</table>",
         embed_image(abilities_plot(gdc, store.file("plots", "gdc_abilities.png"))),
+        own_samples_table(gdc),
     ]
+    if any(gdc[s].get("curve") for s in gdc):
+        parts.append(embed_image(curves_plot(gdc, store.file("plots", "gdc_curves.png"))))
     critic = metrics.get("critic")
     if critic:
         adv = critic["adversarial"]
@@ -86,9 +148,14 @@ def gdc_section(store: RunStore, metrics: dict, stages: dict) -> str:
         ]
     a = metrics.get("assistance")
     if a:
-        f = a["flaws_found"]
+        f, fa = a["flaws_found"], a.get("false_alarms")
+        cf = a.get("closed_form_perfect_rater")
         parts.append(
-            f"<h3>Assisting a weak rater</h3><p>A rater who can check {a['budget']} step(s) per solution, each by "
-            f"itself, finds {fmt_estimate(f['without'])} of planted flaws unassisted and {fmt_estimate(f['with'])} when it "
-            f"checks the step the critique names first: {fmt_signed(f['difference'])} points.</p>")
+            f"<h3>Assisting a weak rater (measured)</h3><p>A weaker model checks {a['budget']} step(s) per solution: it "
+            "reads the solution up to a step's value and writes the value itself; a difference flags the solution. "
+            f"It finds {fmt_estimate(f['without'])} of planted flaws unassisted and {fmt_estimate(f['with'])} when it "
+            f"checks the step the critique names first: {fmt_signed(f['difference'])} points"
+            + (f"; false alarms on sound solutions {fmt_estimate(fa['without'])} and {fmt_estimate(fa['with'])}" if fa else "")
+            + "." + (f" For comparison, a formula for a perfect rater (an expectation, not a measurement): "
+                     f"{100 * cf['without']:.1f}% and {100 * cf['with']:.1f}%." if cf else "") + "</p>")
     return "\n".join(parts)
