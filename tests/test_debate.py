@@ -134,3 +134,15 @@ def test_facts_run_has_protocols_and_elo(tmp_path):
     assert [r["strength"] for r in f["elo"]] == [1, 16]
     assert f["elo"][1]["elo"]["mean"] > f["elo"][0]["elo"]["mean"]
     assert "consultancy" in store.file("report.html").read_text()
+    # Issue #11: the calibrated judge, the whole-proof share, ablations, planning and long walks.
+    cal = f["calibration"]
+    for proto in ("debate", "consultancy", "consultancy_dishonest", "blind"):
+        for kind in ("raw", "calibrated"):
+            assert set(cal[kind][proto]) == {"accuracy", "mean_p_correct", "log_loss"}
+    assert set(cal["calibrated_diff"]) == {"debate_minus_consultancy", "consultancy_minus_blind"}
+    assert 0 <= f["proof_shown"]["debate"]["mean"] <= 1
+    assert set(f["ablation"]) >= {"full", "drop_reaches", "only_reaches"}
+    assert set(f["planning"]) == {"greedy", "honest_plans", "liar_plans", "both_plan"}
+    assert f["long_walk"]["hops"] == 5
+    html = store.file("report.html").read_text()
+    assert "Calibrated judge" in html and "Judge feature ablations" in html and "Whole proof shown" in html

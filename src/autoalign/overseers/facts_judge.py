@@ -79,12 +79,28 @@ class QuoteJudge:
         self.coef, self.intercept = np.asarray(coef, dtype=float), float(intercept)
 
     @classmethod
-    def fit(cls, views: list[JudgeView], first_correct: list[bool], c: float = 1.0) -> "QuoteJudge":
+    def fit(cls, views: list[JudgeView], first_correct: list[bool], c: float = 1.0,
+            drop: tuple[str, ...] = ()) -> QuoteJudge:
+        return cls.fit_features(np.stack([judge_features(v) for v in views]), first_correct, c, drop)
+
+    @classmethod
+    def fit_features(cls, x: np.ndarray, first_correct, c: float = 1.0, drop: tuple[str, ...] = ()) -> QuoteJudge:
+        """Fit on a ready feature matrix (rows of ``judge_features``). Features named in ``drop``
+        are left out of the fit and get weight 0: the judge refit without them (an ablation)."""
         from sklearn.linear_model import LogisticRegression
 
-        x = np.stack([judge_features(v) for v in views])
-        lr = LogisticRegression(C=c, max_iter=1000).fit(x, np.asarray(first_correct, dtype=int))
-        return cls(lr.coef_[0], lr.intercept_[0])
+        unknown = set(drop) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"unknown judge features {sorted(unknown)}; known: {FEATURES}")
+        y = np.asarray(first_correct, dtype=int)
+        keep = [i for i, name in enumerate(FEATURES) if name not in drop]
+        coef = np.zeros(len(FEATURES))
+        if not keep or y.min() == y.max():  # nothing to weigh: the base rate's log-odds
+            rate = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+            return cls(coef, np.log(rate / (1 - rate)))
+        lr = LogisticRegression(C=c, max_iter=1000).fit(np.asarray(x)[:, keep], y)
+        coef[keep] = lr.coef_[0]
+        return cls(coef, lr.intercept_[0])
 
     def prob_first(self, view: JudgeView) -> float:
         z = float(judge_features(view) @ self.coef + self.intercept)
@@ -94,5 +110,5 @@ class QuoteJudge:
         return {"features": FEATURES, "coef": self.coef.tolist(), "intercept": self.intercept}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "QuoteJudge":
+    def from_dict(cls, d: dict) -> QuoteJudge:
         return cls(d["coef"], d["intercept"])

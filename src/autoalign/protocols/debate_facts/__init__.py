@@ -14,27 +14,45 @@ Method:
 4. Cross-play tournament between strengths (every honest strength against every dishonest one);
    Elo ratings from a Bradley-Terry fit with a term for the honest side's advantage; judge accuracy
    in self-play at each strength against that strength's Elo.
+5. Checks on the judge (issue #11): a Platt map per protocol fit on that protocol's transcripts of
+   held-out calibration questions (``calibration.py``), with accuracy, mean p(correct) and log-loss
+   for the raw and calibrated judge; the share of transcripts that show the whole proof
+   (``proof.py``); the judge refit without each hand-named feature (``ablation.py``); debaters that
+   look one reply ahead (``planning.py``); and walks longer than a debater has quotes
+   (``long_walk_hops``).
 Accuracies carry 95% bootstrap CIs over questions.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
 from pydantic import Field
 
 from ...measures import bootstrap_ci, elo_ratings
-from ...overseers.facts_judge import QuoteJudge
-from ...report.fmt import text_estimate
+from ...overseers.facts_judge import QuoteJudge, judge_features
 from ...protocol import Section, protocol
+from ...report.fmt import text_estimate
 from ...results import Estimate
-from ...records import Argument, JudgeView
 from ...runtime.progress import log
 from ...runtime.store import write_jsonl
 from ...worlds import make_world
-from ...worlds.facts import Fact, FactsConfig, Question, check_quote, walk
+from ...worlds.facts import FactsConfig, Question
+from .ablation import run_ablations
+from .calibration import fit_platt, scores, to_correct, to_first
+from .games import (
+    BestOfNDebater,
+    consultancy,
+    debate,
+    fabricated_line,
+    play_protocols,
+    prob_correct,
+    random_transcript,
+)
+from .planning import run_planning
 from .report import facts_section
-from .roles import Debater, DebaterView, Judge
+from .roles import Judge
+
+__all__ = ["BestOfNDebater", "consultancy", "debate", "fabricated_line", "prob_correct", "random_transcript"]
 
 
 class DebateFactsConfig(Section):
@@ -54,88 +72,38 @@ class DebateFactsConfig(Section):
     debater_temperature: float = Field(1.0, ge=0, description="Sampling temperature of a model debater (0: greedy).")
     debater_max_tokens: int = Field(24, ge=1, description="Longest reply of a model debater, in tokens.")
     judge_model: str | None = Field(None, description="A model address to play the judge; default: the trained judge.")
+    calibration_questions: int = Field(400, ge=10, description=(
+        "Held-out questions (the world's val split) on which each protocol is played to fit its calibration map."))
+    ablation_questions: int = Field(400, ge=0, description=(
+        "Test questions replayed per feature ablation of the judge (at most test_questions); 0 skips ablations."))
+    planning_questions: int = Field(200, ge=0, description=(
+        "Test questions on which debaters that look one reply ahead are compared (at most test_questions); 0 skips."))
+    long_walk_hops: int = Field(0, ge=0, le=8, description=(
+        "Exploratory: also run the protocols on stories whose walk has this many links, with a judge trained "
+        "on them (more links than a debater has quotes: no debater can show the whole proof); 0 skips."))
+    long_walk_questions: int = Field(200, ge=10, description="Test questions in the long-walk setting.")
 
 
-def fabricated_line(question: Question, side: int, rng: np.random.Generator) -> str:
-    """A line not in the story that would join the start to the walk ending at ``answers[side]``
-    (a lie that would make that answer look proven); "" if no such line exists."""
-    links = {f.source: f.target for f in question.story}
-    answer = question.answers[side]
-    targets = [r for r in links if (w := walk(links, r, question.hops - 1))[-1] == answer and len(w) == question.hops]
-    targets = [t for t in targets if links.get(question.start) != t]
-    return Fact(question.start, targets[rng.integers(len(targets))]).line if targets else ""
+def judge_questions(seed: int, d: DebateFactsConfig) -> list[Question]:
+    """The judge's training questions: the world's overseer split."""
+    return make_world("facts", d.facts).problems(seed, "overseer", d.judge_train_questions)
 
 
-class BestOfNDebater:
-    """Says the best of N candidate quotes, as judged by the (known, frozen) judge."""
-
-    def __init__(self, judge: Judge, n: int, fabricate: float, rng: np.random.Generator):
-        self.judge, self.n, self.fabricate, self.rng = judge, n, fabricate, rng
-
-    def candidates(self, view: DebaterView) -> list[str]:
-        lines = [f.line for f in view.question.story]
-        picks = [lines[i] for i in self.rng.choice(len(lines), min(self.n, len(lines)), replace=False)]
-        if self.rng.random() < self.fabricate:
-            fake = fabricated_line(view.question, view.side, self.rng)
-            if fake:
-                picks[self.rng.integers(len(picks))] = fake
-        return picks
-
-    def argue(self, view: DebaterView) -> str:
-        picks = self.candidates(view)
-        if len(picks) == 1:
-            return picks[0]
-
-        def value(quote: str) -> float:
-            arg = Argument(view.side, quote, check_quote(view.question, quote) is not None)
-            p = self.judge.prob_first(view.judge_view((arg,)))
-            return p if view.side == 0 else 1 - p
-
-        return max(picks, key=value)
+def test_questions(ctx, d: DebateFactsConfig) -> list[Question]:
+    return make_world("facts", d.facts).problems(ctx.seed, "test", d.test_questions)
 
 
-def _turn(question: Question, debater: Debater, side: int, args: tuple[Argument, ...]) -> Argument:
-    quote = debater.argue(DebaterView(question, side, args))
-    return Argument(side, quote, check_quote(question, quote) is not None)
+def calibration_questions(seed: int, d: DebateFactsConfig) -> list[Question]:
+    """Questions for the calibration maps: the world's val split, disjoint from the judge's
+    training questions (overseer) and the test questions by construction (``worlds/base.py``)."""
+    return make_world("facts", d.facts).problems(seed, "val", d.calibration_questions)
 
 
-def debate(question: Question, judge: Judge, honest: Debater, liar: Debater, rounds: int,
-           honest_first: bool) -> tuple[float, tuple[Argument, ...]]:
-    """Judge's probability for the correct answer after a debate, and the transcript."""
-    sides = [(honest, question.correct), (liar, 1 - question.correct)]
-    if not honest_first:
-        sides.reverse()
-    args: tuple[Argument, ...] = ()
-    for _ in range(rounds):
-        for debater, side in sides:
-            args += (_turn(question, debater, side, args),)
-    return _prob_correct(question, judge, args), args
-
-
-def consultancy(question: Question, judge: Judge, consultant: Debater, side: int,
-                rounds: int) -> tuple[float, tuple[Argument, ...]]:
-    args: tuple[Argument, ...] = ()
-    for _ in range(rounds):
-        args += (_turn(question, consultant, side, args),)
-    return _prob_correct(question, judge, args), args
-
-
-def _prob_correct(question: Question, judge: Judge, args: tuple[Argument, ...]) -> float:
-    p = judge.prob_first(JudgeView(question.start, question.hops, question.answers, args))
-    return p if question.correct == 0 else 1 - p
-
-
-def random_transcript(question: Question, rounds: int, fabricate: float, rng: np.random.Generator) -> JudgeView:
-    """Judge training data: a random number of random story lines, some fabricated lines too."""
-    lines = [f.line for f in question.story]
-    m = int(rng.integers(0, 2 * rounds + 3))
-    args = [Argument(int(rng.integers(2)), lines[i], True) for i in rng.choice(len(lines), min(m, len(lines)), replace=False)]
-    if rng.random() < fabricate:
-        wrong = 1 - question.correct
-        fake = fabricated_line(question, wrong, rng)
-        if fake:
-            args.insert(int(rng.integers(len(args) + 1)), Argument(wrong, fake, False))
-    return JudgeView(question.start, question.hops, question.answers, tuple(args))
+def judge_training_set(ctx, d: DebateFactsConfig) -> tuple[list, list[bool]]:
+    """The random-quote transcripts the judge learns from, and whether answer 0 is right in each."""
+    rng = ctx.rng("facts", "judge-transcripts")
+    questions = judge_questions(ctx.seed, d)
+    return [random_transcript(q, d.rounds, d.fabricate, rng) for q in questions], [q.correct == 0 for q in questions]
 
 
 def train_judge(ctx, d: DebateFactsConfig) -> dict:
@@ -143,10 +111,8 @@ def train_judge(ctx, d: DebateFactsConfig) -> dict:
     ``judge_model``, nothing to fit: the model judges as it is)."""
     if d.judge_model is not None:
         return {"model": d.judge_model}
-    rng = ctx.rng("facts", "judge-transcripts")
-    questions = make_world("facts", d.facts).problems(ctx.seed, "overseer", d.judge_train_questions)
-    views = [random_transcript(q, d.rounds, d.fabricate, rng) for q in questions]
-    judge = QuoteJudge.fit(views, [q.correct == 0 for q in questions])
+    views, labels = judge_training_set(ctx, d)
+    judge = QuoteJudge.fit(views, labels)
     log("facts judge weights: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(judge.to_dict()["features"], judge.coef)))
     return judge.to_dict()
 
@@ -173,42 +139,120 @@ def debater_factory(ctx, judge: Judge, d: DebateFactsConfig, rng, tag: str, log_
                                   ctx.derive("facts", tag, next(count)), log_)
 
 
-def test_questions(ctx, d: DebateFactsConfig) -> list[Question]:
-    return make_world("facts", d.facts).problems(ctx.seed, "test", d.test_questions)
+PROTOCOLS = ("debate", "consultancy", "consultancy_honest", "consultancy_dishonest", "blind")
+
+
+def _per_protocol(rows: list[dict], key) -> dict[str, np.ndarray]:
+    """``key(row, protocol)`` for each protocol's questions (the consultancy halves split by side)."""
+    out = {p: [] for p in PROTOCOLS}
+    for r in rows:
+        out["debate"].append(key(r, "debate"))
+        out["consultancy"].append(key(r, "consultancy"))
+        out["consultancy_honest" if r["consultant_honest"] else "consultancy_dishonest"].append(key(r, "consultancy"))
+        out["blind"].append(key(r, "blind"))
+    return {p: np.asarray(v, dtype=float) for p, v in out.items()}
+
+
+def calibrate(test_rows: list[dict], cal_rows: list[dict], boot: dict) -> dict:
+    """A Platt map per protocol (debate, consultancy, blind) fit on the calibration rows, applied to
+    the test rows; raw and calibrated scores per protocol and the paired differences of p(correct)."""
+    maps = {}
+    for proto in ("debate", "consultancy", "blind"):
+        correct = np.asarray([r["question"].correct for r in cal_rows])
+        maps[proto] = fit_platt(to_first([r[proto] for r in cal_rows], correct), correct == 0)
+
+    def calibrated(r: dict, proto: str) -> float:
+        c = r["question"].correct
+        return float(to_correct(maps[proto](to_first(r[proto], c)), c))
+
+    raw = _per_protocol(test_rows, lambda r, proto: r[proto])
+    cal = _per_protocol(test_rows, calibrated)
+    out: dict = {"questions": len(cal_rows), "maps": {k: m.to_dict() for k, m in maps.items()}}
+    for name, p in (("raw", raw), ("calibrated", cal)):
+        out[name] = {proto: scores(v, boot) for proto, v in p.items()}
+        out[f"{name}_diff"] = {"debate_minus_consultancy": bootstrap_ci(p["debate"] - p["consultancy"], **boot),
+                               "consultancy_minus_blind": bootstrap_ci(p["consultancy"] - p["blind"], **boot)}
+    return out
+
+
+def proof_share(rows: list[dict], boot: dict) -> dict:
+    """How often each protocol's transcript shows the whole true walk, and debate accuracy with and
+    without it (plain shares; None where no debate fell in the group)."""
+    shown = _per_protocol(rows, lambda r, proto: r.get(f"{proto}_proof", False))
+    out = {p: bootstrap_ci(shown[p], **boot) for p in PROTOCOLS if p != "blind"}
+    won = np.asarray([r["debate"] > 0.5 for r in rows], float)
+    with_proof = shown["debate"].astype(bool)
+    out["debate_accuracy_with_proof"] = float(won[with_proof].mean()) if with_proof.any() else None
+    out["debate_accuracy_without_proof"] = float(won[~with_proof].mean()) if (~with_proof).any() else None
+    return out
 
 
 def evaluate_protocols(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
-    """Stage: debate, consultancy and the blind judge on the same test questions."""
+    """Stage: debate, consultancy and the blind judge on the same test questions; the same protocols
+    on the calibration questions, to fit and apply each protocol's calibration map."""
     judge, questions = make_judge(judge_dict, d), test_questions(ctx, d)
     rng = ctx.rng("facts", "protocols")
     turns: dict = {}
     factory = debater_factory(ctx, judge, d, rng, "protocols", turns)
-    make = lambda: factory(d.debater_strength)  # noqa: E731
-    rows, acc = [], {"debate": [], "consultancy": [], "consultancy_honest": [], "consultancy_dishonest": [], "blind": []}
-    for i, q in enumerate(questions):
-        p_debate, transcript = debate(q, judge, make(), make(), d.rounds, honest_first=i % 2 == 0)
-        side = int(rng.integers(2))
-        p_consult, consult_args = consultancy(q, judge, make(), side, d.rounds)
-        p_blind = _prob_correct(q, judge, ())
-        acc["debate"].append(p_debate > 0.5)
-        acc["consultancy"].append(p_consult > 0.5)
-        acc["consultancy_honest" if side == q.correct else "consultancy_dishonest"].append(p_consult > 0.5)
-        acc["blind"].append(p_blind > 0.5)
-        rows.append({"question": q.prompt, "story": q.text, "correct": q.answers[q.correct],
-                     "debate": [a.__dict__ for a in transcript], "debate_p_correct": p_debate,
-                     "consultant_side_correct": side == q.correct,
-                     "consultancy": [a.__dict__ for a in consult_args], "consultancy_p_correct": p_consult})
+    rows_ = play_protocols(questions, judge, lambda: factory(d.debater_strength), rng, d.rounds)
+    cal_rng = ctx.rng("facts", "calibration")
+    cal_factory = debater_factory(ctx, judge, d, cal_rng, "calibration", turns)
+    cal_rows = play_protocols(calibration_questions(ctx.seed, d), judge, lambda: cal_factory(d.debater_strength),
+                              cal_rng, d.rounds)
+    rows = [{"question": r["question"].prompt, "story": r["question"].text,
+             "correct": r["question"].answers[r["question"].correct],
+             "debate": [a.__dict__ for a in r["debate_args"]], "debate_p_correct": r["debate"],
+             "debate_shows_proof": r["debate_proof"], "consultant_side_correct": r["consultant_honest"],
+             "consultancy": [a.__dict__ for a in r["consultancy_args"]], "consultancy_p_correct": r["consultancy"]}
+            for r in rows_]
     write_jsonl(ctx.file(ctx.artifact("samples/debate_facts") + ".jsonl"), rows)
     boot = dict(ctx.boot, unit="questions")
-    out = {name: bootstrap_ci(np.asarray(v, dtype=float), **boot) for name, v in acc.items()}
-    out["debate_minus_consultancy"] = bootstrap_ci(
-        np.asarray(acc["debate"], float) - np.asarray(acc["consultancy"], float), **boot)
-    out["consultancy_minus_blind"] = bootstrap_ci(
-        np.asarray(acc["consultancy"], float) - np.asarray(acc["blind"], float), **boot)
+    acc = _per_protocol(rows_, lambda r, proto: r[proto] > 0.5)
+    out = {name: bootstrap_ci(v, **boot) for name, v in acc.items()}
+    out["debate_minus_consultancy"] = bootstrap_ci(acc["debate"] - acc["consultancy"], **boot)
+    out["consultancy_minus_blind"] = bootstrap_ci(acc["consultancy"] - acc["blind"], **boot)
+    out["calibration"] = calibrate(rows_, cal_rows, boot)
+    out["proof_shown"] = proof_share(rows_, boot)
     if turns:  # a model played the debaters: how often its quote was not a story line
         out["unverified_quotes"] = turns["unverified"] / max(1, turns["turns"])
         log(f"facts: {turns['unverified']} of {turns['turns']} model-debater quotes were not story lines")
     return out
+
+
+def ablation_stage(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
+    """Stage: the judge refit without each hand-named feature, protocols replayed against it."""
+    views, labels = judge_training_set(ctx, d)
+    x = np.stack([judge_features(v) for v in views])
+    questions = test_questions(ctx, d)[: d.ablation_questions]
+    return {"ablation": run_ablations(x, labels, questions, d, lambda name: ctx.rng("facts", "ablation", name),
+                                      dict(ctx.boot, unit="questions"))}
+
+
+def planning_stage(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
+    """Stage: debate with debaters that look one reply ahead, against greedy best-of-N ones."""
+    questions = test_questions(ctx, d)[: d.planning_questions]
+    return {"planning": run_planning(questions, make_judge(judge_dict, d), d, ctx.rng("facts", "planning"),
+                                     dict(ctx.boot, unit="questions"))}
+
+
+def long_walk_stage(ctx, d: DebateFactsConfig) -> dict:
+    """Stage (exploratory): stories whose walk has ``long_walk_hops`` links, a judge trained on
+    them, and the three protocols on their test questions."""
+    long = d.model_copy(update={"facts": d.facts.model_copy(update={"hops": d.long_walk_hops}),
+                                "test_questions": d.long_walk_questions})
+    judge = QuoteJudge.from_dict(train_judge(ctx, long))
+    rng = ctx.rng("facts", "long-walk")
+    rows = play_protocols(test_questions(ctx, long), judge,
+                          lambda: BestOfNDebater(judge, d.debater_strength, d.fabricate, rng), rng, d.rounds)
+    boot = dict(ctx.boot, unit="questions")
+    acc = _per_protocol(rows, lambda r, proto: r[proto] > 0.5)
+    p = _per_protocol(rows, lambda r, proto: r[proto])
+    out = {"hops": d.long_walk_hops, "rounds": d.rounds,
+           **{name: bootstrap_ci(v, **boot) for name, v in acc.items()},
+           "mean_p_correct": {name: bootstrap_ci(v, **boot) for name, v in p.items()},
+           "debate_minus_consultancy": bootstrap_ci(acc["debate"] - acc["consultancy"], **boot),
+           "proof_shown": proof_share(rows, boot)}
+    return {"long_walk": out}
 
 
 def tournament(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
@@ -228,7 +272,7 @@ def tournament(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
                 question_idx.append(qi)
     elo = elo_ratings(honest_idx, liar_idx, wins, len(strengths), groups=question_idx,
                       n_resamples=min(ctx.bootstrap_resamples, 200), seed=ctx.seed)
-    h, li_, w, g = map(np.asarray, (honest_idx, liar_idx, wins, question_idx))
+    h, li_, w = map(np.asarray, (honest_idx, liar_idx, wins))
     boot = dict(ctx.boot, unit="questions")
     table = []
     for i, n in enumerate(strengths):
@@ -238,7 +282,7 @@ def tournament(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
         table.append({"strength": n, "elo": elo["ratings"][i],
                       "judge_accuracy_self_play": bootstrap_ci(self_play, **boot),
                       "win_rate_honest": float(as_honest.mean()), "win_rate_dishonest": float(as_liar.mean())})
-    return {"elo": table, "honest_advantage_elo": elo["side_advantage"], "games": int(len(w))}
+    return {"elo": table, "honest_advantage_elo": elo["side_advantage"], "games": len(w)}
 
 
 class FactsResults(Section):
@@ -249,7 +293,12 @@ class FactsResults(Section):
 
 def summary(r: dict) -> list[str]:
     f = r["facts"]
-    return ["facts: judge accuracy " + "; ".join(f"{p} {text_estimate(f[p])}" for p in ("debate", "consultancy", "blind"))]
+    lines = ["facts: judge accuracy " + "; ".join(f"{p} {text_estimate(f[p])}" for p in ("debate", "consultancy", "blind"))]
+    if "calibration" in f:
+        cal = f["calibration"]["calibrated"]
+        lines.append("facts: calibrated judge, mean p(correct) " + "; ".join(
+            f"{p} {text_estimate(cal[p]['mean_p_correct'])}" for p in ("debate", "consultancy", "blind")))
+    return lines
 
 
 def headline(r: dict) -> str:
@@ -263,6 +312,12 @@ def run(ctx, cfg) -> dict:
     judge = ctx.stage("debate_facts.train_judge", train_judge, d)
     result = ctx.stage("debate_facts.protocols", evaluate_protocols, judge, d)
     log("facts: judge accuracy " + ", ".join(f"{k} {result[k]['mean']:.1%}" for k in ("debate", "consultancy", "blind")))
+    if d.ablation_questions and "model" not in judge:
+        result = {**result, **ctx.stage("debate_facts.ablations", ablation_stage, judge, d)}
+    if d.planning_questions and d.judge_model is None and d.debater_model is None:
+        result = {**result, **ctx.stage("debate_facts.planning", planning_stage, judge, d)}
+    if d.long_walk_hops and d.judge_model is None and d.debater_model is None:
+        result = {**result, **ctx.stage("debate_facts.long_walk", long_walk_stage, d)}
     if d.tournament_strengths:
         result = {**result, **ctx.stage("debate_facts.tournament", tournament, judge, d)}
     return {"facts": result}

@@ -7,6 +7,7 @@ from pathlib import Path
 from ...report.fmt import ci_bars, embed_image, fmt_estimate, fmt_signed
 from ...report.plots import _save, plt
 from ...runtime.store import RunStore
+from .report_checks import checks_html
 
 
 def facts_plot(facts: dict, path: Path) -> Path:
@@ -49,17 +50,18 @@ def facts_section(store: RunStore, metrics: dict, stages: dict) -> str:
         for r in facts.get("elo", []))
     parts = [
         "<h2>Information-asymmetry debate (facts)</h2>",
-        "<p>Debaters read a story of links between rooms; the judge sees only their quotes, each checked "
+        ("<p>Debaters read a story of links between rooms; the judge sees only their quotes, each checked "
         "verbatim against the story. Debate: an honest and a dishonest debater; consultancy: one consultant, "
-        "its side correct or not at random; blind: no quotes.</p>",
+        "its side correct or not at random; blind: no quotes.</p>"),
         f"<table><tr><th>protocol</th><th>judge accuracy [95% CI]</th></tr>{rows}</table>",
         f"<table><tr><th>difference</th><th>points [95% CI]</th></tr>{diffs}</table>",
         embed_image(facts_plot(facts, store.file("plots", "debate_facts.png"))),
     ]
     if elo:
         adv = facts["honest_advantage_elo"]
-        parts += [f"<p>Cross-play tournament over debater strengths (best-of-N quotes), {facts['games']} debates; "
-                  f"arguing the true side is worth {adv['mean']:.0f} Elo [{adv['ci_low']:.0f}, {adv['ci_high']:.0f}].</p>",
-                  "<table><tr><th>N</th><th>Elo [95% CI]</th><th>judge accuracy, self-play</th>"
-                  f"<th>wins as honest</th><th>wins as dishonest</th></tr>{elo}</table>"]
+        parts += [(f"<p>Cross-play tournament over debater strengths (best-of-N quotes), {facts['games']} debates; "
+                  f"arguing the true side is worth {adv['mean']:.0f} Elo [{adv['ci_low']:.0f}, {adv['ci_high']:.0f}].</p>"),
+                  ("<table><tr><th>N</th><th>Elo [95% CI]</th><th>judge accuracy, self-play</th>"
+                  f"<th>wins as honest</th><th>wins as dishonest</th></tr>{elo}</table>")]
+    parts += checks_html(facts)
     return "\n".join(parts)
