@@ -14,6 +14,7 @@ TINY_BEST_OF_N = [
     "best_of_n.worlds=[arithmetic]", "best_of_n.train_problems=120", "best_of_n.train_samples_per_problem=4",
     "best_of_n.test_problems=40", "best_of_n.pool_size=8", "best_of_n.n_values=[1,2,4,8]", "best_of_n.subsets=50",
     "best_of_n.verifier.steps=60", "best_of_n.verifier.batch_size=32", "best_of_n.verifier.weak_baseline=false",
+    "best_of_n.verifier.ablation=false",
     "best_of_n.active_learning.enabled=false", "bootstrap_resamples=200",
 ]
 

@@ -38,4 +38,4 @@ class VerifierReward:
         texts = [_text(c) for c in completions]
         probs = step_probabilities(self.verifier, self.tokenizer, prompt_texts, texts,
                                    [self.world.steps(t) for t in texts], self.batch_size, description="rewarding")
-        return [math.exp(solution_score(p, self.verifier.kind, self.aggregate)) for p in probs]
+        return [math.exp(solution_score(p, self.verifier.aggregation, self.aggregate)) for p in probs]

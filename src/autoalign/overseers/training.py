@@ -5,6 +5,10 @@ later steps' labels say little, as in "Let's Verify Step by Step"); an ORM learn
 answer's correctness (the last completion's label) at every step end. The backbone trains at a
 small learning rate and the head's two numbers at a large one, so the head adapts quickly without
 the backbone forgetting its arithmetic.
+
+The label type and the head's aggregation cross (``targets``): process labels on a cumulative head
+say at step i whether steps 1..i are all correct; outcome labels on a per-step head put the final
+answer's correctness on every step; a ``last_token`` head gets one label per solution, at its end.
 """
 
 from __future__ import annotations
@@ -23,18 +27,45 @@ from .verifier import EncodedBatch, StepVerifier, encode_steps
 BUCKET_STEPS = 4  # batches drawn together and grouped by length: less padding, the same examples
 
 
-def targets(examples: list[LabelledSolution], kind: str, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+def step_targets(step_labels: list[bool], kind: str, aggregation: str | None = None) -> tuple[list[float], list[float]]:
+    """One solution's per-step targets and loss mask, for its label type (``kind``: ``prm`` process,
+    ``orm`` outcome) and the head's aggregation (default: the kind's own, as in ``StepVerifier``).
+
+    - process, per step: each step's own label, up to and including the first wrong step;
+    - process, cumulative: whether steps 1..i are all correct, at every step (0 from the first
+      mistake on: the prefix holds an error);
+    - outcome (either head): the final answer's correctness at every step;
+    - last token: only the last step is labelled, with the cumulative process label (all steps
+      correct) or the outcome label."""
+    from .verifier import DEFAULT_AGGREGATION
+
+    aggregation = aggregation or DEFAULT_AGGREGATION[kind]
+    n = len(step_labels)
+    ok = [float(x) for x in step_labels]
+    if kind == "prm":
+        labels = ok if aggregation == "per_step" else [float(all(step_labels[: i + 1])) for i in range(n)]
+    else:
+        labels = [ok[-1]] * n
+    if aggregation == "last_token":
+        mask = [0.0] * (n - 1) + [1.0]
+    elif kind == "prm" and aggregation == "per_step":
+        first_wrong = next((i for i, x in enumerate(step_labels) if not x), n - 1)
+        mask = [1.0] * (first_wrong + 1) + [0.0] * (n - first_wrong - 1)
+    else:
+        mask = [1.0] * n
+    return labels, mask
+
+
+def targets(examples: list[LabelledSolution], kind: str, width: int,
+            aggregation: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     labels = torch.zeros((len(examples), width))
     mask = torch.zeros((len(examples), width))
     for r, e in enumerate(examples):
         n = len(e.labels)
-        if kind == "prm":
-            first_wrong = next((i for i, ok in enumerate(e.labels) if not ok), n - 1)
-            labels[r, :n] = torch.tensor(e.labels, dtype=torch.float)
-            mask[r, : first_wrong + 1] = 1
-        else:
-            labels[r, :n] = float(e.labels[-1])
-            mask[r, :n] = 1
+        if n:
+            lab, m = step_targets(list(e.labels), kind, aggregation)
+            labels[r, :n] = torch.tensor(lab)
+            mask[r, :n] = torch.tensor(m)
     return labels, mask
 
 
@@ -60,10 +91,11 @@ def train_verifier(
     by length, so the model computes on less padding."""
     head = [verifier.scale, verifier.bias] + (list(verifier.linear.parameters()) if verifier.head == "linear" else [])
     head_ids = {id(p) for p in head}
-    body = [p for p in verifier.parameters() if id(p) not in head_ids]
+    body = [p for p in verifier.parameters() if id(p) not in head_ids and p.requires_grad]  # none if frozen
     # a fresh linear head has nothing to start from: give it the fast learning rate too
-    opt = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": head, "lr": head_lr}], weight_decay=0.0)
-    base = [lr, head_lr]
+    groups = [g for g in ({"params": body, "lr": lr}, {"params": head, "lr": head_lr}) if g["params"]]
+    opt = torch.optim.AdamW(groups, weight_decay=0.0)
+    base = [g["lr"] for g in groups]
     rng = random.Random(seed)
     verifier.train()
     history, running = [], 0.0
@@ -80,11 +112,11 @@ def train_verifier(
                 rng.shuffle(grouped)
             batch = grouped[step % buckets]
             enc = encode_examples(tokenizer, batch)
-            labels, mask = targets(batch, verifier.kind, enc.step_mask.size(1))
+            labels, mask = targets(batch, verifier.kind, enc.step_mask.size(1), verifier.aggregation)
             loss = verifier.loss(enc, labels, mask)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(verifier.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
             opt.step()
             running += loss.item()
             if (step + 1) % 10 == 0:
@@ -129,11 +161,16 @@ def step_logit_values(
     return out  # type: ignore[return-value]
 
 
+PER_STEP = ("prm", "per_step")  # scored over every step; anything else ("orm", "cumulative", "last_token") at the last
+
+
 def solution_score(step_probs: list[float], kind: str, aggregate: str = "product") -> float:
-    """One number per solution: PRM product (as a log) or minimum of step probabilities; ORM last."""
+    """One number per solution: for a per-step head (``kind`` ``prm`` or aggregation ``per_step``)
+    the product (as a log) or minimum of step probabilities; for an ORM or any whole-solution head
+    (``cumulative``, ``last_token``) the last step's."""
     if not step_probs:
         return float("-inf")
-    if kind == "orm":
+    if kind not in PER_STEP:
         return math.log(max(step_probs[-1], 1e-12))
     if aggregate == "min":
         return math.log(max(min(step_probs), 1e-12))

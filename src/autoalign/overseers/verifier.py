@@ -7,6 +7,20 @@ forward pass (the label positions of TRL's stepwise format). What they score dif
   backbone's own log-probability of the step's tokens through a learned affine map.
 * ORM: will the *final answer* be correct? Its logit at step i is ``a * log p(steps 1..i) + b``.
 
+The label type (``kind``: process labels for a PRM, outcome labels for an ORM) and the head's
+``aggregation`` are separate options, so the two can be crossed (the best-of-N 2x2 ablation):
+
+* ``per_step``: the log-likelihood head reads each step's own log-probability, and a solution's
+  score aggregates every step's probability (product or minimum); the PRM's default;
+* ``cumulative``: the head reads the whole prefix's log-probability, and a solution is scored at
+  its last step; the ORM's default;
+* ``last_token``: one label per solution, at the last token of its last step (the spans tile the
+  line the checker grades), and scored there: a classifier of the whole solution.
+
+``frozen=True`` fits the head alone on a fixed backbone. That only makes sense for the linear head:
+an affine map of the likelihood (``a * log p + b``) cannot change the ranking of solutions, so a
+frozen log-likelihood verifier would pick exactly what the likelihood floor picks.
+
 Keeping the language-model head means that before training a verifier is exactly the generator's
 likelihood, so fine-tuning starts from the backbone's arithmetic instead of erasing it; a fresh
 linear head on the hidden state (``head="linear"``) is also available, and is the weak verifier
@@ -67,16 +81,29 @@ def encode_steps(tokenizer, prompts: list[str], texts: list[str], spans: list[li
     return EncodedBatch(ids, step_of_token, step_end, step_mask)
 
 
+LABELS = {"prm": "process", "orm": "outcome"}  # what each kind of verifier is taught
+AGGREGATIONS = ("per_step", "cumulative", "last_token")
+DEFAULT_AGGREGATION = {"prm": "per_step", "orm": "cumulative"}
+
+
 @overseers.register("prm")
 @overseers.register("orm")
 class StepVerifier(nn.Module):
-    """A PRM (``kind="prm"``) or ORM (``kind="orm"``) with a log-likelihood or linear head."""
+    """A PRM (``kind="prm"``, process labels) or ORM (``kind="orm"``, outcome labels) with a
+    log-likelihood or linear head, read per step, cumulatively or at the last token only."""
 
-    def __init__(self, lm, kind: str = "prm", head: str = "loglik"):
+    def __init__(self, lm, kind: str = "prm", head: str = "loglik", aggregation: str | None = None,
+                 frozen: bool = False):
         super().__init__()
-        if kind not in ("prm", "orm") or head not in ("loglik", "linear"):
-            raise ValueError(f"unknown verifier kind/head {kind}/{head}")
-        self.lm, self.kind, self.head = lm, kind, head
+        aggregation = aggregation or DEFAULT_AGGREGATION.get(kind, "")
+        if kind not in LABELS or head not in ("loglik", "linear") or aggregation not in AGGREGATIONS:
+            raise ValueError(f"unknown verifier kind/head/aggregation {kind}/{head}/{aggregation}")
+        if frozen and head != "linear":
+            raise ValueError("a frozen backbone needs the linear head: an affine map of the likelihood cannot "
+                             "change the ranking")
+        self.lm, self.kind, self.head, self.aggregation, self.frozen = lm, kind, head, aggregation, frozen
+        if frozen:
+            lm.requires_grad_(False)
         device = model_device(lm)  # the head lives where the backbone does, so batches follow it there
         self.scale = nn.Parameter(torch.tensor(1.0, device=device))
         self.bias = nn.Parameter(torch.tensor(0.0, device=device))
@@ -86,7 +113,8 @@ class StepVerifier(nn.Module):
     def step_logits(self, batch: EncodedBatch) -> torch.Tensor:
         """(B, S) logits, one per step (meaningless where ``step_mask`` is False)."""
         batch = batch.to(self.scale.device)
-        out = self.lm(input_ids=batch.ids, output_hidden_states=self.head == "linear")
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+            out = self.lm(input_ids=batch.ids, output_hidden_states=self.head == "linear")
         if self.head == "linear":
             hidden = out.hidden_states[-1]
             at_end = hidden.gather(1, batch.step_end.unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
@@ -96,7 +124,7 @@ class StepVerifier(nn.Module):
         token_lp = F.pad(token_lp, (1, 0))  # token t's log-prob sits at position t
         in_step = batch.step_of_token >= 0
         token_lp = token_lp * in_step
-        if self.kind == "prm":
+        if self.aggregation == "per_step":
             S = batch.step_mask.size(1)
             idx = batch.step_of_token.clamp(min=0)
             per_step = torch.zeros(token_lp.size(0), S, dtype=token_lp.dtype, device=token_lp.device).scatter_add(
@@ -104,6 +132,16 @@ class StepVerifier(nn.Module):
         else:
             per_step = token_lp.cumsum(1).gather(1, batch.step_end)
         return self.scale * per_step + self.bias
+
+    @property
+    def labels(self) -> str:
+        return LABELS[self.kind]
+
+    def train(self, mode: bool = True) -> StepVerifier:
+        super().train(mode)
+        if self.frozen:
+            self.lm.eval()  # a fixed feature extractor: no dropout either
+        return self
 
     def loss(self, batch: EncodedBatch, labels: torch.Tensor, label_mask: torch.Tensor) -> torch.Tensor:
         logits = self.step_logits(batch)
@@ -120,7 +158,8 @@ def save_verifier(verifier: StepVerifier, tokenizer, folder) -> None:
     verifier.lm.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     head = {k: v for k, v in verifier.state_dict().items() if not k.startswith("lm.")}
-    torch.save({"kind": verifier.kind, "head": verifier.head, "state": head}, folder / "verifier_head.pt")
+    torch.save({"kind": verifier.kind, "head": verifier.head, "aggregation": verifier.aggregation,
+                "frozen": verifier.frozen, "state": head}, folder / "verifier_head.pt")
 
 
 def load_verifier(folder) -> tuple[StepVerifier, object]:
@@ -131,7 +170,7 @@ def load_verifier(folder) -> tuple[StepVerifier, object]:
     folder = Path(folder)
     lm, tokenizer = load_pretrained(folder)
     saved = torch.load(folder / "verifier_head.pt", weights_only=True)
-    verifier = StepVerifier(lm, saved["kind"], saved["head"])
+    verifier = StepVerifier(lm, saved["kind"], saved["head"], saved.get("aggregation"), saved.get("frozen", False))
     verifier.load_state_dict(saved["state"], strict=False)
     verifier.eval()
     return verifier, tokenizer

@@ -6,10 +6,13 @@ Method, for each world (arithmetic chains, countdown):
    step. A user's stepwise JSONL can replace these labels (``best_of_n.verifier.data``).
 3. Fine-tune a PRM and an ORM from the generator's weights, keeping its LM head (see
    ``overseers/verifier.py``), side by side; as the weak baseline, the same with a fresh linear head.
+   With ``best_of_n.verifier.ablation``, also the two missing cells of the labels x aggregation 2x2
+   and an ORM that classifies at the last token, fine-tuned and on a frozen backbone (``ablation.py``).
 4. Sample a pool of M solutions per test problem; score each with every verifier and with the
    generator's own log-likelihood; estimate best-of-N accuracy by resampling subsets of the pool
    (``reranking.py``), with paired 95% bootstrap CIs over problems for PRM - majority and
-   PRM - ORM, and each verifier's AUROC for final-answer correctness.
+   PRM - ORM, the ablation's main effects, and each verifier's AUROC for final-answer correctness,
+   pooled over all samples and within each problem (what reranking uses).
 5. Active learning (``active_learning.py``): label convincing wrong answers first, or uniformly.
 
 Verifier-training, validation and test problems come from disjoint splits of each world, so no
@@ -46,12 +49,11 @@ from ...runtime.store import atomic_save_dir, atomic_write_json
 from ...worlds import make_world
 from ...worlds.arithmetic import ArithmeticConfig
 from ...worlds.stepwise import read_stepwise_jsonl
+from .ablation import VERIFIERS, VerifierSpec, ablation_effects, enabled_verifiers, within_problem_auroc
 from .config import BestOfNConfig, BestOfNResults, VerifierConfig
 from .reranking import best_of_n
 from .scoring import labelled_solutions, pair_tokens, pools_from, score_pairs, unique_solutions
 from .report import best_of_n_section, headline, summary
-
-VERIFIERS = [("prm", "loglik", "prm"), ("orm", "loglik", "orm"), ("prm", "linear", "prm_weak"), ("orm", "linear", "orm_weak")]
 
 
 def world_config(cfg, name: str):
@@ -74,14 +76,15 @@ def training_examples(ctx, w: str, world_cfg, train_path: str, v: VerifierConfig
     return labelled_solutions(read_samples(ctx, train_path), make_world(w, world_cfg))
 
 
-def train_and_score(ctx, w: str, world_cfg, gen: dict, train_path: str, test_path: str, kind: str, head: str,
-                    name: str, v: VerifierConfig, data_digest: str = "") -> dict:
+def train_and_score(ctx, w: str, world_cfg, gen: dict, train_path: str, test_path: str, spec: VerifierSpec,
+                    v: VerifierConfig, data_digest: str = "") -> dict:
     """Stage: fine-tune one verifier, save it, and score every distinct test solution."""
+    name = spec.name
     world = make_world(w, world_cfg)
     examples = training_examples(ctx, w, world_cfg, train_path, v)
     lm, tokenizer = load_generator(ctx, gen)
     torch.manual_seed(ctx.derive(w, name, "init"))
-    verifier = StepVerifier(lm, kind, head)
+    verifier = StepVerifier(lm, spec.kind, spec.head, spec.aggregation, spec.frozen)
     history = train_verifier(verifier, tokenizer, examples, v.steps, v.batch_size, v.lr, v.head_lr,
                              seed=ctx.derive(w, name), description=f"training {w} {name}")
     model_path = ctx.artifact(f"models/{w}_{name}")
@@ -100,7 +103,7 @@ def loglik_scores(ctx, w: str, world_cfg, gen: dict, test_path: str) -> str:
     lm, tokenizer = load_generator(ctx, gen)
     rows = read_samples(ctx, test_path)
     pairs, _ = unique_solutions(rows)
-    logits = score_pairs(StepVerifier(lm, "orm", "loglik"), tokenizer, make_world(w, world_cfg), pairs,
+    logits = score_pairs(StepVerifier(lm, "orm", "loglik", "cumulative"), tokenizer, make_world(w, world_cfg), pairs,
                          probabilities=False, description=f"likelihood {w}", tokens=pair_tokens(rows, pairs))
     path = ctx.artifact(f"samples/{w}_test_scores_loglik") + ".json"
     atomic_write_json(ctx.file(path), [x[-1] for x in logits])
@@ -117,10 +120,10 @@ def method_scores(ctx, trained: dict, test_rows: list[dict], aggregate: str) -> 
     """Per test row, one score per method (higher is better)."""
     _, which = unique_solutions(test_rows)
     out = {"loglik": np.array(read_json(ctx, trained["loglik"]))[which]}
-    for kind, _, name in VERIFIERS:
-        if name in trained:
-            probs = read_json(ctx, trained[name]["scores"])
-            out[name] = np.array([solution_score(p, kind, aggregate) for p in probs])[which]
+    for spec in VERIFIERS:
+        if spec.name in trained:
+            probs = read_json(ctx, trained[spec.name]["scores"])
+            out[spec.name] = np.array([solution_score(p, spec.aggregation, aggregate) for p in probs])[which]
     return out
 
 
@@ -131,15 +134,20 @@ def evaluate_world(ctx, w: str, trained: dict, test_path: str, b: BestOfNConfig)
     boot = ctx.boot
     result: dict = {m: {str(n): bootstrap_ci(v, **boot) for n, v in by_n.items()} for m, by_n in curves.items()}
     diffs = {}
-    for a, c in [("prm", "majority"), ("prm", "orm"), ("orm", "majority"), ("prm_weak", "majority"), ("prm", "prm_weak")]:
+    for a, c in [("prm", "majority"), ("prm", "orm"), ("orm", "majority"), ("prm_weak", "majority"), ("prm", "prm_weak"),
+                 ("prm", "orm_last_token"), ("orm_last_token", "orm_frozen"), ("orm_last_token", "loglik")]:
         if a in curves and c in curves:
             diffs[f"{a}_vs_{c}"] = {str(n): bootstrap_ci(curves[a][n] - curves[c][n], **boot) for n in b.n_values}
     result["diff"] = diffs
+    ablation = ablation_effects(curves, b.n_values, **boot)
+    if ablation:
+        result["ablation"] = ablation
     ids = [r["problem"] for r in test_rows]
     correct = [r["correct"] for r in test_rows]
     auroc = {m: auroc_ci(ids, correct, s.tolist(), n_resamples=min(ctx.bootstrap_resamples, 500), seed=ctx.seed)
              for m, s in scores.items()}
-    return {"best_of_n": result, "auroc": auroc, "sample_accuracy": float(np.mean(correct))}
+    within = {m: within_problem_auroc(ids, correct, s, **boot) for m, s in scores.items()}
+    return {"best_of_n": result, "auroc": auroc, "auroc_within": within, "sample_accuracy": float(np.mean(correct))}
 
 
 def generator_metrics(ctx, world_cfg, gen: dict, test_path: str, b: BestOfNConfig, s: SamplingConfig) -> dict:
@@ -178,9 +186,9 @@ def run_worlds(ctx, cfg) -> dict:
         paths[w] = {"generator": gen, "backbone": base, "train": train_path, "test": test_path}
         trained[w] = {"loglik": ctx.stage(f"{w}.loglik", loglik_scores, w, wc, base, test_path)}
         digest = content_digest(b.verifier.data[w]) if w in b.verifier.data else ""  # edited in place: retrain
-        calls += [(f"{w}.train_{name}", train_and_score,
-                   (w, wc, base, train_path, test_path, kind, head, name, b.verifier, digest))
-                  for kind, head, name in VERIFIERS if head != "linear" or b.verifier.weak_baseline]
+        calls += [(f"{w}.train_{spec.name}", train_and_score, (w, wc, base, train_path, test_path, spec, b.verifier, digest))
+                  for spec in enabled_verifiers(b.verifier.weak_baseline, b.verifier.ablation)]
+    calls.sort(key=lambda c: c[2][5].frozen)  # the cheap frozen-backbone heads pair with each other, not a fine-tune
     for (stage_name, _, _), result in zip(calls, ctx.side_by_side(calls)):
         w, name = stage_name.split(".train_", 1)
         trained[w][name] = result
@@ -210,6 +218,7 @@ def run(ctx, cfg) -> dict:
         **({"generator": results["arithmetic"]["generator"]} if "arithmetic" in results else {}),
         "best_of_n": {w: r["best_of_n"] for w, r in results.items()},
         "verifier_auroc": {w: r["auroc"] for w, r in results.items()},
+        "verifier_auroc_within": {w: r["auroc_within"] for w, r in results.items()},
         "generator_sample_accuracy": {w: r["sample_accuracy"] for w, r in results.items()},
     }
     al = b.active_learning

@@ -23,6 +23,10 @@ class VerifierConfig(Section):
     weak_baseline: bool = Field(
         True, description="Also train fresh linear-head verifiers: weaker than the generator."
     )
+    ablation: bool = Field(True, description=(
+        "Also train the labels x aggregation ablation's two missing cells (prm_cumulative: process labels on the "
+        "cumulative head; orm_per_step: outcome labels on the per-step head), an ORM with a linear head at the "
+        "last token (orm_last_token) and the same head on a frozen backbone (orm_frozen)."))
     data: dict[Literal["arithmetic", "countdown"], str] = Field(
         default_factory=dict,
         description="Per world, a stepwise JSONL (TRL format) to train on instead of generator samples.",
@@ -83,6 +87,9 @@ class WorldCurves(Section):
     model_config = Section.model_config | {"extra": "allow"}
     __pydantic_extra__: dict[str, dict[str, Estimate]]
     diff: dict[str, dict[str, Estimate]]
+    ablation: dict[str, dict[str, Estimate]] | None = Field(None, description=(
+        "The labels x aggregation 2x2: each cell, the main effects (labels, aggregation) and the interaction, "
+        "-> N -> estimate with a paired CI over problems."))
 
 
 class BestOfNResults(Section):
@@ -91,5 +98,7 @@ class BestOfNResults(Section):
     generator: GeneratorResults | None = None
     best_of_n: dict[str, WorldCurves]
     verifier_auroc: dict[str, dict[str, Estimate]]
+    verifier_auroc_within: dict[str, dict[str, Estimate]] | None = Field(None, description=(
+        "Per world and scorer, the mean over problems of the AUROC within each problem's pool (CI over problems)."))
     generator_sample_accuracy: dict[str, float]
     active_learning: dict | None = None

@@ -25,18 +25,20 @@ def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
     for world, curves in bon.items():
         ns = sorted((n for n in curves["prm"]), key=int)
         top = ns[-1]
-        methods = [m for m in ("pass_at_n", "prm", "orm", "weighted_vote", "majority", "loglik", "prm_weak", "orm_weak")
-                   if m in curves]
+        methods = [m for m in METHODS if m in curves]
         head = "".join(f"<th>N={n}</th>" for n in ns)
         rows = "".join(
-            f"<tr><td>{m}</td>" + "".join(f"<td>{fmt_estimate(curves[m][n])}</td>" for n in ns) + "</tr>" for m in methods
+            f"<tr><td>{METHOD_NAMES.get(m, m)}</td>" + "".join(f"<td>{fmt_estimate(curves[m][n])}</td>" for n in ns)
+            + "</tr>" for m in methods
         )
         diffs = "".join(
             f"<tr><td>{name.replace('_vs_', ' &minus; ')}</td><td>{fmt_signed(d[top])}</td></tr>"
             for name, d in curves.get("diff", {}).items()
         )
         auroc = metrics.get("verifier_auroc", {}).get(world, {})
-        au = "".join(f"<tr><td>{m}</td><td>{fmt_estimate(e, pct=False)}</td></tr>" for m, e in auroc.items())
+        within = (metrics.get("verifier_auroc_within") or {}).get(world, {})
+        au = "".join(f"<tr><td>{METHOD_NAMES.get(m, m)}</td><td>{fmt_estimate(e, pct=False)}</td>"
+                     f"<td>{_auroc(within.get(m))}</td></tr>" for m, e in auroc.items())
         acc = metrics.get("generator_sample_accuracy", {}).get(world)
         parts += [
             f"<h3>{html.escape(world)}</h3>",
@@ -45,13 +47,65 @@ def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
             f"<table><tr><th>method</th>{head}</tr>{rows}</table>",
             f"<p>Paired differences at N={top} (points, 95% CI over problems):</p>",
             f"<table><tr><th>difference</th><th>points [95% CI]</th></tr>{diffs}</table>",
-            "<p>AUROC for final-answer correctness, all pooled samples:</p>",
-            f"<table><tr><th>scorer</th><th>AUROC [95% CI]</th></tr>{au}</table>",
+            ablation_table(curves, top),
+            AUROC_NOTE,
+            f"<table><tr><th>scorer</th><th>pooled AUROC [95% CI]</th><th>within-problem AUROC [95% CI]</th></tr>{au}</table>",
         ]
     al = metrics.get("active_learning")
     if al:
         parts.append(active_learning_section(store, al))
     return "\n".join(parts)
+
+
+AUROC_NOTE = ("<p>AUROC for final-answer correctness: over all samples pooled (CI over problems), which also rewards "
+              "telling easy problems from hard ones, and within each problem's pool (mean over the problems with both "
+              "correct and wrong samples, CI over them), which is the ranking reranking uses. 0.5 is chance.</p>")
+METHODS = ("pass_at_n", "prm", "orm", "prm_cumulative", "orm_per_step", "orm_last_token", "orm_frozen",
+           "weighted_vote", "majority", "loglik", "prm_weak", "orm_weak")
+METHOD_NAMES = {
+    "pass_at_n": "pass@N (ceiling)",
+    "loglik": "loglik: generator likelihood (floor)",
+    "prm_cumulative": "prm_cumulative: process labels, cumulative head",
+    "orm_per_step": "orm_per_step: outcome labels, per-step head",
+    "orm_last_token": "orm_last_token: linear head at the last token",
+    "orm_frozen": "orm_frozen: the same head, backbone frozen",
+}
+
+
+def _auroc(e: dict | None) -> str:
+    if not e or e["mean"] != e["mean"]:  # absent, or NaN: no problem with both kinds of sample
+        return "-"
+    return fmt_estimate(e, pct=False)
+
+
+EFFECTS = (
+    ("labels", "labels, process &minus; outcome (mean over the two heads)"),
+    ("aggregation", "aggregation, per-step &minus; cumulative (mean over the two label types)"),
+    ("interaction", "interaction: per-step &minus; cumulative with process labels, minus the same with outcome labels"),
+)
+
+
+def ablation_table(curves: dict, top: str) -> str:
+    """The labels x aggregation 2x2 at the largest N, with its main effects and interaction."""
+    a = curves.get("ablation")
+    if not a:
+        return ""
+    cell = {(lab, agg): fmt_estimate(a[f"{lab}_{agg}"][top]) for lab in ("process", "outcome")
+            for agg in ("per_step", "cumulative")}
+    rows = "".join(f"<tr><td>{lab}</td><td>{cell[lab, 'per_step']}</td><td>{cell[lab, 'cumulative']}</td></tr>"
+                   for lab in ("process", "outcome"))
+    floor, ceiling = curves.get("loglik", {}).get(top), curves.get("pass_at_n", {}).get(top)
+    bounds = "".join(f"<tr><td>{name}</td><td colspan=2>{fmt_estimate(e)}</td></tr>"
+                     for name, e in (("generator likelihood (floor)", floor), ("pass@N (ceiling)", ceiling)) if e)
+    effects = "".join(f"<li>{text}: {fmt_signed(a[key][top])} points</li>" for key, text in EFFECTS)
+    intro = (f"<p>Ablation at N={top}: the PRM and ORM differ in their labels and in how their head reads a solution "
+             "(each step's own log-probability, the solution scored over every step; or the whole prefix's, scored "
+             "at the last step). Crossing the two (best-of-N accuracy, 95% CI over problems):</p>")
+    return "\n".join([
+        intro,
+        "<table><tr><th>labels</th><th>per-step head</th><th>cumulative head</th></tr>" + rows + bounds + "</table>",
+        f"<ul>{effects}</ul>",
+    ])
 
 
 def _uniform_gain(g: dict | None, budgets: list) -> str:
@@ -112,6 +166,10 @@ def summary(r: dict) -> list[str]:
         if d:
             lines.append(f"  PRM - majority: {d['mean'] * 100:+.1f} points [95% CI {d['ci_low'] * 100:+.1f}, "
                          f"{d['ci_high'] * 100:+.1f}]")
+        ablation = curves.get("ablation")
+        if ablation:
+            lines.append("  ablation: " + "; ".join(f"{k} {text_points(ablation[k][top])}"
+                                                    for k in ("labels", "aggregation", "interaction")))
     al = r.get("active_learning")
     if al and "mean" in al.get("data_efficiency", {}):
         d = al["data_efficiency"]
