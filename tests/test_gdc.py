@@ -31,7 +31,7 @@ def test_trained_critic_catches_planted_flaws(tmp_path):
     assert f["with"]["mean"] >= f["without"]["mean"] - 0.02  # a measured rater: the pointer rarely hurts
     assert metrics["assistance"]["false_alarms"]["without"]["mean"] < 0.5  # the rater model can check a step
     own = g["own_samples"]  # the same abilities on the model's own samples, in one unit
-    for e in ("discriminator", "critique", "compare", "surprise"):
+    for e in ("discriminator", "critique", "critique_likelihood", "compare", "surprise"):
         assert own["selection"][e]["mean"] <= own["selection"]["oracle"]["mean"] + 1e-9
     assert own["selection"]["oracle"]["mean"] >= own["generator_samples"]["mean"]
     assert [c["step"] for c in g["curve"]][-1] == 1500 and {"G", "D", "C"} <= set(g["curve"][-1])

@@ -45,7 +45,8 @@ def _constructed(k=4, n=120, seed=0):
 
 def _metrics(problems, rows, d, critiques, compare=None, surprise=None):
     n = len(rows)
-    scores = {"discriminator": np.asarray(d, float), "critique": np.array([c == "no flaw" for c in critiques], float),
+    said = np.array([c == "no flaw" for c in critiques], float)
+    scores = {"discriminator": np.asarray(d, float), "critique": said, "critique_likelihood": said,
               "compare": np.zeros(n) if compare is None else np.asarray(compare, float),
               "surprise": np.zeros(n) if surprise is None else np.asarray(surprise, float)}
     greedy = np.zeros(len(problems))
@@ -89,20 +90,16 @@ def _items(world, problems):
     return items
 
 
-def _fake_rater(mistake: bool):
-    """A rater that writes each step's true value (or always a wrong one), read off the prompt."""
+def _fake_rater(world, mistake: bool):
+    """A rater that writes the gold step where it is asked to continue (or always a wrong one)."""
     def sample(model, tokenizer, prompts, **_):
         out = []
         for q in prompts:
-            head = q.split("=", 1)[1]  # the solution so far
-            last = head.split(";")[-1]
-            if last.startswith("#"):
-                prev = head.split(";")[-2]
-                value = int(prev.split("=")[1])
-            else:
-                a, op, b = last[:-1].partition("+") if "+" in last else last[:-1].partition("-")
-                value = int(a) + int(b) if op == "+" else int(a) - int(b)
-            out.append(str(value + 50 if mistake else value))
+            prompt, prefix = q.split("=", 1)
+            problem = world.parse_prompt(prompt + "=")
+            i = prefix.count(";")
+            gold = problem.step_texts[i] + ";" if i < problem.n_steps else f"#{problem.answer}"
+            out.append("0+0=0;" if mistake else gold)
         return out
     return sample
 
@@ -113,24 +110,26 @@ def test_measured_rater_finds_pointed_flaws_and_its_false_alarms_are_measured(mo
     items = _items(world, problems)
     pointing = [f"step {it['flawed_step'] + 1} wrong, should be 0" if it["flawed_step"] is not None else "no flaw"
                 for it in items]
-    monkeypatch.setattr(rater, "sample_solutions", _fake_rater(mistake=False))
+    monkeypatch.setattr(rater, "sample_solutions", _fake_rater(world, mistake=False))
     r = rater.measured_assistance(None, None, world, problems, items, pointing, 1, 0, BOOT)
     assert r["flaws_found"]["with"]["mean"] == 1.0 and r["false_alarms"]["with"]["mean"] == 0.0
-    assert 0.1 < r["flaws_found"]["without"]["mean"] < 0.6  # one random step of four (3 steps + answer)
-    assert r["flaws_found"]["difference"]["ci_low"] > 0.3
+    assert 0.1 < r["flaws_found"]["without"]["mean"] < 0.9  # one random step of four (3 steps + answer)
+    assert r["flaws_found"]["difference"]["ci_low"] > 0.1
     silent = ["no flaw"] * len(items)
     r0 = rater.measured_assistance(None, None, world, problems, items, silent, 1, 0, BOOT)
     assert r0["flaws_found"]["difference"]["mean"] == 0.0  # a critique that points nowhere does not help
-    monkeypatch.setattr(rater, "sample_solutions", _fake_rater(mistake=True))
+    monkeypatch.setattr(rater, "sample_solutions", _fake_rater(world, mistake=True))
     bad = rater.measured_assistance(None, None, world, problems, items, pointing, 1, 0, BOOT)
     assert bad["false_alarms"]["without"]["mean"] == 1.0  # a rater who cannot add flags everything
 
 
-def test_step_checks_split_each_step_at_its_value():
+def test_step_checks_give_each_step_with_what_precedes_it():
     text = "7+5=12;12-3=9;#9"
     checks = rater.step_checks(text, make_world("arithmetic").steps(text))
-    assert checks == [("7+5=", "12"), ("7+5=12;12-3=", "9"), ("7+5=12;12-3=9;#", "9")]
-    assert rater.step_checks("7+5=x;", [(0, 6)]) == [None]
+    assert checks == [("", "7+5=12;"), ("7+5=12;", "12-3=9;"), ("7+5=12;12-3=9;", "#9")]
+    assert rater.same_step("12-3=9;#9", "12-3=9;") and not rater.same_step("12-4=8;", "12-3=9;")
+    assert rater.same_step("#9", "#9") and not rater.same_step("#8", "#9")
+    assert not rater.same_step("12-3=9", "12-3=9;")  # no separator written: not the same step
 
 
 def test_loss_per_example_weighs_a_one_token_target_like_a_long_one():
@@ -152,4 +151,4 @@ def test_loss_per_example_weighs_a_one_token_target_like_a_long_one():
 
 
 def test_own_samples_module_names_every_evaluator():
-    assert own_samples.EVALUATORS == ("discriminator", "critique", "compare", "surprise")
+    assert own_samples.EVALUATORS == ("discriminator", "critique", "critique_likelihood", "compare", "surprise")

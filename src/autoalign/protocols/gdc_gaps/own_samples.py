@@ -12,10 +12,11 @@ sound (ties broken at random, counted exactly as the mean over the tied samples)
 
 * G: a random pick, i.e. the share of sound samples (and, beside it, the greedy solution);
 * D: the discriminator's margin, log P("sound") - log P("flawed");
-* C: the model's greedy critique says "no flaw" (1) or names a step (0);
+* C: the model's greedy critique says "no flaw" (1) or names a step (0); it ties on most problems,
+  so beside it C's likelihood, log P("no flaw") - log P("step ..."), ranks every sample;
 * compare (reference): the sample's answer equals the model's own greedy answer, i.e. a
-  discriminator that regenerates the solution and compares (it scores about (G + 1) / 2 when
-  the greedy solution is right G of the time);
+  discriminator that regenerates the solution and compares (the outside review of issue #11
+  argued that such a discriminator would beat the trained D; here it is measured);
 * surprise (reference): the mean per-token log-probability of the sample under the generation
   prompt (no discrimination training at all);
 * oracle: the checker (pass@K, the ceiling).
@@ -36,6 +37,7 @@ from ...models.sampling import sample_solutions
 from ...models.scoring import completion_logprobs
 from ...overseers.critic import (
     FLAWED,
+    NO_FLAW,
     SOUND,
     critique_prompt,
     discrimination_prompt,
@@ -43,7 +45,7 @@ from ...overseers.critic import (
     parse_critique,
 )
 
-EVALUATORS = ("discriminator", "critique", "compare", "surprise")
+EVALUATORS = ("discriminator", "critique", "critique_likelihood", "compare", "surprise")
 
 
 def selection_accuracy(sound: np.ndarray, score: np.ndarray) -> float:
@@ -72,13 +74,17 @@ def evaluator_scores(model, tokenizer, problems, rows: list[dict], greedy_answer
     d_prompts = [discrimination_prompt(p, t) for p, t in zip(prompts, texts)]
     sound = np.asarray(completion_logprobs(model, tokenizer, d_prompts, [SOUND] * len(rows)))
     flawed = np.asarray(completion_logprobs(model, tokenizer, d_prompts, [FLAWED] * len(rows)))
-    critiques = sample_solutions(model, tokenizer, [critique_prompt(p, t) for p, t in zip(prompts, texts)],
-                                 temperature=0.0, max_new_tokens=32, description="critiquing own samples")
+    c_prompts = [critique_prompt(p, t) for p, t in zip(prompts, texts)]
+    critiques = sample_solutions(model, tokenizer, c_prompts, temperature=0.0, max_new_tokens=32,
+                                 description="critiquing own samples")
+    no_flaw = np.asarray(completion_logprobs(model, tokenizer, c_prompts, [NO_FLAW] * len(rows)))
+    flags = np.asarray(completion_logprobs(model, tokenizer, c_prompts, ["step "] * len(rows), with_eos=False))
     loglik = np.asarray(completion_logprobs(model, tokenizer, prompts, texts))
     lengths = np.array([len(tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts])  # + EOS
     return {
         "discriminator": sound - flawed,
         "critique": np.array([float(parse_critique(c).says_no_flaw) for c in critiques]),
+        "critique_likelihood": no_flaw - flags,
         "compare": np.array([float(r["answer"] is not None and r["answer"] == greedy_answers[r["problem"]])
                              for r in rows]),
         "surprise": loglik / lengths,
@@ -101,6 +107,7 @@ def own_sample_metrics(rows: list[dict], scores: dict, critiques: list[str], pro
     est["gd_selection"] = bootstrap_ci(picks["discriminator"] - g, **boot)
     est["gc_selection"] = bootstrap_ci(picks["critique"] - g, **boot)
     est["dc_selection"] = bootstrap_ci(picks["discriminator"] - picks["critique"], **boot)
+    est["dc_selection_likelihood"] = bootstrap_ci(picks["discriminator"] - picks["critique_likelihood"], **boot)
     est["d_minus_compare"] = bootstrap_ci(picks["discriminator"] - picks["compare"], **boot)
     est["d_minus_surprise"] = bootstrap_ci(picks["discriminator"] - picks["surprise"], **boot)
     within = {e: within_group_auroc(pid, sound.astype(bool), scores[e]) for e in EVALUATORS}

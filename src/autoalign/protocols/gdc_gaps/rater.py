@@ -4,9 +4,10 @@ without the critic's critique.
 Why: a closed-form "chance that a rater checking k random steps finds the flaw" assumes a perfect
 rater and says nothing about false alarms; it is an expectation, not a measurement. Here the rater
 is a real, weaker model (by default the run's smallest), and checking a step means what a generator
-can do: read the problem and the solution up to that step's ``=`` (or the answer mark) and write the
-value itself, greedily. A step whose stated value differs from the rater's is flagged; a solution
-with any flagged step is called flawed. The rater's own arithmetic mistakes count, so it can raise
+can do: read the problem and the solution up to the start of that step and write the step itself,
+greedily. A step whose text differs from the rater's is flagged (so a wrong operand or operator copied
+into the step is caught as well as a wrong value, and a malformed step always is); a solution with
+any flagged step is called flawed. The rater's own arithmetic mistakes count, so it can raise
 false alarms on sound solutions, and these are measured on the sound items beside the flaws found.
 
 Unassisted, the rater checks ``budget`` steps in a random order (fixed per item); assisted, it checks
@@ -16,8 +17,6 @@ and the same random order, so their difference is paired per problem.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from ...measures import bootstrap_ci
@@ -25,22 +24,18 @@ from ...models.sampling import sample_solutions
 from ...overseers.critic import parse_critique
 from ...seeding import py_rng
 
-_LEADING_INT = re.compile(r"^\d+")
+def step_checks(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, str]]:
+    """Per step: (the solution before it, the step as written, separator included)."""
+    return [(text[:s], text[s:e]) for s, e in spans]
 
 
-def step_checks(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, str] | None]:
-    """Per step: (the text up to its ``=`` or answer mark, the stated value), None if not checkable."""
-    out = []
-    for s, e in spans:
-        step = text[s:e].rstrip(";")
-        cut = step.rfind("=")
-        if cut < 0 and step.startswith("#"):
-            cut = 0
-        if cut < 0 or not step[cut + 1:].isdigit():
-            out.append(None)
-            continue
-        out.append((text[: s + cut + 1], step[cut + 1:]))
-    return out
+def same_step(written: str, stated: str) -> bool:
+    """Whether the rater's step matches the stated one: up to the separator if the stated step has
+    one, else (the answer line) the whole first line."""
+    if stated.endswith(";"):
+        cut = written.find(";")
+        return cut >= 0 and written[: cut + 1] == stated
+    return written.split("\n", 1)[0].strip() == stated.strip()
 
 
 def check_order(n_steps: int, budget: int, pointed: int | None, rng) -> list[int]:
@@ -60,18 +55,15 @@ def rater_flags(rater, tokenizer, world, problems, items: list[dict], orders: li
     for it, order in zip(items, orders):
         checks = step_checks(it["text"], world.steps(it["text"]))
         prompt = problems[it["problem"]].prompt
-        plan = [(prompt + checks[j][0], checks[j][1]) for j in order if j < len(checks) and checks[j] is not None]
+        plan = [(prompt + checks[j][0], checks[j][1]) for j in order if j < len(checks)]
         for q, _ in plan:
             queries.setdefault(q)
         plans.append(plan)
     asked = list(queries)
-    written = sample_solutions(rater, tokenizer, asked, temperature=0.0, max_new_tokens=4,
+    written = sample_solutions(rater, tokenizer, asked, temperature=0.0, max_new_tokens=16,
                                description="rater checking steps") if asked else []
-    value = {}
-    for q, w in zip(asked, written):
-        m = _LEADING_INT.match(w)
-        value[q] = m.group(0) if m else None
-    return np.array([any(value[q] != stated for q, stated in plan) for plan in plans])
+    wrote = dict(zip(asked, written))
+    return np.array([any(not same_step(wrote[q], stated) for q, stated in plan) for plan in plans])
 
 
 def closed_form_expectation(n_steps: int, invalid: set[int], budget: int, pointed: int | None) -> float:
@@ -109,8 +101,9 @@ def measured_assistance(rater, tokenizer, world, problems, items: list[dict], cr
             continue
         p = problems[it["problem"]]
         invalid = set(world.locally_invalid_steps(p, it["text"]))
-        expected_plain.append(closed_form_expectation(p.n_steps, invalid, budget, None))
-        expected_helped.append(closed_form_expectation(p.n_steps, invalid, budget, ptd))
+        n = len(world.steps(it["text"]))  # the same steps the rater model chooses from (answer line included)
+        expected_plain.append(closed_form_expectation(n, invalid, budget, None))
+        expected_helped.append(closed_form_expectation(n, invalid, budget, ptd))
     a, w = flag_helped[flawed].astype(float), flag_plain[flawed].astype(float)
     fa, fw = flag_helped[~flawed].astype(float), flag_plain[~flawed].astype(float)
     return {

@@ -66,7 +66,8 @@ def curves_plot(gdc: dict, path: Path) -> Path:
     return _save(fig, path)
 
 
-EVALUATOR_NAMES = [("discriminator", "D"), ("critique", "C"), ("compare", "generate-and-compare"),
+EVALUATOR_NAMES = [("discriminator", "D"), ("critique", "C"), ("critique_likelihood", "C likelihood"),
+                   ("compare", "generate-and-compare"),
                    ("surprise", "likelihood surprise"), ("oracle", "oracle (pass@K)")]
 
 
@@ -87,7 +88,7 @@ def own_samples_table(gdc: dict) -> str:
         o = gdc[s]["own_samples"]
         w = o["within_auroc"]
         auc_rows += (f"<tr><td>{s}</td><td>{o['problems_with_both']}</td>"
-                     + "".join(f"<td>{fmt_estimate(w[e]) if w.get(e) else '-'}</td>" for e, _ in EVALUATOR_NAMES[:4])
+                     + "".join(f"<td>{fmt_estimate(w[e]) if w.get(e) else '-'}</td>" for e, _ in EVALUATOR_NAMES[:5])
                      + "".join(f"<td>{100 * o['balanced_accuracy'][e]:.1f}%</td>" if e in o["balanced_accuracy"] else "<td>-</td>"
                                for e in ("discriminator", "critique", "compare")) + "</tr>")
     k = gdc[sizes[0]]["own_samples"]["samples_per_problem"]
@@ -104,7 +105,7 @@ def own_samples_table(gdc: dict) -> str:
         f"<th>D - compare</th></tr>{rows}</table>"
         "<p>Within-problem AUROC (problems holding both sound and flawed samples; ranking only, not problem "
         "difficulty) and balanced accuracy on the same samples:</p>"
-        "<table><tr><th>size</th><th>problems</th><th>D</th><th>C</th><th>compare</th><th>surprise</th>"
+        "<table><tr><th>size</th><th>problems</th><th>D</th><th>C</th><th>C likelihood</th><th>compare</th><th>surprise</th>"
         f"<th>D balanced</th><th>C balanced</th><th>compare balanced</th></tr>{auc_rows}</table>")
 
 
