@@ -24,6 +24,7 @@ from ...models.sampling import sample_solutions
 from ...overseers.critic import parse_critique
 from ...seeding import py_rng
 
+
 def step_checks(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, str]]:
     """Per step: (the solution before it, the step as written, separator included)."""
     return [(text[:s], text[s:e]) for s, e in spans]
