@@ -69,6 +69,19 @@ def test_calibration_ignores_a_position_bias_that_an_intercept_would_learn():
     assert m.intercept == 0.0 and (m(p[50:]) == 0.5).all()
 
 
+def test_calibration_never_turns_a_judge_around_and_a_coin_flip_is_half_right():
+    """A blind judge's verdicts sit within 1e-3 of 0.5; a fit on that noise may find a negative
+    slope, which would invert the verdicts (seed runs scored a calibrated blind judge 19%)."""
+    from autoalign.protocols.debate_facts.calibration import scores
+
+    rng = np.random.default_rng(2)
+    first = rng.random(400) < 0.5
+    p = 0.5 + np.where(first, -1e-4, 1e-4)  # noise that happens to point the wrong way
+    m = fit_platt(p, first)
+    assert m.slope == 0.0 and (m(p) == 0.5).all()
+    assert scores(m(p), BOOT)["accuracy"]["mean"] == 0.5
+
+
 def test_calibration_fits_one_map_per_protocol_on_calibration_rows_only():
     z, _, correct = _verdicts()
     rows = [{"question": SimpleNamespace(correct=int(c)), "consultant_honest": i % 2 == 0,
@@ -93,7 +106,7 @@ def test_log_loss_and_mean_p_correct_on_a_hand_made_case():
     assert log_loss(p) == pytest.approx([-np.log(0.9), np.log(2), -np.log(0.2), 0.0], abs=1e-5)
     assert np.isfinite(log_loss([0.0])).all() and log_loss([0.0])[0] == pytest.approx(-np.log(1e-6))
     s = scores(p, BOOT)
-    assert s["accuracy"]["mean"] == 0.5  # 0.5 is not a win
+    assert s["accuracy"]["mean"] == 0.625  # a verdict of exactly 0.5 is a coin flip: half right
     assert s["mean_p_correct"]["mean"] == pytest.approx(0.65)
     assert s["log_loss"]["mean"] == pytest.approx((-np.log(0.9) + np.log(2) - np.log(0.2)) / 4, abs=1e-5)
     assert to_correct([0.8, 0.8], [0, 1]) == pytest.approx([0.8, 0.2])

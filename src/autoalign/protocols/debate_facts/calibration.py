@@ -7,7 +7,7 @@ protocol therefore gets its own map, p = sigmoid(slope * logit(p_judge)) for "an
 an intercept would only learn position noise and flip verdicts that sit at 0.5), fit on transcripts of that protocol played on held-out calibration
 questions (the world's "val" split: neither the judge's training questions nor the test ones).
 
-Verdicts are then scored per question by accuracy (p(correct) > 0.5), p(correct) and log-loss
+Verdicts are then scored per question by accuracy (p(correct) > 0.5; exactly 0.5 counts half), p(correct) and log-loss
 (-log p(correct)); a map that only rescales the logit (with a positive slope) leaves accuracy
 alone, so calibration changes what the judge's confidence means, not its verdicts.
 """
@@ -52,7 +52,9 @@ def fit_platt(p_first, first_correct) -> PlattMap:
         return PlattMap()
     z = logit(p_first)[:, None]
     lr = LogisticRegression(C=1e6, max_iter=1000, fit_intercept=False).fit(z, y)
-    return PlattMap(float(lr.coef_[0][0]), 0.0)
+    # a negative slope would turn the judge's verdicts around on noise (a blind judge's logits are
+    # within 1e-3 of 0): calibration may say a judge knows nothing (slope 0), never the opposite
+    return PlattMap(max(0.0, float(lr.coef_[0][0])), 0.0)
 
 
 def to_first(p_correct, correct) -> np.ndarray:
@@ -71,8 +73,10 @@ def log_loss(p_correct) -> np.ndarray:
 
 
 def scores(p_correct, boot: dict) -> dict:
-    """Accuracy, mean p(correct) and log-loss, each an estimate over questions."""
+    """Accuracy (a verdict of exactly 0.5 is a coin flip: half right), mean p(correct) and log-loss,
+    each an estimate over questions."""
     p = np.asarray(p_correct, dtype=float)
-    return {"accuracy": bootstrap_ci((p > 0.5).astype(float), **boot),
+    right = np.where(np.abs(p - 0.5) < 1e-12, 0.5, (p > 0.5).astype(float))
+    return {"accuracy": bootstrap_ci(right, **boot),
             "mean_p_correct": bootstrap_ci(p, **boot),
             "log_loss": bootstrap_ci(log_loss(p), **boot)}
