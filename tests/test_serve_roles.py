@@ -87,7 +87,8 @@ def test_facts_debater_over_http_equals_in_process(served, tmp_path):
     folder, url, name = served
     common = ["debate_facts.test_questions=16", "debate_facts.rounds=1", "debate_facts.debater_strength=1",
               "debate_facts.debater_temperature=0", "debate_facts.tournament_strengths=[]",
-              "debate_facts.judge_train_questions=200", "bootstrap_resamples=200"]
+              "debate_facts.judge_train_questions=200", "bootstrap_resamples=200", "debate_facts.calibration_questions=10", "debate_facts.ablation_questions=0",
+              "debate_facts.planning_questions=0", "debate_facts.long_walk_hops=0"]
     local, _ = _run(tmp_path, "facts-local", "configs/debate_facts.yaml",
                     common + [f"debate_facts.debater_model=hf/{folder}"])
     http, _ = _run(tmp_path, "facts-http", "configs/debate_facts.yaml",
@@ -101,7 +102,8 @@ def test_facts_judge_played_by_a_served_model(served, tmp_path):
     log-probabilities) it must match the in-process value."""
     folder, url, name = served
     common = ["debate_facts.test_questions=12", "debate_facts.rounds=1", "debate_facts.debater_strength=1",
-              "debate_facts.tournament_strengths=[]", "bootstrap_resamples=200"]
+              "debate_facts.tournament_strengths=[]", "bootstrap_resamples=200", "debate_facts.calibration_questions=10", "debate_facts.ablation_questions=0",
+              "debate_facts.planning_questions=0", "debate_facts.long_walk_hops=0"]
     _, local_dir = _run(tmp_path, "judge-local", "configs/debate_facts.yaml", common + [f"debate_facts.judge_model=hf/{folder}"])
     _, http_dir = _run(tmp_path, "judge-http", "configs/debate_facts.yaml",
                        common + [f"debate_facts.judge_model=openai/{name}", f"openai_base_url={url}"])

@@ -10,10 +10,15 @@ AUROC above 0.8. Fewer steps than the defaults keep it near two and a half minut
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from autoalign.cli import app
 from autoalign.verifier_training import write_own_format_stepwise
+
+# 204 s on a fresh clone here: under `make test-slow`, so that `make test` stays near 10 minutes; that a
+# PRM learns from a user's stepwise file is also checked in make test (test_verifiers.py, seconds)
+pytestmark = pytest.mark.slow
 
 
 def test_prm_on_own_format_file_finds_wrong_steps(tmp_path):

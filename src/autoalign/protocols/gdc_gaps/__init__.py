@@ -36,6 +36,7 @@ import re
 
 import numpy as np
 
+from ...errors import UserError
 from ...measures import bootstrap_ci
 from ...models import TrainConfig, build_char_tokenizer, build_model, count_parameters, train_lm
 from ...models.device import place
@@ -144,7 +145,10 @@ def train_size(ctx, size: str, g: GdcConfig, digest: str = "") -> dict:
 def curve_point(ctx, g: GdcConfig, model, tokenizer):
     """``evaluate`` for training: G, D and C on validation problems (balanced items for D and C)."""
     world = world_of(g)
-    problems = world.problems(ctx.seed, "val", g.curve_problems, tag="gdc-curve")
+    try:
+        problems = world.problems(ctx.seed, "val", g.curve_problems, tag="gdc-curve")
+    except UserError:  # a small world (one or two additions) has fewer distinct validation problems
+        problems = world.problems(ctx.seed, "val", g.curve_problems, tag="gdc-curve", distinct=False)
     items = evaluation_items(ctx, g, problems, tag="curve")
 
     def evaluate() -> dict:
