@@ -244,7 +244,7 @@ def evaluate_size(ctx, size: str, trained: dict, gc: GdcConfig) -> dict:
          "critique_right": gr.right, "hallucination": gr.hallucination}
         for it, m, t, gr in zip(items, margin, texts, grades)])
     log(f"{size}: G {g.mean():.1%}  D {d.mean():.1%}  C {c.mean():.1%}")
-    return {"metrics": out, "critiques": texts}
+    return {"metrics": out, "critiques": texts, "greedy": greedy}
 
 
 def catch_vs_hallucination(ctx, g: GdcConfig, model, tokenizer, problems, items) -> list[dict]:
@@ -306,13 +306,12 @@ def critic_stage(ctx, size: str, trained: dict, texts: list[str], g: GdcConfig, 
     return out
 
 
-def own_samples_stage(ctx, size: str, trained: dict, g: GdcConfig) -> dict:
-    """Stage: G, D, C and the reference discriminators on the model's own samples."""
+def own_samples_stage(ctx, size: str, trained: dict, greedy: list[str], g: GdcConfig) -> dict:
+    """Stage: G, D, C and the reference discriminators on the model's own samples (``greedy``: the
+    greedy solutions ``evaluate_size`` wrote for the same problems)."""
     world = world_of(g)
     model, tokenizer = load_trained(ctx, trained)
     problems = test_problems(ctx, g)
-    greedy = sample_solutions(model, tokenizer, [p.prompt for p in problems], temperature=0.0,
-                              max_new_tokens=g.max_new_tokens, description="generating")
     metrics, records = evaluate_own_samples(model, tokenizer, world, problems, greedy, g.own_samples,
                                             ctx.derive("gdc", size, "own"), gold_value, ctx.boot)
     write_jsonl(ctx.file(ctx.artifact(f"samples/gdc_own_{size}") + ".jsonl"), records)
@@ -358,7 +357,8 @@ def run(ctx, cfg) -> dict:
         per_size[size], critiques[size] = result["metrics"], result["critiques"]
         per_size[size]["curve"] = trained[size].get("curve", [])
         if g.own_samples:
-            per_size[size]["own_samples"] = ctx.stage(f"gdc.{size}.own_samples", own_samples_stage, size, trained[size], g)
+            per_size[size]["own_samples"] = ctx.stage(f"gdc.{size}.own_samples", own_samples_stage, size, trained[size],
+                                                   result["greedy"], g)
     critic_size = g.critic_size or g.sizes[-1]
     rater_size = g.rater_size or g.sizes[0]
     extra = ctx.stage("gdc.critic", critic_stage, critic_size, trained[critic_size], critiques[critic_size], g,
