@@ -114,7 +114,7 @@ def test_best_of_n_and_gdc_run_with_a_bpe_checkpoint(checkpoint, tmp_path):
     gcfg = load_config("configs/gdc_gaps.yaml", [
         f"gdc.sizes=[hf/{checkpoint}]", "gdc.train_steps=3", "gdc.batch_size=8", "gdc.test_problems=10",
         "gdc.max_new_tokens=16", "gdc.critique_samples=2", "gdc.adversarial_tries=2", "gdc.bonuses=[0]",
-        "bootstrap_resamples=100"])
+        "gdc.own_train_steps=2", "gdc.own_train_problems=4", "bootstrap_resamples=100"])
     gstore, _ = open_run(gcfg, tmp_path / "gdc")
     g = execute(gstore, gcfg)["gdc_gaps"]["gdc"][f"hf/{checkpoint}"]
     assert 0.0 <= g["discriminator"]["mean"] <= 1.0

@@ -11,7 +11,7 @@ def test_trained_critic_catches_planted_flaws(tmp_path):
         "bootstrap_resamples=200", "gdc.sizes=[tiny]", "gdc.train_steps=1500", "gdc.test_problems=100",
         "gdc.world.max_steps=2", "gdc.world.operators=+", "gdc.mix.generation=0.1",
         "gdc.mix.discrimination=0.3", "gdc.mix.critique=0.6",
-        "gdc.critique_samples=2", "gdc.adversarial_tries=2", "gdc.bonuses=[0,4]"])
+        "gdc.critique_samples=2", "gdc.adversarial_tries=2", "gdc.bonuses=[0,4]", "gdc.own_train_steps=0"])
     store, _ = open_run(cfg, tmp_path / "run")
     metrics = execute(store, cfg)["gdc_gaps"]
     g = metrics["gdc"]["tiny"]
@@ -44,12 +44,16 @@ def test_gdc_runs_on_countdown_through_the_world_interface(tmp_path):
     cfg = load_config("configs/gdc_gaps.yaml", [
         "bootstrap_resamples=100", "gdc.world_name=countdown", "gdc.countdown.n_numbers=3", "gdc.sizes=[micro]",
         "gdc.train_steps=150", "gdc.test_problems=40", "gdc.critique_samples=2", "gdc.adversarial_tries=2",
-        "gdc.bonuses=[0]"])
+        "gdc.bonuses=[0]", "gdc.own_train_steps=40", "gdc.own_train_problems=20", "gdc.curve_every=20",
+        "gdc.curve_problems=10"])
     store, _ = open_run(cfg, tmp_path / "run")
     m = execute(store, cfg)["gdc_gaps"]
     g = m["gdc"]["micro"]
     assert set(g["catch_rate_by_flaw"]) == {"carried", "operator"}
     for key in ("generator", "discriminator", "critique", "dc_gap"):
         assert 0.0 <= g[key]["mean"] <= 1.0 or key == "dc_gap"
+    own = g["own_training"]  # phase 2: the model's own training samples, labelled by the checker
+    assert own["samples"] == 20 * 4 and own["sound"] + own["flawed"] == own["samples"]
+    assert [c["step"] for c in g["curve"] if c.get("phase") == 2] == [170, 190]  # phase 2 continues the curve
     samples = list((tmp_path / "run" / "samples").glob("gdc_micro-*.jsonl"))
     assert samples and ">" in samples[0].read_text().splitlines()[0]  # countdown prompts

@@ -4,9 +4,12 @@ One model per size plays generator, discriminator and critic (as in Saunders et 
 apart by what follows the solution:
 
     generation      7+5*3=                          -> 7+5=12;12*3=36;#36
-    discrimination  7+5*3=7+5=12;12*3=35;#35 D:     -> flawed    (or: sound)
+    discrimination  7+5*3=7+5=12;12*3=35;#35 D:     -> N         (flawed; or Y: sound)
     critique        7+5*3=7+5=12;12*3=35;#35 C:     -> step 2 wrong, should be 36   (or: no flaw)
 
+The verdict is one character, one token for the character tokenizer and for common BPE
+vocabularies, so the decision is the whole target: a word ("flawed") would put the decision in its
+first token and make the rest of the target a free, predictable echo that dilutes the loss.
 Steps are numbered from 1 in critiques. The world's checker grades a critique: *right* if it names
 the first wrong step (or says "no flaw" of a sound solution), a *hallucination* if it flags a step
 that is sound, a *miss* if it says "no flaw" of a flawed solution or cannot be parsed.
@@ -21,7 +24,7 @@ from ..registry import overseers
 
 DISCRIMINATE = " D:"
 CRITIQUE = " C:"
-FLAWED, SOUND = "flawed", "sound"
+FLAWED, SOUND = "N", "Y"  # the discriminator's verdict: is the solution sound?
 NO_FLAW = "no flaw"
 _CRITIQUE_RE = re.compile(r"^step (\d{1,3}) wrong, should be (\d{1,6})$")
 

@@ -5,7 +5,10 @@ Does an overseer say all it knows? Method, for each model size:
    (generation); say whether a solution is "flawed" or "sound" (discrimination); write a critique
    naming the first wrong step and its correct value, or "no flaw" (critique). Flawed training
    solutions are gold solutions with a planted flaw (``worlds/tampering.py``: a wrong value carried
-   forward, a slip repaired in the next step, a wrong operator, a wrong operand).
+   forward, a slip repaired in the next step, a wrong operator, a wrong operand). Phase 2
+   (``own_training.py``, ``own_train_steps``): the model samples its own solutions to training
+   problems, the checker labels them, and training goes on with part of the discrimination and
+   critique items drawn from them, as Saunders et al. train on model-written answers.
 2. On held-out problems: G is the share of problems whose greedy solution is correct. Each problem
    also gives two items, its gold solution and a tampered copy (balanced, so chance is 50% for D
    and for C): D is the share of items the discriminator labels right (log P("flawed") vs
@@ -61,6 +64,7 @@ from ...seeding import py_rng
 from ...worlds import World, make_world
 from .config import GdcConfig, GdcResults
 from .own_samples import evaluate_own_samples
+from .own_training import train_on_own_samples
 from .rater import measured_assistance
 from .report import gdc_section
 
@@ -82,15 +86,12 @@ def test_problems(ctx, g: GdcConfig) -> list:
     return world_of(g).problems(ctx.seed, "test", g.test_problems)
 
 
-def task_pair(g: GdcConfig, world: World):
-    """``make(problem, rng)``: one training pair, the task (generate, discriminate, critique) drawn
-    by the mix; half of the discrimination and critique items carry a planted flaw."""
-    weights = np.array([g.mix.generation, g.mix.discrimination, g.mix.critique], dtype=float)
-    cum = np.cumsum(weights / weights.sum())
+def task_item(g: GdcConfig, world: World):
+    """``item(task, problem, rng)``: one training pair of a given task (0 generate, 1 discriminate,
+    2 critique); half of the discrimination and critique items carry a planted flaw."""
     kinds = flaw_kinds(g, world)
 
-    def make(p, rng) -> tuple[str, str]:
-        task = int(np.searchsorted(cum, rng.random(), side="right"))
+    def item(task: int, p, rng) -> tuple[str, str]:
         if task == 0:
             return p.prompt, p.solution
         flawed = rng.random() < 0.5
@@ -101,6 +102,19 @@ def task_pair(g: GdcConfig, world: World):
         if task == 1:
             return discrimination_prompt(p.prompt, text), FLAWED if flawed else SOUND
         return critique_prompt(p.prompt, text), write_critique(step_i, gold_value(p, step_i) if flawed else None)
+
+    return item
+
+
+def task_pair(g: GdcConfig, world: World):
+    """``make(problem, rng)``: one training pair, the task (generate, discriminate, critique) drawn
+    by the mix; half of the discrimination and critique items carry a planted flaw."""
+    weights = np.array([g.mix.generation, g.mix.discrimination, g.mix.critique], dtype=float)
+    cum = np.cumsum(weights / weights.sum())
+    item = task_item(g, world)
+
+    def make(p, rng) -> tuple[str, str]:
+        return item(int(np.searchsorted(cum, rng.random(), side="right")), p, rng)
 
     return make
 
@@ -138,8 +152,14 @@ def train_size(ctx, size: str, g: GdcConfig, digest: str = "") -> dict:
     atomic_save_dir(ctx.file(name), save)
     ckpt.unlink(missing_ok=True)
     curve = [h for h in state["history"] if "G" in h]
-    return {"path": name, "params": count_parameters(model), "curve": curve,
+    return {"path": name, "params": count_parameters(model), "curve": curve, "lr": lr,
             "train_seconds": round(state["seconds"], 1), "history": [h for h in state["history"] if "G" not in h]}
+
+
+def train_own_stage(ctx, size: str, first: dict, g: GdcConfig) -> dict:
+    """Stage: phase 2, the phase-1 model trained on its own labelled samples too (``own_training.py``)."""
+    world = world_of(g)
+    return train_on_own_samples(ctx, size, first, g, world, task_item(g, world), load_trained, curve_point, gold_value)
 
 
 def curve_point(ctx, g: GdcConfig, model, tokenizer):
@@ -352,10 +372,15 @@ def run(ctx, cfg) -> dict:
     per_size, critiques = {}, {}
     trained = dict(zip(g.sizes, ctx.side_by_side([(f"gdc.{size}.train", train_size, (size, g, checkpoint_digest(size, "gdc.sizes")))
                                                    for size in g.sizes])))
+    if g.own_train_steps:
+        trained = dict(zip(g.sizes, ctx.side_by_side([(f"gdc.{size}.train_own", train_own_stage, (size, trained[size], g))
+                                                       for size in g.sizes])))
     for size in g.sizes:
         result = ctx.stage(f"gdc.{size}.evaluate", evaluate_size, size, trained[size], g)
         per_size[size], critiques[size] = result["metrics"], result["critiques"]
         per_size[size]["curve"] = trained[size].get("curve", [])
+        if "own_training" in trained[size]:
+            per_size[size]["own_training"] = trained[size]["own_training"]
         if g.own_samples:
             per_size[size]["own_samples"] = ctx.stage(f"gdc.{size}.own_samples", own_samples_stage, size, trained[size],
                                                    result["greedy"], g)

@@ -60,6 +60,12 @@ class GdcConfig(Section):
         "verdict counts as much as a solution), or per token (a verdict is a few % of the signal)."))
     own_samples: int = Field(4, ge=0, description=(
         "K solutions sampled per test problem on which G, D and C are measured together (0: skip)."))
+    own_train_steps: int = Field(500, ge=0, description=(
+        "Phase 2: optimizer steps after the first train_steps in which a share of the discrimination and "
+        "critique items are the model's own samples, labelled by the checker (0: planted flaws only)."))
+    own_train_problems: int = Field(500, ge=1, description="Training problems sampled own_samples times each for phase 2.")
+    own_share: float = Field(0.5, ge=0, le=1, description="Share of phase-2 D and C items drawn from own samples.")
+    own_train_lr_scale: float = Field(0.3, gt=0, description="Phase-2 peak lr as a share of the phase-1 peak lr.")
     curve_every: int = Field(300, ge=0, description="Validation G, D and C every this many steps (0: no curve).")
     curve_problems: int = Field(60, ge=10, description="Validation problems per point of the learning curve.")
     adversarial_tries: int = Field(6, ge=1, description="Flaws tried per problem to find one the critic misses.")
@@ -107,6 +113,7 @@ class SizeResults(Section):
     well_formed_critiques: float
     catch_rate_by_flaw: dict[str, float]
     own_samples: dict | None = None
+    own_training: dict | None = None
     curve: list[dict] = Field(default_factory=list)
 
 

@@ -58,7 +58,10 @@ def curves_plot(gdc: dict, path: Path) -> Path:
         for key, (_, label, color) in zip(("G", "D", "C"), ABILITIES):
             ax.plot([c["step"] for c in curve], [100 * c[key] for c in curve], styles[i % 4], color=color,
                     label=f"{key} {size}")
-    ax.set_xlabel("training step")
+    starts = [gdc[s]["own_training"]["from_step"] for s in gdc if (gdc[s].get("own_training") or {}).get("from_step")]
+    if starts:  # where phase 2 (D and C also on own samples) begins
+        ax.axvline(min(starts), color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("training step (dotted line: phase 2 starts)" if starts else "training step")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_ylim(0, 100)
     ax.set_title("Learning curves (G greedy; D and C on balanced items)")
@@ -132,6 +135,13 @@ def gdc_section(store: RunStore, metrics: dict, stages: dict) -> str:
         embed_image(abilities_plot(gdc, store.file("plots", "gdc_abilities.png"))),
         own_samples_table(gdc),
     ]
+    trained_on_own = {s: gdc[s]["own_training"] for s in sizes if gdc[s].get("own_training")}
+    if trained_on_own:
+        parts.append("<p>Phase 2: after the planted-flaw training, each model sampled its own solutions to training "
+                     "problems; the checker labelled them, and training went on with part of the discrimination and "
+                     "critique items drawn from them (sound and flawed equally often). Own training samples: "
+                     + "; ".join(f"{s} {o['samples']} ({100 * o['share_sound']:.0f}% sound)" for s, o in trained_on_own.items())
+                     + ".</p>")
     if any(gdc[s].get("curve") for s in gdc):
         parts.append(embed_image(curves_plot(gdc, store.file("plots", "gdc_curves.png"))))
     critic = metrics.get("critic")

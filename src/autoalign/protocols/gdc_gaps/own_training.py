@@ -1,0 +1,128 @@
+"""Phase 2 of GDC training: the discriminator and critic also learn from the model's own samples.
+
+Why: after phase 1 the discriminator and critic have seen only planted flaws (a gold solution with
+one step tampered), so measuring them on the model's own samples tests transfer from planted to
+real errors, not what the model can tell about its own work. Saunders et al. train critiques on
+model-written answers with human labels; here the checker is the labeller. The phase-1 model
+samples K solutions per training problem (temperature 1), the checker labels each sound or flawed
+with its first wrong step, and training goes on with the same task mix, except that a share of
+the discrimination and critique items is drawn from these labelled samples (sound and flawed
+equally often, so the verdict's base rate is 50% as on planted items). Test problems are never
+sampled: they come from the test split, the samples from the training split.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ...models import TrainConfig, count_parameters, train_lm
+from ...models.sampling import sample_solutions
+from ...overseers.critic import (
+    FLAWED,
+    SOUND,
+    critique_prompt,
+    discrimination_prompt,
+    write_critique,
+)
+from ...pipeline.generator import bucketed_batches
+from ...runtime.progress import log
+from ...runtime.store import atomic_save_dir, write_jsonl
+from ...worlds.arithmetic import split_solution
+from ...worlds.countdown import countdown_op
+from .own_samples import label_samples
+
+_COUNTDOWN_STEP = re.compile(r"^(\d+)([+\-*/])(\d+)=(\d+)$")
+
+
+def corrected_value(problem, text: str, step: int, gold_value) -> int | None:
+    """The value a critique of an own sample says the flawed step should have. A countdown step
+    whose arithmetic is wrong should have its operation's true result (the model may take another
+    path than the gold one); anything else gets the gold value of that step."""
+    steps, _ = split_solution(text)
+    if hasattr(problem, "target") and step < len(steps):
+        m = _COUNTDOWN_STEP.match(steps[step].replace(" ", ""))
+        if m:
+            true = countdown_op(int(m.group(1)), m.group(2), int(m.group(3)))
+            if true is not None and true != int(m.group(4)):
+                return true
+    return gold_value(problem, step)
+
+
+def own_items(rows: list[dict], problems, gold_value) -> dict[str, list[tuple[str, str]]]:
+    """The labelled own samples as ready training items, split by label: ``{"sound": [...],
+    "flawed": [...]}``, each a list of (discrimination pair, critique pair)."""
+    out: dict[str, list] = {"sound": [], "flawed": []}
+    for r in rows:
+        p = problems[r["problem"]]
+        step = r["flawed_step"]
+        verdict = SOUND if r["sound"] else FLAWED
+        target = write_critique(None) if r["sound"] else write_critique(step, corrected_value(p, r["text"], step, gold_value))
+        out["sound" if r["sound"] else "flawed"].append(
+            ((discrimination_prompt(p.prompt, r["text"]), verdict), (critique_prompt(p.prompt, r["text"]), target)))
+    return out
+
+
+def mixed_pair(g, item, items: dict[str, list]):
+    """``make(problem, rng)`` for phase 2: the phase-1 task mix (``item(task, problem, rng)`` makes a
+    phase-1 pair), with a share ``g.own_share`` of the discrimination and critique items taken from
+    the labelled own samples (sound and flawed equally often)."""
+    weights = np.array([g.mix.generation, g.mix.discrimination, g.mix.critique], dtype=float)
+    cum = np.cumsum(weights / weights.sum())
+    usable = bool(items["sound"]) and bool(items["flawed"])
+
+    def make(p, rng) -> tuple[str, str]:
+        task = int(np.searchsorted(cum, rng.random(), side="right"))
+        if task == 0 or not usable or rng.random() >= g.own_share:
+            return item(task, p, rng)  # generation, or a planted-flaw item as in phase 1
+        pool = items["flawed" if rng.random() < 0.5 else "sound"]
+        disc, crit = pool[rng.randrange(len(pool))]
+        return disc if task == 1 else crit
+
+    return make
+
+
+def sample_own_training_items(ctx, g, world, model, tokenizer, gold_value) -> tuple[dict, dict]:
+    """Sample and label K own solutions per training problem; (items by label, summary)."""
+    problems = world.problems(ctx.seed, "train", g.own_train_problems, tag="gdc-own", distinct=False)
+    k = max(1, g.own_samples)
+    texts = sample_solutions(model, tokenizer, [p.prompt for p in problems for _ in range(k)], temperature=1.0,
+                             max_new_tokens=g.max_new_tokens, seed=ctx.derive("gdc", "own-train"),
+                             description="sampling own training solutions")
+    rows = label_samples(world, problems, texts, k)
+    items = own_items(rows, problems, gold_value)
+    return items, {"samples": len(rows), "sound": len(items["sound"]), "flawed": len(items["flawed"]),
+                   "share_sound": len(items["sound"]) / max(1, len(rows)), "rows": rows}
+
+
+def train_on_own_samples(ctx, size: str, first: dict, g, world, item, load_trained, curve_point, gold_value) -> dict:
+    """Stage body: load the phase-1 model, label its own samples, train ``own_train_steps`` more."""
+    model, tokenizer = load_trained(ctx, first)
+    items, made = sample_own_training_items(ctx, g, world, model, tokenizer, gold_value)
+    rows = made.pop("rows")
+    log(f"{size}: {made['samples']} own training samples, {made['share_sound']:.0%} sound; phase 2 "
+        f"({g.own_train_steps} steps)")
+    name = ctx.artifact("models/gdc_own_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", size))
+    write_jsonl(ctx.file(name + ".samples.jsonl"), rows)
+    ckpt = ctx.file(f"{name}.ckpt.pt")
+    lr = first["lr"] * g.own_train_lr_scale
+    state = train_lm(model, tokenizer,
+                     bucketed_batches(world, ctx.seed, g.batch_size, mixed_pair(g, item, items), tag="gdc-own",
+                                      buckets=1),
+                     TrainConfig(steps=g.own_train_steps, lr=lr, warmup_steps=min(20, g.own_train_steps),
+                                 checkpoint_every=g.checkpoint_every, eval_every=max(1, g.curve_every),
+                                 loss_per=g.loss_per),
+                     checkpoint=ckpt, evaluate=curve_point(ctx, g, model, tokenizer) if g.curve_every else None,
+                     on_event=lambda kind, **f: ctx.event(kind, **f))
+
+    def save(folder):
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+    atomic_save_dir(ctx.file(name), save)
+    ckpt.unlink(missing_ok=True)
+    offset = made["from_step"] = g.train_steps
+    curve = first.get("curve", []) + [{**h, "step": h["step"] + offset, "phase": 2} for h in state["history"] if "G" in h]
+    return {**first, "path": name, "params": count_parameters(model), "curve": curve, "own_training": made,
+            "train_seconds": round(first.get("train_seconds", 0) + state["seconds"], 1)}

@@ -1,0 +1,68 @@
+"""Phase 2 of GDC training: D and C items from the model's own samples, labelled by the checker."""
+
+from __future__ import annotations
+
+import random
+
+from autoalign.overseers.critic import CRITIQUE, DISCRIMINATE, FLAWED, SOUND, parse_critique
+from autoalign.protocols.gdc_gaps import gold_value, task_item
+from autoalign.protocols.gdc_gaps.config import GdcConfig
+from autoalign.protocols.gdc_gaps.own_samples import label_samples
+from autoalign.protocols.gdc_gaps.own_training import corrected_value, mixed_pair, own_items
+from autoalign.worlds import make_world
+from autoalign.worlds.arithmetic import ArithmeticConfig
+from autoalign.worlds.countdown import CountdownConfig
+
+
+def arithmetic():
+    return make_world("arithmetic", ArithmeticConfig(min_steps=2, max_steps=3, operators="+-"))
+
+
+def test_own_samples_become_items_with_the_checkers_labels_and_targets():
+    world = arithmetic()
+    problems = world.problems(0, "train", 3)
+    rng = random.Random(0)
+    texts = []
+    for p in problems:
+        texts.append(p.solution)                            # sound
+        texts.append(world.tamper(p, "carried", rng).text)  # flawed at a known step
+    rows = label_samples(world, problems, texts, 2)
+    items = own_items(rows, problems, gold_value)
+    assert len(items["sound"]) == 3 and len(items["flawed"]) == 3
+    for (d_prompt, verdict), (c_prompt, target) in items["sound"]:
+        assert verdict == SOUND and parse_critique(target).says_no_flaw
+    for row, ((d_prompt, verdict), (c_prompt, target)) in zip([r for r in rows if not r["sound"]], items["flawed"]):
+        c = parse_critique(target)
+        assert verdict == FLAWED and c.step == row["flawed_step"]
+        assert c.value == gold_value(problems[row["problem"]], row["flawed_step"])
+        assert d_prompt.startswith(problems[row["problem"]].prompt + row["text"])
+
+
+def test_a_countdown_step_with_wrong_arithmetic_is_corrected_to_its_true_result():
+    world = make_world("countdown", CountdownConfig(n_numbers=3, max_number=9))
+    p = world.problems(0, "train", 1)[0]
+    first = p.solution.split(";")[0]                      # e.g. 6+6=12
+    a, rest = first.split("=")
+    wrong = p.solution.replace(first, f"{a}={int(rest) + 1}", 1)
+    assert corrected_value(p, wrong, 0, gold_value) == int(rest)
+    assert corrected_value(p, p.solution, 0, gold_value) == gold_value(p, 0)  # right arithmetic: the gold value
+
+
+def test_phase_two_mixes_own_items_in_at_the_share_asked_and_balanced_by_label():
+    world = arithmetic()
+    g = GdcConfig(own_share=0.5)
+    own = {"sound": [(("Dp-s", SOUND), ("Cp-s", "no flaw"))], "flawed": [(("Dp-f", FLAWED), ("Cp-f", "step 1 wrong, should be 3"))]}
+    make = mixed_pair(g, task_item(g, world), own)
+    rng = random.Random(1)
+    problems = world.problems(0, "train", 50)
+    pairs = [make(problems[i % 50], rng) for i in range(4000)]
+    own_pairs = [x for x in pairs if x[0].startswith(("Dp-", "Cp-"))]
+    planted_dc = [x for x in pairs if x[0].endswith((DISCRIMINATE, CRITIQUE))]
+    generation = len(pairs) - len(own_pairs) - len(planted_dc)
+    assert 0.45 < len(own_pairs) / (len(own_pairs) + len(planted_dc)) < 0.55  # own_share of the D and C items
+    assert 0.17 < generation / len(pairs) < 0.23                               # the mix's generation weight, 0.2
+    assert abs(sum(x[0].endswith("-s") for x in own_pairs) / len(own_pairs) - 0.5) < 0.05
+    none = mixed_pair(GdcConfig(own_share=0.0), task_item(g, world), own)
+    assert not any(none(problems[i % 50], rng)[0].startswith(("Dp-", "Cp-")) for i in range(500))
+    empty = mixed_pair(GdcConfig(own_share=1.0), task_item(g, world), {"sound": [], "flawed": own["flawed"]})
+    assert not any(empty(problems[i % 50], rng)[0].startswith(("Dp-", "Cp-")) for i in range(500))  # one class only: planted
