@@ -40,6 +40,7 @@ def _constructed(k=4, n=120, seed=0):
             for i in range(n) for _ in range(k)]
     for r in rows:
         r["flawed_step"] = None if r["sound"] else 0
+        r["text"] = problems[r["problem"]].solution
     return problems, rows, ease
 
 
@@ -78,6 +79,30 @@ def test_a_critique_that_names_every_flaw_closes_the_dc_gap():
     assert m["balanced_accuracy"]["critique"] == 1.0
     assert m["d_on_missed_flaws"] is None  # nothing missed
     assert set(m["by_steps"]) <= {"1", "2", "3"}
+
+
+def test_a_critique_that_says_exactly_the_discriminators_verdict_has_no_verdict_gap():
+    """D's margin ranks inside C's ties, so D - C on picks is positive even when C says all D's verdict
+    says; verdict against verdict, the gap is zero (and it shows when C says less)."""
+    problems, rows, _ = _constructed(seed=2, n=300)
+    sound = np.array([r["sound"] for r in rows], float)
+    rng = np.random.default_rng(0)
+    margin = np.where(sound > 0, 1.0, -1.0) + rng.normal(0, 1, len(rows))  # a noisy D
+    same = ["no flaw" if m > 0 else "step 1 wrong, should be 0" for m in margin]
+    m = _metrics(problems, rows, margin, same)
+    assert m["dc_selection"]["ci_low"] > 0                                    # the margin's built-in edge
+    assert m["dc_selection_verdicts"]["mean"] == pytest.approx(0.0, abs=1e-12)
+    silent = _metrics(problems, rows, margin, ["no flaw"] * len(rows))       # C says nothing: a gap shows
+    assert silent["dc_selection_verdicts"]["ci_low"] > 0
+
+
+def test_a_flaw_in_the_answer_line_is_corrected_to_the_answer():
+    world = make_world("arithmetic", ArithmeticConfig(min_steps=3, max_steps=3, operators="+-"))
+    p = world.problems(0, "test", 1)[0]
+    early = ";".join(p.step_texts[:2]) + f";#{p.steps[1][3]}"  # two right steps, then an early answer
+    v = world.check(p, early)
+    assert v.first_error is None and not v.correct
+    assert own_samples.corrected_value(p, early, 2, lambda q, i: q.steps[i][3]) == p.answer
 
 
 def _items(world, problems):

@@ -7,8 +7,8 @@ import random
 from autoalign.overseers.critic import CRITIQUE, DISCRIMINATE, FLAWED, SOUND, parse_critique
 from autoalign.protocols.gdc_gaps import gold_value, task_item
 from autoalign.protocols.gdc_gaps.config import GdcConfig
-from autoalign.protocols.gdc_gaps.own_samples import label_samples
-from autoalign.protocols.gdc_gaps.own_training import corrected_value, mixed_pair, own_items
+from autoalign.protocols.gdc_gaps.own_samples import corrected_value, label_samples
+from autoalign.protocols.gdc_gaps.own_training import mixed_pair, own_items
 from autoalign.worlds import make_world
 from autoalign.worlds.arithmetic import ArithmeticConfig
 from autoalign.worlds.countdown import CountdownConfig

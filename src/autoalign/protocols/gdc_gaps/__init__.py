@@ -245,6 +245,9 @@ def evaluate_size(ctx, size: str, trained: dict, gc: GdcConfig) -> dict:
     c_right = np.array([gr.right for gr in grades])
     d = d_right.reshape(-1, 2).mean(1)
     c = c_right.reshape(-1, 2).mean(1)
+    # C's detection alone (any flag on a flawed item, "no flaw" on a sound one): D - C splits into
+    # detection (D - C detects) and localisation (C detects - C), since C must also name the step
+    detects = np.array([(parse_critique(t).step is not None) == f for t, f in zip(texts, flawed)]).reshape(-1, 2).mean(1)
     boot = ctx.boot
     missed = flawed & ~np.array([gr.caught for gr in grades])
     out = {
@@ -252,6 +255,7 @@ def evaluate_size(ctx, size: str, trained: dict, gc: GdcConfig) -> dict:
         "generator": bootstrap_ci(g, **boot), "discriminator": bootstrap_ci(d, **boot),
         "critique": bootstrap_ci(c, **boot),
         "gd_gap": bootstrap_ci(d - g, **boot), "gc_gap": bootstrap_ci(c - g, **boot), "dc_gap": bootstrap_ci(d - c, **boot),
+        "critique_detects": bootstrap_ci(detects, **boot), "dc_gap_detection": bootstrap_ci(d - detects, **boot),
         "d_on_missed_flaws": bootstrap_ci((margin[missed] > 0).astype(float), **boot) if missed.any() else None,
         "catch_rate": float(np.mean([gr.caught for gr, f in zip(grades, flawed) if f])),
         "hallucination_rate": float(np.mean([gr.hallucination for gr in grades])),

@@ -63,9 +63,12 @@ class GdcConfig(Section):
     own_train_steps: int = Field(500, ge=0, description=(
         "Phase 2: optimizer steps after the first train_steps in which a share of the discrimination and "
         "critique items are the model's own samples, labelled by the checker (0: planted flaws only)."))
-    own_train_problems: int = Field(500, ge=1, description="Training problems sampled own_samples times each for phase 2.")
+    own_train_problems: int = Field(1500, ge=1, description=(
+        "Training problems sampled own_samples times each for phase 2 (enough that each own sample is seen a few "
+        "times, not memorised; the run reports the expected repeats)."))
     own_share: float = Field(0.5, ge=0, le=1, description="Share of phase-2 D and C items drawn from own samples.")
-    own_train_lr_scale: float = Field(0.3, gt=0, description="Phase-2 peak lr as a share of the phase-1 peak lr.")
+    own_train_lr_scale: float = Field(0.1, gt=0, description=(
+        "Phase-2 peak lr as a share of the phase-1 peak lr (0.1: where phase 1's cosine schedule ended)."))
     curve_every: int = Field(300, ge=0, description="Validation G, D and C every this many steps (0: no curve).")
     curve_problems: int = Field(60, ge=10, description="Validation problems per point of the learning curve.")
     adversarial_tries: int = Field(6, ge=1, description="Flaws tried per problem to find one the critic misses.")
@@ -108,6 +111,8 @@ class SizeResults(Section):
     gc_gap: Estimate
     dc_gap: Estimate
     d_on_missed_flaws: Estimate | None
+    critique_detects: Estimate | None = None
+    dc_gap_detection: Estimate | None = None
     catch_rate: float
     hallucination_rate: float
     well_formed_critiques: float

@@ -30,6 +30,8 @@ C and compare on the same items are given too, and everything again by number of
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ...measures import bootstrap_ci, within_group_auroc
@@ -44,7 +46,10 @@ from ...overseers.critic import (
     grade_critique,
     parse_critique,
 )
+from ...worlds.arithmetic import split_solution
+from ...worlds.countdown import countdown_op
 
+_COUNTDOWN_STEP = re.compile(r"^(\d+)([+\-*/])(\d+)=(\d+)$")
 EVALUATORS = ("discriminator", "critique", "critique_likelihood", "compare", "surprise")
 
 
@@ -65,6 +70,23 @@ def label_samples(world, problems, texts: list[str], k: int) -> list[dict]:
         rows.append({"problem": i // k, "text": t, "sound": sound, "flawed_step": flawed_step,
                      "answer": v.answer, "n_steps": p.n_steps})
     return rows
+
+
+def corrected_value(problem, text: str, step: int, gold_value) -> int | None:
+    """The value a right critique of an own sample gives its first wrong step. A flaw in the answer
+    line (every written step right, the answer wrong or early) should have the problem's answer; a
+    countdown step whose arithmetic is wrong should have its operation's true result (the model may
+    take another path than the gold one); any other step, the gold value of that step."""
+    steps, _ = split_solution(text)
+    if step >= len(steps):
+        return problem.answer
+    if hasattr(problem, "target"):
+        m = _COUNTDOWN_STEP.match(steps[step].replace(" ", ""))
+        if m:
+            true = countdown_op(int(m.group(1)), m.group(2), int(m.group(3)))
+            if true is not None and true != int(m.group(4)):
+                return true
+    return gold_value(problem, step)
 
 
 def evaluator_scores(model, tokenizer, problems, rows: list[dict], greedy_answers: list) -> dict[str, np.ndarray]:
@@ -107,6 +129,12 @@ def own_sample_metrics(rows: list[dict], scores: dict, critiques: list[str], pro
     est["gd_selection"] = bootstrap_ci(picks["discriminator"] - g, **boot)
     est["gc_selection"] = bootstrap_ci(picks["critique"] - g, **boot)
     est["dc_selection"] = bootstrap_ci(picks["discriminator"] - picks["critique"], **boot)
+    # verdict against verdict: D's margin ranks within C's ties, which favours D even when D knows no
+    # more than C says, so D is also reduced to its verdict (sound or not), ties a random pick as for C
+    d_verdict = np.array([selection_accuracy(sound[ix], (scores["discriminator"][ix] > 0).astype(float))
+                          for ix in by_problem])
+    est["selection_discriminator_verdict"] = bootstrap_ci(d_verdict, **boot)
+    est["dc_selection_verdicts"] = bootstrap_ci(d_verdict - picks["critique"], **boot)
     est["dc_selection_likelihood"] = bootstrap_ci(picks["discriminator"] - picks["critique_likelihood"], **boot)
     est["d_minus_compare"] = bootstrap_ci(picks["discriminator"] - picks["compare"], **boot)
     est["d_minus_surprise"] = bootstrap_ci(picks["discriminator"] - picks["surprise"], **boot)
@@ -118,7 +146,8 @@ def own_sample_metrics(rows: list[dict], scores: dict, critiques: list[str], pro
     est["problems_with_both"] = len(mixed)
     # balanced accuracies on the same items: mean of the rates on sound and on flawed samples
     grades = [grade_critique(parse_critique(c), r["flawed_step"],
-                             None if r["flawed_step"] is None else gold_value(problems[r["problem"]], r["flawed_step"]))
+                             None if r["flawed_step"] is None
+                             else corrected_value(problems[r["problem"]], r["text"], r["flawed_step"], gold_value))
               for r, c in zip(rows, critiques)]
     verdicts = {"discriminator": scores["discriminator"] > 0, "compare": scores["compare"] > 0.5,
                 "critique": np.array([gr.right for gr in grades])}

@@ -28,26 +28,8 @@ from ...overseers.critic import (
 )
 from ...pipeline.generator import bucketed_batches
 from ...runtime.progress import log
-from ...runtime.store import atomic_save_dir, write_jsonl
-from ...worlds.arithmetic import split_solution
-from ...worlds.countdown import countdown_op
-from .own_samples import label_samples
-
-_COUNTDOWN_STEP = re.compile(r"^(\d+)([+\-*/])(\d+)=(\d+)$")
-
-
-def corrected_value(problem, text: str, step: int, gold_value) -> int | None:
-    """The value a critique of an own sample says the flawed step should have. A countdown step
-    whose arithmetic is wrong should have its operation's true result (the model may take another
-    path than the gold one); anything else gets the gold value of that step."""
-    steps, _ = split_solution(text)
-    if hasattr(problem, "target") and step < len(steps):
-        m = _COUNTDOWN_STEP.match(steps[step].replace(" ", ""))
-        if m:
-            true = countdown_op(int(m.group(1)), m.group(2), int(m.group(3)))
-            if true is not None and true != int(m.group(4)):
-                return true
-    return gold_value(problem, step)
+from ...runtime.store import atomic_save_dir, read_jsonl, write_jsonl
+from .own_samples import corrected_value, label_samples
 
 
 def own_items(rows: list[dict], problems, gold_value) -> dict[str, list[tuple[str, str]]]:
@@ -83,34 +65,42 @@ def mixed_pair(g, item, items: dict[str, list]):
     return make
 
 
-def sample_own_training_items(ctx, g, world, model, tokenizer, gold_value) -> tuple[dict, dict]:
-    """Sample and label K own solutions per training problem; (items by label, summary)."""
+def sample_own_training_items(ctx, g, world, model, tokenizer, gold_value, saved) -> tuple[dict, dict]:
+    """Sample and label K own solutions per training problem; (items by label, summary). A resumed
+    stage reads the samples it saved (``saved``) rather than drawing them again."""
     problems = world.problems(ctx.seed, "train", g.own_train_problems, tag="gdc-own", distinct=False)
     k = max(1, g.own_samples)
-    texts = sample_solutions(model, tokenizer, [p.prompt for p in problems for _ in range(k)], temperature=1.0,
-                             max_new_tokens=g.max_new_tokens, seed=ctx.derive("gdc", "own-train"),
-                             description="sampling own training solutions")
-    rows = label_samples(world, problems, texts, k)
+    if saved.exists():
+        rows = read_jsonl(saved)
+    else:
+        texts = sample_solutions(model, tokenizer, [p.prompt for p in problems for _ in range(k)], temperature=1.0,
+                                 max_new_tokens=g.max_new_tokens, seed=ctx.derive("gdc", "own-train"),
+                                 description="sampling own training solutions")
+        rows = label_samples(world, problems, texts, k)
+        write_jsonl(saved, rows)
     items = own_items(rows, problems, gold_value)
+    # how often phase 2 shows each own sample, on average (a pool seen many times is memorised, not learned)
+    mix = g.mix.discrimination + g.mix.critique
+    per_label = g.own_train_steps * g.batch_size * mix / (mix + g.mix.generation) * g.own_share / 2
     return items, {"samples": len(rows), "sound": len(items["sound"]), "flawed": len(items["flawed"]),
-                   "share_sound": len(items["sound"]) / max(1, len(rows)), "rows": rows}
+                   "share_sound": len(items["sound"]) / max(1, len(rows)),
+                   "expected_repeats": {lab: round(per_label / len(v), 2) if v else None for lab, v in items.items()}}
 
 
 def train_on_own_samples(ctx, size: str, first: dict, g, world, item, load_trained, curve_point, gold_value) -> dict:
     """Stage body: load the phase-1 model, label its own samples, train ``own_train_steps`` more."""
     model, tokenizer = load_trained(ctx, first)
-    items, made = sample_own_training_items(ctx, g, world, model, tokenizer, gold_value)
-    rows = made.pop("rows")
-    log(f"{size}: {made['samples']} own training samples, {made['share_sound']:.0%} sound; phase 2 "
-        f"({g.own_train_steps} steps)")
     name = ctx.artifact("models/gdc_own_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", size))
-    write_jsonl(ctx.file(name + ".samples.jsonl"), rows)
+    items, made = sample_own_training_items(ctx, g, world, model, tokenizer, gold_value,
+                                            ctx.file(name + ".samples.jsonl"))
+    log(f"{size}: {made['samples']} own training samples, {made['share_sound']:.0%} sound, each seen about "
+        f"{made['expected_repeats']} times in phase 2 ({g.own_train_steps} steps)")
     ckpt = ctx.file(f"{name}.ckpt.pt")
     lr = first["lr"] * g.own_train_lr_scale
     state = train_lm(model, tokenizer,
                      bucketed_batches(world, ctx.seed, g.batch_size, mixed_pair(g, item, items), tag="gdc-own",
                                       buckets=1),
-                     TrainConfig(steps=g.own_train_steps, lr=lr, warmup_steps=min(20, g.own_train_steps),
+                     TrainConfig(steps=g.own_train_steps, lr=lr, warmup_steps=min(50, g.own_train_steps),
                                  checkpoint_every=g.checkpoint_every, eval_every=max(1, g.curve_every),
                                  loss_per=g.loss_per),
                      checkpoint=ckpt, evaluate=curve_point(ctx, g, model, tokenizer) if g.curve_every else None,
@@ -124,5 +114,8 @@ def train_on_own_samples(ctx, size: str, first: dict, g, world, item, load_train
     ckpt.unlink(missing_ok=True)
     offset = made["from_step"] = g.train_steps
     curve = first.get("curve", []) + [{**h, "step": h["step"] + offset, "phase": 2} for h in state["history"] if "G" in h]
-    return {**first, "path": name, "params": count_parameters(model), "curve": curve, "own_training": made,
+    history = first.get("history", []) + [{**h, "step": h["step"] + offset, "phase": 2}
+                                          for h in state["history"] if "G" not in h]
+    return {**first, "path": name, "params": count_parameters(model), "curve": curve, "history": history,
+            "own_training": made,
             "train_seconds": round(first.get("train_seconds", 0) + state["seconds"], 1)}

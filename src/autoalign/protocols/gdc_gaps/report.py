@@ -85,6 +85,8 @@ def own_samples_table(gdc: dict) -> str:
         rows += (f"<tr><td>{s}</td><td>{fmt_estimate(o['generator_greedy'])}</td><td>{fmt_estimate(o['generator_samples'])}</td>"
                  + "".join(f"<td>{fmt_estimate(o['selection'][e])}</td>" for e, _ in EVALUATOR_NAMES)
                  + f"<td>{fmt_signed(o['gd_selection'])}</td><td>{fmt_signed(o['dc_selection'])}</td>"
+                 + (f"<td>{fmt_estimate(o['selection_discriminator_verdict'])}</td><td>{fmt_signed(o['dc_selection_verdicts'])}</td>"
+                    if o.get("dc_selection_verdicts") else "<td>-</td><td>-</td>")
                  + f"<td>{fmt_signed(o['d_minus_compare'])}</td></tr>")
     auc_rows = ""
     for s in sizes:
@@ -105,7 +107,9 @@ def own_samples_table(gdc: dict) -> str:
         "pick its better solutions (evaluation easier than generation); D - C &gt; 0: its critiques say less than its "
         "discriminator knows.</p>"
         f"<table><tr><th>size</th><th>G greedy</th><th>G samples</th>{head}<th>D - G</th><th>D - C</th>"
-        f"<th>D - compare</th></tr>{rows}</table>"
+        f"<th>D verdict picks</th><th>D verdict - C</th><th>D - compare</th></tr>{rows}</table>"
+        "<p>D's margin ranks inside the ties of C's yes/no verdict, which favours D even when D knows no more than "
+        "C says; the like-for-like DC gap is verdict against verdict (D verdict - C).</p>"
         "<p>Within-problem AUROC (problems holding both sound and flawed samples; ranking only, not problem "
         "difficulty) and balanced accuracy on the same samples:</p>"
         "<table><tr><th>size</th><th>problems</th><th>D</th><th>C</th><th>C likelihood</th><th>compare</th><th>surprise</th>"
