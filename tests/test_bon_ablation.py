@@ -233,3 +233,20 @@ def test_every_verifier_kind_trains_scores_and_reloads(micro, tmp_path):
             assert (loaded.kind, loaded.aggregation, loaded.frozen) == ("orm", "last_token", True)
             again = step_logit_values(loaded, tok, *args)
             assert np.concatenate(again) == pytest.approx(np.concatenate(logits), abs=1e-5)
+
+
+def test_an_empty_sample_gets_no_likelihood_and_ranks_last():
+    """A generator can stop at once; its empty solution has no step end to read a likelihood at."""
+    from autoalign.overseers import StepVerifier
+    from autoalign.protocols.best_of_n import whole_solution_loglik
+    from autoalign.protocols.best_of_n.scoring import score_pairs
+    from autoalign.worlds import make_world
+
+    tok = build_char_tokenizer()
+    lm = build_model("llama", "micro", tok, seed=0)
+    world = make_world("arithmetic", ArithmeticConfig())
+    p = world.problems(0, "test", 1)[0]
+    logits = score_pairs(StepVerifier(lm, "orm", "loglik", "cumulative"), tok, world,
+                         [(p.prompt, ""), (p.prompt, p.solution)], probabilities=False)
+    scores = whole_solution_loglik(logits)
+    assert scores[0] is None and isinstance(scores[1], float)

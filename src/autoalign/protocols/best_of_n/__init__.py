@@ -106,8 +106,14 @@ def loglik_scores(ctx, w: str, world_cfg, gen: dict, test_path: str) -> str:
     logits = score_pairs(StepVerifier(lm, "orm", "loglik", "cumulative"), tokenizer, make_world(w, world_cfg), pairs,
                          probabilities=False, description=f"likelihood {w}", tokens=pair_tokens(rows, pairs))
     path = ctx.artifact(f"samples/{w}_test_scores_loglik") + ".json"
-    atomic_write_json(ctx.file(path), [x[-1] for x in logits])
+    atomic_write_json(ctx.file(path), whole_solution_loglik(logits))
     return path
+
+
+def whole_solution_loglik(logits: list[list[float]]) -> list[float | None]:
+    """The cumulative log-likelihood at each solution's last step end; None for a solution with no
+    step at all (a bare answer), which ranks last, as it does under every verifier."""
+    return [x[-1] if x else None for x in logits]
 
 
 def read_json(ctx, path: str):
@@ -119,7 +125,7 @@ def read_json(ctx, path: str):
 def method_scores(ctx, trained: dict, test_rows: list[dict], aggregate: str) -> dict[str, np.ndarray]:
     """Per test row, one score per method (higher is better)."""
     _, which = unique_solutions(test_rows)
-    out = {"loglik": np.array(read_json(ctx, trained["loglik"]))[which]}
+    out = {"loglik": np.array([-np.inf if v is None else v for v in read_json(ctx, trained["loglik"])], float)[which]}
     for spec in VERIFIERS:
         if spec.name in trained:
             probs = read_json(ctx, trained[spec.name]["scores"])
