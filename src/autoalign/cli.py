@@ -176,6 +176,34 @@ def report(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
     _guard(go)
 
 
+@app.command()
+def endpoints(
+    run_dirs: list[Path] = typer.Argument(..., help="Run folders (a fan-out's top folder pools its seeds)."),
+    exploratory: bool = typer.Option(False, "--exploratory", help="Add the exploratory endpoints."),
+) -> None:
+    """Print one markdown table of the pre-registered endpoints of several runs."""
+    from .report.endpoints import MARKDOWN_HEAD, endpoint_blocks, markdown_rows
+
+    def go():
+        lines = list(MARKDOWN_HEAD)
+        for folder in run_dirs:
+            path = folder / "metrics.json"
+            if not path.is_file():
+                raise UserError(f"{path}: no metrics.json (not a finished run)")
+            try:
+                metrics = json.loads(path.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                raise UserError(f"{path}: not JSON ({e})") from None
+            blocks = endpoint_blocks(metrics)
+            if not blocks:
+                raise UserError(f"{path}: no endpoints block (the config declares no endpoints)")
+            for label, block in blocks:
+                lines += markdown_rows(f"{folder.name}{' ' + label if label else ''}", block, exploratory)
+        typer.echo("\n".join(lines))
+
+    _guard(go)
+
+
 @app.command("list")
 def list_runs(runs_root: Path = typer.Argument(Path("runs"), help="Folder holding runs.")) -> None:
     """List runs with their protocol, finished stages and headline metric."""

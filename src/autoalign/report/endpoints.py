@@ -49,3 +49,38 @@ def endpoints_section(block: dict | None) -> str:
                      + head.format("", "p") + "</tr>"
                      + "".join(_row(n, e, False) for n, e in block["exploratory"].items()) + "</table>")
     return "\n".join(parts)
+
+
+def endpoint_blocks(metrics, where: str = "") -> list[tuple[str, dict]]:
+    """Every ``endpoints`` block in a metrics tree, with the sweep label it sits under ("" at the top)."""
+    if not isinstance(metrics, dict):
+        return []
+    block = metrics.get("endpoints")
+    found = [(where, block)] if isinstance(block, dict) and ("primary" in block or "exploratory" in block) else []
+    for k, v in metrics.items():
+        if k != "endpoints" and isinstance(v, dict):
+            found += endpoint_blocks(v, f"{where}/{k}" if where else k)
+    return found
+
+
+def markdown_rows(run: str, block: dict, exploratory: bool = False) -> list[str]:
+    """One markdown row per endpoint of one run: per-seed values, pooled CI, p (Holm for primary), result."""
+    seeds = block.get("seeds") or []
+    span = ", ".join(map(str, seeds)) if len(seeds) < 3 or seeds != list(range(seeds[0], seeds[-1] + 1)) \
+        else f"{seeds[0]}-{seeds[-1]}"
+    rows = []
+    for kind in ("primary", "exploratory") if exploratory else ("primary",):
+        for name, e in (block.get(kind) or {}).items():
+            est = e.get("estimate") or {}
+            pooled = f"{est['mean']:+.3f} [{est['ci_low']:+.3f}, {est['ci_high']:+.3f}]" if "ci_low" in est else "-"
+            p = e.get("p_holm") if kind == "primary" else e.get("p_value")
+            side = ">" if e["direction"] == "greater" else "<"
+            per_seed = ", ".join("-" if v is None else f"{v:+.3f}" for v in e.get("per_seed", []))
+            result = "**held**" if e.get("status") == "held" else str(e.get("status", ""))
+            rows.append(f"| {run} | {name}{'' if kind == 'primary' else ' (exploratory)'} ({side} {e['threshold']:g}) | "
+                        f"{span} | {per_seed} | {pooled} | {'-' if p is None else f'{p:.3f}'} | {result} |")
+    return rows
+
+
+MARKDOWN_HEAD = ["| run | endpoint | seeds | per seed | pooled [95% CI] | p (Holm) | result |",
+                 "| --- | --- | --- | --- | --- | --- | --- |"]
