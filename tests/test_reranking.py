@@ -59,3 +59,16 @@ def test_data_efficiency_interpolates_the_uniform_curve():
     active = np.array([[0.1], [0.3], [0.4], [0.4]])  # active at 200 = uniform at 400, etc.
     factor, bound = data_efficiency(budgets, uniform, active)
     assert abs(factor - 2.0) < 1e-9 and not bound
+
+
+def test_weighted_vote_gives_a_minus_infinity_score_no_weight_and_no_nan():
+    """An empty sample scores -inf under every verifier; a subset of only such samples has no winner."""
+    import warnings
+
+    pools = [Pool(correct=np.array([False, True, True]), answers=[None, 5, 5],
+                  scores={"prm": np.array([-np.inf, -1.0, -2.0])}),
+             Pool(correct=np.array([False, False]), answers=[None, None], scores={"prm": np.array([-np.inf, -np.inf])})]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = best_of_n(pools, [1, 2], subsets=50, seed=0)
+    assert out["weighted_vote"][2][0] > 0.5 and out["weighted_vote"][2][1] == 0.0

@@ -80,7 +80,8 @@ def best_of_n(pools: list[Pool], n_values: list[int], subsets: int = 200, seed: 
             out["majority"][n][i] = share.mean()
             if "weighted_vote" in out:
                 logp = pool.scores[vote_score][sub]
-                prob = np.exp(logp - logp.max(axis=1, keepdims=True))  # relative weights, no underflow
+                top = logp.max(axis=1, keepdims=True)  # relative weights, no underflow; a -inf score weighs 0
+                prob = np.where(np.isfinite(logp), np.exp(logp - np.where(np.isfinite(top), top, 0.0)), 0.0)
                 win = _vote(sub_codes, prob * (sub_codes >= 0), n_answers, rng)
                 member = (sub_codes == win[:, None]) & (win[:, None] >= 0)
                 masked = np.where(member, pool.scores[vote_score][sub], -np.inf)
