@@ -41,7 +41,7 @@ import numpy as np
 
 from ...errors import UserError
 from ...measures import bootstrap_ci
-from ...models import TrainConfig, build_char_tokenizer, build_model, count_parameters, train_lm
+from ...models import build_char_tokenizer, build_model, count_parameters
 from ...models.device import place
 from ...models.providers import checkpoint_digest, open_model, size_or_address
 from ...models.sampling import sample_solutions
@@ -55,16 +55,15 @@ from ...overseers.critic import (
     parse_critique,
     write_critique,
 )
-from ...pipeline.generator import bucketed_batches
 from ...protocol import protocol
 from ...report.fmt import text_estimate, text_points
 from ...runtime.progress import log
-from ...runtime.store import atomic_save_dir, write_jsonl
+from ...runtime.store import write_jsonl
 from ...seeding import py_rng
 from ...worlds import World, make_world
 from .config import GdcConfig, GdcResults
 from .own_samples import evaluate_own_samples
-from .own_training import train_on_own_samples
+from .own_training import train_and_save, train_on_own_samples
 from .rater import measured_assistance
 from .report import gdc_section
 
@@ -137,20 +136,8 @@ def train_size(ctx, size: str, g: GdcConfig, digest: str = "") -> dict:
     model, tokenizer, lr = initial_model(ctx, size, g)
     log(f"training a {size} generator-discriminator-critic ({count_parameters(model) / 1e6:.2f}M parameters)")
     name = ctx.artifact("models/gdc_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", size))
-    ckpt = ctx.file(f"{name}.ckpt.pt")
-    state = train_lm(model, tokenizer, bucketed_batches(world, ctx.seed, g.batch_size, task_pair(g, world), tag="gdc",
-                                                         buckets=1),
-                     TrainConfig(steps=g.train_steps, lr=lr, warmup_steps=50, checkpoint_every=g.checkpoint_every,
-                                 eval_every=max(1, g.curve_every), loss_per=g.loss_per),
-                     checkpoint=ckpt, evaluate=curve_point(ctx, g, model, tokenizer) if g.curve_every else None,
-                     on_event=lambda kind, **f: ctx.event(kind, **f))
-
-    def save(folder):
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-
-    atomic_save_dir(ctx.file(name), save)
-    ckpt.unlink(missing_ok=True)
+    state = train_and_save(ctx, g, world, model, tokenizer, name, task_pair(g, world), "gdc", g.train_steps, lr, 50,
+                           curve_point)
     curve = [h for h in state["history"] if "G" in h]
     return {"path": name, "params": count_parameters(model), "curve": curve, "lr": lr,
             "train_seconds": round(state["seconds"], 1), "history": [h for h in state["history"] if "G" not in h]}

@@ -87,22 +87,14 @@ def sample_own_training_items(ctx, g, world, model, tokenizer, gold_value, saved
                    "expected_repeats": {lab: round(per_label / len(v), 2) if v else None for lab, v in items.items()}}
 
 
-def train_on_own_samples(ctx, size: str, first: dict, g, world, item, load_trained, curve_point, gold_value) -> dict:
-    """Stage body: load the phase-1 model, label its own samples, train ``own_train_steps`` more."""
-    model, tokenizer = load_trained(ctx, first)
-    name = ctx.artifact("models/gdc_own_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", size))
-    items, made = sample_own_training_items(ctx, g, world, model, tokenizer, gold_value,
-                                            ctx.file(name + ".samples.jsonl"))
-    log(f"{size}: {made['samples']} own training samples, {made['share_sound']:.0%} sound, each seen about "
-        f"{made['expected_repeats']} times in phase 2 ({g.own_train_steps} steps)")
+def train_and_save(ctx, g, world, model, tokenizer, name: str, make, tag: str, steps: int, lr: float, warmup: int,
+                   curve_point) -> dict:
+    """Train a GDC model on pairs ``make(problem, rng)`` (checkpointed, resumable, with the learning
+    curve when ``g.curve_every``), then save it to the run folder ``name``; ``train_lm``'s state."""
     ckpt = ctx.file(f"{name}.ckpt.pt")
-    lr = first["lr"] * g.own_train_lr_scale
-    state = train_lm(model, tokenizer,
-                     bucketed_batches(world, ctx.seed, g.batch_size, mixed_pair(g, item, items), tag="gdc-own",
-                                      buckets=1),
-                     TrainConfig(steps=g.own_train_steps, lr=lr, warmup_steps=min(50, g.own_train_steps),
-                                 checkpoint_every=g.checkpoint_every, eval_every=max(1, g.curve_every),
-                                 loss_per=g.loss_per),
+    state = train_lm(model, tokenizer, bucketed_batches(world, ctx.seed, g.batch_size, make, tag=tag, buckets=1),
+                     TrainConfig(steps=steps, lr=lr, warmup_steps=warmup, checkpoint_every=g.checkpoint_every,
+                                 eval_every=max(1, g.curve_every), loss_per=g.loss_per),
                      checkpoint=ckpt, evaluate=curve_point(ctx, g, model, tokenizer) if g.curve_every else None,
                      on_event=lambda kind, **f: ctx.event(kind, **f))
 
@@ -112,6 +104,20 @@ def train_on_own_samples(ctx, size: str, first: dict, g, world, item, load_train
 
     atomic_save_dir(ctx.file(name), save)
     ckpt.unlink(missing_ok=True)
+    return state
+
+
+def train_on_own_samples(ctx, size: str, first: dict, g, world, item, load_trained, curve_point, gold_value) -> dict:
+    """Stage body: load the phase-1 model, label its own samples, train ``own_train_steps`` more."""
+    model, tokenizer = load_trained(ctx, first)
+    name = ctx.artifact("models/gdc_own_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", size))
+    items, made = sample_own_training_items(ctx, g, world, model, tokenizer, gold_value,
+                                            ctx.file(name + ".samples.jsonl"))
+    log(f"{size}: {made['samples']} own training samples, {made['share_sound']:.0%} sound, each seen about "
+        f"{made['expected_repeats']} times in phase 2 ({g.own_train_steps} steps)")
+    lr = first["lr"] * g.own_train_lr_scale
+    state = train_and_save(ctx, g, world, model, tokenizer, name, mixed_pair(g, item, items), "gdc-own",
+                           g.own_train_steps, lr, min(50, g.own_train_steps), curve_point)
     offset = made["from_step"] = g.train_steps
     curve = first.get("curve", []) + [{**h, "step": h["step"] + offset, "phase": 2} for h in state["history"] if "G" in h]
     history = first.get("history", []) + [{**h, "step": h["step"] + offset, "phase": 2}
