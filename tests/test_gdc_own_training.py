@@ -66,3 +66,12 @@ def test_phase_two_mixes_own_items_in_at_the_share_asked_and_balanced_by_label()
     assert not any(none(problems[i % 50], rng)[0].startswith(("Dp-", "Cp-")) for i in range(500))
     empty = mixed_pair(GdcConfig(own_share=1.0), task_item(g, world), {"sound": [], "flawed": own["flawed"]})
     assert not any(empty(problems[i % 50], rng)[0].startswith(("Dp-", "Cp-")) for i in range(500))  # one class only: planted
+
+
+def test_critique_detection_counts_any_flag_on_a_flaw_and_only_silence_on_a_sound_item():
+    from autoalign.protocols.gdc_gaps import critique_detects
+
+    flawed = [True, True, False, False]
+    wrong_step = ["step 3 wrong, should be 1", "no flaw", "no flaw", "step 1 wrong, should be 2"]
+    assert critique_detects(wrong_step, flawed).tolist() == [True, False, True, False]  # a wrong step still detects
+    assert critique_detects(["no flaw"] * 4, flawed).mean() == 0.5                         # silence: chance

@@ -215,6 +215,12 @@ def grade(problems, item, text):
     return grade_critique(parse_critique(text), step, value)
 
 
+def critique_detects(texts: list[str], flawed) -> np.ndarray:
+    """Per item, whether the critique's detection alone is right: any flagged step on a flawed item
+    (named right or not), "no flaw" on a sound one."""
+    return np.array([(parse_critique(t).step is not None) == bool(f) for t, f in zip(texts, flawed)])
+
+
 def evaluate_size(ctx, size: str, trained: dict, gc: GdcConfig) -> dict:
     """Stage: G, D and C of one size on the same problems, with the gaps' paired CIs."""
     world = world_of(gc)
@@ -234,7 +240,7 @@ def evaluate_size(ctx, size: str, trained: dict, gc: GdcConfig) -> dict:
     c = c_right.reshape(-1, 2).mean(1)
     # C's detection alone (any flag on a flawed item, "no flaw" on a sound one): D - C splits into
     # detection (D - C detects) and localisation (C detects - C), since C must also name the step
-    detects = np.array([(parse_critique(t).step is not None) == f for t, f in zip(texts, flawed)]).reshape(-1, 2).mean(1)
+    detects = critique_detects(texts, flawed).reshape(-1, 2).mean(1)
     boot = ctx.boot
     missed = flawed & ~np.array([gr.caught for gr in grades])
     out = {
