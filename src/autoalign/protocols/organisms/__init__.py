@@ -47,9 +47,13 @@ def validate(ctx, cfg, name: str, b: dict, verdicts: dict) -> dict:
         s = verdicts["scores"][o]
         benign = [v for v, m in zip(s, y) if not m]
         bad = [v for v, m in zip(s, y) if m]
-        row[o] = {"applies": True, detection_key(cfg.fpr): tpr_at_fpr_estimate(
-            benign, bad, cfg.fpr, n_resamples=min(1000, ctx.bootstrap_resamples), seed=ctx.seed),
-            "auroc": auroc(benign, bad)}
+        n = min(1000, ctx.bootstrap_resamples)
+        row[o] = {"applies": True,
+                  detection_key(cfg.fpr): tpr_at_fpr_estimate(benign, bad, cfg.fpr, n_resamples=n, seed=ctx.seed),
+                  # ties at the threshold flagged at random to reach the FPR exactly (coarse scores tie)
+                  detection_key(cfg.fpr) + "_randomised": tpr_at_fpr_estimate(
+                      benign, bad, cfg.fpr, n_resamples=n, seed=ctx.seed, ties="randomised"),
+                  "auroc": auroc(benign, bad)}
     details = dict(b["details"])
     for extra in verdicts["extra"].values():  # what an overseer reports beside its scores (probe_by_layer)
         details.update(extra)

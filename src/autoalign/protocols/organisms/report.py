@@ -25,7 +25,10 @@ def _plain(v) -> str:
 def _cell(c: dict, key: str) -> tuple[str, str]:
     if not c.get("applies", True):
         return "n/a", html.escape(c.get("reason", ""))
-    return fmt_estimate(c[key]), f"AUROC {c['auroc']:.2f}" if isinstance(c.get("auroc"), (int, float)) else ""
+    sub = [f"AUROC {c['auroc']:.2f}"] if isinstance(c.get("auroc"), (int, float)) else []
+    if key + "_randomised" in c:
+        sub.insert(0, f"ties randomised {fmt_estimate(c[key + '_randomised'])}")
+    return fmt_estimate(c[key]), "; ".join(sub)
 
 
 def summary(r: dict) -> list[str]:
@@ -133,6 +136,8 @@ def organisms_section(store, r: dict, stages: dict) -> str:
         "<h2>Model organisms of misalignment</h2>",
         f"<p>Does our oversight catch the misalignment we planted? Each cell: the share of the organism's misaligned "
         f"items the overseer flags when its threshold flags at most {t['fpr']:.0%} of the benign items (95% CI), and "
-        "the AUROC. n/a: the overseer cannot judge that kind of behaviour.</p>",
+        "the AUROC. Below it, the same rate when a score tied at the threshold is flagged at random so that exactly "
+        f"{t['fpr']:.0%} of benign items are (coarse scores tie; the first rule never flags a tie). "
+        "n/a: the overseer cannot judge that kind of behaviour.</p>",
         _table(r), _persistence(r), _probe(r), _rounds(r), _exfiltration(r),
     ])
