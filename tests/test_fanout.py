@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from autoalign.measures import bootstrap_ci, hierarchical_bootstrap
-from autoalign.runtime.fanout import pool_metrics
+from autoalign.runtime.fanout import pool_metrics, thread_plan
 
 FACTS = ["debate_facts.judge_train_questions=400", "debate_facts.test_questions=60",
          "debate_facts.tournament_strengths=[]", "bootstrap_resamples=200"]
@@ -58,6 +58,16 @@ def test_pool_metrics_keeps_per_seed_values_and_falls_back_to_seeds():
     mixed = pool_metrics([{"d": None}, {"d": {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}}], [{}, {}], [0, 1], 100)
     assert mixed["d"] == {"per_seed": [None, {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}], "seeds": [0, 1],
                           "pooled": None}
+
+
+def test_a_last_round_short_of_workers_gets_every_thread():
+    assert thread_plan(5, 2, 2) == [1, 1, 1, 1, 2]   # the fifth seed runs alone: both cores
+    assert thread_plan(4, 2, 2) == [1, 1, 1, 1]      # full rounds: unchanged
+    assert thread_plan(7, 3, 6) == [2] * 6 + [6]
+    assert thread_plan(5, 4, 8) == [2, 2, 2, 2, 8]
+    assert thread_plan(2, 2, 2) == [1, 1] and thread_plan(1, 1, 2) == [2]
+    assert thread_plan(3, 2, 1) == [1, 1, 1]         # never below one thread
+    assert thread_plan(6, 4, 8) == [2, 2, 2, 2, 4, 4]
 
 
 def _fanout(tmp_path, executor):

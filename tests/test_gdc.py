@@ -1,6 +1,7 @@
 """GDC gaps end to end: a briefly trained critic names planted flaws far better than chance."""
 
 import numpy as np
+import pytest
 
 from autoalign.config import load_config
 from autoalign.runtime.runner import execute, open_run
@@ -45,11 +46,25 @@ def test_gdc_runs_on_countdown_through_the_world_interface(tmp_path):
         "bootstrap_resamples=100", "gdc.world_name=countdown", "gdc.countdown.n_numbers=3", "gdc.sizes=[micro]",
         "gdc.train_steps=150", "gdc.test_problems=40", "gdc.critique_samples=2", "gdc.adversarial_tries=2",
         "gdc.bonuses=[0]", "gdc.own_train_steps=40", "gdc.own_train_problems=20", "gdc.curve_every=20",
-        "gdc.curve_problems=10"])
+        "gdc.curve_problems=10", "gdc.own_control=true"])
     store, _ = open_run(cfg, tmp_path / "run")
     m = execute(store, cfg)["gdc_gaps"]
     g = m["gdc"]["micro"]
     assert set(g["catch_rate_by_flaw"]) == {"carried", "operator"}
+    control = g["control"]  # the same 40 steps with planted items for own samples, from the same phase-1 model
+    assert [c["step"] for c in control["curve"]] == [170, 190]
+    diff = control["phase2_minus_control"]
+    for key in ("discriminator", "critique", "dc_gap", "own_discriminator_verdict_pick", "own_dc_selection_verdicts"):
+        assert diff[key]["n"] == 40 and -1.0 <= diff[key]["mean"] <= 1.0
+    for arm, key in (("control", "phase2_minus_control"), ("phase1", "phase2_minus_phase1")):
+        assert control[key]["discriminator"]["mean"] == pytest.approx(
+            g["discriminator"]["mean"] - control[arm]["discriminator"]["mean"])
+    assert control["control_minus_phase1"]["generator"]["mean"] == pytest.approx(
+        control["phase2_minus_phase1"]["generator"]["mean"] - diff["generator"]["mean"])
+    # on own samples all three score phase 2's samples: the same problems hold both kinds
+    w = [control[a]["own_samples"]["within_auroc"]["discriminator"] for a in ("phase1", "control")]
+    assert all(x is None for x in w) or {x["n"] for x in w} == {g["own_samples"]["within_auroc"]["discriminator"]["n"]}
+    assert "per_problem" not in g["own_samples"] and "samples_file" not in g["own_samples"]
     for key in ("generator", "discriminator", "critique", "dc_gap"):
         assert 0.0 <= g[key]["mean"] <= 1.0 or key == "dc_gap"
     own = g["own_training"]  # phase 2: the model's own training samples, labelled by the checker

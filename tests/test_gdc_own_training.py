@@ -7,6 +7,7 @@ import random
 from autoalign.overseers.critic import CRITIQUE, DISCRIMINATE, FLAWED, SOUND, parse_critique
 from autoalign.protocols.gdc_gaps import gold_value, task_item
 from autoalign.protocols.gdc_gaps.config import GdcConfig
+from autoalign.protocols.gdc_gaps.control import arm_difference
 from autoalign.protocols.gdc_gaps.own_samples import corrected_value, label_samples
 from autoalign.protocols.gdc_gaps.own_training import mixed_pair, own_items
 from autoalign.worlds import make_world
@@ -75,3 +76,47 @@ def test_critique_detection_counts_any_flag_on_a_flaw_and_only_silence_on_a_soun
     wrong_step = ["step 3 wrong, should be 1", "no flaw", "no flaw", "step 1 wrong, should be 2"]
     assert critique_detects(wrong_step, flawed).tolist() == [True, False, True, False]  # a wrong step still detects
     assert critique_detects(["no flaw"] * 4, flawed).mean() == 0.5                         # silence: chance
+
+
+def test_arm_difference_shows_a_paired_shift_and_none_where_there_is_none():
+    rng = random.Random(0)
+    boot = {"n_resamples": 300, "seed": 0}
+    d = [rng.choice([0.0, 0.5, 1.0]) for _ in range(200)]
+    c = [rng.choice([0.0, 0.5, 1.0]) for _ in range(200)]
+    auc = {str(i): rng.random() for i in range(0, 200, 2)}
+    arm = {"planted": {"generator": d, "discriminator": d, "critique": c},
+           "own": {"discriminator_verdict": d, "critique": c, "within_auroc_discriminator": auc}}
+    same = arm_difference(arm, arm, boot)
+    assert all(v["mean"] == 0.0 and v["ci_low"] == 0.0 for v in same.values())
+    # one arm's D is right more often on every problem where it can be: a paired shift, tight CI
+    up = [min(1.0, x + 0.5) for x in d]
+    lifted = {"planted": {**arm["planted"], "discriminator": up}, "own": {**arm["own"], "discriminator_verdict": up,
+              "within_auroc_discriminator": {k: v + 0.1 for k, v in list(auc.items())[:30]}}}
+    diff = arm_difference(lifted, arm, boot)
+    shift = sum(u - x for u, x in zip(up, d)) / len(d)
+    assert diff["discriminator"]["mean"] == diff["dc_gap"]["mean"] == diff["own_discriminator_verdict_pick"]["mean"] == shift
+    assert diff["discriminator"]["ci_low"] > 0.2 and diff["critique"]["mean"] == 0.0
+    assert diff["own_within_auroc_discriminator"]["n"] == 30  # only the problems both hold
+    assert abs(diff["own_within_auroc_discriminator"]["mean"] - 0.1) < 1e-9
+    assert "own_within_auroc_discriminator" not in arm_difference({**lifted, "own": None}, arm, boot)
+
+
+def test_the_control_arm_sees_phase_twos_stream_with_planted_items_for_own_samples():
+    world = arithmetic()
+    g = GdcConfig(own_share=0.5)
+    own = {"sound": [(("Dp-s", SOUND), ("Cp-s", "no flaw"))], "flawed": [(("Dp-f", FLAWED), ("Cp-f", "step 1 wrong, should be 3"))]}
+    problems = world.problems(0, "train", 50)
+    phase2, control = mixed_pair(g, task_item(g, world), own), mixed_pair(g, task_item(g, world), own, control=True)
+    r1, r2 = random.Random(1), random.Random(1)
+    a = [phase2(problems[i % 50], r1) for i in range(2000)]
+    b = [control(problems[i % 50], r2) for i in range(2000)]
+    swapped = [i for i, x in enumerate(a) if x[0].startswith(("Dp-", "Cp-"))]
+    assert 0.35 < len(swapped) / len(a) < 0.45                       # half of the D and C items (80%)
+    assert all(a[i] == b[i] for i in range(len(a)) if i not in set(swapped))  # everything else identical
+    assert not any(x[0].startswith(("Dp-", "Cp-")) for x in b)
+    assert all(b[i][0].endswith(DISCRIMINATE if a[i][0].startswith("Dp-") else CRITIQUE) for i in swapped)
+    # the stand-in items are planted ones, half flawed, and a pure function of the position (resume)
+    assert 0.35 < sum(b[i][1] == FLAWED for i in swapped if a[i][0].startswith("Dp-")) / sum(
+        a[i][0].startswith("Dp-") for i in swapped) < 0.65
+    r3 = random.Random(1)
+    assert [control(problems[i % 50], r3) for i in range(2000)] == b

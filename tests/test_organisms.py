@@ -46,7 +46,7 @@ def test_ties_count_against_the_overseer():
 
 
 def test_randomised_ties_reach_the_fpr_and_credit_a_coarse_separation():
-    # the seed-5 liar case: 10% of benign items tie at the top score with most lies; strict gives 0
+    # 10% of benign items tie at the top score with most lies: the strict rule flags nothing
     benign = [0.0] * 90 + [1.0] * 10
     bad = [1.0] * 40 + [0.0] * 10
     assert tpr_at_fpr(benign, bad, 0.05) == 0.0

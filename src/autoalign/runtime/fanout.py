@@ -6,7 +6,8 @@ sub-run is an ordinary run (resumable, with its own report); they execute on
 
 - ``serial``: one after another, with all threads;
 - ``process``: a local pool of processes, ``threads`` (default 2) divided among ``workers``
-  (default: the cores) so that the total never exceeds ``threads``;
+  (default: the cores) so that the total never exceeds ``threads`` (a last round with fewer tasks
+  than workers shares all the threads: ``thread_plan``);
 - ``ray``: Ray tasks (``pip install 'autoalign[ray]'``), a local Ray by default or the cluster at
   ``ray_address``; each task asks Ray for as many CPUs as it uses threads.
 
@@ -98,6 +99,20 @@ def _workers(cfg: RunConfig, n_tasks: int) -> int:
     return max(1, min(n_tasks, cfg.workers or os.cpu_count() or 1, cfg.threads))
 
 
+def thread_plan(n_tasks: int, workers: int, threads: int) -> list[int]:
+    """Threads per task, in start order, for a pool of ``workers``: ``threads // workers`` each, except
+    that the last round, when it has fewer tasks than workers, shares all the threads among them
+    (five seeds on two workers: 1, 1, 1, 1, 2), so that no core idles while the last seed runs alone.
+    Tasks start in order, so the last round starts last; a round-mate still finishing overlaps it
+    briefly."""
+    per = max(1, threads // workers)
+    plan = [per] * n_tasks
+    tail = n_tasks % workers
+    if tail and n_tasks > workers:
+        plan[n_tasks - tail:] = [max(per, threads // tail)] * tail
+    return plan
+
+
 def run_tasks(cfg: RunConfig, tasks: list[Task]) -> list[dict]:
     if cfg.executor == "serial":
         return [run_task(t.folder, t.config, cfg.threads) for t in tasks]
@@ -108,8 +123,8 @@ def run_tasks(cfg: RunConfig, tasks: list[Task]) -> list[dict]:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            return list(pool.map(run_task, [t.folder for t in tasks], [t.config for t in tasks], [per] * len(tasks),
-                                 [True] * len(tasks)))
+            return list(pool.map(run_task, [t.folder for t in tasks], [t.config for t in tasks],
+                                 thread_plan(len(tasks), workers, cfg.threads), [True] * len(tasks)))
     return _run_on_ray(cfg, tasks, per)
 
 

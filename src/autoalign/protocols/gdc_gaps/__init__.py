@@ -58,10 +58,11 @@ from ...overseers.critic import (
 from ...protocol import protocol
 from ...report.fmt import text_estimate, text_points
 from ...runtime.progress import log
-from ...runtime.store import write_jsonl
+from ...runtime.store import read_jsonl, write_jsonl
 from ...seeding import py_rng
 from ...worlds import World, make_world
 from .config import GdcConfig, GdcResults
+from .control import control_arm
 from .own_samples import evaluate_own_samples
 from .own_training import train_and_save, train_on_own_samples
 from .rater import measured_assistance
@@ -221,7 +222,7 @@ def critique_detects(texts: list[str], flawed) -> np.ndarray:
     return np.array([(parse_critique(t).step is not None) == bool(f) for t, f in zip(texts, flawed)])
 
 
-def evaluate_size(ctx, size: str, trained: dict, gc: GdcConfig) -> dict:
+def evaluate_size(ctx, size: str, trained: dict, gc: GdcConfig, label: str = "") -> dict:
     """Stage: G, D and C of one size on the same problems, with the gaps' paired CIs."""
     world = world_of(gc)
     model, tokenizer = load_trained(ctx, trained)
@@ -256,12 +257,13 @@ def evaluate_size(ctx, size: str, trained: dict, gc: GdcConfig) -> dict:
         "catch_rate_by_flaw": {k: float(np.mean([gr.caught for gr, it in zip(grades, items) if it["kind"] == k]))
                                for k in flaw_kinds(gc, world)},
     }
-    write_jsonl(ctx.file(ctx.artifact(f"samples/gdc_{size}") + ".jsonl"), [
+    write_jsonl(ctx.file(ctx.artifact(f"samples/gdc_{size}{label}") + ".jsonl"), [
         {**it, "prompt": problems[it["problem"]].prompt, "discriminator_margin": float(m), "critique": t,
          "critique_right": gr.right, "hallucination": gr.hallucination}
         for it, m, t, gr in zip(items, margin, texts, grades)])
-    log(f"{size}: G {g.mean():.1%}  D {d.mean():.1%}  C {c.mean():.1%}")
-    return {"metrics": out, "critiques": texts, "greedy": greedy}
+    log(f"{size}{label}: G {g.mean():.1%}  D {d.mean():.1%}  C {c.mean():.1%}")
+    return {"metrics": out, "critiques": texts, "greedy": greedy,
+            "per_problem": {"generator": g.tolist(), "discriminator": d.tolist(), "critique": c.tolist()}}
 
 
 def catch_vs_hallucination(ctx, g: GdcConfig, model, tokenizer, problems, items) -> list[dict]:
@@ -323,17 +325,23 @@ def critic_stage(ctx, size: str, trained: dict, texts: list[str], g: GdcConfig, 
     return out
 
 
-def own_samples_stage(ctx, size: str, trained: dict, greedy: list[str], g: GdcConfig) -> dict:
+def own_samples_stage(ctx, size: str, trained: dict, greedy: list[str], g: GdcConfig, label: str = "",
+                      samples_from: str | None = None) -> dict:
     """Stage: G, D, C and the reference discriminators on the model's own samples (``greedy``: the
-    greedy solutions ``evaluate_size`` wrote for the same problems)."""
+    greedy solutions ``evaluate_size`` wrote for the same problems). ``label`` names another model
+    of the same size (phase 1, the control arm); ``samples_from``: score the samples recorded in
+    that file of the run (another model's) instead of drawing this model's own."""
     world = world_of(g)
     model, tokenizer = load_trained(ctx, trained)
     problems = test_problems(ctx, g)
+    rows = read_jsonl(ctx.file(samples_from)) if samples_from else None
     metrics, records = evaluate_own_samples(model, tokenizer, world, problems, greedy, g.own_samples,
-                                            ctx.derive("gdc", size, "own"), gold_value, ctx.boot)
-    write_jsonl(ctx.file(ctx.artifact(f"samples/gdc_own_{size}") + ".jsonl"), records)
+                                            ctx.derive("gdc", size, "own"), gold_value, ctx.boot, rows)
+    path = ctx.artifact(f"samples/gdc_own_{size}{label}") + ".jsonl"
+    write_jsonl(ctx.file(path), records)
+    metrics["samples_file"] = path  # the run takes it out of the metrics, with per_problem
     sel = metrics["selection"]
-    log(f"{size} own samples: G {metrics['generator_samples']['mean']:.1%}, picks: D {sel['discriminator']['mean']:.1%} "
+    log(f"{size}{label} own samples: G {metrics['generator_samples']['mean']:.1%}, picks: D {sel['discriminator']['mean']:.1%} "
         f"C {sel['critique']['mean']:.1%} compare {sel['compare']['mean']:.1%} surprise {sel['surprise']['mean']:.1%} "
         f"oracle {sel['oracle']['mean']:.1%}")
     return metrics
@@ -369,19 +377,25 @@ def run(ctx, cfg) -> dict:
     per_size, critiques = {}, {}
     trained = dict(zip(g.sizes, ctx.side_by_side([(f"gdc.{size}.train", train_size, (size, g, checkpoint_digest(size, "gdc.sizes")))
                                                    for size in g.sizes])))
+    phase1 = trained
     if g.own_train_steps:
         trained = dict(zip(g.sizes, ctx.side_by_side([(f"gdc.{size}.train_own", train_own_stage, (size, trained[size], g))
                                                        for size in g.sizes])))
+    critic_size = g.critic_size or g.sizes[-1]
     for size in g.sizes:
         result = ctx.stage(f"gdc.{size}.evaluate", evaluate_size, size, trained[size], g)
         per_size[size], critiques[size] = result["metrics"], result["critiques"]
         per_size[size]["curve"] = trained[size].get("curve", [])
         if "own_training" in trained[size]:
             per_size[size]["own_training"] = trained[size]["own_training"]
+        own = own_file = None
         if g.own_samples:
             per_size[size]["own_samples"] = ctx.stage(f"gdc.{size}.own_samples", own_samples_stage, size, trained[size],
                                                    result["greedy"], g)
-    critic_size = g.critic_size or g.sizes[-1]
+            own = per_size[size]["own_samples"].pop("per_problem", None)
+            own_file = per_size[size]["own_samples"].pop("samples_file", None)
+        if g.own_control and g.own_train_steps and size == critic_size:
+            per_size[size]["control"] = control_arm(ctx, size, phase1[size], trained[size], g, result, own, own_file)
     rater_size = g.rater_size or g.sizes[0]
     extra = ctx.stage("gdc.critic", critic_stage, critic_size, trained[critic_size], critiques[critic_size], g,
                       trained[rater_size])

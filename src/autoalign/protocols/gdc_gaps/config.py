@@ -67,6 +67,9 @@ class GdcConfig(Section):
         "Training problems sampled own_samples times each for phase 2 (enough that each own sample is seen a few "
         "times, not memorised; the run reports the expected repeats)."))
     own_share: float = Field(0.5, ge=0, le=1, description="Share of phase-2 D and C items drawn from own samples.")
+    own_control: bool = Field(False, description=(
+        "Also train the critic's size own_train_steps more with no own samples (the control arm), measure it "
+        "alike and report phase 2 - control paired per problem: what the own samples did, apart from more steps."))
     own_train_lr_scale: float = Field(0.1, gt=0, description=(
         "Phase-2 peak lr as a share of the phase-1 peak lr (0.1: where phase 1's cosine schedule ended)."))
     curve_every: int = Field(300, ge=0, description="Validation G, D and C every this many steps (0: no curve).")
@@ -119,6 +122,7 @@ class SizeResults(Section):
     catch_rate_by_flaw: dict[str, float]
     own_samples: dict | None = None
     own_training: dict | None = None
+    control: dict | None = None
     curve: list[dict] = Field(default_factory=list)
 
 

@@ -144,6 +144,10 @@ def own_sample_metrics(rows: list[dict], scores: dict, critiques: list[str], pro
     est["dc_within_auroc"] = (bootstrap_ci([within["discriminator"][i] - within["critique"][i] for i in mixed], **boot)
                               if mixed else None)
     est["problems_with_both"] = len(mixed)
+    # per problem, for paired comparisons between two models on the same problems (``control.py``);
+    # the run takes it out of the metrics
+    est["per_problem"] = {"discriminator_verdict": d_verdict.tolist(), "critique": picks["critique"].tolist(),
+                          "within_auroc_discriminator": {str(i): within["discriminator"][i] for i in mixed}}
     # balanced accuracies on the same items: mean of the rates on sound and on flawed samples
     grades = [grade_critique(parse_critique(c), r["flawed_step"],
                              None if r["flawed_step"] is None
@@ -173,12 +177,18 @@ def own_sample_metrics(rows: list[dict], scores: dict, critiques: list[str], pro
 
 
 def evaluate_own_samples(model, tokenizer, world, problems, greedy_texts: list[str], k: int, seed: int,
-                         gold_value, boot: dict) -> tuple[dict, list[dict]]:
-    """Sample K solutions per problem, score them with every evaluator and measure on them."""
-    prompts = [p.prompt for p in problems for _ in range(k)]
-    texts = sample_solutions(model, tokenizer, prompts, temperature=1.0, max_new_tokens=64, seed=seed,
-                             description="sampling own solutions")
-    rows = label_samples(world, problems, texts, k)
+                         gold_value, boot: dict, rows: list[dict] | None = None) -> tuple[dict, list[dict]]:
+    """Sample K solutions per problem, score them with every evaluator and measure on them; with
+    ``rows`` (another model's labelled samples, as written to the records), score those instead,
+    so that two models' evaluators are compared on the same items."""
+    if rows is None:
+        prompts = [p.prompt for p in problems for _ in range(k)]
+        texts = sample_solutions(model, tokenizer, prompts, temperature=1.0, max_new_tokens=64, seed=seed,
+                                 description="sampling own solutions")
+        rows = label_samples(world, problems, texts, k)
+    else:
+        keys = ("problem", "text", "sound", "flawed_step", "answer", "n_steps")
+        rows = [{key: r[key] for key in keys} for r in rows]
     greedy = [world.check(p, t) for p, t in zip(problems, greedy_texts)]
     scores = evaluator_scores(model, tokenizer, problems, rows, [v.answer for v in greedy])
     critiques = scores.pop("_critiques")

@@ -13,6 +13,7 @@ sampled: they come from the test split, the samples from the training split.
 
 from __future__ import annotations
 
+import random
 import re
 
 import numpy as np
@@ -46,10 +47,15 @@ def own_items(rows: list[dict], problems, gold_value) -> dict[str, list[tuple[st
     return out
 
 
-def mixed_pair(g, item, items: dict[str, list]):
+def mixed_pair(g, item, items: dict[str, list], control: bool = False):
     """``make(problem, rng)`` for phase 2: the phase-1 task mix (``item(task, problem, rng)`` makes a
     phase-1 pair), with a share ``g.own_share`` of the discrimination and critique items taken from
-    the labelled own samples (sound and flawed equally often)."""
+    the labelled own samples (sound and flawed equally often).
+
+    ``control``: phase 2's control arm (``control.py``). It draws from ``rng`` exactly as phase 2
+    does, so both arms see the same generation and planted items in the same places, and where
+    phase 2 shows an own sample it shows a planted item made from a side stream instead (seeded by
+    the main stream's state, which it does not advance: still a pure function of the position)."""
     weights = np.array([g.mix.generation, g.mix.discrimination, g.mix.critique], dtype=float)
     cum = np.cumsum(weights / weights.sum())
     usable = bool(items["sound"]) and bool(items["flawed"])
@@ -60,6 +66,8 @@ def mixed_pair(g, item, items: dict[str, list]):
             return item(task, p, rng)  # generation, or a planted-flaw item as in phase 1
         pool = items["flawed" if rng.random() < 0.5 else "sound"]
         disc, crit = pool[rng.randrange(len(pool))]
+        if control:
+            return item(task, p, random.Random(hash(rng.getstate()[1])))
         return disc if task == 1 else crit
 
     return make

@@ -116,6 +116,33 @@ def own_samples_table(gdc: dict) -> str:
         f"<th>D balanced</th><th>C balanced</th><th>compare balanced</th></tr>{auc_rows}</table>")
 
 
+CONTROL_ROWS = [("discriminator", "D, planted flaws"), ("critique", "C, planted flaws"), ("dc_gap", "DC gap, planted"),
+                ("generator", "G greedy"), ("own_discriminator_verdict_pick", "own samples: D verdict picks"),
+                ("own_dc_selection_verdicts", "own samples: D verdict - C"),
+                ("own_within_auroc_discriminator", "own samples: D within-problem AUROC")]
+
+
+def control_table(gdc: dict) -> str:
+    """Phase 2 against its control arm and against phase 1, paired per problem on the same items."""
+    sizes = [s for s in gdc if gdc[s].get("control")]
+    if not sizes:
+        return ""
+    cols = ("phase2_minus_control", "phase2_minus_phase1", "control_minus_phase1")
+    rows = ""
+    for s in sizes:
+        c = gdc[s]["control"]
+        for k, name in CONTROL_ROWS:
+            if c[cols[0]].get(k):
+                rows += f"<tr><td>{s}</td><td>{name}</td>" + "".join(f"<td>{fmt_signed(c[col][k])}</td>" for col in cols) + "</tr>"
+    return ("<h3>Phase 2 against its control arm</h3><p>The control continues the same phase-1 model for the same "
+            "steps, lr and item stream, with a planted item wherever phase 2 shows one of its own samples. Phase 1, "
+            "phase 2 and the control are measured on the same test items (on own samples: phase 2's, scored by each "
+            "model), so each difference is paired per problem; phase 2 - control is what training on its own "
+            "labelled samples did.</p>"
+            "<table><tr><th>size</th><th>measure</th><th>phase 2 - control</th><th>phase 2 - phase 1</th>"
+            f"<th>control - phase 1</th></tr>{rows}</table>")
+
+
 def gdc_section(store: RunStore, metrics: dict, stages: dict) -> str:
     gdc = metrics.get("gdc")
     if not gdc:
@@ -146,6 +173,7 @@ def gdc_section(store: RunStore, metrics: dict, stages: dict) -> str:
                      "critique items drawn from them (sound and flawed equally often). Own training samples: "
                      + "; ".join(f"{s} {o['samples']} ({100 * o['share_sound']:.0f}% sound)" for s, o in trained_on_own.items())
                      + ".</p>")
+    parts.append(control_table(gdc))
     if any(gdc[s].get("curve") for s in gdc):
         parts.append(embed_image(curves_plot(gdc, store.file("plots", "gdc_curves.png"))))
     critic = metrics.get("critic")
