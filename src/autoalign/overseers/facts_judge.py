@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..records import JudgeView
-from ..registry import overseers
 from ..worlds.facts import parse_fact, walk
 
 FEATURES = ["reaches", "walk_passes_elsewhere", "chain_into", "meets_walk", "misses_walk", "mentioned", "rejected"]
@@ -71,7 +70,6 @@ def judge_features(view: JudgeView) -> np.ndarray:
     return obs[0] - obs[1]
 
 
-@overseers.register("facts_judge")
 class QuoteJudge:
     """Logistic regression over the difference of the answers' observations."""
 

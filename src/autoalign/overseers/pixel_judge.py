@@ -12,11 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..registry import overseers
 from ..worlds.digits import CLASSES, PIXELS
 
 
-@overseers.register("pixel_judge")
 class SparsePixelJudge(nn.Module):
     def __init__(self, hidden: int = 256):
         super().__init__()

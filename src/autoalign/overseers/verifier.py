@@ -36,7 +36,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..models.device import model_device
-from ..registry import overseers
 
 @dataclass
 class EncodedBatch:
@@ -86,8 +85,6 @@ AGGREGATIONS = ("per_step", "cumulative", "last_token")
 DEFAULT_AGGREGATION = {"prm": "per_step", "orm": "cumulative"}
 
 
-@overseers.register("prm")
-@overseers.register("orm")
 class StepVerifier(nn.Module):
     """A PRM (``kind="prm"``, process labels) or ORM (``kind="orm"``, outcome labels) with a
     log-likelihood or linear head, read per step, cumulatively or at the last token only."""

@@ -71,6 +71,10 @@ class AlgorithmicConfig(BaseModel):
 
 class AlgorithmicWorld(World):
     """One task. Subclasses give ``facts_for``, ``question_at``, ``max_depth``, ``decompose``, ``solve``."""
+    # Not a text-solution world: a question is answered in one token by a model that may ask
+    # sub-questions (amplification); it honours problems()/check() over all four splits but has no
+    # gold step-by-step solutions, step spans or planted flaws.
+    solution_text = False
 
     Config = AlgorithmicConfig
     min_depth: ClassVar[int] = 0

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..records import Verdict
 from ..registry import worlds
+from .base import Problem as ProblemBase
 from .base import Tampered, World
 
 STEP_SEP = ";"
@@ -75,7 +76,7 @@ def apply_op(a: int, op: str, b: int, modulus: int) -> int | None:
 
 
 @dataclass(frozen=True)
-class Problem:
+class Problem(ProblemBase):
     """An expression with its gold steps. ``steps[i]`` is ``(a, op, b, result)``."""
 
     start: int
@@ -101,6 +102,14 @@ class Problem:
     @property
     def solution(self) -> str:
         return STEP_SEP.join(self.step_texts + [f"{ANSWER_MARK}{self.answer}"])
+
+    @property
+    def step_spans(self) -> tuple[tuple[int, int], ...]:
+        return tuple(step_spans(self.solution))
+
+    @property
+    def extras(self) -> dict:
+        return {"steps": self.steps}
 
 
 def _draw_problem(rng: random.Random, cfg: ArithmeticConfig) -> Problem:

@@ -10,14 +10,22 @@ Every world answers the same four questions, so protocols and overseers are writ
 - ``check(problem, text) -> Verdict``: per-step labels and final correctness; never raises.
 - ``steps(text)``: the character spans of each written step (its separator included, the answer
   last); overseers score these spans and never parse a world's text themselves.
-- ``tamper(problem, solution, kind, rng)``, optional: a flawed copy with the flawed step recorded.
+- ``tamper(problem, kind, rng)``, optional: a flawed copy of the gold solution with the flawed
+  step recorded; ``flaw_kinds`` lists the kinds.
+
+A problem is a :class:`Problem`: the one record protocols read (prompt, gold solution, answer, step
+spans of the gold solution, number of steps, world-specific extras). Worlds with a problem type of
+their own subclass it; others build :class:`ProblemRecord` directly. Protocols never parse a world's
+text or import a world's module: what they need of a world is on this page. Worlds whose problems
+are not text solutions (digits, facts, the algorithmic tasks) say so with ``solution_text = False``
+and a protocol that needs text solutions refuses them at config load (``reference.require``).
 """
 
 from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -29,6 +37,33 @@ from ..seeding import py_rng, unit_hash
 # Shares of the problem space. "train" teaches policies; "overseer" teaches verifiers, judges and
 # critics; "val" is for early stopping; "test" is only ever measured.
 SPLITS: dict[str, float] = {"train": 0.6, "overseer": 0.2, "val": 0.05, "test": 0.15}
+
+
+class Problem:
+    """What every protocol may read of a problem. Subclasses provide these (as fields or properties)."""
+
+    prompt: str  # what a model is shown; also the problem's identity (its split is a hash of it)
+    solution: str  # the gold solution, written as the world writes solutions (steps, then the answer)
+    answer: Any  # the gold final answer, as the checker's Verdict.answer reports it
+    n_steps: int  # steps of the gold solution, the answer not counted
+    step_spans: tuple[tuple[int, int], ...]  # character spans of the gold solution's steps (answer last)
+
+    @property
+    def extras(self) -> dict:
+        """World-specific facts about the problem (read only by the world and its own tools)."""
+        return {}
+
+
+@dataclass(frozen=True)
+class ProblemRecord(Problem):
+    """A ready-made problem for worlds without a type of their own (a plugin's list or graph task)."""
+
+    prompt: str
+    solution: str
+    answer: Any
+    n_steps: int
+    step_spans: tuple[tuple[int, int], ...] = ()
+    extras: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -44,6 +79,7 @@ class World(ABC):
     name: ClassVar[str]
     Config: ClassVar[type[BaseModel]]
     flaw_kinds: ClassVar[tuple[str, ...]] = ()
+    solution_text: ClassVar[bool] = True  # problems are Problems with gold text solutions a model writes
 
     def __init__(self, config: BaseModel | None = None):
         self.config = config if config is not None else self.Config()
@@ -69,6 +105,27 @@ class World(ABC):
         return [i for i, ok in enumerate(self.check(problem, text).step_labels) if not ok]
 
     # -- what every world gets -----------------------------------------------------------------
+    @classmethod
+    def capabilities(cls) -> set[str]:
+        """What protocols may ask of this world: ``solutions`` (Problems with gold text solutions and
+        step spans), ``flaws`` (``tamper`` plants the kinds in ``flaw_kinds``)."""
+        caps = set()
+        if cls.solution_text:
+            caps.add("solutions")
+        if cls.flaw_kinds:
+            caps.add("flaws")
+        return caps
+
+    def step_texts(self, text: str) -> list[str]:
+        """The written steps of ``text`` as strings (separators included), the answer last."""
+        return [text[a:b] for a, b in self.steps(text)]
+
+    def gold_step(self, problem: Any, i: int) -> str:
+        """Step ``i`` of the gold solution (the answer step when ``i == n_steps``), as written."""
+        spans = self.steps(problem.solution)
+        a, b = spans[min(i, len(spans) - 1)]
+        return problem.solution[a:b]
+
     def identity(self, problem: Any) -> str:
         return problem.prompt
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..records import Verdict
 from ..registry import worlds
 from .arithmetic import ANSWER_MARK, PROMPT_END, STEP_SEP, split_solution, step_spans
-from .base import Tampered, World
+from .base import Problem, Tampered, World
 
 _STEP_RE = re.compile(r"^(\d+)([+\-*/])(\d+)=(\d+)$")
 POSITIVE, NEUTRAL, NEGATIVE = "positive", "neutral", "negative"
@@ -82,7 +82,7 @@ def reachable(numbers: tuple[int, ...], target: int, operators: str = "+-*/") ->
 
 
 @dataclass(frozen=True)
-class CountdownProblem:
+class CountdownProblem(Problem):
     numbers: tuple[int, ...]
     target: int
     steps: tuple[tuple[int, str, int, int], ...]  # one gold solution
@@ -102,6 +102,14 @@ class CountdownProblem:
     @property
     def solution(self) -> str:
         return STEP_SEP.join([f"{a}{op}{b}={r}" for a, op, b, r in self.steps] + [f"{ANSWER_MARK}{self.target}"])
+
+    @property
+    def step_spans(self) -> tuple[tuple[int, int], ...]:
+        return tuple(step_spans(self.solution))
+
+    @property
+    def extras(self) -> dict:
+        return {"numbers": self.numbers, "target": self.target, "steps": self.steps}
 
 
 def _draw(rng: random.Random, cfg: CountdownConfig) -> CountdownProblem:

@@ -68,6 +68,9 @@ class DigitsWorld(World):
     ``load_digits_split``: "train" and "test" only (the 1,797 images are too few for four splits)."""
 
     name = "digits"
+    # Not a text-solution world: a problem is an image and an answer its class; only the
+    # train and test splits exist (see above), and there are no step spans or planted flaws (pixel debate is its only protocol).
+    solution_text = False
     Config = DigitsConfig
 
     def draw(self, rng: random.Random) -> DigitImage:  # pragma: no cover - problems() is overridden

@@ -126,6 +126,9 @@ class FactsWorld(World):
     """Facts as a World: a problem is a story and its question; a solution names an answer."""
 
     name = "facts"
+    # Not a text-solution world: a question about a story of links, answered by a name; all four
+    # splits exist, but no gold step spans or planted flaws (facts debate is its protocol).
+    solution_text = False
     Config = FactsConfig
 
     def draw(self, rng: random.Random) -> Question:
