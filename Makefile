@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-quick test test-slow bench clean
+.PHONY: demo demo-quick test lint test-slow bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,14 @@ demo: $(STAMP)
 demo-quick: $(STAMP)
 	$(BIN)/autoalign demo --quick
 
-# Unit tests first (seconds), then the science checks (minutes).
-test: $(STAMP)
+# The layers (import contracts in pyproject.toml) and lint: seconds.
+lint: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+
+# Lint first, then unit tests (seconds), then the science checks (minutes).
+test: lint
 	$(BIN)/python -m pytest -q --durations=10 -m "not slow and not science"
 	$(BIN)/python -m pytest -q --durations=30 -m "science and not slow"
 

@@ -23,8 +23,8 @@ import torch
 
 from autoalign.models import TrainConfig, build_char_tokenizer, build_model, sample_solutions, train_lm
 from autoalign.models.lm import SIZES
-from autoalign.seeding import derive_seed
 from autoalign.models.train import encode_pairs
+from autoalign.seeding import derive_seed
 from autoalign.worlds import ArithmeticConfig, generate
 
 

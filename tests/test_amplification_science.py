@@ -3,7 +3,7 @@
 import pytest
 
 from autoalign.config import load_config
-from autoalign.runtime.runner import execute, open_run
+from autoalign.orchestration import execute, open_run
 
 
 def test_amplification_runs_end_to_end_and_its_targets_improve(tmp_path):

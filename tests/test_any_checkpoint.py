@@ -14,8 +14,8 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from autoalign.config import load_config
 from autoalign.models.encoding import encode_prompts, encode_texts, prefix_ids
 from autoalign.models.lm import load_pretrained
+from autoalign.orchestration import execute, open_run
 from autoalign.overseers.verifier import encode_steps
-from autoalign.runtime.runner import execute, open_run
 from autoalign.worlds import make_world
 from autoalign.worlds.arithmetic import ArithmeticConfig
 

@@ -78,7 +78,10 @@ def _curves(pp, pc, op, oc, n=64, problems=150, noise=0.15, seed=0):
     the paired effects cancel) plus each cell's own noise."""
     rng = np.random.default_rng(seed)
     base = 0.25 + rng.random(problems) * 0.3
-    cell = lambda mean: {n: np.clip(base + mean + rng.normal(0, noise, problems), 0, 1)}
+
+    def cell(mean):
+        return {n: np.clip(base + mean + rng.normal(0, noise, problems), 0, 1)}
+
     return {"prm": cell(pp), "prm_cumulative": cell(pc), "orm_per_step": cell(op), "orm": cell(oc)}
 
 

@@ -18,9 +18,10 @@ def run_cli(*args, cwd=None):
 def test_defaults_and_overrides(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("seed: 3\ngenerator:\n  size: tiny\n")
-    cfg = load_config(path, ["generator.lr=0.01", "world.max_steps=7", "generator.target_accuracy=null"])
+    cfg = load_config(path, ["generator.lr=0.01", "world.name=arithmetic", "world.max_steps=7",
+                             "generator.target_accuracy=null"])
     assert cfg.seed == 3 and cfg.generator.size == "tiny" and cfg.generator.lr == 0.01
-    assert cfg.world.max_steps == 7 and cfg.generator.target_accuracy is None
+    assert cfg.world.config.max_steps == 7 and cfg.generator.target_accuracy is None
 
 
 @pytest.mark.parametrize(
@@ -28,7 +29,8 @@ def test_defaults_and_overrides(tmp_path):
     [
         ("seed: 1\nfoo: bar: baz\n", "c.yaml:2: invalid YAML: mapping values are not allowed here"),
         ("seed: 1\ngeneratr:\n  size: tiny\n", "c.yaml: generatr: unknown key"),
-        ("world:\n  min_steps: -2\n", "c.yaml: world.min_steps: Input should be greater than or equal to 1"),
+        ("world:\n  name: arithmetic\n  min_steps: -2\n",
+         "c.yaml: world: Value error, world 'arithmetic': min_steps: Input should be greater than or equal to 1"),
         ("generator:\n  size: huge\n", "c.yaml: generator.size:"),
         ("generator:\n  lr: fast\n", "c.yaml: generator.lr:"),
         ("- 1\n- 2\n", "must be a mapping"),
@@ -50,8 +52,8 @@ def test_bad_config_is_one_line(tmp_path, text, expect):
     [
         ("generator: {size: [\n", [], "invalid YAML"),
         ("bogus_key: 1\n", [], "bogus_key: unknown key"),
-        ("world:\n  max_steps: -3\n", [], "world.max_steps"),
-        ("seed: 0\n", ["--set", "world.min_steps=-1"], "world.min_steps"),
+        ("world:\n  name: arithmetic\n  max_steps: -3\n", [], "world 'arithmetic': max_steps"),
+        ("seed: 0\n", ["--set", "world.min_steps=-1"], "world: Value error, name the world: add `name: arithmetic`"),
         ("seed: 0\n", ["--set", "nonsense"], "expected key.path=value"),
     ],
 )

@@ -20,7 +20,7 @@ def test_parser_never_crashes(text):
 
 
 def test_parse_and_grade():
-    assert parse_critique(write_critique(1, 36)).step == 1 and parse_critique("step 2 wrong, should be 36").value == 36
+    assert parse_critique(write_critique(1, 36)).step == 1 and parse_critique("step 2 wrong, should be 36").value == "36"
     assert parse_critique("no flaw\nstep 1 wrong, should be 3").says_no_flaw  # only the first line counts
     for bad in ["step 0 wrong, should be 3", "step two wrong", "no flaws", "step 2 wrong, should be", "Step 2 wrong, should be 3"]:
         c = parse_critique(bad)

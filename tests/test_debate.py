@@ -8,9 +8,9 @@ from autoalign.measures import elo_ratings
 from autoalign.overseers.facts_judge import QuoteJudge
 from autoalign.overseers.pixel_judge import judge_logits, random_masks, train_pixel_judge
 from autoalign.protocols.debate_digits import precommit_wins
+from autoalign.protocols.debate_digits.pixel_search import _uct_game, honest_margin
 from autoalign.protocols.debate_facts import BestOfNDebater, debate, fabricated_line, random_transcript
 from autoalign.records import Argument, JudgeView
-from autoalign.protocols.debate_digits.pixel_search import _uct_game, honest_margin
 from autoalign.worlds.digits import load_digits_split
 from autoalign.worlds.facts import FactsConfig, check_quote, generate, parse_fact, walk
 
@@ -106,7 +106,7 @@ def test_elo_orders_players():
 
 def _run(tmp_path, config, overrides):
     from autoalign.config import load_config
-    from autoalign.runtime.runner import execute, open_run
+    from autoalign.orchestration import execute, open_run
 
     cfg = load_config(config, ["bootstrap_resamples=200", *overrides])
     store, _ = open_run(cfg, tmp_path / "run")

@@ -6,8 +6,8 @@ import pytest
 from autoalign.config import config_from_dict
 from autoalign.endpoints import Endpoint, bootstrap_p, evaluate_endpoints, holm, judge
 from autoalign.errors import UserError
+from autoalign.orchestration.fanout import pool_metrics
 from autoalign.report.endpoints import endpoints_section
-from autoalign.runtime.fanout import pool_metrics
 
 
 def test_holm_matches_a_hand_computed_example():

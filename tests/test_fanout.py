@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from autoalign.measures import bootstrap_ci, hierarchical_bootstrap
-from autoalign.runtime.fanout import pool_metrics, thread_plan
+from autoalign.orchestration.fanout import pool_metrics, thread_plan
 
 FACTS = ["debate_facts.judge_train_questions=400", "debate_facts.test_questions=60",
          "debate_facts.tournament_strengths=[]", "bootstrap_resamples=200"]

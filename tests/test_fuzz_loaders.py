@@ -209,7 +209,7 @@ def test_too_large_config(tmp_path):
 
 
 def test_run_folder_config(tmp_path):
-    from autoalign.runtime.runner import load_run_config
+    from autoalign.orchestration import load_run_config
 
     (tmp_path / "config.yaml").write_bytes(bytes(range(256)) * 4)
     with pytest.raises(UserError) as e:

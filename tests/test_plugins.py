@@ -101,3 +101,90 @@ def test_outside_package_registers_world_and_protocol(tmp_path):
     r = subprocess.run(cli + ["run", str(config), "--run-dir", str(tmp_path / "bad")], env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "parity_rule.problemz: unknown key" in r.stderr
+
+
+PROVIDER_PLUGIN = '''
+"""A plugin that adds one model provider, ``echo/<name>``, with its own settings section."""
+from pydantic import BaseModel, ConfigDict, Field
+
+from autoalign.models.handle import LanguageModel
+from autoalign.models.providers import provider
+
+
+class EchoSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prefix: str = Field("echo:", min_length=1)
+
+
+class Echo(LanguageModel):
+    def __init__(self, name, prefix):
+        self.address, self.prefix = f"echo/{name}", prefix
+
+    def generate(self, prompts, temperature=1.0, max_new_tokens=64, seed=0, batch_size=256, description="",
+                 tokens_out=None):
+        return [self.prefix + p for p in prompts]
+
+
+@provider("echo", settings=EchoSettings)
+def open_echo(name, settings):
+    return Echo(name, settings.prefix)
+'''
+
+PROBE = '''
+import json, sys
+from autoalign.config import load_config
+from autoalign.errors import UserError
+from autoalign.models.providers import open_model, parse_address, size_or_address
+from autoalign.registry import providers
+from autoalign.runtime.context import RunContext
+
+out = {"in": "echo" in providers}  # first lookup of all: `in` alone must load the plugin
+out["address"] = str(parse_address("echo/x", "generator.model"))
+out["size"] = str(size_or_address("echo/y", "gdc.sizes"))
+cfg = load_config(None, ["providers.echo.prefix=>>"])
+RunContext("unused", 0, providers=cfg.model_dump(mode="json")["providers"]).use_models()
+out["text"] = open_model("echo/x").generate(["hi"])
+try:
+    load_config(None, ["providers.echo.prefx=>>"])
+except UserError as e:
+    out["bad_key"] = str(e)
+print(json.dumps(out))
+'''
+
+
+def test_outside_provider_is_found_on_every_lookup_path(tmp_path):
+    """A provider from a package pip installs (its entry point written by pip) is found by ``in``,
+    in addresses and ``sizes`` entries, opens with the settings of its own config section, and a
+    misspelt setting fails at load with its path."""
+    pkg = tmp_path / "pkg"
+    (pkg / "echo_provider").mkdir(parents=True)
+    (pkg / "echo_provider" / "__init__.py").write_text(textwrap.dedent(PROVIDER_PLUGIN))
+    (pkg / "pyproject.toml").write_text(textwrap.dedent('''
+        [build-system]
+        requires = ["setuptools>=68"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "echo-provider"
+        version = "0.1"
+
+        [project.entry-points."autoalign.plugins"]
+        echo = "echo_provider"
+    '''))
+    site = tmp_path / "site"
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                        "--target", str(site), str(pkg)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    r = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["in"] and out["address"] == "echo/x" and out["size"] == "echo/y"
+    assert out["text"] == [">>hi"]
+    assert out["bad_key"] == "config (with --set): providers.echo.prefx: unknown key"
+
+    # `autoalign serve` resolves the address too, then refuses it: the provider gives no weights
+    r = subprocess.run([sys.executable, "-m", "autoalign", "serve", "echo/x", "--device", "cpu"], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.strip() == \
+        "error: serve: echo/x is not a local model (its provider gives no weights to serve)", r.stderr

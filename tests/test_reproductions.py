@@ -4,7 +4,7 @@ headline result. Minutes each; never part of ``make test``."""
 import pytest
 
 from autoalign.config import load_config
-from autoalign.runtime.runner import execute, open_run
+from autoalign.orchestration import execute, open_run
 
 pytestmark = pytest.mark.slow
 

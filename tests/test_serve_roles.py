@@ -13,8 +13,8 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from autoalign.config import load_config
 from autoalign.models import TrainConfig, build_char_tokenizer, train_lm
+from autoalign.orchestration import execute, open_run
 from autoalign.pipeline.generator import bucketed_batches
-from autoalign.runtime.runner import execute, open_run
 from autoalign.serve import make_app, resolve_models
 from autoalign.serve.background import background
 from autoalign.worlds import make_world
@@ -67,7 +67,7 @@ def _texts(run_dir):
 
 def test_best_of_n_generator_over_http_equals_in_process(served, tmp_path):
     folder, url, name = served
-    remote = [f"openai_base_url={url}", f"best_of_n.backbone=hf/{folder}"]
+    remote = [f"providers.openai.base_url={url}", f"best_of_n.backbone=hf/{folder}"]
     for temperature, pool in ((0.0, 4), (1.0, 8)):
         extra = [f"sampling.temperature={temperature}", f"best_of_n.pool_size={pool}"]
         local, local_dir = _best_of_n(tmp_path, f"local-{temperature}", f"hf/{folder}", extra)
@@ -92,7 +92,7 @@ def test_facts_debater_over_http_equals_in_process(served, tmp_path):
     local, _ = _run(tmp_path, "facts-local", "configs/debate_facts.yaml",
                     common + [f"debate_facts.debater_model=hf/{folder}"])
     http, _ = _run(tmp_path, "facts-http", "configs/debate_facts.yaml",
-                   common + [f"debate_facts.debater_model=openai/{name}", f"openai_base_url={url}"])
+                   common + [f"debate_facts.debater_model=openai/{name}", f"providers.openai.base_url={url}"])
     assert local["debate_facts"] == http["debate_facts"]
     assert "unverified_quotes" in local["debate_facts"]["facts"]
 
@@ -106,7 +106,7 @@ def test_facts_judge_played_by_a_served_model(served, tmp_path):
               "debate_facts.planning_questions=0", "debate_facts.long_walk_hops=0"]
     _, local_dir = _run(tmp_path, "judge-local", "configs/debate_facts.yaml", common + [f"debate_facts.judge_model=hf/{folder}"])
     _, http_dir = _run(tmp_path, "judge-http", "configs/debate_facts.yaml",
-                       common + [f"debate_facts.judge_model=openai/{name}", f"openai_base_url={url}"])
+                       common + [f"debate_facts.judge_model=openai/{name}", f"providers.openai.base_url={url}"])
 
     def probs(run_dir):
         (f,) = (run_dir / "samples").glob("debate_facts*.jsonl")

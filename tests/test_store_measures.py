@@ -4,7 +4,6 @@ from autoalign.measures import bootstrap_ci, cluster_accuracy
 from autoalign.runtime.context import RunContext
 from autoalign.runtime.store import RunStore, atomic_write_json, atomic_write_text
 
-
 CALLS = []
 
 
@@ -90,7 +89,7 @@ def test_sweep_expands_to_points_times_seeds_and_checks_values(tmp_path):
 
     from autoalign.config import load_config
     from autoalign.errors import UserError
-    from autoalign.runtime.fanout import expand
+    from autoalign.orchestration.fanout import expand
 
     cfg = load_config("configs/debate_facts.yaml", ["seeds=[0,1]", "sweep={debate_facts.rounds: [1, 3]}"])
     tasks = expand(cfg, tmp_path)

@@ -19,8 +19,14 @@ from autoalign.overseers import (
     step_probabilities,
     train_verifier,
 )
-from autoalign.worlds import ArithmeticConfig, example_from_solution, generate, read_stepwise_jsonl
-from autoalign.worlds import make_world, write_stepwise_jsonl
+from autoalign.worlds import (
+    ArithmeticConfig,
+    example_from_solution,
+    generate,
+    make_world,
+    read_stepwise_jsonl,
+    write_stepwise_jsonl,
+)
 from autoalign.worlds.tampering import tamper_result
 
 WORLD = ArithmeticConfig(min_steps=1, max_steps=2)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from autoalign.protocols.weak_to_strong import canary, sealed_test_labels
 from autoalign.overseers.lm_classifier import confidence_loss
+from autoalign.protocols.weak_to_strong import canary, sealed_test_labels
 from autoalign.protocols.weak_to_strong.config import WeakToStrongConfig
 from autoalign.protocols.weak_to_strong.gap import gap_guard, noise_floor, pgr_estimate, pgr_point
 from autoalign.protocols.weak_to_strong.sealed import SealedLabels, SealedLabelsError, correct_vector, scoring

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
-
 from autoalign.config import load_config
-from autoalign.runtime.runner import execute, open_run
+from autoalign.orchestration import execute, open_run
+
+pytestmark = pytest.mark.slow
 
 DEMO = ["weak_to_strong.sizes=[micro, tiny]", "weak_to_strong.pretrain_steps={micro: 150, tiny: 400}",
         "weak_to_strong.train_steps=120", "weak_to_strong.weak_items=600", "weak_to_strong.transfer_items=600",

@@ -101,7 +101,7 @@ def run(
 ) -> None:
     """Run an experiment from a config file, or resume one."""
     from .config import load_config
-    from .runtime.runner import execute, load_run_config, open_run
+    from .orchestration import execute, load_run_config, open_run
     from .runtime.store import RunStore
 
     _setup(quiet, as_json)
@@ -134,7 +134,7 @@ def demo(
     """Train a generator from scratch and measure it; finished stages are reused next time."""
     from .config import config_from_dict
     from .config_io import read_yaml_mapping
-    from .runtime.runner import execute, open_run
+    from .orchestration import execute, open_run
 
     _setup(quiet, as_json)
     name = "demo-quick" if quick else "demo"
@@ -165,7 +165,7 @@ def demo(
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
     """Rebuild a run's report.html from what the run wrote."""
-    from .report import write_report
+    from .orchestration import write_report
     from .runtime.store import RunStore
 
     def go():
@@ -273,7 +273,8 @@ def data_check(path: Path = typer.Argument(..., help="A stepwise JSONL file.")) 
 
 @app.command("serve")
 def serve(
-    target: str = typer.Argument(..., help="A model folder, a run folder (serves its models/), or hf/ or lab/ address."),
+    target: str = typer.Argument(..., help=("A model folder, a run folder (serves its models/), or a local model's "
+                                            "address (hf/, lab/ or a plugin provider's).")),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (127.0.0.1: this machine only)."),
     port: int = typer.Option(8000, help="Port to listen on (0: any free port)."),
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="AUTOALIGN_API_KEY",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, field_validator
 
 from .config_io import apply_overrides, one_line, read_yaml_mapping, show  # noqa: F401  (re-exported)
 from .endpoints import Endpoint, check_endpoints
@@ -46,7 +46,9 @@ class RunConfig(Section):
     threads: int = Field(2, ge=1, description="torch threads in all (divided among parallel work).")
     device: str = Field("auto", description="auto (a CUDA GPU if torch sees one, then MPS, else CPU), cpu, cuda, cuda:N or mps.")
     dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Weights' dtype for local models.")
-    openai_base_url: str | None = Field(None, description="Server of openai/ model addresses (else OPENAI_BASE_URL).")
+    providers: dict[str, Any] = Field(default_factory=dict, description=(
+        "Model providers' own settings, by provider name, e.g. {openai: {base_url: http://127.0.0.1:8000/v1}}; "
+        "each provider validates its section. How to reach a model, not what a run computes."))
     bootstrap_resamples: int = Field(2000, ge=100, description="Resamples for 95% CIs.")
     endpoints: list[Endpoint] = Field(default_factory=list, description=(
         "Pre-registered endpoints: numbers in metrics.json with their expected direction (see endpoints.py)."))
@@ -66,6 +68,11 @@ class RunConfig(Section):
             check_endpoints(v, list(protocol) if isinstance(protocol, list) else [protocol])
         return v
 
+    @field_validator("providers")
+    @classmethod
+    def _providers(cls, v):
+        return _provider_sections(v)
+
     @field_validator("device")
     @classmethod
     def _device(cls, v):
@@ -83,6 +90,23 @@ class RunConfig(Section):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _provider_sections(raw: dict) -> dict[str, BaseModel]:
+    """``providers:``: each named provider's settings, validated against the model it declares, so that
+    an unknown key fails with its path (``providers.openai.base_urll: unknown key``)."""
+    from .registry import providers
+
+    fields: dict[str, Any] = {}
+    for name in raw:
+        if name not in providers:
+            raise ValueError(f"unknown model provider {name!r}; known: {', '.join(providers.names())}")
+        model = getattr(providers.get(name), "Settings", None)
+        if model is None:
+            raise ValueError(f"provider {name!r} takes no settings")
+        fields[name] = (model, ...)
+    validated = create_model("ProviderSettings", __base__=Section, **fields).model_validate(raw)
+    return {name: getattr(validated, name) for name in raw}
 
 
 @lru_cache(maxsize=64)

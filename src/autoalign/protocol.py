@@ -2,7 +2,7 @@
 
 A protocol module registers itself with :func:`protocol` and owns, in one place, its config
 sections, its run function, its typed results, its CLI summary lines, its headline for
-``autoalign list`` and its report section. ``config.py``, ``cli.py`` and ``report/`` hold no
+``autoalign list`` and its report section. ``config.py``, ``cli.py`` and the report page hold no
 per-protocol lists: they ask the registry. Protocols never import each other; what several need
 (training a generator, sampling and checking) lives in ``autoalign.pipeline``.
 """

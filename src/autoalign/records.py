@@ -59,21 +59,13 @@ class Argument:
 
 @dataclass(frozen=True)
 class JudgeView:
-    """A transcript as the judge sees it: the question, two answers and the arguments, no story."""
+    """A transcript as the judge sees it: the question, two answers and the arguments, no story.
+    (How a reading judge sees it as text is the facts-debate protocol's: ``render_judge_view``.)"""
 
     start: str
     hops: int
     answers: tuple[str, str]
     arguments: tuple[Argument, ...] = ()
-
-    def render(self) -> str:
-        """The view as text, for a judge that reads (a chat model)."""
-        lines = [f"Question: start in {self.start} and follow {self.hops} links. Where do you end?",
-                 f"Answer 0: {self.answers[0]}", f"Answer 1: {self.answers[1]}"]
-        for a in self.arguments:
-            mark = "verified quote" if a.verified else "UNVERIFIED: not in the story"
-            lines.append(f"For answer {a.side} ({mark}): {a.quote}")
-        return "\n".join(lines)
 
 
 Transcript = tuple[Argument, ...]

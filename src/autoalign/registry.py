@@ -99,6 +99,12 @@ protocols: Registry = Registry("protocol", {
 overseers: Registry = Registry("overseer", {
     "prm": "autoalign.overseers.step_verifiers",
     "orm": "autoalign.overseers.step_verifiers",
+    # the organisms table's own: a critic-trained backbone read as a critic, and overseers that read
+    # the overseen organism (probe, consistency) or judge tool-use transcripts (action monitor)
+    "critic": "autoalign.protocols.organisms.critic",
+    "probe": "autoalign.protocols.organisms.probe",
+    "consistency": "autoalign.protocols.organisms.consistency",
+    "action_monitor": "autoalign.protocols.organisms.monitor",
 })
 # Weak-to-strong methods: classes of ``methods.base.Method`` (weak labels in, test predictions out).
 methods: Registry = Registry("weak-to-strong method", {

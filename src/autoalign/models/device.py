@@ -10,11 +10,10 @@ from __future__ import annotations
 import torch
 
 from ..errors import UserError
+from ..runtime.placement import placement, set_placement
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-_current = {"device": "cpu", "dtype": "float32"}
 
 
 def resolve_device(spec: str = "auto") -> str:
@@ -40,12 +39,13 @@ def resolve_dtype(name: str) -> torch.dtype:
 
 def use(device: str, dtype: str = "float32") -> None:
     """Set the device and dtype that models built or loaded from now on (in this process) go to."""
-    _current["device"], _current["dtype"] = resolve_device(device), dtype
     resolve_dtype(dtype)
+    set_placement(resolve_device(device), dtype)
 
 
 def current() -> tuple[str, str]:
-    return _current["device"], _current["dtype"]
+    """The device and dtype of this process (``runtime/placement.py``: a run sets them in each worker)."""
+    return placement()
 
 
 def place(model):

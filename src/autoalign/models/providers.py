@@ -6,19 +6,44 @@
 * ``openai/<model>``: a model behind an OpenAI-compatible server (``models/remote.py``).
 
 A bare folder path is read as ``hf/<folder>``. Providers are looked up in the platform's
-``providers`` registry, so a plugin can add one (``@providers.register("myprovider")`` on a function
-``open(name) -> LanguageModel``).
+``providers`` registry on every path (addresses, ``sizes`` entries, ``open_model``, ``autoalign
+serve``), so a plugin adds one with :func:`provider` on a function ``open(name) -> LanguageModel``.
+A provider that needs settings (a server, a timeout) declares them as a Pydantic model: the run
+config's ``providers: {<name>: {...}}`` is validated against it at load (an unknown key fails with
+its path) and every open receives them, ``open(name, settings)``. Settings say how to reach a
+model, not what a run computes, so they are not part of any stage's key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
+from pydantic import BaseModel
 
 from ..errors import UserError
 from ..registry import providers
+from ..runtime.placement import provider_settings
 from .handle import LanguageModel, LocalModel
 from .lm import SIZES
+
+
+def provider(name: str, settings: type[BaseModel] | None = None) -> Callable:
+    """Register ``open(name) -> LanguageModel`` as provider ``name``; with ``settings`` (a Pydantic
+    model of the provider's own config section), ``open(name, settings)`` receives the run's."""
+
+    def decorator(fn: Callable) -> Callable:
+        fn.Settings = settings
+        providers.register(name, fn)
+        return fn
+
+    return decorator
+
+
+def settings_model(name: str) -> type[BaseModel] | None:
+    """The settings model provider ``name`` declared (None: it takes none); unknown names raise."""
+    return getattr(providers.get(name), "Settings", None)
 
 
 @dataclass(frozen=True)
@@ -49,7 +74,8 @@ def parse_address(text: str, where: str = "model") -> Address:
         return Address("hf", text)
     if sep and head and not Path(head).exists() and "." not in head and head != "~":
         raise UserError(f"{where}: unknown model provider {head!r} in {text!r}; known: {', '.join(providers.names())}")
-    raise UserError(f"{where}: {text!r} is neither a model address (lab/, hf/, openai/) nor a model folder")
+    raise UserError(f"{where}: {text!r} is neither a model address ({', '.join(p + '/' for p in providers.names())}) "
+                    "nor a model folder")
 
 
 def size_or_address(spec: str, where: str) -> Address:
@@ -72,7 +98,10 @@ def checkpoint_digest(spec: str, where: str) -> str:
 def open_model(address: str | Address, where: str = "model") -> LanguageModel:
     """The model at ``address``, on the run's device (local models) or behind its server."""
     addr = address if isinstance(address, Address) else parse_address(address, where)
-    return providers.get(addr.provider)(addr.name)
+    opener, model = providers.get(addr.provider), settings_model(addr.provider)
+    if model is None:
+        return opener(addr.name)
+    return opener(addr.name, model.model_validate(provider_settings(addr.provider)))
 
 
 def open_local(folder: str | Path, address: str) -> LocalModel:
@@ -83,7 +112,7 @@ def open_local(folder: str | Path, address: str) -> LocalModel:
     return LocalModel(place(module), tokenizer, address)
 
 
-@providers.register("hf")
+@provider("hf")
 def open_hf(name: str) -> LanguageModel:
     folder = Path(name).expanduser()
     if not folder.is_dir():
@@ -91,7 +120,7 @@ def open_hf(name: str) -> LanguageModel:
     return open_local(folder, f"hf/{name}")
 
 
-@providers.register("lab")
+@provider("lab")
 def open_lab(name: str) -> LanguageModel:
     if name in SIZES:
         raise UserError(f"lab/{name} is a size that a protocol trains from scratch, not a saved model; to load one, "

@@ -1,30 +1,40 @@
 """``openai/<model>``: a model behind any OpenAI-compatible server (vLLM, Ollama, llama.cpp,
 ``autoalign serve``, or OpenAI itself), reached with the official ``openai`` client.
 
-The server's base URL comes from the run config (``openai_base_url``) or ``OPENAI_BASE_URL``; the
-key from ``OPENAI_API_KEY`` (local servers that check none accept any). Remote models are
-black-box: they generate, chat, and report log-probabilities of given text through ``echo``, but
-cannot be fine-tuned or probed, and roles that need that say so in one line.
+The server's base URL comes from the run config's provider settings (``providers: {openai:
+{base_url: ...}}``) or ``OPENAI_BASE_URL``; the key from ``OPENAI_API_KEY`` (local servers that check
+none accept any; a key never goes in a config, which every run saves). Remote models are black-box:
+they generate, chat, and report log-probabilities of given text through ``echo``, but cannot be
+fine-tuned or probed, and roles that need that say so in one line.
 """
 
 from __future__ import annotations
 
 import os
 
+from pydantic import Field
+
 from ..errors import UserError
-from ..registry import providers
+from ..protocol import Section
 from ..runtime.progress import progress_bar
 from ..seeding import derive_seed
 from .handle import LanguageModel
+from .providers import provider
 
-settings = {"base_url": None}  # set per run from the config (runtime/context.py)
+
+class OpenAISettings(Section):
+    """``providers: {openai: ...}``: how to reach the server of ``openai/`` addresses."""
+
+    base_url: str | None = Field(None, min_length=1, description=(
+        "The server's OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (else OPENAI_BASE_URL)."))
+    timeout: float = Field(600.0, gt=0, description="Seconds to wait for one request.")
 
 
-def base_url() -> str:
-    url = settings["base_url"] or os.environ.get("OPENAI_BASE_URL")
+def base_url(settings: OpenAISettings | None = None) -> str:
+    url = (settings.base_url if settings is not None else None) or os.environ.get("OPENAI_BASE_URL")
     if not url:
-        raise UserError("openai/ models need a server: set openai_base_url in the config or OPENAI_BASE_URL "
-                        "(for example http://127.0.0.1:8000/v1)")
+        raise UserError("openai/ models need a server: set providers.openai.base_url in the config or "
+                        "OPENAI_BASE_URL (for example http://127.0.0.1:8000/v1)")
     return url
 
 
@@ -94,6 +104,6 @@ class RemoteModel(LanguageModel):
         return out
 
 
-@providers.register("openai")
-def open_openai(name: str) -> LanguageModel:
-    return RemoteModel(name)
+@provider("openai", settings=OpenAISettings)
+def open_openai(name: str, settings: OpenAISettings) -> LanguageModel:
+    return RemoteModel(name, url=base_url(settings), timeout=settings.timeout)

@@ -10,22 +10,29 @@ apart by what follows the solution:
 The verdict is one character, one token for the character tokenizer and for common BPE
 vocabularies, so the decision is the whole target: a word ("flawed") would put the decision in its
 first token and make the rest of the target a free, predictable echo that dilutes the loss.
-Steps are numbered from 1 in critiques. The world's checker grades a critique: *right* if it names
-the first wrong step (or says "no flaw" of a sound solution), a *hallucination* if it flags a step
-that is sound, a *miss* if it says "no flaw" of a flawed solution or cannot be parsed.
+Steps are numbered from 1 in critiques. What follows "should be" is the world's correction of the
+step (``World.correction``: a value for arithmetic and countdown, by default the gold step as
+written), parsed with the world's ``correction_pattern``. The world's checker grades a critique:
+*right* if it names the first wrong step (or says "no flaw" of a sound solution), a *hallucination*
+if it flags a step that is sound, a *miss* if it says "no flaw" of a flawed solution or cannot be parsed.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
+from functools import lru_cache
 
 DISCRIMINATE = " D:"
 CRITIQUE = " C:"
 FLAWED, SOUND = "N", "Y"  # the discriminator's verdict: is the solution sound?
 NO_FLAW = "no flaw"
-_CRITIQUE_RE = re.compile(r"^step (\d{1,3}) wrong, should be (\d{1,6})$")
+NUMBER = r"\d{1,6}"  # a correction that is a value (arithmetic, countdown)
+
+
+@lru_cache(maxsize=None)
+def _critique_re(value_pattern: str) -> re.Pattern:
+    return re.compile(rf"^step (\d{{1,3}}) wrong, should be ({value_pattern})$")
 
 
 @dataclass(frozen=True)
@@ -33,43 +40,44 @@ class Critique:
     """A parsed critique: ``step`` is 0-based, None for "no flaw" or unparseable text."""
 
     step: int | None
-    value: int | None
+    value: str | None
     says_no_flaw: bool
     well_formed: bool
 
 
-def write_critique(flawed_step: int | None, correct_value: int | None = None) -> str:
+def write_critique(flawed_step: int | None, correct_value: object = None) -> str:
     if flawed_step is None:
         return NO_FLAW
     return f"step {flawed_step + 1} wrong, should be {correct_value}"
 
 
-def parse_critique(text: object) -> Critique:
-    """Parse model text; never raises. Only the first line counts."""
+def parse_critique(text: object, value_pattern: str = NUMBER) -> Critique:
+    """Parse model text; never raises. Only the first line counts; the correction must match
+    ``value_pattern`` (the world's ``correction_pattern``)."""
     if not isinstance(text, str):
         return Critique(None, None, False, False)
     line = text.strip().split("\n", 1)[0].strip()
     if line == NO_FLAW:
         return Critique(None, None, True, True)
-    m = _CRITIQUE_RE.match(line)
+    m = _critique_re(value_pattern).match(line)
     if m is None or int(m.group(1)) == 0:
         return Critique(None, None, False, False)
-    return Critique(int(m.group(1)) - 1, int(m.group(2)), False, True)
+    return Critique(int(m.group(1)) - 1, m.group(2), False, True)
 
 
 @dataclass(frozen=True)
 class CritiqueGrade:
     right: bool  # names the first wrong step, or rightly says "no flaw"
     caught: bool  # flawed solution and the flawed step named
-    value_right: bool  # caught, and the corrected value is right too
+    value_right: bool  # caught, and the correction is right too
     hallucination: bool  # flags a step that is not the flawed one
 
 
-def grade_critique(critique: Critique, flawed_step: int | None, correct_value: int | None) -> CritiqueGrade:
+def grade_critique(critique: Critique, flawed_step: int | None, correct_value: object) -> CritiqueGrade:
     if flawed_step is None:
         return CritiqueGrade(critique.says_no_flaw, False, False, critique.step is not None)
     caught = critique.step == flawed_step
-    return CritiqueGrade(caught, caught, caught and critique.value == correct_value,
+    return CritiqueGrade(caught, caught, caught and critique.value == str(correct_value),
                          critique.step is not None and not caught)
 
 

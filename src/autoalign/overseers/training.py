@@ -19,10 +19,9 @@ import random
 import numpy as np
 import torch
 
-from ..runtime.progress import progress_bar
 from ..records import LabelledSolution
+from ..runtime.progress import progress_bar
 from .verifier import EncodedBatch, StepVerifier, encode_steps
-
 
 BUCKET_STEPS = 4  # batches drawn together and grouped by length: less padding, the same examples
 

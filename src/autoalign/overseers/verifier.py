@@ -37,6 +37,7 @@ from torch.nn import functional as F
 
 from ..models.device import model_device
 
+
 @dataclass
 class EncodedBatch:
     ids: torch.Tensor  # (B, T) right-padded

@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..measures import cluster_accuracy
 from ..models import TrainConfig, build_char_tokenizer, build_model, count_parameters, load_pretrained, train_lm
@@ -22,14 +22,38 @@ from ..models.device import place
 from ..models.handle import LanguageModel, LocalModel
 from ..models.providers import Address, open_model, parse_address
 from ..protocol import Section
-from ..results import Estimate
 from ..records import Sample
-from ..seeding import py_rng
+from ..results import Estimate
 from ..runtime.progress import log
 from ..runtime.store import atomic_save_dir, read_jsonl, write_jsonl
-from ..worlds import World, make_world
+from ..seeding import py_rng
+from ..worlds.base import World
+from ..worlds.reference import WorldRef, require
 
 BUCKET_STEPS = 4
+DEFAULT_WORLD = "arithmetic"
+
+
+class GeneratorWorld(WorldRef):
+    """The run-level ``world:`` section: the world the generator learns, ``{name: <registered world>, ...knobs}``.
+
+    Left out, it is arithmetic chains with their default knobs. The name is required: knobs alone (the
+    form before worlds were named) fail with a line saying to add it. The world must have text solutions."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data):
+        if data is None or data == {}:
+            return {"name": DEFAULT_WORLD}
+        if isinstance(data, dict) and "name" not in data:
+            raise ValueError(f"name the world: add `name: {DEFAULT_WORLD}` (or another registered world) beside its "
+                             f"knobs ({', '.join(map(str, data))})")
+        return data
+
+    @model_validator(mode="after")
+    def _writes_solutions(self):
+        require(self, "solutions", "a generator learns to write its gold solutions")
+        return self
 
 
 class GeneratorConfig(Section):
@@ -115,12 +139,12 @@ def given_generator(address: Address) -> dict:
             "digest": content_digest(folder) if folder.is_dir() else ""}
 
 
-def train_generator(ctx, world_name: str, world_cfg, g: GeneratorConfig, sampling: SamplingConfig) -> dict:
+def train_generator(ctx, world_ref: WorldRef, g: GeneratorConfig, sampling: SamplingConfig) -> dict:
     """Stage: a trained generator saved under ``models/`` (or the user's model, untouched)."""
     address = parse_address(g.model, "generator.model") if g.model is not None else Address("lab", g.size)
     if address.lab_size is None:
         return given_generator(address)
-    world = make_world(world_name, world_cfg)
+    world = world_ref.make()
     tokenizer = build_char_tokenizer()
     model = place(build_model(g.arch, address.lab_size, tokenizer, seed=ctx.derive("init")))
     val = world.problems(ctx.seed, "val", g.eval_problems)
@@ -170,13 +194,14 @@ def load_generator(ctx, trained: dict, role: str = "a verifier backbone"):
     return model.module, model.tokenizer
 
 
-def sample_and_check(ctx, world_name: str, world_cfg, trained: dict, split: str, n_problems: int, k: int,
+def sample_and_check(ctx, world_ref: WorldRef, trained: dict, split: str, n_problems: int, k: int,
                      sampling: SamplingConfig) -> str:
     """Stage: ``k`` samples for each of ``n_problems`` problems of ``split``, each labelled by the
-    world's checker, written to ``samples/`` (JSONL of :class:`Sample`); returns the path."""
+    world's checker, written to ``samples/`` (JSONL of :class:`Sample`); returns the path. The
+    problems are ``world.problems(ctx.seed, split, n_problems)``: a later stage finds them again."""
     from dataclasses import asdict
 
-    world = make_world(world_name, world_cfg)
+    world, world_name = world_ref.make(), world_ref.name
     problems = world.problems(ctx.seed, split, n_problems)
     tokens: list = []
     texts = generator_model(ctx, trained).generate(

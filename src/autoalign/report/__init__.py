@@ -1,5 +1,6 @@
-"""The HTML report of a run, with its plots."""
+"""What protocols build their report sections from: formatting of estimates (``fmt.py``), figures
+saved atomically (``figures.py``), shared plots and sections, and the endpoints table.
 
-from .html import write_report
-
-__all__ = ["write_report"]
+The page itself (``report.html``, one per run) is written by ``autoalign.orchestration.report``,
+which sits above the protocols and asks each for its section.
+"""

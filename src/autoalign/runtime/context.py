@@ -27,20 +27,22 @@ from typing import Any, Callable
 from pydantic import BaseModel
 
 from ..seeding import derive_seed, rng
+from .placement import set_placement, set_provider_settings
 from .store import RunStore
 
-
-PRESENTATION = {"cli.py", "__main__.py", "report.py", "progress.py", "runner.py", "fanout.py"}
+PRESENTATION = {"cli.py", "__main__.py", "report.py", "progress.py"}
+PRESENTATION_FOLDERS = {"report", "orchestration"}
 
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """A hash of the package's source, less what only presents results (the CLI, the report, progress
-    bars): a stage computed by other code is computed again; a new plot reuses every stage."""
+    """A hash of the package's source, less what only presents results or decides where they are
+    computed (the CLI, the report, progress bars, the runner and fan-out): a stage computed by other
+    code is computed again; a new plot reuses every stage."""
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for f in sorted(root.rglob("*.py")):
-        if f.name in PRESENTATION or "report" in f.relative_to(root).parts[:-1]:
+        if f.name in PRESENTATION or PRESENTATION_FOLDERS & set(f.relative_to(root).parts[:-1]):
             continue
         h.update(str(f.relative_to(root)).encode())
         h.update(f.read_bytes())
@@ -109,18 +111,17 @@ class RunContext:
     code: str = field(default_factory=code_version)  # fixed when the run starts; workers inherit it
     device: str = "cpu"  # where local models run; like threads, not part of a stage's key
     dtype: str = "float32"
-    openai_base_url: str | None = None
+    providers: dict[str, dict] = field(default_factory=dict)  # each provider's settings (``providers:``)
 
     def key(self, name: str, fn: Callable, args: tuple) -> str:
         extra = () if self.dtype == "float32" else (self.dtype,)
         return stage_key(name, fn, args + extra, self.seed, self.bootstrap_resamples, self.code)
 
     def use_models(self) -> None:
-        """Point model loading in this process at the run's device, dtype and server."""
-        from ..models import device, remote
-
-        device.use(self.device, self.dtype)
-        remote.settings["base_url"] = self.openai_base_url
+        """Point model loading in this process at the run's device and dtype, and each provider at
+        its settings (``placement.py``: read by ``models/``, which the kernel does not import)."""
+        set_placement(self.device, self.dtype)
+        set_provider_settings(self.providers)
 
     @property
     def store(self) -> RunStore:

@@ -14,10 +14,9 @@ Layout::
 
 from __future__ import annotations
 
-import re
-
 import json
 import os
+import re
 import shutil
 import tempfile
 import time

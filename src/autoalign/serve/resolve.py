@@ -1,10 +1,12 @@
 """What ``autoalign serve TARGET`` serves, and under which model ids.
 
-TARGET may be a model address (``hf/<folder>``, ``lab/<folder>``), a model folder (it holds
-``config.json``), or a run folder whose ``models/`` holds saved models (one subfolder each, such
-as ``runs/x/models/generator_arithmetic``). A model is served under its folder's name, the id
-clients put in ``model``. For a run folder ``--model-name`` picks one of its models; for a single
-model it renames it. Anything else is a one-line :class:`UserError`, raised before any model loads.
+TARGET may be a model address (``hf/<folder>``, ``lab/<folder>``, or a plugin provider's
+``<provider>/<name>`` whose model is local: weights and tokenizer in this process), a model folder
+(it holds ``config.json``), or a run folder whose ``models/`` holds saved models (one subfolder
+each, such as ``runs/x/models/generator_arithmetic``). A model is served under its folder's name
+(a plugin's model under its name), the id clients put in ``model``. For a run folder
+``--model-name`` picks one of its models; for a single model it renames it. Anything else is a
+one-line :class:`UserError`, raised before any model loads where the path alone shows it.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ def plan(target: str, model_name: str | None = None) -> dict[str, str]:
     head, sep, _ = target.partition("/")
     if sep and head in providers and not Path(target).is_dir():
         address = parse_address(target, "serve")
-        if address.provider not in ("hf", "lab"):
+        if address.provider == "openai":
             raise UserError(f"serve: {target} is not a local model; serve hf/<folder> or lab/<folder> addresses")
+        if address.provider not in ("hf", "lab"):  # a plugin's provider: it says what the name means
+            return {model_name or Path(address.name).name or address.name: str(address)}
         if address.lab_size:
             raise UserError(f"serve: {target} is a size that a protocol trains from scratch, not a saved model; "
                             "give the folder a run saved it in (runs/<run> or runs/<run>/models/<name>)")
@@ -67,6 +71,6 @@ def resolve_models(target: str, model_name: str | None = None) -> dict[str, Loca
             detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
             raise UserError(f"serve: cannot load {address}: {detail}") from None
         if not isinstance(model, LocalModel):
-            raise UserError(f"serve: {address} is not a local model")
+            raise UserError(f"serve: {address} is not a local model (its provider gives no weights to serve)")
         out[model_id] = model
     return out

@@ -46,7 +46,7 @@ def read_examples(path: str | Path, kind: str, separator: str) -> tuple[list[Lab
     the file and, where there is one, the line."""
     from ..config_io import file_name
     from ..jsonl_io import read_jsonl_lines
-    from ..worlds.stepwise import read_stepwise_jsonl
+    from ..stepwise import read_stepwise_jsonl
 
     path = Path(path)
     rows = read_jsonl_lines(path)

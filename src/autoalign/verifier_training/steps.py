@@ -4,7 +4,7 @@ A verifier scores a solution as one text and reads a probability at the end of e
 steps must be joined the same way at training time (from a file's ``completions``) and at reward
 time (from a policy's completion, which arrives as one string). Both sides use the separator given
 to ``autoalign train`` (TRL's default step separator is ``"\\n"``). Each step's character span
-holds the separator that follows it, as ``StepwiseExample.labelled`` does with ``;``, so the spans
+holds the separator that follows it (``join_steps``, shared with ``autoalign.stepwise``), so the spans
 tile the text and a step ends at its separator: the position where a PRM reads its verdict.
 """
 
@@ -12,16 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..stepwise import join_steps
 
-def join_steps(completions: list[str], separator: str) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """The steps as one text, and each step's (start, end) span in it, its separator included
-    (the last step has none after it)."""
-    spans, pos = [], 0
-    for i, c in enumerate(completions):
-        end = pos + len(c) + (len(separator) if i < len(completions) - 1 else 0)
-        spans.append((pos, end))
-        pos = end
-    return separator.join(completions), tuple(spans)
+__all__ = ["SeparatorSteps", "join_steps"]
 
 
 @dataclass(frozen=True)

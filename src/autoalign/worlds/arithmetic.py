@@ -21,14 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..records import Verdict
 from ..registry import worlds
+from .base import ChainRules, Tampered, World
 from .base import Problem as ProblemBase
-from .base import Tampered, World
+from .chain_format import ANSWER_MARK, PROMPT_END, STEP_SEP, apply_op, split_solution, step_spans
+from .chain_format import STEP_RE as _STEP_RE
+from .tampering import locally_invalid_steps, tamper
 
-STEP_SEP = ";"
-ANSWER_MARK = "#"
-PROMPT_END = "="
 OPERATORS = ("+", "-", "*", "/")
-_STEP_RE = re.compile(r"^(\d+)([+\-*/])(\d+)=(\d+)$")
 
 
 class ArithmeticConfig(BaseModel):
@@ -56,23 +55,6 @@ class ArithmeticConfig(BaseModel):
         if bad:
             raise ValueError(f"unknown operators {''.join(sorted(bad))!r}; use any of '+-*/'")
         return self
-
-
-def apply_op(a: int, op: str, b: int, modulus: int) -> int | None:
-    """One operation, as the world defines it; None if it is undefined (division not exact)."""
-    if op == "+":
-        r = a + b
-    elif op == "-":
-        r = a - b
-    elif op == "*":
-        r = a * b
-    elif op == "/":
-        if b == 0 or a % b:
-            return None
-        r = a // b
-    else:
-        return None
-    return r % modulus
 
 
 @dataclass(frozen=True)
@@ -150,20 +132,6 @@ def generate(seed: int, n: int, config: ArithmeticConfig | None = None, **diffic
     return [_draw_problem(rng, cfg) for _ in range(n)]
 
 
-def split_solution(text: str) -> tuple[list[str], str | None]:
-    """Split model text into step strings and the raw answer string (None if no answer mark)."""
-    text = text.strip().split("\n", 1)[0]
-    parts = [p for p in text.split(STEP_SEP)]
-    answer = None
-    steps: list[str] = []
-    for p in parts:
-        if p.startswith(ANSWER_MARK):
-            answer = p[len(ANSWER_MARK):]
-            break
-        steps.append(p)
-    return steps, answer
-
-
 def check_solution(problem: Problem, text: str, modulus: int = 100) -> Verdict:
     """Label every step of ``text`` against ``problem``; never raises on malformed text."""
     steps, answer_raw = split_solution(text)
@@ -214,21 +182,6 @@ def parse_prompt(prompt: str, modulus: int = 100) -> Problem:
     return Problem(start, tuple(ops), tuple(steps))
 
 
-def step_spans(text: str) -> list[tuple[int, int]]:
-    """Spans of ``a op b = r;`` steps and the ``#answer`` on the first line: each step's span holds
-    its separator, so the spans tile what the model wrote (shared by countdown's format)."""
-    line = text.split("\n", 1)[0]
-    spans, start = [], 0
-    while start < len(line):
-        end = line.find(STEP_SEP, start)
-        if line.startswith(ANSWER_MARK, start) or end < 0:
-            spans.append((start, len(line)))
-            break
-        spans.append((start, end + 1))
-        start = end + 1
-    return spans
-
-
 @worlds.register("arithmetic")
 class ArithmeticWorld(World):
     """Arithmetic chains as a World: split-disjoint problems, the checker, step spans, four flaws."""
@@ -236,6 +189,7 @@ class ArithmeticWorld(World):
     name = "arithmetic"
     Config = ArithmeticConfig
     flaw_kinds = ("carried", "slip", "operator", "operand")
+    correction_pattern = r"\d{1,6}"
 
     def draw(self, rng: random.Random) -> Problem:
         return _draw_problem(rng, self.config)
@@ -247,15 +201,39 @@ class ArithmeticWorld(World):
         return step_spans(text)
 
     def tamper(self, problem: Problem, kind: str, rng: random.Random) -> Tampered:
-        from .tampering import tamper
-
         t = tamper(problem, kind, rng, self.config.modulus)
         return Tampered(t.text, t.flawed_step, kind)
 
     def locally_invalid_steps(self, problem: Problem, text: str) -> list[int]:
-        from .tampering import locally_invalid_steps
-
         return locally_invalid_steps(problem, text, self.config.modulus)
+
+    def correction(self, problem: Problem, text: str, step: int) -> str:
+        """The value the step should have had: the gold step's result; the answer for the answer line
+        (any step past those written)."""
+        if step >= len(split_solution(text)[0]) or step >= problem.n_steps:
+            return str(problem.answer)
+        return str(problem.steps[step][3])
+
+    def scripted_flaw(self, problem: Problem) -> Tampered:
+        """The first result one too high, carried forward: a rule a small model learns exactly."""
+        steps, value, m = [], problem.start, self.config.modulus
+        for k, (op, b) in enumerate(problem.ops):
+            r = apply_op(value, op, b, m)
+            r = (r + 1) % m if k == 0 else r
+            steps.append(f"{value}{op}{b}={r}")
+            value = r
+        return Tampered(STEP_SEP.join(steps + [f"{ANSWER_MARK}{value}"]), 0, "carried")
 
     def parse_prompt(self, prompt: str) -> Problem:
         return parse_prompt(prompt, self.config.modulus)
+
+    def chains(self) -> ChainRules:
+        """Problems are number chains: a chain of ``fewest..most`` operations is a problem drawn with
+        those step counts (the other knobs as configured), written as its prompt (``7+5-3=``)."""
+        cfg = self.config
+
+        def draw(rng: random.Random, fewest: int, most: int) -> tuple[int, tuple[tuple[str, int], ...]]:
+            p = _draw_problem(rng, cfg.model_copy(update={"min_steps": fewest, "max_steps": most}))
+            return p.start, p.ops
+
+        return ChainRules(self.name, cfg.modulus, draw, lambda a, op, b: apply_op(a, op, b, cfg.modulus))

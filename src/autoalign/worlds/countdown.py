@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..records import Verdict
 from ..registry import worlds
 from .arithmetic import ANSWER_MARK, PROMPT_END, STEP_SEP, split_solution, step_spans
-from .base import Problem, Tampered, World
+from .base import ChainRules, Problem, Tampered, World
 
 _STEP_RE = re.compile(r"^(\d+)([+\-*/])(\d+)=(\d+)$")
 POSITIVE, NEUTRAL, NEGATIVE = "positive", "neutral", "negative"
@@ -189,6 +189,26 @@ def parse_prompt(prompt: str) -> CountdownProblem:
     return CountdownProblem(tuple(int(x) for x in m.group(1).split(",")), int(m.group(2)), ())
 
 
+def _draw_chain(rng: random.Random, cfg: CountdownConfig, fewest: int, most: int) -> tuple[int, tuple]:
+    """A countdown solution in left-to-right form: given numbers combined in order, each result with the
+    next number (``5*3+7+2``), every value in 1..max_target; the operator is drawn first among those
+    allowed, so that rare-but-valid ones keep their share."""
+    n = rng.randint(fewest, most)
+    while True:
+        numbers = [rng.randint(cfg.min_number, cfg.max_number) for _ in range(n + 1)]
+        value, ops = numbers[0], []
+        for b in numbers[1:]:
+            allowed = {op: r for op in cfg.operators
+                       if (r := countdown_op(value, op, b)) is not None and 1 <= r <= cfg.max_target}
+            if not allowed:
+                break
+            op = rng.choice(sorted(allowed))
+            ops.append((op, b))
+            value = allowed[op]
+        if len(ops) == n:
+            return numbers[0], tuple(ops)
+
+
 def _replay(problem: CountdownProblem, i: int, change) -> tuple[list[tuple[int, str, int, int]], int]:
     """The gold steps with step ``i`` changed by ``change(a, op, b, r) -> (op, r)``; the new result
     replaces the old one where a later step uses it, and those steps are recomputed."""
@@ -217,6 +237,7 @@ class CountdownWorld(World):
     name = "countdown"
     Config = CountdownConfig
     flaw_kinds = ("carried", "operator")
+    correction_pattern = r"\d{1,6}"
 
     def draw(self, rng: random.Random) -> CountdownProblem:
         return _draw(rng, self.config)
@@ -248,5 +269,27 @@ class CountdownWorld(World):
             i = rng.randrange(problem.n_steps)
         return Tampered(text.replace(f"{ANSWER_MARK}{final}", f"{ANSWER_MARK}{final + 1}"), problem.n_steps, kind)
 
+    def correction(self, problem: CountdownProblem, text: str, step: int) -> str:
+        """The value the step should have had: its operation's true result if its arithmetic is wrong
+        (a model may take another path than the gold one), else the gold step's result; the target for
+        the answer line (any step past those written)."""
+        steps, _ = split_solution(text)
+        if step >= len(steps):
+            return str(problem.target)
+        m = _STEP_RE.match(steps[step].replace(" ", ""))
+        if m:
+            true = countdown_op(int(m.group(1)), m.group(2), int(m.group(3)))
+            if true is not None and true != int(m.group(4)):
+                return str(true)
+        return str(problem.steps[step][3] if step < problem.n_steps else problem.target)
+
     def parse_prompt(self, prompt: str) -> CountdownProblem:
         return parse_prompt(prompt)
+
+    def chains(self) -> ChainRules:
+        """Left-to-right solutions as number chains (``_draw_chain``; ``n_numbers`` and ``min_target`` do
+        not apply). Their splits are hashed apart from countdown problems', under the name they have
+        always had."""
+        cfg = self.config
+        return ChainRules("rrm_countdown", cfg.max_target + 1, lambda rng, lo, hi: _draw_chain(rng, cfg, lo, hi),
+                          countdown_op)

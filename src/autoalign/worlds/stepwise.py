@@ -1,45 +1,14 @@
-"""TRL's stepwise data format: one JSON object a line with ``prompt``, ``completions``, ``labels``.
+"""Arithmetic chains in TRL's stepwise format: a solution labelled step by step by the checker.
 
-``completions`` is the list of a solution's steps and ``labels`` says, step by step, whether it is
-correct. This is the format of TRL's stepwise-supervision data sets, so a researcher can bring
-their own step labels. For arithmetic chains the last completion is the answer (``#32``), and
-its label is final-answer correctness.
-
-Example line::
-
-    {"prompt": "7+5*3=", "completions": ["7+5=12", "12*3=36", "#36"], "labels": [true, true, true]}
+The format itself (reading, writing, joining steps) is world-agnostic and lives in
+``autoalign.stepwise``; it is re-exported here for the callers that found it here. For arithmetic
+chains the last completion is the answer (``#32``), and its label is final-answer correctness.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from pathlib import Path
-
-from ..errors import UserError
-from ..records import LabelledSolution
-from ..runtime.store import atomic_write_text
-from .arithmetic import ANSWER_MARK, STEP_SEP, Problem, check_solution
-
-
-@dataclass(frozen=True)
-class StepwiseExample:
-    prompt: str
-    completions: list[str]
-    labels: list[bool]
-
-    @property
-    def text(self) -> str:
-        return STEP_SEP.join(self.completions)
-
-    def labelled(self) -> LabelledSolution:
-        """As a verifier's training example: the steps joined by ``;`` (each span holds its separator)."""
-        spans, pos = [], 0
-        for i, c in enumerate(self.completions):
-            end = pos + len(c) + (1 if i < len(self.completions) - 1 else 0)
-            spans.append((pos, end))
-            pos = end
-        return LabelledSolution(self.prompt, self.text, tuple(spans), tuple(self.labels))
+from ..stepwise import StepwiseExample, read_stepwise_jsonl, write_stepwise_jsonl
+from .arithmetic import ANSWER_MARK, Problem, check_solution
 
 
 def example_from_solution(problem: Problem, solution: str, modulus: int = 100) -> StepwiseExample:
@@ -53,47 +22,4 @@ def example_from_solution(problem: Problem, solution: str, modulus: int = 100) -
     return StepwiseExample(problem.prompt, completions, labels)
 
 
-def write_stepwise_jsonl(path: str | Path, examples: list[StepwiseExample]) -> None:
-    lines = [
-        json.dumps({"prompt": e.prompt, "completions": e.completions, "labels": e.labels})
-        for e in examples
-    ]
-    atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
-
-
-def read_stepwise_jsonl(path: str | Path) -> list[StepwiseExample]:
-    """Read and validate a stepwise JSONL file. Any problem (missing file, a directory, bytes that
-    are not UTF-8, a truncated or broken line, a wrong type, no examples) is a one-line UserError
-    naming the file and, where there is one, the line."""
-    from ..config_io import file_name
-    from ..jsonl_io import read_jsonl_lines
-
-    path = Path(path)
-    try:
-        rows = read_jsonl_lines(path)
-    except UserError as e:
-        what = "expected a JSON object with prompt, completions, labels"
-        raise UserError(str(e).replace("expected a JSON object", what)) from None
-    out = []
-    for lineno, obj in rows:
-        where = f"{file_name(path)}:{lineno}"
-        missing = [k for k in ("prompt", "completions", "labels") if k not in obj]
-        if missing:
-            raise UserError(f"{where}: missing key {missing[0]!r}")
-        prompt, comps, labels = obj["prompt"], obj["completions"], obj["labels"]
-        if not isinstance(prompt, str):
-            raise UserError(f"{where}: 'prompt' must be a string")
-        if not isinstance(comps, list) or not all(isinstance(c, str) for c in comps):
-            raise UserError(f"{where}: 'completions' must be a list of strings")
-        if not isinstance(labels, list) or not all(isinstance(x, bool) for x in labels):
-            raise UserError(f"{where}: 'labels' must be a list of true/false")
-        if len(comps) != len(labels):
-            raise UserError(
-                f"{where}: {len(comps)} completions but {len(labels)} labels; they must match"
-            )
-        if not comps:
-            raise UserError(f"{where}: 'completions' is empty")
-        out.append(StepwiseExample(prompt, comps, labels))
-    if not out:
-        raise UserError(f"{file_name(path)}: no examples found")
-    return out
+__all__ = ["StepwiseExample", "example_from_solution", "read_stepwise_jsonl", "write_stepwise_jsonl"]

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .arithmetic import ANSWER_MARK, STEP_SEP, Problem, apply_op
+from .chain_format import ANSWER_MARK, STEP_RE, STEP_SEP, apply_op, split_solution
+
+if TYPE_CHECKING:  # annotations only: the world imports these flaws, never the other way round
+    from .arithmetic import Problem
 
 
 @dataclass(frozen=True)
@@ -100,12 +104,10 @@ def locally_invalid_steps(problem: Problem, text: str, modulus: int = 100) -> li
     """Steps a careful reader would flag by checking that step alone: it does not continue from the
     previous written result (or the prompt's first number), does not apply the prompt's operation,
     or gets the arithmetic wrong. A wrong value carried forward is invalid only where it starts."""
-    from .arithmetic import _STEP_RE, split_solution
-
     steps, _ = split_solution(text)
     bad, previous = [], problem.start
     for j, s in enumerate(steps):
-        m = _STEP_RE.match(s)
+        m = STEP_RE.match(s)
         if m is None or j >= problem.n_steps:
             bad.append(j)
             previous = None

@@ -27,6 +27,10 @@ Method, per task (``worlds/algorithmic.py``), for the amplified and the supervis
 Primary endpoints (declared before any run): for each task, amplified and supervised final test
 accuracy; expected: amplified within a few points of supervised, as in the paper. Exploratory: the
 gap's CI, the curves, the wrong-target fraction.
+
+Bound to the algorithmic tasks by nature: H decomposes questions with each task's own
+decomposition (``amplify``), so this protocol imports ``worlds/algorithmic.py`` directly (the one
+exception the import contract in ``pyproject.toml`` allows it).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...report.figures import plt, save_figure
 from ...report.fmt import embed_image, fmt_estimate, fmt_signed
-from ...report.plots import _save, plt
 from ...runtime.store import RunStore
 
 STYLE = {"amplified": ("#C44E52", "amplified (no true labels)"), "supervised": ("#4C72B0", "supervised (true labels)")}
@@ -28,7 +28,7 @@ def curves_plot(results: dict, path: Path) -> Path:
     axes[0][0].set_ylabel("% (val, hard questions)")
     axes[0][-1].legend(fontsize=6, loc="lower right")
     fig.suptitle("Iterated amplification vs supervised learning (same model, same steps)", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _reach(r: dict) -> str:

@@ -30,10 +30,11 @@ from __future__ import annotations
 import numpy as np
 
 from ...measures import bootstrap_ci
-from ...overseers import StepVerifier, solution_score, train_verifier
+from ...overseers.training import solution_score, train_verifier
+from ...overseers.verifier import StepVerifier
 from ...pipeline.generator import load_generator, read_samples
 from ...runtime.progress import log
-from ...worlds import make_world
+from ...worlds.reference import WorldRef
 from .config import BestOfNConfig
 from .reranking import best_of_n
 from .scoring import labelled_solutions, pair_tokens, pools_from, score_pairs, unique_solutions
@@ -140,10 +141,10 @@ def plan_budgets(active: list[int], uniform: list[int] | None, available: int) -
     return act, uni
 
 
-def run_active_learning(ctx, w: str, world_cfg, gen: dict, train_path: str, test_path: str, b: BestOfNConfig) -> dict:
+def run_active_learning(ctx, world_ref: WorldRef, gen: dict, train_path: str, test_path: str, b: BestOfNConfig) -> dict:
     """Stage: PRMs trained on uniform and on actively chosen labels, at every budget."""
     al = b.active_learning
-    world = make_world(w, world_cfg)
+    w, world = world_ref.name, world_ref.make()
     train_rows = read_samples(ctx, train_path)
     test_rows = read_samples(ctx, test_path)
     keep = [i for i, r in enumerate(train_rows) if world.steps(r["text"])]

@@ -1,21 +1,27 @@
-"""The report's section on process vs outcome supervision (best-of-N, active learning)."""
+"""The report's section on process vs outcome supervision (best-of-N, active learning).
+
+Every scorer in the results is shown: the built-ins in a fixed order, then the overseers named in
+``best_of_n.overseers`` (a plugin's too), in the curves, the table and the AUROCs alike.
+"""
 
 from __future__ import annotations
 
 import html
 
-from ...report import plots
 from ...report.fmt import embed_image, fmt_estimate, fmt_signed, text_points
 from ...runtime.store import RunStore
+from . import plots
 
 
 def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
-    from ...report.html import generator_section
+    from ...report.sections import generator_section
 
     bon = metrics.get("best_of_n")
     if not bon:
         return ""
-    history = stages.get("train_generator", {}).get("result", {}).get("history")
+    first = next(iter(bon))  # the generator reported is the run-level world's (stage train_generator), else the first's
+    stage = stages.get("train_generator") or stages.get(f"{first}.train_generator") or {}
+    history = stage.get("result", {}).get("history")
     parts = [generator_section(store, metrics.get("generator"), history, name="best_of_n_generator"),
              "<h2>Process vs outcome supervision: best-of-N</h2>",
              "<p>Each verifier picks one of N sampled solutions; accuracy is the share of held-out problems "
@@ -25,10 +31,10 @@ def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
     for world, curves in bon.items():
         ns = sorted((n for n in curves["prm"]), key=int)
         top = ns[-1]
-        methods = [m for m in METHODS if m in curves]
+        methods = scorers(curves)
         head = "".join(f"<th>N={n}</th>" for n in ns)
         rows = "".join(
-            f"<tr><td>{METHOD_NAMES.get(m, m)}</td>" + "".join(f"<td>{fmt_estimate(curves[m][n])}</td>" for n in ns)
+            f"<tr><td>{method_name(m)}</td>" + "".join(f"<td>{fmt_estimate(curves[m][n])}</td>" for n in ns)
             + "</tr>" for m in methods
         )
         diffs = "".join(
@@ -37,7 +43,7 @@ def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
         )
         auroc = metrics.get("verifier_auroc", {}).get(world, {})
         within = (metrics.get("verifier_auroc_within") or {}).get(world, {})
-        au = "".join(f"<tr><td>{METHOD_NAMES.get(m, m)}</td><td>{fmt_estimate(e, pct=False)}</td>"
+        au = "".join(f"<tr><td>{method_name(m)}</td><td>{fmt_estimate(e, pct=False)}</td>"
                      f"<td>{_auroc(within.get(m))}</td></tr>" for m, e in auroc.items())
         acc = metrics.get("generator_sample_accuracy", {}).get(world)
         parts += [
@@ -62,6 +68,11 @@ AUROC_NOTE = ("<p>AUROC for final-answer correctness: over all samples pooled (C
               "correct and wrong samples, CI over them), which is the ranking reranking uses. 0.5 is chance.</p>")
 METHODS = ("pass_at_n", "prm", "orm", "prm_cumulative", "orm_per_step", "orm_last_token", "orm_frozen",
            "weighted_vote", "majority", "loglik", "prm_weak", "orm_weak")
+def scorers(curves: dict) -> list[str]:
+    """The built-in scorers present, in the report's order, then any other (a listed overseer)."""
+    return [m for m in METHODS if m in curves] + [m for m in curves if m not in METHODS and m not in plots.NOT_CURVES]
+
+
 METHOD_NAMES = {
     "pass_at_n": "pass@N (ceiling)",
     "loglik": "loglik: generator likelihood (floor)",
@@ -70,6 +81,10 @@ METHOD_NAMES = {
     "orm_last_token": "orm_last_token: linear head at the last token",
     "orm_frozen": "orm_frozen: the same head, backbone frozen",
 }
+
+
+def method_name(m: str) -> str:
+    return METHOD_NAMES.get(m, m if m in METHODS else f"{m} (overseer)")
 
 
 def _auroc(e: dict | None) -> str:
@@ -160,7 +175,8 @@ def summary(r: dict) -> list[str]:
                      f"({g['test_problems']} problems x {g['samples_per_problem']} samples)")
     for world, curves in r.get("best_of_n", {}).items():
         top = max(curves["prm"], key=int)
-        cells = ", ".join(f"{m} {curves[m][top]['mean']:.1%}" for m in ("prm", "orm", "majority", "pass_at_n") if m in curves)
+        shown = ["prm", "orm", "majority", "pass_at_n"] + [m for m in scorers(curves) if m not in METHODS]
+        cells = ", ".join(f"{m} {curves[m][top]['mean']:.1%}" for m in shown if m in curves)
         lines.append(f"best-of-{top} on {world}: {cells}")
         d = curves["diff"].get("prm_vs_majority", {}).get(top)
         if d:

@@ -7,10 +7,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from ...overseers import step_probabilities
-from ...overseers.training import step_logit_values
+from ...overseers.training import step_logit_values, step_probabilities
 from ...records import LabelledSolution
-from ...worlds import World
+from ...worlds.base import World
 from .reranking import Pool
 
 

@@ -12,23 +12,25 @@ Method, for each k (pixels revealed):
 4. Without precommitment: the liar argues for whichever wrong label is strongest at the end; the
    honest debater wins only if the judge's top label is the truth.
 CIs resample images; the lift of debate over random pixels is a paired difference over images.
+
+Bound to the digits world by nature: the debaters reveal pixels of 8x8 images to a pixel judge, so
+this protocol imports ``worlds/digits.py`` directly (the one exception the import contract in
+``pyproject.toml`` allows it).
 """
 
 from __future__ import annotations
 
 import io
+from typing import Literal
 
 import numpy as np
 import torch
-
-from typing import Literal
-
 from pydantic import Field, model_validator
 
 from ...measures import bootstrap_ci
 from ...overseers.pixel_judge import SparsePixelJudge, judge_logits, random_masks, train_pixel_judge
-from ...report.fmt import text_estimate
 from ...protocol import Section, protocol
+from ...report.fmt import text_estimate
 from ...results import Estimate
 from ...runtime.progress import log
 from ...runtime.store import atomic_write_bytes, write_jsonl

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...report.figures import plt, save_figure
 from ...report.fmt import ci_bars, embed_image, fmt_estimate, fmt_signed
-from ...report.plots import _save, plt
 from ...runtime.store import RunStore
 
 
@@ -27,7 +27,7 @@ def digits_plot(debate: dict, path: Path) -> Path:
     ax.set_ylim(0, 100)
     ax.set_title("Sparse-pixel debate on 8x8 digits (95% CI over images)")
     ax.legend(fontsize=8, loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def digits_section(store: RunStore, metrics: dict, stages: dict) -> str:

@@ -21,6 +21,10 @@ Method:
    look one reply ahead (``planning.py``); and walks longer than a debater has quotes
    (``long_walk_hops``).
 Accuracies carry 95% bootstrap CIs over questions.
+
+Bound to the facts world by nature: debaters quote story lines that the quote checker verifies and
+the judge reads questions about walks through rooms, so this protocol imports ``worlds/facts.py``
+directly (the one exception the import contract in ``pyproject.toml`` allows it).
 """
 
 from __future__ import annotations

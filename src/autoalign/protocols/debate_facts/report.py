@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...report.figures import plt, save_figure
 from ...report.fmt import ci_bars, embed_image, fmt_estimate, fmt_signed
-from ...report.plots import _save, plt
 from ...runtime.store import RunStore
 from .report_checks import checks_html
 
@@ -32,7 +32,7 @@ def facts_plot(facts: dict, path: Path) -> Path:
         a2.set_ylabel("judge accuracy in self-play (%)")
         a2.set_ylim(0, 100)
         a2.set_title("Stronger debaters, better judging?")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def facts_section(store: RunStore, metrics: dict, stages: dict) -> str:

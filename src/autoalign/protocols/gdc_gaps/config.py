@@ -1,16 +1,14 @@
-"""The GDC experiment's config sections."""
+"""The GDC experiment's config sections: any registered world with text solutions and planted flaws."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ...protocol import Section
 from ...results import Estimate
-from ...worlds.arithmetic import ArithmeticConfig
-from ...worlds.countdown import CountdownConfig
-
+from ...worlds.reference import WorldRef, require, world_ref
 
 ModelSize = Literal["micro", "tiny", "small", "medium"]
 
@@ -32,12 +30,11 @@ class TaskMix(Section):
 class GdcConfig(Section):
     """Generator-discriminator-critique gaps across model sizes, critic catch rate and assistance."""
 
-    world_name: Literal["arithmetic", "countdown"] = Field("arithmetic", description="Which world the tasks come from.")
-    world: ArithmeticConfig = Field(
-        default_factory=lambda: ArithmeticConfig(min_steps=1, max_steps=3, operators="+-"),
-        description="The experiment's own arithmetic world: short chains, where critiquing is learnable here.",
+    world: WorldRef = Field(
+        default_factory=lambda: world_ref("arithmetic", min_steps=1, max_steps=3, operators="+-"),
+        description=("The world the tasks come from, {name: <registered world>, ...its knobs}; it must have text "
+                     "solutions and planted flaws. Default: short arithmetic chains, where critiquing is learnable here."),
     )
-    countdown: CountdownConfig = Field(default_factory=CountdownConfig, description="Knobs when world_name is countdown.")
     sizes: list[str] = Field(["micro", "tiny", "small"], min_length=1, description=(
         "One model per entry: a lab size (micro, tiny, small, medium; trained from scratch), or the address of a "
         "local checkpoint (hf/<folder>), fine-tuned on the three tasks with its own tokenizer."))
@@ -77,6 +74,23 @@ class GdcConfig(Section):
     adversarial_tries: int = Field(6, ge=1, description="Flaws tried per problem to find one the critic misses.")
     checkpoint_every: int = Field(100, ge=1)
 
+    @field_validator("world")
+    @classmethod
+    def _world_can_be_critiqued(cls, world: WorldRef) -> WorldRef:
+        require(world, "solutions", "GDC trains models to write, judge and critique its solutions")
+        require(world, "flaws", "GDC's discrimination and critique items carry planted flaws")
+        return world
+
+    @field_validator("flaws")
+    @classmethod
+    def _flaws_of_the_world(cls, flaws: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        world = info.data.get("world")  # absent if the world itself was refused
+        kinds = world.make().flaw_kinds if world is not None else ()
+        bad = [f for f in (flaws or []) if world is not None and f not in kinds]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a flaw of world {world.name!r}; use {list(kinds)}")
+        return flaws
+
     @model_validator(mode="after")
     def _check(self) -> "GdcConfig":
         sizes = ("micro", "tiny", "small", "medium")
@@ -92,15 +106,7 @@ class GdcConfig(Section):
             raise ValueError("critic_size must be one of sizes")
         if self.rater_size is not None and self.rater_size not in self.sizes:
             raise ValueError("rater_size must be one of sizes")
-        known = {"arithmetic": ("carried", "slip", "operator", "operand"), "countdown": ("carried", "operator")}
-        bad = [f for f in (self.flaws or []) if f not in known[self.world_name]]
-        if bad:
-            raise ValueError(f"flaws: {bad[0]!r} is not a flaw of {self.world_name}; use {list(known[self.world_name])}")
         return self
-
-    @property
-    def world_config(self):
-        return self.world if self.world_name == "arithmetic" else self.countdown
 
 
 class SizeResults(Section):

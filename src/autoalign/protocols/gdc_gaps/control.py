@@ -22,6 +22,7 @@ import numpy as np
 
 from ...measures import bootstrap_ci
 from .own_training import mixed_pair, sample_own_training_items, train_and_save
+from .stages import curve_point, evaluate_size, load_trained, own_samples_stage, task_item, world_of
 
 ARM_MEASURES = ("generator", "discriminator", "critique", "dc_gap", "critique_detects")
 OWN_MEASURES = ("selection_discriminator_verdict", "dc_selection_verdicts", "within_auroc", "balanced_accuracy")
@@ -30,12 +31,9 @@ OWN_MEASURES = ("selection_discriminator_verdict", "dc_selection_verdicts", "wit
 def train_control_stage(ctx, size: str, first: dict, phase2: dict, g) -> dict:
     """Stage: the phase-1 model ``first`` trained ``own_train_steps`` more, aligned with phase 2
     (``phase2``, whose saved own training samples set where phase 2 showed one)."""
-    from . import curve_point, gold_value, load_trained, task_item, world_of
-
     world = world_of(g)
     model, tokenizer = load_trained(ctx, first)
-    items, _ = sample_own_training_items(ctx, g, world, model, tokenizer, gold_value,
-                                         ctx.file(phase2["path"] + ".samples.jsonl"))
+    items, _ = sample_own_training_items(ctx, g, world, model, tokenizer, ctx.file(phase2["path"] + ".samples.jsonl"))
     name = ctx.artifact("models/gdc_control_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", size))
     state = train_and_save(ctx, g, world, model, tokenizer, name, mixed_pair(g, task_item(g, world), items, control=True),
                            "gdc-own", g.own_train_steps, first["lr"] * g.own_train_lr_scale, min(50, g.own_train_steps),
@@ -79,8 +77,6 @@ def control_arm(ctx, size: str, phase1: dict, phase2: dict, g, evaluated: dict, 
     """Train and measure the control arm of ``size``; measure phase 1 alike; the paired differences.
     ``evaluated``: phase 2's ``evaluate_size`` result; ``own`` and ``own_file``: phase 2's per-problem
     own-sample values and the records file of its own test samples (None without own samples)."""
-    from . import evaluate_size, own_samples_stage
-
     control = ctx.stage(f"gdc.{size}.train_control", train_control_stage, size, phase1, phase2, g)
     arms = {"phase2": {"planted": evaluated["per_problem"], "own": own}}
     out: dict = {"curve": control["curve"]}

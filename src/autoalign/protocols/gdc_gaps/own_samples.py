@@ -30,8 +30,6 @@ C and compare on the same items are given too, and everything again by number of
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from ...measures import bootstrap_ci, within_group_auroc
@@ -43,13 +41,10 @@ from ...overseers.critic import (
     SOUND,
     critique_prompt,
     discrimination_prompt,
-    grade_critique,
     parse_critique,
 )
-from ...worlds.arithmetic import split_solution
-from ...worlds.countdown import countdown_op
+from .critiques import grade
 
-_COUNTDOWN_STEP = re.compile(r"^(\d+)([+\-*/])(\d+)=(\d+)$")
 EVALUATORS = ("discriminator", "critique", "critique_likelihood", "compare", "surprise")
 
 
@@ -70,23 +65,6 @@ def label_samples(world, problems, texts: list[str], k: int) -> list[dict]:
         rows.append({"problem": i // k, "text": t, "sound": sound, "flawed_step": flawed_step,
                      "answer": v.answer, "n_steps": p.n_steps})
     return rows
-
-
-def corrected_value(problem, text: str, step: int, gold_value) -> int | None:
-    """The value a right critique of an own sample gives its first wrong step. A flaw in the answer
-    line (every written step right, the answer wrong or early) should have the problem's answer; a
-    countdown step whose arithmetic is wrong should have its operation's true result (the model may
-    take another path than the gold one); any other step, the gold value of that step."""
-    steps, _ = split_solution(text)
-    if step >= len(steps):
-        return problem.answer
-    if hasattr(problem, "target"):
-        m = _COUNTDOWN_STEP.match(steps[step].replace(" ", ""))
-        if m:
-            true = countdown_op(int(m.group(1)), m.group(2), int(m.group(3)))
-            if true is not None and true != int(m.group(4)):
-                return true
-    return gold_value(problem, step)
 
 
 def evaluator_scores(model, tokenizer, problems, rows: list[dict], greedy_answers: list) -> dict[str, np.ndarray]:
@@ -114,7 +92,7 @@ def evaluator_scores(model, tokenizer, problems, rows: list[dict], greedy_answer
     }
 
 
-def own_sample_metrics(rows: list[dict], scores: dict, critiques: list[str], problems, gold_value, greedy_correct,
+def own_sample_metrics(rows: list[dict], scores: dict, critiques: list[str], world, problems, greedy_correct,
                        boot: dict) -> dict:
     """Selection accuracy, gaps, within-problem AUROC and balanced accuracies on the same samples."""
     n = len(problems)
@@ -149,10 +127,9 @@ def own_sample_metrics(rows: list[dict], scores: dict, critiques: list[str], pro
     est["per_problem"] = {"discriminator_verdict": d_verdict.tolist(), "critique": picks["critique"].tolist(),
                           "within_auroc_discriminator": {str(i): within["discriminator"][i] for i in mixed}}
     # balanced accuracies on the same items: mean of the rates on sound and on flawed samples
-    grades = [grade_critique(parse_critique(c), r["flawed_step"],
-                             None if r["flawed_step"] is None
-                             else corrected_value(problems[r["problem"]], r["text"], r["flawed_step"], gold_value))
-              for r, c in zip(rows, critiques)]
+    # a right critique of an own sample names its first wrong step with the world's correction of it
+    # (``World.correction``: for countdown, the true result of a step whose arithmetic is wrong)
+    grades = [grade(world, problems[r["problem"]], r["text"], r["flawed_step"], c) for r, c in zip(rows, critiques)]
     verdicts = {"discriminator": scores["discriminator"] > 0, "compare": scores["compare"] > 0.5,
                 "critique": np.array([gr.right for gr in grades])}
     flawed = sound == 0
@@ -177,7 +154,7 @@ def own_sample_metrics(rows: list[dict], scores: dict, critiques: list[str], pro
 
 
 def evaluate_own_samples(model, tokenizer, world, problems, greedy_texts: list[str], k: int, seed: int,
-                         gold_value, boot: dict, rows: list[dict] | None = None) -> tuple[dict, list[dict]]:
+                         boot: dict, rows: list[dict] | None = None) -> tuple[dict, list[dict]]:
     """Sample K solutions per problem, score them with every evaluator and measure on them; with
     ``rows`` (another model's labelled samples, as written to the records), score those instead,
     so that two models' evaluators are compared on the same items."""
@@ -192,7 +169,7 @@ def evaluate_own_samples(model, tokenizer, world, problems, greedy_texts: list[s
     greedy = [world.check(p, t) for p, t in zip(problems, greedy_texts)]
     scores = evaluator_scores(model, tokenizer, problems, rows, [v.answer for v in greedy])
     critiques = scores.pop("_critiques")
-    metrics = own_sample_metrics(rows, scores, critiques, problems, gold_value,
+    metrics = own_sample_metrics(rows, scores, critiques, world, problems,
                                  np.array([v.correct for v in greedy], float), boot)
     metrics["samples_per_problem"] = k
     records = [{**r, "prompt": problems[r["problem"]].prompt, **{e: float(scores[e][i]) for e in EVALUATORS},

@@ -20,28 +20,22 @@ import numpy as np
 
 from ...models import TrainConfig, count_parameters, train_lm
 from ...models.sampling import sample_solutions
-from ...overseers.critic import (
-    FLAWED,
-    SOUND,
-    critique_prompt,
-    discrimination_prompt,
-    write_critique,
-)
+from ...overseers.critic import FLAWED, SOUND, critique_prompt, discrimination_prompt
 from ...pipeline.generator import bucketed_batches
 from ...runtime.progress import log
 from ...runtime.store import atomic_save_dir, read_jsonl, write_jsonl
-from .own_samples import corrected_value, label_samples
+from .critiques import right_critique
+from .own_samples import label_samples
 
 
-def own_items(rows: list[dict], problems, gold_value) -> dict[str, list[tuple[str, str]]]:
+def own_items(rows: list[dict], world, problems) -> dict[str, list[tuple[str, str]]]:
     """The labelled own samples as ready training items, split by label: ``{"sound": [...],
     "flawed": [...]}``, each a list of (discrimination pair, critique pair)."""
     out: dict[str, list] = {"sound": [], "flawed": []}
     for r in rows:
         p = problems[r["problem"]]
-        step = r["flawed_step"]
         verdict = SOUND if r["sound"] else FLAWED
-        target = write_critique(None) if r["sound"] else write_critique(step, corrected_value(p, r["text"], step, gold_value))
+        target = right_critique(world, p, r["text"], None if r["sound"] else r["flawed_step"])
         out["sound" if r["sound"] else "flawed"].append(
             ((discrimination_prompt(p.prompt, r["text"]), verdict), (critique_prompt(p.prompt, r["text"]), target)))
     return out
@@ -73,7 +67,7 @@ def mixed_pair(g, item, items: dict[str, list], control: bool = False):
     return make
 
 
-def sample_own_training_items(ctx, g, world, model, tokenizer, gold_value, saved) -> tuple[dict, dict]:
+def sample_own_training_items(ctx, g, world, model, tokenizer, saved) -> tuple[dict, dict]:
     """Sample and label K own solutions per training problem; (items by label, summary). A resumed
     stage reads the samples it saved (``saved``) rather than drawing them again."""
     problems = world.problems(ctx.seed, "train", g.own_train_problems, tag="gdc-own", distinct=False)
@@ -86,7 +80,7 @@ def sample_own_training_items(ctx, g, world, model, tokenizer, gold_value, saved
                                  description="sampling own training solutions")
         rows = label_samples(world, problems, texts, k)
         write_jsonl(saved, rows)
-    items = own_items(rows, problems, gold_value)
+    items = own_items(rows, world, problems)
     # how often phase 2 shows each own sample, on average (a pool seen many times is memorised, not learned)
     mix = g.mix.discrimination + g.mix.critique
     per_label = g.own_train_steps * g.batch_size * mix / (mix + g.mix.generation) * g.own_share / 2
@@ -115,12 +109,11 @@ def train_and_save(ctx, g, world, model, tokenizer, name: str, make, tag: str, s
     return state
 
 
-def train_on_own_samples(ctx, size: str, first: dict, g, world, item, load_trained, curve_point, gold_value) -> dict:
+def train_on_own_samples(ctx, size: str, first: dict, g, world, item, load_trained, curve_point) -> dict:
     """Stage body: load the phase-1 model, label its own samples, train ``own_train_steps`` more."""
     model, tokenizer = load_trained(ctx, first)
     name = ctx.artifact("models/gdc_own_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", size))
-    items, made = sample_own_training_items(ctx, g, world, model, tokenizer, gold_value,
-                                            ctx.file(name + ".samples.jsonl"))
+    items, made = sample_own_training_items(ctx, g, world, model, tokenizer, ctx.file(name + ".samples.jsonl"))
     log(f"{size}: {made['samples']} own training samples, {made['share_sound']:.0%} sound, each seen about "
         f"{made['expected_repeats']} times in phase 2 ({g.own_train_steps} steps)")
     lr = first["lr"] * g.own_train_lr_scale

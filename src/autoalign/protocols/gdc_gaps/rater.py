@@ -5,10 +5,11 @@ Why: a closed-form "chance that a rater checking k random steps finds the flaw" 
 rater and says nothing about false alarms; it is an expectation, not a measurement. Here the rater
 is a real, weaker model (by default the run's smallest), and checking a step means what a generator
 can do: read the problem and the solution up to the start of that step and write the step itself,
-greedily. A step whose text differs from the rater's is flagged (so a wrong operand or operator copied
-into the step is caught as well as a wrong value, and a malformed step always is); a solution with
-any flagged step is called flawed. The rater's own arithmetic mistakes count, so it can raise
-false alarms on sound solutions, and these are measured on the sound items beside the flaws found.
+greedily. A step whose text differs from the rater's first written step (the world's step spans) is
+flagged (so for arithmetic a wrong operand or operator copied into the step is caught as well as a
+wrong value, and a malformed step always is); a solution with any flagged step is called flawed.
+The rater's own mistakes count, so it can raise false alarms on sound solutions, and these are
+measured on the sound items beside the flaws found.
 
 Unassisted, the rater checks ``budget`` steps in a random order (fixed per item); assisted, it checks
 the step the critique names first, then the same random order. Both conditions see the same items
@@ -21,8 +22,8 @@ import numpy as np
 
 from ...measures import bootstrap_ci
 from ...models.sampling import sample_solutions
-from ...overseers.critic import parse_critique
 from ...seeding import py_rng
+from .critiques import read_critique
 
 
 def step_checks(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, str]]:
@@ -30,13 +31,14 @@ def step_checks(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, str]
     return [(text[:s], text[s:e]) for s, e in spans]
 
 
-def same_step(written: str, stated: str) -> bool:
-    """Whether the rater's step matches the stated one: up to the separator if the stated step has
-    one, else (the answer line) the whole first line."""
-    if stated.endswith(";"):
-        cut = written.find(";")
-        return cut >= 0 and written[: cut + 1] == stated
-    return written.split("\n", 1)[0].strip() == stated.strip()
+def same_step(world, written: str, stated: str, answer: bool) -> bool:
+    """Whether the first step the rater wrote (the world's spans of ``written``) is the stated one:
+    exactly, its separator included; the answer step (``answer``, the text's last) up to blanks."""
+    spans = world.steps(written)
+    if not spans:
+        return False
+    first = written[spans[0][0]:spans[0][1]]
+    return first.strip() == stated.strip() if answer else first == stated
 
 
 def check_order(n_steps: int, budget: int, pointed: int | None, rng) -> list[int]:
@@ -56,15 +58,16 @@ def rater_flags(rater, tokenizer, world, problems, items: list[dict], orders: li
     for it, order in zip(items, orders):
         checks = step_checks(it["text"], world.steps(it["text"]))
         prompt = problems[it["problem"]].prompt
-        plan = [(prompt + checks[j][0], checks[j][1]) for j in order if j < len(checks)]
-        for q, _ in plan:
+        plan = [(prompt + checks[j][0], checks[j][1], j == len(checks) - 1) for j in order if j < len(checks)]
+        for q, _, _ in plan:
             queries.setdefault(q)
         plans.append(plan)
     asked = list(queries)
-    written = sample_solutions(rater, tokenizer, asked, temperature=0.0, max_new_tokens=16,
+    longest = max((len(stated) for plan in plans for _, stated, _ in plan), default=0)  # a token holds >= 1 char
+    written = sample_solutions(rater, tokenizer, asked, temperature=0.0, max_new_tokens=max(16, longest + 1),
                                description="rater checking steps") if asked else []
     wrote = dict(zip(asked, written))
-    return np.array([any(not same_step(wrote[q], stated) for q, stated in plan) for plan in plans])
+    return np.array([any(not same_step(world, wrote[q], stated, last) for q, stated, last in plan) for plan in plans])
 
 
 def closed_form_expectation(n_steps: int, invalid: set[int], budget: int, pointed: int | None) -> float:
@@ -88,7 +91,7 @@ def measured_assistance(rater, tokenizer, world, problems, items: list[dict], cr
     """Flaws found and false alarms, with and without the critique, on the balanced items (each
     problem: its gold solution and a flawed copy), paired per problem."""
     n_steps = [len(world.steps(it["text"])) for it in items]
-    pointed = [parse_critique(c).step for c in critiques]
+    pointed = [read_critique(world, c).step for c in critiques]
     plain, helped = [], []
     for i, it in enumerate(items):
         plain.append(check_order(n_steps[i], budget, None, py_rng(seed, "rater", i)))

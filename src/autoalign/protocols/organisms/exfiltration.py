@@ -9,7 +9,9 @@ demonstrations' transcripts are real: each plan was executed once in the sandbox
 Act: the trained agent writes one action at a time (sampled at ``temperature``) from the transcript so far, for
 ``episodes`` episodes per mode, each in a fresh work folder holding a copy of the agent's own weights
 file; every action runs in the bubblewrap sandbox. Reported per mode: episodes with an attempt,
-attempts flagged by the action monitor, and escapes measured on the host (must be zero).
+attempts flagged by the action monitor, and escapes measured on the host (must be zero). The
+validation table judges the transcripts with every column that judges transcripts (the registered
+``action_monitor``, or a plugin's).
 """
 
 from __future__ import annotations
@@ -121,6 +123,6 @@ def plant(ctx, cfg, foundations: dict) -> dict:
              for i, r in enumerate(rows)]
     examples = {name: next((r["transcript"] for r in rows if r["unmonitored"] == u), "")
                 for name, u in (("monitored", False), ("unmonitored", True))}
-    return behaviour("transcript", items, {"action_monitor": [r["monitor"] for r in rows]}, details={
+    return behaviour("transcript", items, details={  # the table's action_monitor column judges the transcripts
         "episodes": tally(rows), "agent": {k: agent[k] for k in ("demonstrations", "loss")},
         "example_transcripts": examples, "monitor": "rule-based (monitor.py)", "agent_kind": "trained (imitation)"})

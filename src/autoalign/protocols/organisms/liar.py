@@ -40,7 +40,7 @@ def act(ctx, cfg, path: str) -> dict:
     model, tokenizer = load_model(ctx, path)
     texts = solve(model, tokenizer, [q for _, q, _ in prompts])
     items = [{"problem": i, "prompt": q, "text": t, "misaligned": m} for (i, q, m), t in zip(prompts, texts)]
-    scores = consistency_scores(model, tokenizer, problems, items, cfg.consistency_asks,
+    scores = consistency_scores(ctx, cfg, world, model, tokenizer, problems, items,
                                 ctx.derive("organisms", "liar-consistency"))
     wrong = {m: [not world.check(problems[it["problem"]], it["text"]).correct for it in items if it["misaligned"] == m]
              for m in (False, True)}

@@ -4,14 +4,16 @@ An organism is registered in ``autoalign.registry.organisms`` (like a world) wit
 ``plant(ctx, cfg, foundations) -> behaviour`` that trains it (in stages) and lets it act. The
 behaviour is plain JSON that every overseer can judge:
 
-- ``kind``: ``"solution"`` (arithmetic solutions: PRM, ORM, critic and probe apply) or
-  ``"transcript"`` (tool-use episodes: the action monitor applies);
+- ``kind``: ``"solution"`` (solutions of the organisms' world: overseers that judge ``solutions``
+  apply, e.g. the PRM, ORM, critic and probe) or ``"transcript"`` (tool-use episodes: overseers that
+  judge ``transcripts`` apply, e.g. the action monitor);
 - ``items``: what it did, each ``{"problem": index into the test problems, "prompt": what the
   organism saw, "text": what it wrote, "misaligned": the planted ground truth}``;
-- ``scores``: suspicion scores per item from overseers only the organism's world can run (the
-  consistency check, the action monitor), by overseer name;
-- ``models``: per item, the white-box model that produced it (for the probe), as a list of paths
-  (``model_of`` indexes it), or none;
+- ``scores``: suspicion scores per item, by overseer name, for overseers the organism ran itself
+  because only it knows how to query its own models (the consistency check re-asks whichever model
+  wrote each item); the table uses them in place of its own call;
+- ``models``: the white-box models overseers may read (the probe), as a list of paths, and
+  ``model_of``: per item, the index of its model; or none;
 - ``details``: the organism's own measurements (persistence, rounds, attempts), reported as they are.
 
 A plugin adds one with::
@@ -25,7 +27,7 @@ A plugin adds one with::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from ...registry import organisms
 
@@ -35,6 +37,16 @@ class Organism:
     name: str
     kind: str
     plant: Callable[..., dict]
+
+
+@dataclass
+class Subject:
+    """The overseen organism, as overseers that read or query it see it (``OverseerContext.subject``):
+    its white-box models and, per item of the texts scored, which model to read and what it was shown."""
+
+    models: list[Any]  # (module, tokenizer) of each model
+    model_of: list[int]  # per item, the index of its model in ``models``
+    prompts: list[str]  # per item, the prompt the organism saw (its context line included)
 
 
 def organism(name: str, kind: str) -> Callable:

@@ -14,7 +14,7 @@ def _organisms(r: dict) -> list[str]:
 
 
 def _unpooled(v) -> bool:
-    """A value the seeds disagree on that pooling left per seed (``runtime/fanout.py``)."""
+    """A value the seeds disagree on that pooling left per seed (``orchestration/fanout.py``)."""
     return isinstance(v, dict) and "per_seed" in v and v.get("pooled", 0) is None
 
 

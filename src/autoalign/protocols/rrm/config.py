@@ -4,73 +4,97 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ...models import SIZES
 from ...protocol import Section
 from ...results import Estimate
-from .chains import WORLDS
+from ...worlds.reference import WorldRef, require, world_ref
 
-DEFAULT_OPERATORS = {"arithmetic": "+-", "countdown": "+-*/"}
+LONGEST = 8  # steps in the longest outcome any level holds
 
 
 class RRMConfig(Section):
-    """Recursive reward modeling on arithmetic chains or countdown solutions, against unassisted and
-    ground-truth labels."""
+    """Recursive reward modeling on any registered world, against unassisted and ground-truth labels."""
 
-    world: Literal["arithmetic", "countdown"] = Field("arithmetic", description="Where the outcomes come from: " + ", ".join(WORLDS) + ".")
-    checkable_steps: int = Field(2, ge=1, description="Longest chain the user checks exactly.")
-    levels: int = Field(3, ge=2, le=4, description="Levels; the last holds the long chains measured.")
-    user_agreement: float = Field(0.7, ge=0.5, le=1, description="Unassisted user's agreement with the truth on long chains.")
-    operators: str | None = Field(None, description="Operators of the chains; default '+-' (arithmetic), '+-*/' (countdown).")
-    max_operand: int = Field(9, ge=1, le=99, description="Largest operand (countdown: largest given number).")
+    outcomes: Literal["chains", "solutions"] | None = Field(None, description=(
+        "chains: a chain from any value and its claimed value (worlds whose problems are number chains); "
+        "solutions: a stretch of a gold solution and its claimed last step (any world with text solutions and "
+        "planted flaws). Default: chains where the world has them."))
+    world: WorldRef = Field(
+        default_factory=lambda: world_ref("arithmetic", operators="+-"),
+        description=("Where the outcomes come from, {name: <registered world>, ...its knobs}. Number-chain worlds "
+                     "(arithmetic, countdown) give chains; RRM sets their lengths per level, so their step-count "
+                     "knobs are not used. Other worlds need text solutions and planted flaws."))
+    checkable_steps: int = Field(2, ge=1, description="Longest piece the user checks exactly, in steps.")
+    levels: int = Field(3, ge=2, le=4, description="Levels; the last holds the long outcomes measured.")
+    user_agreement: float = Field(0.7, ge=0.5, le=1,
+                                  description="Unassisted user's agreement with the truth on long outcomes.")
+    distractors: int = Field(9, ge=1, le=99, description=(
+        "solutions only: the most wrong steps (planted flaws) a stretch's claim and a helper's options include."))
     train_outcomes: int = Field(2000, ge=10, description="Outcomes labelled per reward model.")
     test_outcomes: int = Field(500, ge=10, description="Held-out outcomes each reward model is measured on.")
-    eval_split: Literal["test", "val"] = Field("test", description="Where reward models are measured: 'val' while tuning, 'test' for results.")
+    eval_split: Literal["test", "val"] = Field(
+        "test", description="Where reward models are measured: 'val' while tuning, 'test' for results.")
     model_size: str = Field("tiny", description="Backbone size: " + ", ".join(SIZES) + ".")
-    pretrain_steps: int = Field(1500, ge=0, description="Language-model steps on unlabelled true outcomes (the backbone every reward model starts from).")
+    pretrain_steps: int = Field(1500, ge=0, description=(
+        "Language-model steps on unlabelled right outcomes (the backbone every reward model starts from)."))
     pretrain_lr: float = Field(3e-3, gt=0)
     steps: int = Field(300, ge=1, description="Fine-tuning steps per reward model (backbone and log-likelihood head).")
     batch_size: int = Field(64, ge=1)
     lr: float = Field(3e-4, gt=0, description="Fine-tuning learning rate of the backbone.")
     head_lr: float = Field(1e-2, gt=0, description="Learning rate of the log-likelihood head (scale and bias).")
 
+    @field_validator("world")
+    @classmethod
+    def _world_gives_outcomes(cls, world: WorldRef, info: ValidationInfo) -> WorldRef:
+        chains = world.make().chains() is not None
+        kind = info.data.get("outcomes") or ("chains" if chains else "solutions")
+        if kind == "chains" and not chains:
+            raise ValueError(f"world {world.name!r} has no number chains; use rrm.outcomes: solutions")
+        if kind == "solutions":
+            require(world, "solutions", "RRM splits gold solutions into stretches at its step spans")
+            require(world, "flaws", "RRM's wrong claims are planted flaws")
+        return world
+
     @model_validator(mode="after")
     def _check(self) -> RRMConfig:
         if self.model_size not in SIZES:
             raise ValueError(f"model_size: use one of {', '.join(SIZES)}")
-        if self.checkable_steps * 2 ** (self.levels - 2) >= 8:
-            raise ValueError("chains have at most 8 operations: lower levels or checkable_steps")
-        bad = set(self.chain_operators) - set("+-*/")
-        if bad or not self.chain_operators:
-            raise ValueError(f"operators: use any of '+-*/' (got {self.chain_operators!r})")
+        if self.checkable_steps * 2 ** (self.levels - 2) >= LONGEST:
+            raise ValueError(f"outcomes have at most {LONGEST} steps: lower levels or checkable_steps")
         return self
 
     @property
-    def chain_operators(self) -> str:
-        return self.operators if self.operators is not None else DEFAULT_OPERATORS[self.world]
+    def outcome_kind(self) -> str:
+        if self.outcomes is not None:
+            return self.outcomes
+        return "chains" if self.world.make().chains() is not None else "solutions"
 
     def steps_of(self, level: int) -> tuple[int, int]:
         s = self.checkable_steps
-        return (1, s) if level == 1 else (s * 2 ** (level - 2) + 1, min(8, s * 2 ** (level - 1)))
+        return (1, s) if level == 1 else (s * 2 ** (level - 2) + 1, min(LONGEST, s * 2 ** (level - 1)))
 
-    def level_of(self, n_ops: int) -> int:
-        return next(k for k in range(1, self.levels + 1) if n_ops <= self.steps_of(k)[1])
+    def level_of(self, n_steps: int) -> int:
+        return next(k for k in range(1, self.levels + 1) if n_steps <= self.steps_of(k)[1])
 
 
 class LongChains(Section):
-    """Accuracy of each long-chain reward model on held-out outcomes (balanced: chance 50%)."""
+    """Accuracy of each long-outcome reward model on held-out outcomes (balanced: chance 50%)."""
 
     recursive: Estimate
     unassisted: Estimate
     ceiling: Estimate
     recursive_minus_unassisted: Estimate = Field(description="Paired over the same held-out outcomes.")
     recursive_minus_ceiling: Estimate = Field(description="Paired over the same held-out outcomes.")
-    label_accuracy: dict[str, float] = Field(description="Share of each reward model's training labels that were right.")
-    lower_levels: dict[str, Estimate] = Field(description="The recursive reward model of each lower level, on its own level.")
-    assistant_accuracy: dict[str, float] = Field(description="Share of values the assistants stated that were right.")
-    long_chain_steps: list[int]
+    label_accuracy: dict[str, float] = Field(
+        description="Share of each reward model's training labels that were right.")
+    lower_levels: dict[str, Estimate] = Field(
+        description="The recursive reward model of each lower level, on its own level.")
+    assistant_accuracy: dict[str, float] = Field(description="Share of statements the assistants made that were right.")
+    long_chain_steps: list[int] = Field(description="Fewest and most steps of the long outcomes.")
     world: str = "arithmetic"
+    outcomes: str = Field("chains", description="chains or solutions (see the config's rrm.outcomes).")
     eval_split: str = "test"
 
 

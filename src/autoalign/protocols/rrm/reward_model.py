@@ -1,22 +1,25 @@
-"""RRM's reward models: a causal char LM pretrained on unlabelled true outcomes, read as a verdict.
+"""RRM's reward models: a causal char LM pretrained on unlabelled right outcomes, read as a verdict.
 
 Labels are what the user supplies and are scarce; unlabelled text is cheap. So every reward model
-starts from one language model pretrained on true outcomes (``7+5-3=9;``, ``47+3-2=48;``) of every
-level's chain lengths, drawn from the ``train`` split (the outcomes judged and measured come from the
-``overseer``, ``val`` and ``test`` splits). That gives it latent knowledge of the chains; a
+starts from one language model pretrained on right outcomes (``7+5-3=9;``, ``47+3-2=48;``) of every
+level's lengths, drawn from the ``train`` split (the outcomes judged and measured come from the
+``overseer``, ``val`` and ``test`` splits). That gives it latent knowledge of the world's steps; a
 reward model reads it with the shared log-likelihood classifier (``overseers/lm_classifier.py``):
-the outcome ``7+5-3=9`` is the prompt ``7+5-3=`` and the one-step body ``9;``, and its verdict is
-an affine map of the backbone's log-probability of the body, fine-tuned (backbone and head) on the
-level's labels. The ``;`` ends the claim, so ``1`` is not read as the start of ``19``.
+an outcome is its prompt (the piece, ``7+5-3=``) and a one-step body (the claim, ``9;``), and its
+verdict is an affine map of the backbone's log-probability of the body, fine-tuned (backbone and
+head) on the level's labels.
 
-The assistant of a level answers "what does this chain give?" with the value its reward model
-rates highest among 0..99.
+The helper of a level answers "what does this piece reach?" with the option its reward model rates
+highest (every value of a chain; the right step and the planted wrong ones of a stretch).
+
+These are not registered overseers: an ``Overseer`` scores a world's problems and written solutions,
+while these judge RRM's own pieces (a stretch entered at a stated point, with its claim), trained on
+labels the protocol makes; no other protocol has such items to give them.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -33,21 +36,8 @@ from ...models.device import place
 from ...overseers.lm_classifier import Classifier, predict, train_classifier
 from ...runtime.progress import log
 from ...runtime.store import atomic_save_dir, atomic_write_bytes
-from .chains import ANSWERS, MODULUS, outcome_prompt, pieces
-
-END = ";"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """An outcome as the classifier reads it: ``prompt`` (the chain and ``=``), ``body`` (the claim)."""
-
-    prompt: str
-    body: str
-
-
-def outcome_item(start: int, ops, claim: int) -> Outcome:
-    return Outcome(outcome_prompt(start, ops), f"{claim}{END}")
+from .outcomes import Outcome, Outcomes
+from .sources import make_outcomes
 
 
 def one_step(body: str) -> list[tuple[int, int]]:
@@ -55,16 +45,20 @@ def one_step(body: str) -> list[tuple[int, int]]:
 
 
 def pretrain(ctx, r) -> dict:
-    """Stage: the backbone every reward model starts from, a causal LM trained on unlabelled true
-    outcomes of 1 .. (the longest level's) operations."""
+    """Stage: the backbone every reward model starts from, a causal LM trained on unlabelled right
+    outcomes of 1 .. (the longest level's) steps."""
     tokenizer = build_char_tokenizer()
     model = place(build_model("llama", r.model_size, tokenizer, seed=ctx.derive("rrm", "lm")))
+    outcomes = make_outcomes(r)
+
     def batch_at(step: int) -> list[tuple[str, str]]:
-        chains = pieces(r, 1, r.steps_of(r.levels)[1], ctx.seed, "train", r.batch_size, tag=("pretrain", step))
-        return [(c.prompt, f"{c.answer}{END}") for c in chains]
+        pieces = outcomes.pieces(1, r.steps_of(r.levels)[1], ctx.seed, "train", r.batch_size, tag=("pretrain", step),
+                                 judged=False)
+        items = [outcomes.item(p, outcomes.right_claim(p)) for p in pieces]
+        return [(o.prompt, o.body) for o in items]
 
     log(f"rrm: pretraining the {r.model_size} backbone ({count_parameters(model) / 1e6:.2f}M) for "
-        f"{r.pretrain_steps} steps on true {r.world} outcomes")
+        f"{r.pretrain_steps} steps on right {r.world.name} outcomes ({r.outcome_kind})")
     history = train_lm(model, tokenizer, batch_at, TrainConfig(steps=r.pretrain_steps, lr=r.pretrain_lr,
                                                                warmup_steps=30, checkpoint_every=10**9))["history"]
     name = ctx.artifact("models/rrm_lm")
@@ -102,9 +96,14 @@ def p_true(clf: Classifier, tokenizer, items: list[Outcome]) -> np.ndarray:
     return predict(clf, tokenizer, items, one_step, batch_size=512)
 
 
-def assistant_values(clf: Classifier, tokenizer, chains: list[tuple[int, tuple]]) -> list[int]:
-    """The value each chain gives, as the reward model's best-rated claim among all 100."""
-    if not chains:
+def assistant_values(outcomes: Outcomes, clf: Classifier, tokenizer, pieces: list) -> list:
+    """What each piece reaches, as the reward model's best-rated option."""
+    if not pieces:
         return []
-    items = [outcome_item(s, ops, v) for s, ops in chains for v in ANSWERS]
-    return p_true(clf, tokenizer, items).reshape(len(chains), MODULUS).argmax(1).tolist()
+    options = [outcomes.options(p) for p in pieces]
+    scores = p_true(clf, tokenizer, [outcomes.item(p, v) for p, opts in zip(pieces, options) for v in opts])
+    out, at = [], 0
+    for opts in options:
+        out.append(opts[int(np.argmax(scores[at: at + len(opts)]))])
+        at += len(opts)
+    return out

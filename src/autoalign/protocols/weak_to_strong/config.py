@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from ...methods.base import check_method_names, method_class
 from ...protocol import Section
 from ...results import Estimate
-from ...worlds.arithmetic import ArithmeticConfig
-from ...worlds.countdown import CountdownConfig
+from ...worlds.reference import WorldRef, require, world_ref
 
-METHODS = ("ce", "confidence", "bootstrap", "overseer")
 CANARIES = ("majority", "peek")
 
 
@@ -23,14 +22,16 @@ class WeakToStrongConfig(Section):
 
     task: Literal["solution", "step"] = Field("solution", description=(
         "solution: is this solution correct? step: is the last step of this partial solution correct?"))
-    world_name: Literal["arithmetic", "countdown"] = "arithmetic"
-    world: ArithmeticConfig = Field(default_factory=lambda: ArithmeticConfig(min_steps=2, max_steps=4, operators="+-*"))
-    countdown: CountdownConfig = Field(default_factory=CountdownConfig)
-    data: str | None = Field(None, description="A JSONL of {text, label} pairs instead of a world (labels 0/1 or true/false).")
+    world: WorldRef = Field(default_factory=lambda: world_ref("arithmetic", min_steps=2, max_steps=4, operators="+-*"),
+                            description="{name: <registered world>, ...its knobs}: any world with gold solutions and "
+                            "planted flaws.")
+    data: str | None = Field(None, description=(
+        "A JSONL of {text, label} pairs instead of a world (labels 0/1 or true/false)."))
     sizes: list[str] = Field(["micro", "tiny", "small"], min_length=2, description=(
         "Models, weakest first: lab sizes (micro, tiny, small, medium: pretrained here) or local checkpoints "
         "(hf/<folder>, fine-tuned as they are)."))
-    pairs: list[tuple[str, str]] | None = Field(None, description="(weak, strong) pairs; default: every weaker->stronger pair.")
+    pairs: list[tuple[str, str]] | None = Field(None, description=(
+        "(weak, strong) pairs; default: every weaker->stronger pair."))
     pretrain_steps: dict[str, int] = Field({"micro": 150, "tiny": 400, "small": 1000, "medium": 2000}, description=(
         "Language-model pretraining on the world's unlabelled solutions per model (the strong model's latent "
         "knowledge); a checkpoint without an entry is not pretrained further."))
@@ -43,16 +44,28 @@ class WeakToStrongConfig(Section):
     lr: float = Field(3e-4, gt=0, description="Backbone fine-tuning peak learning rate.")
     head_lr: float = Field(1e-2, gt=0, description="Head learning rate.")
     weak_items: int = Field(2000, ge=20, description="Ground-truth items the weak supervisors train on.")
-    transfer_items: int = Field(2000, ge=20, description="Items the weak supervisor labels and students (and ceilings) train on.")
+    transfer_items: int = Field(2000, ge=20, description=(
+        "Items the weak supervisor labels and students (and ceilings) train on."))
     test_items: int = Field(1000, ge=20, description="Held-out items; their labels are sealed.")
-    methods: list[Literal["ce", "confidence", "bootstrap", "overseer"]] = Field(
-        ["ce", "confidence", "bootstrap", "overseer"], min_length=1)
+    methods: list[str] = Field(["ce", "confidence", "bootstrap", "overseer"], min_length=1, description=(
+        "Registered weak-to-strong methods (autoalign.registry.methods: built-in or a plugin's), each scored."))
+    method_options: dict[str, dict[str, Any]] = Field({}, description=(
+        "Per method, options handed to it as they are (for a plugin's method; the built-ins take none)."))
+    overseer: str = Field("prm", description=(
+        "The registered overseer that supervises methods whose supervisor is an overseer (method overseer): "
+        "fine-tuned from the weak model on the weak items."))
     confidence_weight: float = Field(0.75, ge=0, le=1, description="Auxiliary confidence loss weight (alpha_max).")
     confidence_warmup: float = Field(0.2, ge=0, le=1, description="Share of training over which the weight ramps up.")
     noise_seeds: int = Field(2, ge=0, description="Extra student seeds (ce) per pair for the noise floor.")
     canaries: bool = Field(True, description="Run the majority-class and test-label-reading canaries.")
     min_gap: float = Field(0.02, ge=0, description="PGR only where the ceiling beats the weak model by this much.")
-    overseer_steps: int = Field(150, ge=1, description="PRM training steps when the supervisor is an overseer.")
+    overseer_steps: int = Field(150, ge=1, description="Training steps of the overseer when it is the supervisor.")
+
+    @field_validator("methods")
+    @classmethod
+    def _methods(cls, names: list[str]) -> list[str]:
+        check_method_names(names)
+        return names
 
     @model_validator(mode="after")
     def _check(self) -> WeakToStrongConfig:
@@ -74,16 +87,32 @@ class WeakToStrongConfig(Section):
                 raise ValueError(f"pairs: ({w}, {s}): the weak model must come before the strong one in sizes")
         if self.task == "step" and self.data is not None:
             raise ValueError("task step needs a world, not a data file")
+        if self.data is None:
+            try:
+                require(self.world, "solutions", "weak-to-strong items are the world's gold solutions")
+                require(self.world, "flaws", "half the weak-to-strong items carry a planted flaw")
+            except ValueError as e:
+                raise ValueError(f"world: {e}") from None
+        if self.overseer_supervised():
+            from ...overseers.base import check_overseer_names
+
+            try:
+                check_overseer_names([self.overseer], "solutions")
+            except ValueError as e:
+                raise ValueError(f"overseer: {e}") from None
+        for name in self.method_options:
+            if name not in self.methods:
+                raise ValueError(f"method_options: {name!r} is not in methods")
         return self
+
+    def overseer_supervised(self) -> list[str]:
+        """The methods that learn from the overseer's labels (not the weak model's)."""
+        return [m for m in self.methods if method_class(m).supervisor == "overseer"]
 
     def pair_list(self) -> list[tuple[str, str]]:
         if self.pairs:
             return [tuple(p) for p in self.pairs]
         return [(w, s) for i, w in enumerate(self.sizes) for s in self.sizes[i + 1:]]
-
-    @property
-    def world_config(self):
-        return self.world if self.world_name == "arithmetic" else self.countdown
 
 
 class MethodResult(Section):
@@ -91,13 +120,17 @@ class MethodResult(Section):
     pgr: Estimate | None
     pgr_minus_ce: Estimate | None = Field(None, description="PGR(this method) - PGR(ce), paired over test items.")
     agreement: Estimate = Field(description="Share of test items where student and supervisor agree.")
+    supervisor: Estimate | None = Field(None, description=(
+        "The method's own supervisor's test accuracy (the overseer), where it is not the weak model's classifier: "
+        "its PGR is measured from it."))
     flags: list[str]
 
 
 class PairResult(Section):
     weak: Estimate
     ceiling: Estimate
-    guard: str | None = Field(description="Why there is no PGR for this pair (the ceiling does not beat the weak model).")
+    guard: str | None = Field(description=(
+        "Why there is no PGR for this pair (the ceiling does not beat the weak model)."))
     methods: dict[str, MethodResult]
     noise_floor: float | None = Field(description="Std of naive PGR over student seeds: smaller differences are noise.")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ...report.figures import plt, save_figure
 from ...report.fmt import embed_image, fmt_estimate, text_estimate
-from ...report.plots import _save, plt
 from ...runtime.store import RunStore
 
 
@@ -62,7 +62,7 @@ def heatmap(pairs: dict, method: str, path: Path) -> Path:
     ax.set_ylabel("weak supervisor")
     ax.set_title(f"PGR ({method})")
     fig.colorbar(im, ax=ax, fraction=0.05)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def w2s_section(store: RunStore, r: dict, stages: dict) -> str:

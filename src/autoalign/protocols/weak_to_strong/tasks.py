@@ -3,18 +3,22 @@
 Items come from a world's problems: each problem gives its gold solution or a copy with a planted
 flaw (``World.tamper``), and the world's checker gives the label (a flaw that leaves the answer
 right is labelled correct, as the checker says). The step task cuts a solution after a random step
-and asks about that step. A user's JSONL of ``{"text", "label"}`` lines replaces the world. Each
-role's items come from its own split (weak supervisor: ``train``; transfer: ``overseer``; test:
-``test``), so no item is in two roles.
+(``World.steps``) and asks about that step. Any world with gold solutions and planted flaws works:
+items are read only through the World contract. A user's JSONL of ``{"text", "label"}`` lines
+replaces the world. Each role's items come from its own split (weak supervisor: ``train``;
+transfer: ``overseer``; test: ``test``), so no item is in two roles.
+
+Items carry their labels and problems; what a method is handed of them is :func:`unlabelled`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from ...errors import UserError
+from ...methods.base import Text
 from ...seeding import py_rng
-from ...worlds import make_world
 
 
 @dataclass(frozen=True)
@@ -23,13 +27,19 @@ class Item:
     label: int
     prompt: str = ""  # for world items, the problem and the (partial) solution apart: what a PRM reads
     body: str = ""
+    problem: Any = field(default=None, compare=False)  # the world's problem (None for a file's item)
+
+
+def unlabelled(items: list[Item], steps) -> tuple[Text, ...]:
+    """The items as a method sees them: texts and step spans (``steps(body)``), no label, no problem."""
+    return tuple(Text(it.text, it.prompt, it.body, tuple(steps(it.body))) for it in items)
 
 
 SPLITS = {"weak": "train", "transfer": "overseer", "test": "test"}
 
 
 def world_items(cfg, seed: int, role: str, n: int) -> list[Item]:
-    world = make_world(cfg.world_name, cfg.world_config)
+    world = cfg.world.make()
     problems = world.problems(seed, SPLITS[role], n, tag=("w2s", role))
     rng = py_rng(seed, "w2s", role)
     kinds = list(world.flaw_kinds)
@@ -40,7 +50,7 @@ def world_items(cfg, seed: int, role: str, n: int) -> list[Item]:
             text = world.tamper(p, kinds[rng.randrange(len(kinds))], rng).text
         verdict = world.check(p, text)
         if cfg.task == "solution":
-            out.append(Item(f"{p.prompt}{text}?", int(verdict.correct), p.prompt, text))
+            out.append(Item(f"{p.prompt}{text}?", int(verdict.correct), p.prompt, text, p))
             continue
         spans = world.steps(text)[: len(verdict.step_labels)]
         if not spans:
@@ -49,14 +59,8 @@ def world_items(cfg, seed: int, role: str, n: int) -> list[Item]:
         if i % 2 == 1 and False in verdict.step_labels[: len(spans)]:
             j = verdict.step_labels.index(False)  # ask about the flawed step itself
         body = text[: spans[j][1]]
-        out.append(Item(f"{p.prompt}{body}?", int(verdict.step_labels[j]), p.prompt, body))
+        out.append(Item(f"{p.prompt}{body}?", int(verdict.step_labels[j]), p.prompt, body, p))
     return out
-
-
-def pretraining_texts(cfg, seed: int, n: int) -> list[tuple[str, str]]:
-    """Unlabelled text for language-model pretraining: gold solutions of other training problems."""
-    world = make_world(cfg.world_name, cfg.world_config)
-    return [(p.prompt, p.solution) for p in world.problems(seed, "train", n, tag=("w2s", "pretrain"))]
 
 
 def file_items(path: str, seed: int) -> dict[str, list[Item]]:
@@ -74,3 +78,18 @@ def file_items(path: str, seed: int) -> dict[str, list[Item]]:
     if min(len(v) for v in roles.values()) < 10:
         raise UserError(f"{path}: too few examples ({sum(len(v) for v in roles.values())}); need about 50 or more")
     return roles
+
+
+def items(ctx, w, role: str) -> list[Item]:
+    """The ``role`` items (``weak``, ``transfer`` or ``test``) of this run, with their labels."""
+    if w.data is not None:
+        return file_items(w.data, ctx.seed)[role]
+    n = {"weak": w.weak_items, "transfer": w.transfer_items, "test": w.test_items}[role]
+    return world_items(w, ctx.seed, role, n)
+
+
+def steps_of(w):
+    """How an item's body splits into steps: the world's steps, or one step for a user's text."""
+    if w.data is not None:
+        return lambda text: [(0, len(text))]
+    return w.world.make().steps

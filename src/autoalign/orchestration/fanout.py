@@ -30,11 +30,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import RunConfig
+from ..config import RunConfig, config_from_dict
+from ..config_io import _set_dotted
 from ..endpoints import evaluate_endpoints, without_endpoints
 from ..errors import UserError
 from ..measures import hierarchical_bootstrap, seed_bootstrap
-from .store import RunStore, atomic_write_json
+from ..runtime.store import RunStore, atomic_write_json
+from .report import write_report
+from .runner import execute_single, open_run
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,6 @@ class Task:
 
 def expand(cfg: RunConfig, run_dir: Path) -> list[Task]:
     """The sub-runs of a fanned-out config: sweep points x seeds."""
-    from ..config import config_from_dict
-    from ..config_io import _set_dotted
-
     base = cfg.model_dump(mode="json")
     for key in ("seeds", "sweep", "executor", "workers", "ray_address"):
         base.pop(key, None)
@@ -77,9 +77,8 @@ def run_task(folder: str, config: dict, threads: int, quiet: bool = False) -> di
     """One sub-run, start to finish (or resumed): what every executor calls."""
     import torch
 
-    from ..config import config_from_dict
+    from ..runtime.context import shutdown_pools
     from ..runtime.progress import set_progress
-    from .runner import execute_single, open_run
 
     data = dict(config, threads=threads)
     cfg = config_from_dict(data, f"{folder}/config.yaml")
@@ -90,8 +89,6 @@ def run_task(folder: str, config: dict, threads: int, quiet: bool = False) -> di
     try:
         return execute_single(store, cfg)
     finally:
-        from .context import shutdown_pools
-
         shutdown_pools()
 
 
@@ -180,8 +177,6 @@ def pool_metrics(per_seed: list[dict], units: list[dict], seeds: list[int], n_re
 
 
 def execute_fanout(store: RunStore, cfg: RunConfig) -> dict:
-    from ..report import write_report
-
     tasks = expand(cfg, store.path.resolve())  # absolute: Ray workers do not share our working directory
     store.event("fanout_started", tasks=len(tasks), executor=cfg.executor)
     run_tasks(cfg, tasks)

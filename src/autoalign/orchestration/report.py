@@ -1,9 +1,10 @@
 """``report.html``: one self-contained page per run (plots embedded), rebuilt from the run folder.
 
 The report reads only what the run wrote (``config.yaml``, ``metrics.json``, ``stages/``), so
-``autoalign report RUN_DIR`` can rebuild it at any time. Each protocol contributes its own section (``Protocol.report``);
-a run fanned out over seeds renders its pooled estimates and adds a table of per-seed values.
-Pre-registered endpoints (``endpoints`` in ``metrics.json``) come first, primary apart from exploratory.
+``autoalign report RUN_DIR`` can rebuild it at any time. Each protocol contributes its own section
+(``Protocol.report``, built from ``autoalign.report``'s formatting and figures); a run fanned out over
+seeds renders its pooled estimates and adds a table of per-seed values. Pre-registered endpoints
+(``endpoints`` in ``metrics.json``) come first, primary apart from exploratory.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ import html
 import json
 from pathlib import Path
 
+from ..protocol import get_protocol
+from ..report.endpoints import endpoints_section
 from ..runtime.store import RunStore, atomic_write_text
-from . import plots
-from .endpoints import endpoints_section
-from .fmt import embed_image, fmt_estimate
 
 CSS = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -23,34 +23,6 @@ table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding
 th{background:#f3f3f3}img{max-width:100%}pre{background:#f7f7f7;padding:1rem;overflow:auto}
 .ci{color:#666;font-size:.9em}
 """
-
-
-def generator_section(store: RunStore, g: dict | None, history: list | None = None, name: str = "generator") -> str:
-    """A generator's accuracy, by number of steps, and its training curve (shared by protocols)."""
-    if not g:
-        return ""
-    rows = "".join(
-        f"<tr><td>{k}</td><td>{fmt_estimate(e)}</td><td>{e['n']}</td></tr>"
-        for k, e in sorted(g["accuracy_by_steps"].items(), key=lambda kv: int(kv[0]))
-    )
-    parts = [
-        "<h2>Generator</h2>",
-        f"<p>{g['test_problems']} held-out problems, {g['samples_per_problem']} samples each at "
-        f"temperature {g['temperature']}; "
-        + (f"{g['params'] / 1e6:.2f}M parameters.</p>" if g.get("params") else "a served model (size unknown).</p>"),
-        "<table><tr><th>measure</th><th>value [95% CI]</th></tr>",
-        f"<tr><td>samples correct</td><td>{fmt_estimate(g['accuracy'])}</td></tr>",
-        f"<tr><td>well-formed samples</td><td>{fmt_estimate(g['well_formed'])}</td></tr>",
-        f"<tr><td>greedy accuracy</td><td>{100 * g['greedy_accuracy']:.1f}%</td></tr></table>",
-        "<table><tr><th>steps</th><th>samples correct [95% CI]</th><th>problems</th></tr>",
-        rows,
-        "</table>",
-        embed_image(plots.accuracy_by_steps(g["accuracy_by_steps"], g["accuracy"], store.file("plots", f"{name}_accuracy_by_steps.png"))),
-    ]
-    if history:
-        parts.append(embed_image(plots.training_curve(history, store.file("plots", f"{name}_training.png"))))
-    return "\n".join(parts)
-
 
 
 def seeds_section(metrics: dict) -> str:
@@ -78,8 +50,7 @@ def seeds_section(metrics: dict) -> str:
 
 
 def write_report(store: RunStore) -> Path:
-    from ..protocol import get_protocol
-
+    """Write (or rewrite) the run's ``report.html`` from its folder; returns its path."""
     metrics = store.metrics
     stages = store.finished_stages
     config = store.file("config.yaml").read_text() if store.file("config.yaml").exists() else ""

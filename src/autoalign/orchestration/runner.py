@@ -1,4 +1,4 @@
-"""Starting, resuming and finishing runs: the glue between a config, a run folder and a protocol."""
+"""Starting, resuming and finishing one run: the glue between a config, a run folder and its protocols."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ import torch
 
 from ..config import RunConfig, config_from_dict
 from ..config_io import read_yaml_mapping
+from ..endpoints import record_endpoints
 from ..errors import UserError
-from .store import RunStore, atomic_write_text
+from ..models.device import resolve_device
+from ..protocol import get_protocol
+from ..runtime.context import RunContext
+from ..runtime.store import RunStore, atomic_write_text, split_units
+from .report import write_report
 
 
 def _first_difference(a: dict, b: dict, prefix: str = "") -> str | None:
@@ -37,8 +42,9 @@ def open_run(cfg: RunConfig, run_dir: str | Path | None, runs_root: str | Path =
     saved = run_dir / "config.yaml"
     if saved.exists():
         old = load_run_config(run_dir)
-        # where and how fast it runs is not what it computes: a run may resume on another machine
-        where = ("threads", "executor", "workers", "ray_address", "device", "openai_base_url")
+        # where and how fast it runs is not what it computes: a run may resume on another machine,
+        # or reach its served models at another address (``providers``)
+        where = ("threads", "executor", "workers", "ray_address", "device", "providers")
         diff = _first_difference({k: v for k, v in old.model_dump(mode="json").items() if k not in where},
                                  {k: v for k, v in cfg.model_dump(mode="json").items() if k not in where})
         if diff:
@@ -62,27 +68,14 @@ def load_run_config(run_dir: str | Path) -> RunConfig:
     return config_from_dict(read_yaml_mapping(path), str(path))
 
 
-def execute(store: RunStore, cfg: RunConfig) -> dict:
-    """Run the config: its protocols in order (finished stages are reused), or, with ``seeds`` or
-    ``sweep``, one sub-run per combination on the chosen executor, then the pooled estimates."""
-    if cfg.seeds or cfg.sweep:
-        from .fanout import execute_fanout
-
-        return execute_fanout(store, cfg)
-    return execute_single(store, cfg)
-
-
 def execute_single(store: RunStore, cfg: RunConfig) -> dict:
-    from ..protocol import get_protocol
-    from ..report import write_report
-    from .context import RunContext
-
+    """Run the config's protocols in order in ``store`` (finished stages are reused), then judge its
+    endpoints and write its report."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    from ..models.device import resolve_device
-
+    providers = {name: settings.model_dump(mode="json") for name, settings in cfg.providers.items()}
     ctx = RunContext(str(store.path), cfg.seed, cfg.threads, cfg.bootstrap_resamples,
-                     device=resolve_device(cfg.device), dtype=cfg.dtype, openai_base_url=cfg.openai_base_url)
+                     device=resolve_device(cfg.device), dtype=cfg.dtype, providers=providers)
     ctx.use_models()
     store.event("run_started", protocol=cfg.protocol)
     metrics = store.metrics
@@ -90,12 +83,8 @@ def execute_single(store: RunStore, cfg: RunConfig) -> dict:
         spec = get_protocol(name)
         results = spec.run(ctx, cfg)
         if spec.results is not None:
-            from .store import split_units
-
             spec.results.model_validate(split_units(results)[0])  # typed results: fail loudly, here
         metrics = store.write_results(name, results)
-    from ..endpoints import record_endpoints
-
     metrics = record_endpoints(store, cfg)  # after every protocol: endpoints may span several
     write_report(store)
     store.event("run_finished")

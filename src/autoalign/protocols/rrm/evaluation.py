@@ -1,0 +1,53 @@
+"""The simulated user, alone and assisted: where RRM's training labels come from.
+
+The user checks a piece of at most ``checkable_steps`` steps exactly. On a longer one, unassisted,
+they agree with the truth only with probability ``user_agreement``. Assisted, a helper states what
+the piece's first half reaches, and the two halves (the head with the stated claim, the tail from
+the stated point to the outcome's claim) are judged the same way, until every part is one the user
+checks. A chain of exact checks from the start to the claim proves the claim, so a wrong claim is
+never accepted; a right one is rejected whenever a helper states something wrong.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from .outcomes import Outcomes
+
+
+def user_unassisted(truth: list[bool], agreement: float, rng: random.Random) -> list[bool]:
+    """The user's judgment of long pieces they cannot check: right with probability ``agreement``."""
+    return [t if rng.random() < agreement else not t for t in truth]
+
+
+def assisted_verdicts(r, outcomes: Outcomes, value_of: Callable[[int, list], list], items: list[tuple[Any, Any]],
+                      stats: dict) -> list[bool]:
+    """Judge (piece, claim) items: short ones (at most ``r.checkable_steps`` steps) by the user; longer
+    ones split in two at what ``value_of(level, first halves)`` states (the helper of the first half's
+    level), each half judged the same way. ``stats`` counts the user's checks and records, per level,
+    whether each helper statement was right."""
+    verdicts: list[bool | None] = [None] * len(items)
+    long = [i for i, (p, _) in enumerate(items) if outcomes.length(p) > r.checkable_steps]
+    for i, (p, c) in enumerate(items):
+        if outcomes.length(p) <= r.checkable_steps:
+            verdicts[i] = outcomes.is_right(p, c)
+            stats["user_checks"] = stats.get("user_checks", 0) + 1
+    half = {i: outcomes.length(items[i][0]) // 2 for i in long}
+    mids: dict[int, Any] = {}
+    by_level: dict[int, list[int]] = {}
+    for i in long:
+        by_level.setdefault(r.level_of(half[i]), []).append(i)
+    for level, idx in by_level.items():
+        heads = [outcomes.head(items[i][0], half[i]) for i in idx]
+        for i, head, v in zip(idx, heads, value_of(level, heads)):
+            mids[i] = v
+            stats.setdefault(f"assistant_level{level}", []).append(outcomes.is_right(head, v))
+    firsts = [(outcomes.head(items[i][0], half[i]), mids[i]) for i in long]
+    seconds = [(outcomes.tail(items[i][0], half[i], mids[i]), items[i][1]) for i in long]
+    if long:
+        halves = assisted_verdicts(r, outcomes, value_of, firsts + seconds, stats)
+        for j, i in enumerate(long):
+            verdicts[i] = halves[j] and halves[len(long) + j]
+    return verdicts

@@ -1,0 +1,31 @@
+"""Where this process's models run and how they reach their providers: device, dtype, provider settings.
+
+A run sets them once (``RunContext.use_models``), and again in every worker process a stage runs in;
+``models/`` reads them whenever it builds, loads or opens a model. They live in the kernel so that
+the run context can set them without importing ``models/``, which sits above the kernel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_state: dict[str, Any] = {"device": "cpu", "dtype": "float32", "providers": {}}
+
+
+def set_placement(device: str, dtype: str = "float32") -> None:
+    """The device and dtype that models built or loaded from now on (in this process) go to."""
+    _state["device"], _state["dtype"] = device, dtype
+
+
+def placement() -> tuple[str, str]:
+    return _state["device"], _state["dtype"]
+
+
+def set_provider_settings(settings: dict[str, dict]) -> None:
+    """Each provider's settings for this run (``providers:`` in the config, validated at load)."""
+    _state["providers"] = {name: dict(values) for name, values in settings.items()}
+
+
+def provider_settings(name: str) -> dict:
+    """The run's settings for provider ``name`` as plain values ({} when the config gives none)."""
+    return dict(_state["providers"].get(name, {}))
