@@ -123,8 +123,12 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--sampling-train-steps", type=int, default=400,
-                    help="extra training before the sampling measurement, so solutions end")
+    ap.add_argument(
+        "--sampling-train-steps",
+        type=int,
+        default=400,
+        help="extra training before the sampling measurement, so solutions end",
+    )
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "generator.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -151,23 +155,43 @@ def main() -> None:
     stats, n_solutions, gen_seconds = bench_sampling(model, tok, world)
 
     result = {
-        "machine": {"processor": platform.processor() or platform.machine(), "threads": args.threads,
-                    "torch": torch.__version__},
-        "model": {"arch": "llama", "size": args.size, "params": sum(p.numel() for p in model.parameters()),
-                  "flops_per_token": fpt, "mean_padded_sequence_tokens": seq_len,
-                  "non_padding_fraction": real / tokens},
+        "machine": {
+            "processor": platform.processor() or platform.machine(),
+            "threads": args.threads,
+            "torch": torch.__version__,
+        },
+        "model": {
+            "arch": "llama",
+            "size": args.size,
+            "params": sum(p.numel() for p in model.parameters()),
+            "flops_per_token": fpt,
+            "mean_padded_sequence_tokens": seq_len,
+            "non_padding_fraction": real / tokens,
+        },
         "matmul_peak_gflops": peak,
         "repeats": args.repeats,
-        "train_ours": {"tokens_per_s": ours_tps, "seconds": seconds, "steps": args.steps,
-                       "mfu": ours_tps * fpt / (peak * 1e9)},
-        "train_hf_trainer": {"tokens_per_s": hf_tps, "seconds": hf_seconds, "steps": args.steps,
-                             "mfu": hf_tps * fpt / (peak * 1e9)},
+        "train_ours": {
+            "tokens_per_s": ours_tps,
+            "seconds": seconds,
+            "steps": args.steps,
+            "mfu": ours_tps * fpt / (peak * 1e9),
+        },
+        "train_hf_trainer": {
+            "tokens_per_s": hf_tps,
+            "seconds": hf_seconds,
+            "steps": args.steps,
+            "mfu": hf_tps * fpt / (peak * 1e9),
+        },
         "train_speedup_ours_over_trainer": ours_tps / hf_tps,
-        "sampling": {"new_tokens_per_s": stats["new_tokens"] / gen_seconds,
-                     "positions_per_s": stats["positions"] / gen_seconds,
-                     "solutions_per_s": n_solutions / gen_seconds,
-                     "mean_new_tokens": stats["new_tokens"] / n_solutions,
-                     "batch_size": 512, "temperature": 1.0, "seconds": gen_seconds},
+        "sampling": {
+            "new_tokens_per_s": stats["new_tokens"] / gen_seconds,
+            "positions_per_s": stats["positions"] / gen_seconds,
+            "solutions_per_s": n_solutions / gen_seconds,
+            "mean_new_tokens": stats["new_tokens"] / n_solutions,
+            "batch_size": 512,
+            "temperature": 1.0,
+            "seconds": gen_seconds,
+        },
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -53,8 +53,14 @@ def env_for(tree: Path) -> dict[str, str]:
 
 
 def check_import(tree: Path) -> None:
-    out = subprocess.run([PYTHON, "-c", "import autoalign;print(autoalign.__file__)"], cwd=REPO,
-                         env=env_for(tree), check=True, capture_output=True, text=True).stdout.strip()
+    out = subprocess.run(
+        [PYTHON, "-c", "import autoalign;print(autoalign.__file__)"],
+        cwd=REPO,
+        env=env_for(tree),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     assert Path(out).resolve().is_relative_to((tree / "src").resolve()), f"{tree}: imports {out}"
 
 
@@ -74,8 +80,13 @@ def summarize(times: dict[str, list[float]]) -> dict:
     if not old or not new:
         return {"old_s": old, "new_s": new}
     pairs = [n / o for o, n in zip(old, new)]
-    return {"old_s": old, "new_s": new, "round_ratios": pairs,
-            "best_ratio": min(new) / min(old), "mean_ratio": mean(pairs)}
+    return {
+        "old_s": old,
+        "new_s": new,
+        "round_ratios": pairs,
+        "best_ratio": min(new) / min(old),
+        "mean_ratio": mean(pairs),
+    }
 
 
 def write_json(path: Path, payload: dict) -> None:
@@ -90,8 +101,14 @@ def main() -> None:
     ap.add_argument("--old", default="106e880", help="old commit to compare against (default 106e880)")
     ap.add_argument("--only", choices=["demo", "best_of_n", "both"], default="both")
     ap.add_argument("--repeats", type=int, default=1, help="rounds of old/new pairs (default 1)")
-    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="passed as --set to both old and new `run` (not the demo); repeatable")
+    ap.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="passed as --set to both old and new `run` (not the demo); repeatable",
+    )
     ap.add_argument("--dry-run", action="store_true", help="print the commands; create nothing")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "platform.json")
     ap.add_argument("--keep", type=Path, default=None, help="move the run folders here instead of deleting them")
@@ -123,12 +140,21 @@ def main() -> None:
         return
 
     times = {w: {"old": [], "new": []} for w in workloads}
-    payload = {"target": 0.5, "old_commit": old_hash, "new_commit": new_hash, "new_dirty": dirty,
-               "machine": {"nproc": os.cpu_count(), "platform": platform.platform(),
-                           "python": platform.python_version(),
-                           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
-               "date": datetime.datetime.now().isoformat(timespec="seconds"),
-               "repeats": args.repeats, "set": args.overrides}
+    payload = {
+        "target": 0.5,
+        "old_commit": old_hash,
+        "new_commit": new_hash,
+        "new_dirty": dirty,
+        "machine": {
+            "nproc": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        },
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "repeats": args.repeats,
+        "set": args.overrides,
+    }
     try:
         subprocess.run(add_worktree, cwd=REPO, check=True, capture_output=True)
         subprocess.run(add_new, cwd=REPO, check=True, capture_output=True)
@@ -155,8 +181,10 @@ def main() -> None:
 
     print(f"\n{'workload':10s} {'old min s':>10s} {'new min s':>10s} {'best':>6s} {'mean':>6s}  target <= 0.5")
     for w, s in payload["workloads"].items():
-        print(f"{w:10s} {min(s['old_s']):10.1f} {min(s['new_s']):10.1f} "
-              f"{s['best_ratio']:6.3f} {s['mean_ratio']:6.3f}  {'ok' if s['best_ratio'] <= 0.5 else 'MISS'}")
+        print(
+            f"{w:10s} {min(s['old_s']):10.1f} {min(s['new_s']):10.1f} "
+            f"{s['best_ratio']:6.3f} {s['mean_ratio']:6.3f}  {'ok' if s['best_ratio'] <= 0.5 else 'MISS'}"
+        )
     print(f"wrote {args.out}")
 
 

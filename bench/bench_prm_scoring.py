@@ -63,8 +63,11 @@ def main() -> None:
         "solutions": args.solutions,
         "mean_steps": len(owner) / args.solutions,
         "one_pass": {"seconds": one_pass_s, "solutions_per_s": args.solutions / one_pass_s},
-        "per_prefix": {"seconds": per_prefix_s, "solutions_per_s": args.solutions / per_prefix_s,
-                       "forward_sequences": len(owner)},
+        "per_prefix": {
+            "seconds": per_prefix_s,
+            "solutions_per_s": args.solutions / per_prefix_s,
+            "forward_sequences": len(owner),
+        },
         "speedup_one_pass": per_prefix_s / one_pass_s,
         "max_abs_score_difference": max_diff,
     }

@@ -2,6 +2,7 @@
 besides the platform's pooled CI (seeds, then problems), a two-way bootstrap that resamples seeds and
 prompts at once (a prompt drawn counts in every seed that holds it). No torch.
 python scripts/gdc_prompt_bootstrap.py RUN_DIR [size]   (RUN_DIR: a fan-out over seeds of configs/gdc_gaps*.yaml)"""
+
 import json
 import sys
 from collections import defaultdict
@@ -34,8 +35,12 @@ for sd in sorted(run.glob("seed-*")):
         dv = pick(sound, (np.array([r["discriminator"] for r in rs]) > 0).astype(float))
         c = pick(sound, np.array([r["critique"] for r in rs]))
         su = pick(sound, np.array([r["surprise"] for r in rs]))
-        out[rs[0]["prompt"]] = {"dc_selection_verdicts": dv - c, "gd_selection": d - sound.mean(),
-                                "d_minus_surprise": d - su, "dc_selection": d - c}
+        out[rs[0]["prompt"]] = {
+            "dc_selection_verdicts": dv - c,
+            "gd_selection": d - sound.mean(),
+            "d_minus_surprise": d - su,
+            "dc_selection": d - c,
+        }
     per_seed.append(out)
 
 if not per_seed:
@@ -43,8 +48,7 @@ if not per_seed:
 prompts = sorted(set().union(*per_seed))
 index = {p: i for i, p in enumerate(prompts)}
 rng = np.random.default_rng(0)
-print(f"{len(per_seed)} seeds, {len(prompts)} distinct prompts, "
-      f"{sum(len(s) for s in per_seed)} (seed, problem) units")
+print(f"{len(per_seed)} seeds, {len(prompts)} distinct prompts, {sum(len(s) for s in per_seed)} (seed, problem) units")
 for metric in ("dc_selection_verdicts", "gd_selection", "d_minus_surprise", "dc_selection"):
     vals = [np.array([s[p][metric] for p in s]) for s in per_seed]
     ids = [np.array([index[p] for p in s]) for s in per_seed]

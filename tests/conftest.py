@@ -38,10 +38,22 @@ TINY_RUN = [
 
 # Files whose tests train models or run the CLI end to end: the science checks, run after the unit
 # tests (``make test`` runs ``-m "not science"`` first, then ``-m science``).
-SCIENCE = {"test_resume.py", "test_gdc.py", "test_verifiers.py", "test_side_by_side.py", "test_fanout.py",
-           "test_plugins.py", "test_reproductions.py", "test_any_checkpoint.py", "test_serve_roles.py",
-           "test_weak_to_strong_science.py", "test_train_prm_science.py",
-           "test_amplification_science.py", "test_organisms_science.py", "test_outside_plugin.py"}
+SCIENCE = {
+    "test_resume.py",
+    "test_gdc.py",
+    "test_verifiers.py",
+    "test_side_by_side.py",
+    "test_fanout.py",
+    "test_plugins.py",
+    "test_reproductions.py",
+    "test_any_checkpoint.py",
+    "test_serve_roles.py",
+    "test_weak_to_strong_science.py",
+    "test_train_prm_science.py",
+    "test_amplification_science.py",
+    "test_organisms_science.py",
+    "test_outside_plugin.py",
+}
 SCIENCE_TESTS = {"test_digits_debate_run_lifts_the_judge", "test_facts_run_has_protocols_and_elo"}
 
 

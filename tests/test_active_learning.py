@@ -84,8 +84,12 @@ def test_plan_budgets_puts_every_active_budget_on_a_uniform_curve_that_reaches_b
 
 def test_uniform_budgets_must_reach_past_the_active_ones():
     with pytest.raises(UserError, match="best_of_n.active_learning: .*reach past the largest active budget"):
-        config_from_dict({"protocol": "best_of_n",
-                          "best_of_n": {"active_learning": {"budgets": [300, 3000], "uniform_budgets": [3000]}}})
+        config_from_dict(
+            {
+                "protocol": "best_of_n",
+                "best_of_n": {"active_learning": {"budgets": [300, 3000], "uniform_budgets": [3000]}},
+            }
+        )
 
 
 def test_a_flat_uniform_curve_is_flagged_as_unreadable():

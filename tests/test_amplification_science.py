@@ -7,10 +7,18 @@ from autoalign.orchestration import execute, open_run
 
 
 def test_amplification_runs_end_to_end_and_its_targets_improve(tmp_path):
-    cfg = load_config("configs/amplification.yaml", [
-        "bootstrap_resamples=200", "amplification.tasks=[sequential_assignments,union_find]",
-        "amplification.sizes=[3,4]", "amplification.steps=300", "amplification.eval_every=100",
-        "amplification.val_questions=60", "amplification.test_questions=150"])
+    cfg = load_config(
+        "configs/amplification.yaml",
+        [
+            "bootstrap_resamples=200",
+            "amplification.tasks=[sequential_assignments,union_find]",
+            "amplification.sizes=[3,4]",
+            "amplification.steps=300",
+            "amplification.eval_every=100",
+            "amplification.val_questions=60",
+            "amplification.test_questions=150",
+        ],
+    )
     store, _ = open_run(cfg, tmp_path / "run")
     m = execute(store, cfg)["amplification"]
     assert m["size"] == 4
@@ -34,9 +42,17 @@ def test_amplification_runs_end_to_end_and_its_targets_improve(tmp_path):
 
 @pytest.mark.slow  # 14 s; tests/test_rrm.py covers the recursion in the unit phase
 def test_rrm_runs_end_to_end_with_the_declared_user(tmp_path):
-    cfg = load_config("configs/rrm.yaml", [
-        "bootstrap_resamples=200", "rrm.levels=2", "rrm.train_outcomes=400", "rrm.test_outcomes=100",
-        "rrm.pretrain_steps=150", "rrm.steps=40"])
+    cfg = load_config(
+        "configs/rrm.yaml",
+        [
+            "bootstrap_resamples=200",
+            "rrm.levels=2",
+            "rrm.train_outcomes=400",
+            "rrm.test_outcomes=100",
+            "rrm.pretrain_steps=150",
+            "rrm.steps=40",
+        ],
+    )
     store, _ = open_run(cfg, tmp_path / "run")
     m = execute(store, cfg)["rrm"]["rrm"]
     for key in ("recursive", "unassisted", "ceiling", "recursive_minus_unassisted"):

@@ -22,19 +22,28 @@ def load(best_of_n: dict, **top):
     return config_from_dict({"protocol": "best_of_n", **top, "best_of_n": best_of_n})
 
 
-@pytest.mark.parametrize("section, expect", [
-    ({"worlds": ["no_such_world"]}, "best_of_n.worlds.0: Value error, unknown world 'no_such_world'"),
-    ({"worlds": ["arithmetic", {"name": "countdown", "n_numbrs": 4}]},
-     "best_of_n.worlds.1: Value error, world 'countdown': n_numbrs: unknown key"),
-    ({"worlds": ["facts"]}, "best_of_n.worlds: Value error, world 'facts' has no solutions"),
-    ({"worlds": ["arithmetic", "arithmetic"]}, "best_of_n.worlds: Value error, world 'arithmetic' is listed twice"),
-    ({"overseers": ["no_such_overseer"]}, "best_of_n.overseers: Value error, unknown overseer 'no_such_overseer'"),
-    ({"overseers": ["orm"]}, "best_of_n.overseers: Value error, 'orm' is compared anyway"),
-    ({"worlds": ["countdown"], "verifier": {"data": {"arithmetic": "x.jsonl"}}},
-     "best_of_n.verifier: Value error, data: 'arithmetic' is not one of best_of_n.worlds (countdown)"),
-    ({"worlds": ["countdown"], "active_learning": {"world": "arithmetic"}},
-     "best_of_n.active_learning: Value error, world: 'arithmetic' is not one of best_of_n.worlds"),
-])
+@pytest.mark.parametrize(
+    "section, expect",
+    [
+        ({"worlds": ["no_such_world"]}, "best_of_n.worlds.0: Value error, unknown world 'no_such_world'"),
+        (
+            {"worlds": ["arithmetic", {"name": "countdown", "n_numbrs": 4}]},
+            "best_of_n.worlds.1: Value error, world 'countdown': n_numbrs: unknown key",
+        ),
+        ({"worlds": ["facts"]}, "best_of_n.worlds: Value error, world 'facts' has no solutions"),
+        ({"worlds": ["arithmetic", "arithmetic"]}, "best_of_n.worlds: Value error, world 'arithmetic' is listed twice"),
+        ({"overseers": ["no_such_overseer"]}, "best_of_n.overseers: Value error, unknown overseer 'no_such_overseer'"),
+        ({"overseers": ["orm"]}, "best_of_n.overseers: Value error, 'orm' is compared anyway"),
+        (
+            {"worlds": ["countdown"], "verifier": {"data": {"arithmetic": "x.jsonl"}}},
+            "best_of_n.verifier: Value error, data: 'arithmetic' is not one of best_of_n.worlds (countdown)",
+        ),
+        (
+            {"worlds": ["countdown"], "active_learning": {"world": "arithmetic"}},
+            "best_of_n.active_learning: Value error, world: 'arithmetic' is not one of best_of_n.worlds",
+        ),
+    ],
+)
 def test_a_config_mistake_is_one_line_naming_the_key(section, expect):
     with pytest.raises(UserError) as e:
         load(section)
@@ -50,8 +59,9 @@ def test_the_run_level_world_needs_its_name():
 def test_an_entry_with_the_run_level_worlds_name_is_that_world_even_after_a_round_trip():
     from autoalign.protocols.best_of_n import generator_stage, worlds_of
 
-    cfg = load({"worlds": ["arithmetic", {"name": "countdown", "n_numbers": 4}]},
-               world={"name": "arithmetic", "max_steps": 3})
+    cfg = load(
+        {"worlds": ["arithmetic", {"name": "countdown", "n_numbers": 4}]}, world={"name": "arithmetic", "max_steps": 3}
+    )
     refs = worlds_of(cfg)
     assert refs[0] is cfg.world and refs[0].config.max_steps == 3 and refs[1].config.n_numbers == 4
     assert [generator_stage(r, cfg) for r in refs] == ["train_generator", "countdown.train_generator"]
@@ -109,8 +119,17 @@ def test_a_listed_overseer_is_fit_on_the_checked_samples_and_scores_every_test_r
     train, test = _rows(world, "overseer", 5), _rows(world, "test", 4, seed=1)
     write_jsonl(ctx.file("samples", "train.jsonl"), train)
     write_jsonl(ctx.file("samples", "test.jsonl"), test)
-    out = fit_and_score_overseer(ctx, ref, {"trained": True, "path": "models/gen"}, "samples/train.jsonl",
-                                 "samples/test.jsonl", "test_sees_everything", VerifierConfig(), 5, 4)
+    out = fit_and_score_overseer(
+        ctx,
+        ref,
+        {"trained": True, "path": "models/gen"},
+        "samples/train.jsonl",
+        "samples/test.jsonl",
+        "test_sees_everything",
+        VerifierConfig(),
+        5,
+        4,
+    )
     assert _SeesEverything.fitted == [(r["prompt"], r["text"], r["correct"]) for r in train]
     assert any(not c for _, _, c in _SeesEverything.fitted)  # the planted flaws are labelled wrong
     trained = {"loglik": out["scores"], "test_sees_everything": out}  # any list of scores serves as loglik here

@@ -128,14 +128,17 @@ def test_the_report_shows_the_2x2_with_floor_and_ceiling():
 LUCKY = [True, False, True, True]
 
 
-@pytest.mark.parametrize("kind, aggregation, labels, mask", [
-    ("prm", "per_step", [1, 0, 1, 1], [1, 1, 0, 0]),  # own labels, up to the first mistake
-    ("prm", "cumulative", [1, 0, 0, 0], [1, 1, 1, 1]),  # steps 1..i all correct
-    ("orm", "per_step", [1, 1, 1, 1], [1, 1, 1, 1]),  # the final answer at every step
-    ("orm", "cumulative", [1, 1, 1, 1], [1, 1, 1, 1]),
-    ("orm", "last_token", [1, 1, 1, 1], [0, 0, 0, 1]),  # one label per solution
-    ("prm", "last_token", [1, 0, 0, 0], [0, 0, 0, 1]),
-])
+@pytest.mark.parametrize(
+    "kind, aggregation, labels, mask",
+    [
+        ("prm", "per_step", [1, 0, 1, 1], [1, 1, 0, 0]),  # own labels, up to the first mistake
+        ("prm", "cumulative", [1, 0, 0, 0], [1, 1, 1, 1]),  # steps 1..i all correct
+        ("orm", "per_step", [1, 1, 1, 1], [1, 1, 1, 1]),  # the final answer at every step
+        ("orm", "cumulative", [1, 1, 1, 1], [1, 1, 1, 1]),
+        ("orm", "last_token", [1, 1, 1, 1], [0, 0, 0, 1]),  # one label per solution
+        ("prm", "last_token", [1, 0, 0, 0], [0, 0, 0, 1]),
+    ],
+)
 def test_each_cell_gets_its_own_step_targets(kind, aggregation, labels, mask):
     assert step_targets(LUCKY, kind, aggregation) == ([float(x) for x in labels], [float(x) for x in mask])
 
@@ -164,8 +167,12 @@ def test_the_shipped_verifier_table():
     frozen = [s for s in VERIFIERS if s.frozen]
     assert [s.name for s in frozen] == ["orm_frozen"] and frozen[0].head == "linear"
     cells = {(s.kind, s.aggregation): s.name for s in VERIFIERS if s.head == "loglik"}
-    assert cells == {("prm", "per_step"): "prm", ("orm", "cumulative"): "orm", ("prm", "cumulative"): "prm_cumulative",
-                     ("orm", "per_step"): "orm_per_step"}
+    assert cells == {
+        ("prm", "per_step"): "prm",
+        ("orm", "cumulative"): "orm",
+        ("prm", "cumulative"): "prm_cumulative",
+        ("orm", "per_step"): "orm_per_step",
+    }
 
 
 # -- the verifiers themselves, on an untrained micro model (seconds) -----------------------------
@@ -193,8 +200,11 @@ def test_the_head_reads_by_aggregation_not_by_label_type(micro):
     tok, examples = micro
     lm = _lm(tok)
     args = ([e.prompt for e in examples[:4]], [e.text for e in examples[:4]], [list(e.spans) for e in examples[:4]])
-    got = {(k, a): step_logit_values(StepVerifier(lm, k, "loglik", a), tok, *args)
-           for k in ("prm", "orm") for a in ("per_step", "cumulative")}
+    got = {
+        (k, a): step_logit_values(StepVerifier(lm, k, "loglik", a), tok, *args)
+        for k in ("prm", "orm")
+        for a in ("per_step", "cumulative")
+    }
     assert got["prm", "per_step"] == got["orm", "per_step"] and got["prm", "cumulative"] == got["orm", "cumulative"]
     assert got["prm", "per_step"] != got["prm", "cumulative"]
     # before training the cumulative head's last logit is the sum of the per-step ones (the likelihood)
@@ -249,7 +259,12 @@ def test_an_empty_sample_gets_no_likelihood_and_ranks_last():
     lm = build_model("llama", "micro", tok, seed=0)
     world = make_world("arithmetic", ArithmeticConfig())
     p = world.problems(0, "test", 1)[0]
-    logits = score_pairs(StepVerifier(lm, "orm", "loglik", "cumulative"), tok, world,
-                         [(p.prompt, ""), (p.prompt, p.solution)], probabilities=False)
+    logits = score_pairs(
+        StepVerifier(lm, "orm", "loglik", "cumulative"),
+        tok,
+        world,
+        [(p.prompt, ""), (p.prompt, p.solution)],
+        probabilities=False,
+    )
     scores = whole_solution_loglik(logits)
     assert scores[0] is None and isinstance(scores[1], float)

@@ -18,8 +18,9 @@ def run_cli(*args, cwd=None):
 def test_defaults_and_overrides(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("seed: 3\ngenerator:\n  size: tiny\n")
-    cfg = load_config(path, ["generator.lr=0.01", "world.name=arithmetic", "world.max_steps=7",
-                             "generator.target_accuracy=null"])
+    cfg = load_config(
+        path, ["generator.lr=0.01", "world.name=arithmetic", "world.max_steps=7", "generator.target_accuracy=null"]
+    )
     assert cfg.seed == 3 and cfg.generator.size == "tiny" and cfg.generator.lr == 0.01
     assert cfg.world.config.max_steps == 7 and cfg.generator.target_accuracy is None
 
@@ -29,13 +30,21 @@ def test_defaults_and_overrides(tmp_path):
     [
         ("seed: 1\nfoo: bar: baz\n", "c.yaml:2: invalid YAML: mapping values are not allowed here"),
         ("seed: 1\ngeneratr:\n  size: tiny\n", "c.yaml: generatr: unknown key"),
-        ("world:\n  name: arithmetic\n  min_steps: -2\n",
-         "c.yaml: world: Value error, world 'arithmetic': min_steps: Input should be greater than or equal to 1"),
+        (
+            "world:\n  name: arithmetic\n  min_steps: -2\n",
+            "c.yaml: world: Value error, world 'arithmetic': min_steps: Input should be greater than or equal to 1",
+        ),
         ("generator:\n  size: huge\n", "c.yaml: generator.size:"),
         ("generator:\n  lr: fast\n", "c.yaml: generator.lr:"),
         ("- 1\n- 2\n", "must be a mapping"),
-        ("protocol: debate_digits\ndebate_digits:\n  ks: [4, 30]\n", "c.yaml: debate_digits: Value error, ks: at most 16 pixels"),
-        ("protocol: gdc_gaps\ngdc:\n  sizes: [tiny]\n  critic_size: small\n", "c.yaml: gdc: Value error, critic_size must be one of sizes"),
+        (
+            "protocol: debate_digits\ndebate_digits:\n  ks: [4, 30]\n",
+            "c.yaml: debate_digits: Value error, ks: at most 16 pixels",
+        ),
+        (
+            "protocol: gdc_gaps\ngdc:\n  sizes: [tiny]\n  critic_size: small\n",
+            "c.yaml: gdc: Value error, critic_size must be one of sizes",
+        ),
         ("protocol: [best_of_n, debate]\n", "c.yaml: protocol"),
     ],
 )
@@ -91,7 +100,9 @@ def test_list_shows_each_runs_headline(tmp_path):
     run = tmp_path / "runs" / "r1"
     run.mkdir(parents=True)
     (run / "config.yaml").write_text("protocol: [debate_facts]\n")
-    (run / "metrics.json").write_text(json.dumps({"debate_facts": {"facts": {"debate": {"mean": 0.77}, "blind": {"mean": 0.49}}}}))
+    (run / "metrics.json").write_text(
+        json.dumps({"debate_facts": {"facts": {"debate": {"mean": 0.77}, "blind": {"mean": 0.49}}}})
+    )
     broken = tmp_path / "runs" / "r2"
     broken.mkdir()
     (broken / "config.yaml").write_text("protocol: gdc_gaps\n")

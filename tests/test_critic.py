@@ -12,7 +12,11 @@ from autoalign.worlds.tampering import FLAWS, locally_invalid_steps, tamper
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(st.text(), st.binary(), st.none(), st.integers(), st.from_regex(r"step -?\d{0,5} wrong, should be .{0,6}")))
+@given(
+    st.one_of(
+        st.text(), st.binary(), st.none(), st.integers(), st.from_regex(r"step -?\d{0,5} wrong, should be .{0,6}")
+    )
+)
 def test_parser_never_crashes(text):
     c = parse_critique(text)
     assert c.step is None or c.step >= 0
@@ -20,9 +24,17 @@ def test_parser_never_crashes(text):
 
 
 def test_parse_and_grade():
-    assert parse_critique(write_critique(1, 36)).step == 1 and parse_critique("step 2 wrong, should be 36").value == "36"
+    assert (
+        parse_critique(write_critique(1, 36)).step == 1 and parse_critique("step 2 wrong, should be 36").value == "36"
+    )
     assert parse_critique("no flaw\nstep 1 wrong, should be 3").says_no_flaw  # only the first line counts
-    for bad in ["step 0 wrong, should be 3", "step two wrong", "no flaws", "step 2 wrong, should be", "Step 2 wrong, should be 3"]:
+    for bad in [
+        "step 0 wrong, should be 3",
+        "step two wrong",
+        "no flaws",
+        "step 2 wrong, should be",
+        "Step 2 wrong, should be 3",
+    ]:
         c = parse_critique(bad)
         assert not c.well_formed and c.step is None and not c.says_no_flaw
     g = grade_critique(parse_critique("step 2 wrong, should be 36"), 1, 36)

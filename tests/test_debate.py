@@ -86,8 +86,10 @@ def test_quote_judge_beats_chance_and_catches_fabrication(questions):
     p_first = judge.prob_first(JudgeView(q.start, q.hops, q.answers, proof))
     assert (p_first > 0.75) if q.correct == 0 else (p_first < 0.25)  # a shown walk convinces it
     # Strong debaters: the honest side wins most debates against an equally strong liar.
-    wins = [debate(q, judge, BestOfNDebater(judge, 16, 0.3, rng), BestOfNDebater(judge, 16, 0.3, rng), 3, True)[0] > 0.5
-            for q in test]
+    wins = [
+        debate(q, judge, BestOfNDebater(judge, 16, 0.3, rng), BestOfNDebater(judge, 16, 0.3, rng), 3, True)[0] > 0.5
+        for q in test
+    ]
     assert np.mean(wins) > 0.75
 
 
@@ -115,9 +117,17 @@ def _run(tmp_path, config, overrides):
 
 
 def test_digits_debate_run_lifts_the_judge(tmp_path):
-    metrics, store = _run(tmp_path, "configs/debate_digits.yaml", [
-        "debate_digits.ks=[4]", "debate_digits.judge_steps=600", "debate_digits.test_images=40",
-        "debate_digits.mcts_simulations=12", "debate_digits.random_draws=5"])
+    metrics, store = _run(
+        tmp_path,
+        "configs/debate_digits.yaml",
+        [
+            "debate_digits.ks=[4]",
+            "debate_digits.judge_steps=600",
+            "debate_digits.test_images=40",
+            "debate_digits.mcts_simulations=12",
+            "debate_digits.random_draws=5",
+        ],
+    )
     d = metrics["debate"]["k4"]
     for key in ("judge_random", "honest_win", "honest_win_greedy", "honest_win_no_precommit", "lift"):
         assert set(d[key]) >= {"mean", "ci_low", "ci_high"}
@@ -126,9 +136,16 @@ def test_digits_debate_run_lifts_the_judge(tmp_path):
 
 
 def test_facts_run_has_protocols_and_elo(tmp_path):
-    metrics, store = _run(tmp_path, "configs/debate_facts.yaml", [
-        "debate_facts.judge_train_questions=800", "debate_facts.test_questions=120",
-        "debate_facts.tournament_strengths=[1,16]", "debate_facts.tournament_questions=60"])
+    metrics, store = _run(
+        tmp_path,
+        "configs/debate_facts.yaml",
+        [
+            "debate_facts.judge_train_questions=800",
+            "debate_facts.test_questions=120",
+            "debate_facts.tournament_strengths=[1,16]",
+            "debate_facts.tournament_questions=60",
+        ],
+    )
     f = metrics["facts"]
     assert f["debate"]["mean"] > f["blind"]["mean"] + 0.1
     assert [r["strength"] for r in f["elo"]] == [1, 16]

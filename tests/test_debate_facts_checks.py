@@ -84,10 +84,16 @@ def test_calibration_never_turns_a_judge_around_and_a_coin_flip_is_half_right():
 
 def test_calibration_fits_one_map_per_protocol_on_calibration_rows_only():
     z, _, correct = _verdicts()
-    rows = [{"question": SimpleNamespace(correct=int(c)), "consultant_honest": i % 2 == 0,
-             "debate": float(to_correct(_sigmoid(4 * zi), c)),  # over-confident in debate
-             "consultancy": float(to_correct(_sigmoid(zi), c)),  # calibrated in consultancy
-             "blind": 0.5} for i, (zi, c) in enumerate(zip(z, correct))]
+    rows = [
+        {
+            "question": SimpleNamespace(correct=int(c)),
+            "consultant_honest": i % 2 == 0,
+            "debate": float(to_correct(_sigmoid(4 * zi), c)),  # over-confident in debate
+            "consultancy": float(to_correct(_sigmoid(zi), c)),  # calibrated in consultancy
+            "blind": 0.5,
+        }
+        for i, (zi, c) in enumerate(zip(z, correct))
+    ]
     out = calibrate(rows[2000:], rows[:2000], BOOT)
     assert out["questions"] == 2000
     assert out["maps"]["debate"]["slope"] == pytest.approx(0.25, abs=0.05)
@@ -97,7 +103,9 @@ def test_calibration_fits_one_map_per_protocol_on_calibration_rows_only():
     assert cal["consultancy"]["log_loss"]["mean"] == pytest.approx(raw["consultancy"]["log_loss"]["mean"], abs=0.01)
     assert cal["blind"]["log_loss"]["mean"] == pytest.approx(np.log(2), abs=0.01)
     d = out["calibrated_diff"]["debate_minus_consultancy"]
-    assert d["mean"] == pytest.approx(cal["debate"]["mean_p_correct"]["mean"] - cal["consultancy"]["mean_p_correct"]["mean"])
+    assert d["mean"] == pytest.approx(
+        cal["debate"]["mean_p_correct"]["mean"] - cal["consultancy"]["mean_p_correct"]["mean"]
+    )
     assert len(d["_units"]) == 2000  # per-question values, so seeds pool
 
 
@@ -138,8 +146,15 @@ def test_replayed_ablations_separate_a_blind_judge_from_the_full_one():
 
     x = np.stack([judge_features(random_transcript(q, 3, 0.3, rng)) for q in train])
     d = SimpleNamespace(debater_strength=8, fabricate=0.3, rounds=3)
-    out = run_ablations(x, [q.correct == 0 for q in train], test, d, lambda name: np.random.default_rng(1), BOOT,
-                        which={"full": (), "everything": tuple(FEATURES), "drop_mentioned": ("mentioned",)})
+    out = run_ablations(
+        x,
+        [q.correct == 0 for q in train],
+        test,
+        d,
+        lambda name: np.random.default_rng(1),
+        BOOT,
+        which={"full": (), "everything": tuple(FEATURES), "drop_mentioned": ("mentioned",)},
+    )
     assert out["full"]["debate"]["mean"] > out["everything"]["debate"]["mean"] + 0.15
     assert abs(out["full"]["debate"]["mean"] - out["drop_mentioned"]["debate"]["mean"]) < 0.12
     assert out["everything"]["weights"] == {f: 0.0 for f in FEATURES}
@@ -148,9 +163,14 @@ def test_replayed_ablations_separate_a_blind_judge_from_the_full_one():
 def test_calibration_never_uses_judge_or_test_questions():
     d = DebateFactsConfig(judge_train_questions=300, test_questions=100, calibration_questions=100)
     world = make_world("facts", d.facts)
-    ids = {name: {world.identity(q) for q in qs} for name, qs in (
-        ("judge", judge_questions(0, d)), ("test", facts_test_questions(SimpleNamespace(seed=0), d)),
-        ("calibration", calibration_questions(0, d)))}
+    ids = {
+        name: {world.identity(q) for q in qs}
+        for name, qs in (
+            ("judge", judge_questions(0, d)),
+            ("test", facts_test_questions(SimpleNamespace(seed=0), d)),
+            ("calibration", calibration_questions(0, d)),
+        )
+    }
     assert len(ids["calibration"]) == 100 and len(ids["test"]) == 100
     assert not ids["calibration"] & ids["test"] and not ids["calibration"] & ids["judge"]
     assert not ids["judge"] & ids["test"]

@@ -77,8 +77,13 @@ def test_the_endpoint_estimate_is_the_fanouts_pooled_estimate():
 def test_holm_within_families_and_exploratory_apart():
     seeds = [0, 1, 2, 3, 4]
     metrics, units = _seeds([0.1, 0.1, 0.1, 0.1, 0.1])
-    eps = [_ep("a"), _ep("b", family="other"), _ep("c"), _ep("x", primary=False),
-           _ep("auc", metric="exp.w.auroc", threshold=0.5)]  # no units: a bootstrap over seeds
+    eps = [
+        _ep("a"),
+        _ep("b", family="other"),
+        _ep("c"),
+        _ep("x", primary=False),
+        _ep("auc", metric="exp.w.auroc", threshold=0.5),
+    ]  # no units: a bootstrap over seeds
     block = evaluate_endpoints(eps, metrics, units, seeds, 1000, 0)
     assert list(block["primary"]) == ["a", "b", "c", "auc"] and list(block["exploratory"]) == ["x"]
     a, b = block["primary"]["a"], block["primary"]["b"]
@@ -117,13 +122,19 @@ def test_report_keeps_primary_before_exploratory():
     assert endpoints_section(None) == "" and endpoints_section({"primary": {}, "exploratory": {}}) == ""
 
 
-@pytest.mark.parametrize("endpoint, message", [
-    ({"name": "a", "metric": "generator.accuracy", "direction": "up"}, "endpoints.0.direction"),
-    ({"name": "a", "metric": "generator.accuracy"}, "endpoints.0.direction: Field required"),
-    ({"name": "a", "metric": "generator.accuracy", "direction": "greater", "tail": 1}, "endpoints.0.tail: unknown key"),
-    ({"name": "a b", "metric": "generator.accuracy", "direction": "greater"}, "endpoints.0.name"),
-    ({"name": "a", "metric": "best_of_n.x", "direction": "greater"}, "must start with a protocol this config runs"),
-])
+@pytest.mark.parametrize(
+    "endpoint, message",
+    [
+        ({"name": "a", "metric": "generator.accuracy", "direction": "up"}, "endpoints.0.direction"),
+        ({"name": "a", "metric": "generator.accuracy"}, "endpoints.0.direction: Field required"),
+        (
+            {"name": "a", "metric": "generator.accuracy", "direction": "greater", "tail": 1},
+            "endpoints.0.tail: unknown key",
+        ),
+        ({"name": "a b", "metric": "generator.accuracy", "direction": "greater"}, "endpoints.0.name"),
+        ({"name": "a", "metric": "best_of_n.x", "direction": "greater"}, "must start with a protocol this config runs"),
+    ],
+)
 def test_bad_endpoints_fail_at_load_naming_the_key(endpoint, message):
     with pytest.raises(UserError) as err:
         config_from_dict({"protocol": "generator", "endpoints": [endpoint]}, "cfg.yaml")

@@ -8,8 +8,16 @@ from autoalign.cli import app
 
 
 def _endpoint(status, per_seed, mean, p):
-    return {"metric": "x.y", "direction": "greater", "threshold": 0.0, "per_seed": per_seed, "status": status,
-            "estimate": {"mean": mean, "ci_low": mean - 0.02, "ci_high": mean + 0.02}, "p_value": p, "p_holm": p}
+    return {
+        "metric": "x.y",
+        "direction": "greater",
+        "threshold": 0.0,
+        "per_seed": per_seed,
+        "status": status,
+        "estimate": {"mean": mean, "ci_low": mean - 0.02, "ci_high": mean + 0.02},
+        "p_value": p,
+        "p_holm": p,
+    }
 
 
 def _run(folder, metrics):
@@ -19,17 +27,28 @@ def _run(folder, metrics):
 
 
 def test_the_table_lists_primary_endpoints_of_every_run_and_exploratory_ones_on_request(tmp_path):
-    block = {"seeds": [6, 7, 8, 9, 10], "primary": {"dc_gap": _endpoint("held", [0.05, 0.06], 0.055, 0.002)},
-             "exploratory": {"auroc": _endpoint("not held", [0.01, -0.01], 0.0, 0.5)}}
+    block = {
+        "seeds": [6, 7, 8, 9, 10],
+        "primary": {"dc_gap": _endpoint("held", [0.05, 0.06], 0.055, 0.002)},
+        "exploratory": {"auroc": _endpoint("not held", [0.01, -0.01], 0.0, 0.5)},
+    }
     a = _run(tmp_path / "gdc", {"gdc_gaps": {}, "endpoints": block})
-    b = _run(tmp_path / "sweep", {"lr=0.1": {"endpoints": {"seeds": [1, 3], "primary": {
-        "lift": _endpoint("not held", [-0.1, None], -0.1, 1.0)}}}})
+    b = _run(
+        tmp_path / "sweep",
+        {
+            "lr=0.1": {
+                "endpoints": {"seeds": [1, 3], "primary": {"lift": _endpoint("not held", [-0.1, None], -0.1, 1.0)}}
+            }
+        },
+    )
     out = CliRunner().invoke(app, ["endpoints", str(a), str(b)])
     assert out.exit_code == 0, out.output
     lines = out.output.strip().splitlines()
     assert lines[0].startswith("| run | endpoint")
     assert "| gdc | dc_gap (> 0) | 6-10 | +0.050, +0.060 | +0.055 [+0.035, +0.075] | 0.002 | **held** |" in lines
-    assert any(line.startswith("| sweep lr=0.1 | lift (> 0) | 1, 3 | -0.100, - |") and "not held" in line for line in lines)
+    assert any(
+        line.startswith("| sweep lr=0.1 | lift (> 0) | 1, 3 | -0.100, - |") and "not held" in line for line in lines
+    )
     assert not any("auroc" in line for line in lines)
     out = CliRunner().invoke(app, ["endpoints", "--exploratory", str(a)])
     assert any("auroc (exploratory)" in line and "not held" in line for line in out.output.splitlines())

@@ -10,10 +10,16 @@ import pytest
 from autoalign.measures import bootstrap_ci, hierarchical_bootstrap
 from autoalign.orchestration.fanout import pool_metrics, thread_plan
 
-FACTS = ["debate_facts.judge_train_questions=400", "debate_facts.test_questions=60",
-         "debate_facts.tournament_strengths=[]", "bootstrap_resamples=200"]
+FACTS = [
+    "debate_facts.judge_train_questions=400",
+    "debate_facts.test_questions=60",
+    "debate_facts.tournament_strengths=[]",
+    "bootstrap_resamples=200",
+]
 
-ENDPOINT = "endpoints=[{name: debate_beats_chance, metric: debate_facts.facts.debate, direction: greater, threshold: 0.5}]"
+ENDPOINT = (
+    "endpoints=[{name: debate_beats_chance, metric: debate_facts.facts.debate, direction: greater, threshold: 0.5}]"
+)
 
 
 def test_hierarchical_ci_covers_training_noise_and_only_then_widens():
@@ -45,10 +51,22 @@ def test_seeds_sharing_their_test_items_do_not_shrink_the_ci():
 
 
 def test_pool_metrics_keeps_per_seed_values_and_falls_back_to_seeds():
-    a = {"p": {"acc": {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 2}, "auroc": {"mean": 0.7, "ci_low": 0.6, "ci_high": 0.8, "n": 2},
-               "rate": 0.2, "label": "x"}}
-    b = {"p": {"acc": {"mean": 1.0, "ci_low": 0.9, "ci_high": 1.0, "n": 2}, "auroc": {"mean": 0.9, "ci_low": 0.8, "ci_high": 1.0, "n": 2},
-               "rate": 0.4, "label": "x"}}
+    a = {
+        "p": {
+            "acc": {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 2},
+            "auroc": {"mean": 0.7, "ci_low": 0.6, "ci_high": 0.8, "n": 2},
+            "rate": 0.2,
+            "label": "x",
+        }
+    }
+    b = {
+        "p": {
+            "acc": {"mean": 1.0, "ci_low": 0.9, "ci_high": 1.0, "n": 2},
+            "auroc": {"mean": 0.9, "ci_low": 0.8, "ci_high": 1.0, "n": 2},
+            "rate": 0.4,
+            "label": "x",
+        }
+    }
     units = [{"p.acc": [0.0, 1.0]}, {"p.acc": [1.0, 1.0]}]
     pooled = pool_metrics([a, b], units, [0, 1], n_resamples=200)["p"]
     assert pooled["acc"]["per_seed"] == [0.5, 1.0] and pooled["acc"]["mean"] == 0.75
@@ -56,25 +74,47 @@ def test_pool_metrics_keeps_per_seed_values_and_falls_back_to_seeds():
     assert pooled["auroc"]["resampled"] == "seeds" and abs(pooled["auroc"]["mean"] - 0.8) < 1e-12
     assert abs(pooled["rate"] - 0.3) < 1e-12 and pooled["label"] == "x"
     mixed = pool_metrics([{"d": None}, {"d": {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}}], [{}, {}], [0, 1], 100)
-    assert mixed["d"] == {"per_seed": [None, {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}], "seeds": [0, 1],
-                          "pooled": None}
+    assert mixed["d"] == {
+        "per_seed": [None, {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}],
+        "seeds": [0, 1],
+        "pooled": None,
+    }
 
 
 def test_a_last_round_short_of_workers_gets_every_thread():
-    assert thread_plan(5, 2, 2) == [1, 1, 1, 1, 2]   # the fifth seed runs alone: both cores
-    assert thread_plan(4, 2, 2) == [1, 1, 1, 1]      # full rounds: unchanged
+    assert thread_plan(5, 2, 2) == [1, 1, 1, 1, 2]  # the fifth seed runs alone: both cores
+    assert thread_plan(4, 2, 2) == [1, 1, 1, 1]  # full rounds: unchanged
     assert thread_plan(7, 3, 6) == [2] * 6 + [6]
     assert thread_plan(5, 4, 8) == [2, 2, 2, 2, 8]
     assert thread_plan(2, 2, 2) == [1, 1] and thread_plan(1, 1, 2) == [2]
-    assert thread_plan(3, 2, 1) == [1, 1, 1]         # never below one thread
+    assert thread_plan(3, 2, 1) == [1, 1, 1]  # never below one thread
     assert thread_plan(6, 4, 8) == [2, 2, 2, 2, 4, 4]
 
 
 def _fanout(tmp_path, executor):
     run_dir = tmp_path / executor
-    r = subprocess.run([sys.executable, "-m", "autoalign", "run", "configs/debate_facts.yaml", "--run-dir", str(run_dir),
-                        "--json", "--set", "seeds=[0,1,2]", "--set", f"executor={executor}", "--set", ENDPOINT,
-                        *[x for kv in FACTS for x in ("--set", kv)]], capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autoalign",
+            "run",
+            "configs/debate_facts.yaml",
+            "--run-dir",
+            str(run_dir),
+            "--json",
+            "--set",
+            "seeds=[0,1,2]",
+            "--set",
+            f"executor={executor}",
+            "--set",
+            ENDPOINT,
+            *[x for kv in FACTS for x in ("--set", kv)],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     metrics = json.loads(r.stdout)["metrics"]
     debate = metrics["debate_facts"]["facts"]["debate"]
@@ -107,9 +147,23 @@ def test_seeds_on_ray(tmp_path):
 
 def test_sweep_runs_every_point_and_reports_each(tmp_path):
     run_dir = tmp_path / "sweep"
-    r = subprocess.run([sys.executable, "-m", "autoalign", "run", "configs/debate_facts.yaml", "--run-dir", str(run_dir),
-                        "--set", "sweep={debate_facts.rounds: [1, 3]}", *[x for kv in FACTS for x in ("--set", kv)]],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autoalign",
+            "run",
+            "configs/debate_facts.yaml",
+            "--run-dir",
+            str(run_dir),
+            "--set",
+            "sweep={debate_facts.rounds: [1, 3]}",
+            *[x for kv in FACTS for x in ("--set", kv)],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "[debate_facts.rounds=1]" in r.stdout and "[debate_facts.rounds=3]" in r.stdout
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -122,11 +176,37 @@ def test_process_executor_with_side_by_side_stages_inside_finishes(tmp_path):
     """Sub-runs with two threads each run their own stages side by side (a pool inside a pool
     worker): the fan-out must still finish (the inner pool is shut down with its sub-run)."""
     run_dir = tmp_path / "nested"
-    r = subprocess.run([sys.executable, "-m", "autoalign", "run", "configs/debate_digits.yaml", "--run-dir", str(run_dir),
-                        "--quiet", "--set", "seeds=[0,1]", "--set", "executor=process", "--set", "threads=4",
-                        "--set", "debate_digits.judge_steps=200", "--set", "debate_digits.test_images=20",
-                        "--set", "debate_digits.search=greedy", "--set", "debate_digits.random_draws=2",
-                        "--set", "bootstrap_resamples=100"], capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autoalign",
+            "run",
+            "configs/debate_digits.yaml",
+            "--run-dir",
+            str(run_dir),
+            "--quiet",
+            "--set",
+            "seeds=[0,1]",
+            "--set",
+            "executor=process",
+            "--set",
+            "threads=4",
+            "--set",
+            "debate_digits.judge_steps=200",
+            "--set",
+            "debate_digits.test_images=20",
+            "--set",
+            "debate_digits.search=greedy",
+            "--set",
+            "debate_digits.random_draws=2",
+            "--set",
+            "bootstrap_resamples=100",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     pooled = json.loads((run_dir / "metrics.json").read_text())["debate_digits"]["debate"]["k4"]["honest_win"]
     assert len(pooled["per_seed"]) == 2

@@ -22,8 +22,10 @@ from autoalign.worlds.stepwise import read_stepwise_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 VALID_CONFIG = (ROOT / "configs" / "best_of_n.yaml").read_bytes()
-VALID_JSONL = (b'{"prompt": "7+5=", "completions": ["7+5=12", "#12"], "labels": [true, true]}\n'
-               b'{"prompt": "2*3=", "completions": ["2*3=7", "#7"], "labels": [false, false]}\n')
+VALID_JSONL = (
+    b'{"prompt": "7+5=", "completions": ["7+5=12", "#12"], "labels": [true, true]}\n'
+    b'{"prompt": "2*3=", "completions": ["2*3=7", "#7"], "labels": [false, false]}\n'
+)
 VALID_JSON = b'{"best_of_n": {"accuracy": [0.5, 0.75], "n": 4, "name": "x"}, "ok": true}\n'
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # Characters that steer YAML's and JSON's parsers into their corners: flow and block collections,
@@ -72,15 +74,20 @@ def test_random_syntax(tmp_path, loader, text):
 
 @pytest.mark.parametrize("loader", LOADERS)
 @FUZZ
-@given(cut=st.integers(0, 10_000), which=st.sampled_from([VALID_CONFIG, VALID_JSONL, VALID_JSON]),
-       junk=st.sampled_from([b"", b"\xff", b"\x00", b"\xe2\x82", b"\n\n", b"{"]))
+@given(
+    cut=st.integers(0, 10_000),
+    which=st.sampled_from([VALID_CONFIG, VALID_JSONL, VALID_JSON]),
+    junk=st.sampled_from([b"", b"\xff", b"\x00", b"\xe2\x82", b"\n\n", b"{"]),
+)
 def test_truncated_files(tmp_path, loader, cut, which, junk):
     """Prefixes of valid files, cut anywhere (mid-character too), sometimes with junk at the end."""
     only_user_errors(loader, tmp_path / "input.yaml", which[: cut % (len(which) + 1)] + junk)
 
 
 @FUZZ
-@given(text=st.one_of(st.text(max_size=60), st.text(alphabet=st.sampled_from(list("ab.= \n\t[]{}&*:!\x00")), max_size=40)))
+@given(
+    text=st.one_of(st.text(max_size=60), st.text(alphabet=st.sampled_from(list("ab.= \n\t[]{}&*:!\x00")), max_size=40))
+)
 def test_random_overrides(text):
     try:
         apply_overrides({"seed": 0, "lst": [1], "generator": {"size": "tiny"}}, [text])
@@ -116,33 +123,36 @@ def _merge_bomb(levels: int = 12) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("content, expect", [
-    (bytes(range(256)) * 4, "c.yaml:2: not UTF-8 text (byte 0x80)"),
-    (b"\x00\x01\x02binary\xff\xfe", "not UTF-8 text"),
-    ("seed: 1\n".encode("utf-16"), "c.yaml:1: not UTF-8 text (UTF-16"),
-    ("seed: 1\n".encode("utf-16-be"), "invalid YAML"),  # no BOM: NUL bytes, which YAML refuses
-    (b"seed: 1\nname: caf\xe9\n", "c.yaml:2: not UTF-8 text (byte 0xe9)"),
-    (b"seed: 1\nseed\x00: 2\n", "c.yaml:2: invalid YAML: unacceptable character #x0000"),
-    (b"seed: [" * 3000, "invalid YAML"),
-    (("a: " + "{b: " * 300 + "1" + "}" * 300 + "\n").encode(), "invalid YAML"),
-    (b"1: 2\n", "1: keys must be names"),
-    (b"generator: {3: 4}\n", "generator.3: keys must be names"),
-    (b"generator: {? [1, 2] : 4}\n", "invalid YAML"),  # a list as a key cannot be built
-    (b"- a\n- b\n", "must be a mapping"),
-    (b"just text\n", "must be a mapping"),
-    (b"a: 1\n---\nb: 2\n", "c.yaml:2: invalid YAML"),
-    (b"a:\n\tb: 1\n", "c.yaml:2: invalid YAML"),
-    (b"seed: !!python/object:os.system x\n", "invalid YAML"),
-    (b"seed: !!int nope\n", "invalid YAML"),
-    (b"seed: !!timestamp 2001-13-45\n", "invalid YAML"),
-    (b"seed: " + b"9" * 5000 + b"\n", "invalid YAML"),
-    (b"a: {<<: 3}\n", "invalid YAML"),
-    (b"a: *nowhere\n", "invalid YAML"),
-    (b"a: &a [*a]\n", "recursive alias"),
-    (b"a: &a {b: *a}\n", "recursive alias"),
-    (_bomb().encode(), "alias bomb"),
-    (_merge_bomb().encode(), "alias bomb"),
-])
+@pytest.mark.parametrize(
+    "content, expect",
+    [
+        (bytes(range(256)) * 4, "c.yaml:2: not UTF-8 text (byte 0x80)"),
+        (b"\x00\x01\x02binary\xff\xfe", "not UTF-8 text"),
+        ("seed: 1\n".encode("utf-16"), "c.yaml:1: not UTF-8 text (UTF-16"),
+        ("seed: 1\n".encode("utf-16-be"), "invalid YAML"),  # no BOM: NUL bytes, which YAML refuses
+        (b"seed: 1\nname: caf\xe9\n", "c.yaml:2: not UTF-8 text (byte 0xe9)"),
+        (b"seed: 1\nseed\x00: 2\n", "c.yaml:2: invalid YAML: unacceptable character #x0000"),
+        (b"seed: [" * 3000, "invalid YAML"),
+        (("a: " + "{b: " * 300 + "1" + "}" * 300 + "\n").encode(), "invalid YAML"),
+        (b"1: 2\n", "1: keys must be names"),
+        (b"generator: {3: 4}\n", "generator.3: keys must be names"),
+        (b"generator: {? [1, 2] : 4}\n", "invalid YAML"),  # a list as a key cannot be built
+        (b"- a\n- b\n", "must be a mapping"),
+        (b"just text\n", "must be a mapping"),
+        (b"a: 1\n---\nb: 2\n", "c.yaml:2: invalid YAML"),
+        (b"a:\n\tb: 1\n", "c.yaml:2: invalid YAML"),
+        (b"seed: !!python/object:os.system x\n", "invalid YAML"),
+        (b"seed: !!int nope\n", "invalid YAML"),
+        (b"seed: !!timestamp 2001-13-45\n", "invalid YAML"),
+        (b"seed: " + b"9" * 5000 + b"\n", "invalid YAML"),
+        (b"a: {<<: 3}\n", "invalid YAML"),
+        (b"a: *nowhere\n", "invalid YAML"),
+        (b"a: &a [*a]\n", "recursive alias"),
+        (b"a: &a {b: *a}\n", "recursive alias"),
+        (_bomb().encode(), "alias bomb"),
+        (_merge_bomb().encode(), "alias bomb"),
+    ],
+)
 def test_bad_config_files(tmp_path, content, expect):
     path = tmp_path / "c.yaml"
     path.write_bytes(content)
@@ -264,20 +274,23 @@ def test_stepwise_regressions(tmp_path):
     path.write_bytes(b"[" * 100_000 + b"\n")
     with pytest.raises(UserError, match=rf"^{path}:1: invalid JSON"):
         read_stepwise_jsonl(path)
-    path.write_bytes(b'\xef\xbb\xbf' + VALID_JSONL.replace(b"\n", b"\r\n"))  # BOM and CRLF are fine
+    path.write_bytes(b"\xef\xbb\xbf" + VALID_JSONL.replace(b"\n", b"\r\n"))  # BOM and CRLF are fine
     assert [e.labels for e in read_stepwise_jsonl(path)] == [[True, True], [False, False]]
 
 
-@pytest.mark.parametrize("content, expect", [
-    (b"", "bad.json: invalid JSON: the file is empty"),
-    (b'{"a": ', "bad.json:1: invalid JSON"),
-    (b'{"a": 1,\n "b": }', "bad.json:2: invalid JSON"),
-    (b'{"a": "\xff"}', "bad.json:1: not UTF-8 text"),
-    ('{"a": 1}'.encode("utf-16"), "bad.json:1: not UTF-8 text (UTF-16"),
-    (b"1" * 5000, "bad.json: invalid JSON"),
-    (b"[" * 100_000, "bad.json: invalid JSON"),
-    (b"\x00", "bad.json:1: invalid JSON"),
-])
+@pytest.mark.parametrize(
+    "content, expect",
+    [
+        (b"", "bad.json: invalid JSON: the file is empty"),
+        (b'{"a": ', "bad.json:1: invalid JSON"),
+        (b'{"a": 1,\n "b": }', "bad.json:2: invalid JSON"),
+        (b'{"a": "\xff"}', "bad.json:1: not UTF-8 text"),
+        ('{"a": 1}'.encode("utf-16"), "bad.json:1: not UTF-8 text (UTF-16"),
+        (b"1" * 5000, "bad.json: invalid JSON"),
+        (b"[" * 100_000, "bad.json: invalid JSON"),
+        (b"\x00", "bad.json:1: invalid JSON"),
+    ],
+)
 def test_bad_json_files(tmp_path, content, expect):
     path = tmp_path / "bad.json"
     path.write_bytes(content)
@@ -303,13 +316,23 @@ def test_json_and_jsonl_happy_paths(tmp_path):
 # --- regressions: --set -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("item, expect", [
-    ("a..b=1", "empty part"), ("=1", "expected key.path=value"), ("a.=1", "empty part"), (".a=1", "empty part"),
-    (".=1", "empty part"), ("nonsense", "expected key.path=value"), ("", "expected key.path=value"),
-    ("seed.x=1", "seed is a value, not a section"), ("lst.0=5", "lst is a list, not a section"),
-    ("a\n..b=1", "empty part"), ("x=" + _bomb().replace("\n", ", ").join("{}"), "alias bomb"),
-    ("x=&a [*a]", "recursive alias"),
-])
+@pytest.mark.parametrize(
+    "item, expect",
+    [
+        ("a..b=1", "empty part"),
+        ("=1", "expected key.path=value"),
+        ("a.=1", "empty part"),
+        (".a=1", "empty part"),
+        (".=1", "empty part"),
+        ("nonsense", "expected key.path=value"),
+        ("", "expected key.path=value"),
+        ("seed.x=1", "seed is a value, not a section"),
+        ("lst.0=5", "lst is a list, not a section"),
+        ("a\n..b=1", "empty part"),
+        ("x=" + _bomb().replace("\n", ", ").join("{}"), "alias bomb"),
+        ("x=&a [*a]", "recursive alias"),
+    ],
+)
 def test_bad_set_items(item, expect):
     with pytest.raises(UserError, match=expect) as e:
         apply_overrides({"seed": 0, "lst": [1]}, [item])
@@ -340,8 +363,13 @@ def test_corrupt_run_folder_is_one_line(tmp_path):
     (tmp_path / "metrics.json").write_bytes(b'{"debate_facts": {"facts": ')
     with pytest.raises(UserError, match="metrics.json:1: invalid JSON"):
         _ = RunStore(tmp_path).metrics
-    r = subprocess.run([sys.executable, "-m", "autoalign", "report", str(tmp_path)], capture_output=True, text=True,
-                       timeout=120, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "autoalign", "report", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert r.returncode == 2 and r.stderr.startswith("error:") and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
@@ -349,8 +377,9 @@ def test_binary_config_on_the_command_line(tmp_path):
     """Loading the config fails before anything trains, so this is cheap."""
     path = tmp_path / "binary.yaml"
     path.write_bytes(bytes(range(256)) * 4)
-    r = subprocess.run([sys.executable, "-m", "autoalign", "run", str(path)], capture_output=True, text=True,
-                       timeout=120, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "autoalign", "run", str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2, r.stderr
     assert len(lines) == 1 and lines[0].startswith("error:") and "binary.yaml" in lines[0], r.stderr

@@ -8,11 +8,24 @@ from autoalign.orchestration import execute, open_run
 
 
 def test_trained_critic_catches_planted_flaws(tmp_path):
-    cfg = load_config("configs/gdc_gaps.yaml", [
-        "bootstrap_resamples=200", "gdc.sizes=[tiny]", "gdc.train_steps=1500", "gdc.test_problems=100",
-        "gdc.world.max_steps=2", "gdc.world.operators=+", "gdc.mix.generation=0.1",
-        "gdc.mix.discrimination=0.3", "gdc.mix.critique=0.6",
-        "gdc.critique_samples=2", "gdc.adversarial_tries=2", "gdc.bonuses=[0,4]", "gdc.own_train_steps=0"])
+    cfg = load_config(
+        "configs/gdc_gaps.yaml",
+        [
+            "bootstrap_resamples=200",
+            "gdc.sizes=[tiny]",
+            "gdc.train_steps=1500",
+            "gdc.test_problems=100",
+            "gdc.world.max_steps=2",
+            "gdc.world.operators=+",
+            "gdc.mix.generation=0.1",
+            "gdc.mix.discrimination=0.3",
+            "gdc.mix.critique=0.6",
+            "gdc.critique_samples=2",
+            "gdc.adversarial_tries=2",
+            "gdc.bonuses=[0,4]",
+            "gdc.own_train_steps=0",
+        ],
+    )
     store, _ = open_run(cfg, tmp_path / "run")
     metrics = execute(store, cfg)["gdc_gaps"]
     g = metrics["gdc"]["tiny"]
@@ -42,11 +55,24 @@ def test_trained_critic_catches_planted_flaws(tmp_path):
 
 def test_gdc_runs_on_countdown_through_the_world_interface(tmp_path):
     """GDC reads steps, flaws and checks through the World: countdown needs no GDC code of its own."""
-    cfg = load_config("configs/gdc_gaps.yaml", [
-        "bootstrap_resamples=100", "gdc.world={name: countdown, n_numbers: 3}", "gdc.sizes=[micro]",
-        "gdc.train_steps=150", "gdc.test_problems=40", "gdc.critique_samples=2", "gdc.adversarial_tries=2",
-        "gdc.bonuses=[0]", "gdc.own_train_steps=40", "gdc.own_train_problems=20", "gdc.curve_every=20",
-        "gdc.curve_problems=10", "gdc.own_control=true"])
+    cfg = load_config(
+        "configs/gdc_gaps.yaml",
+        [
+            "bootstrap_resamples=100",
+            "gdc.world={name: countdown, n_numbers: 3}",
+            "gdc.sizes=[micro]",
+            "gdc.train_steps=150",
+            "gdc.test_problems=40",
+            "gdc.critique_samples=2",
+            "gdc.adversarial_tries=2",
+            "gdc.bonuses=[0]",
+            "gdc.own_train_steps=40",
+            "gdc.own_train_problems=20",
+            "gdc.curve_every=20",
+            "gdc.curve_problems=10",
+            "gdc.own_control=true",
+        ],
+    )
     store, _ = open_run(cfg, tmp_path / "run")
     m = execute(store, cfg)["gdc_gaps"]
     g = m["gdc"]["micro"]
@@ -58,9 +84,11 @@ def test_gdc_runs_on_countdown_through_the_world_interface(tmp_path):
         assert diff[key]["n"] == 40 and -1.0 <= diff[key]["mean"] <= 1.0
     for arm, key in (("control", "phase2_minus_control"), ("phase1", "phase2_minus_phase1")):
         assert control[key]["discriminator"]["mean"] == pytest.approx(
-            g["discriminator"]["mean"] - control[arm]["discriminator"]["mean"])
+            g["discriminator"]["mean"] - control[arm]["discriminator"]["mean"]
+        )
     assert control["control_minus_phase1"]["generator"]["mean"] == pytest.approx(
-        control["phase2_minus_phase1"]["generator"]["mean"] - diff["generator"]["mean"])
+        control["phase2_minus_phase1"]["generator"]["mean"] - diff["generator"]["mean"]
+    )
     # on own samples all three score phase 2's samples: the same problems hold both kinds
     w = [control[a]["own_samples"]["within_auroc"]["discriminator"] for a in ("phase1", "control")]
     assert all(x is None for x in w) or {x["n"] for x in w} == {g["own_samples"]["within_auroc"]["discriminator"]["n"]}

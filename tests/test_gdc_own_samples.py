@@ -39,8 +39,11 @@ def _constructed(k=4, n=120, seed=0):
     problems = world.problems(seed, "test", n)
     rng = np.random.default_rng(seed)
     ease = rng.uniform(0.1, 0.9, n)
-    rows = [{"problem": i, "sound": bool(rng.random() < ease[i]), "n_steps": problems[i].n_steps}
-            for i in range(n) for _ in range(k)]
+    rows = [
+        {"problem": i, "sound": bool(rng.random() < ease[i]), "n_steps": problems[i].n_steps}
+        for i in range(n)
+        for _ in range(k)
+    ]
     for r in rows:
         r["flawed_step"] = None if r["sound"] else 0
         r["text"] = problems[r["problem"]].solution
@@ -50,9 +53,13 @@ def _constructed(k=4, n=120, seed=0):
 def _metrics(problems, rows, d, critiques, compare=None, surprise=None):
     n = len(rows)
     said = np.array([c == "no flaw" for c in critiques], float)
-    scores = {"discriminator": np.asarray(d, float), "critique": said, "critique_likelihood": said,
-              "compare": np.zeros(n) if compare is None else np.asarray(compare, float),
-              "surprise": np.zeros(n) if surprise is None else np.asarray(surprise, float)}
+    scores = {
+        "discriminator": np.asarray(d, float),
+        "critique": said,
+        "critique_likelihood": said,
+        "compare": np.zeros(n) if compare is None else np.asarray(compare, float),
+        "surprise": np.zeros(n) if surprise is None else np.asarray(surprise, float),
+    }
     greedy = np.zeros(len(problems))
     return own_sample_metrics(rows, scores, critiques, WORLD, problems, greedy, BOOT)
 
@@ -93,9 +100,9 @@ def test_a_critique_that_says_exactly_the_discriminators_verdict_has_no_verdict_
     margin = np.where(sound > 0, 1.0, -1.0) + rng.normal(0, 1, len(rows))  # a noisy D
     same = ["no flaw" if m > 0 else "step 1 wrong, should be 0" for m in margin]
     m = _metrics(problems, rows, margin, same)
-    assert m["dc_selection"]["ci_low"] > 0                                    # the margin's built-in edge
+    assert m["dc_selection"]["ci_low"] > 0  # the margin's built-in edge
     assert m["dc_selection_verdicts"]["mean"] == pytest.approx(0.0, abs=1e-12)
-    silent = _metrics(problems, rows, margin, ["no flaw"] * len(rows))       # C says nothing: a gap shows
+    silent = _metrics(problems, rows, margin, ["no flaw"] * len(rows))  # C says nothing: a gap shows
     assert silent["dc_selection_verdicts"]["ci_low"] > 0
 
 
@@ -120,6 +127,7 @@ def _items(world, problems):
 
 def _fake_rater(world, mistake: bool):
     """A rater that writes the gold step where it is asked to continue (or always a wrong one)."""
+
     def sample(model, tokenizer, prompts, **_):
         out = []
         for q in prompts:
@@ -129,6 +137,7 @@ def _fake_rater(world, mistake: bool):
             gold = problem.step_texts[i] + ";" if i < problem.n_steps else f"#{problem.answer}"
             out.append("0+0=0;" if mistake else gold)
         return out
+
     return sample
 
 
@@ -136,8 +145,10 @@ def test_measured_rater_finds_pointed_flaws_and_its_false_alarms_are_measured(mo
     world = make_world("arithmetic", ArithmeticConfig(min_steps=3, max_steps=3, operators="+-"))
     problems = world.problems(0, "test", 80)
     items = _items(world, problems)
-    pointing = [f"step {it['flawed_step'] + 1} wrong, should be 0" if it["flawed_step"] is not None else "no flaw"
-                for it in items]
+    pointing = [
+        f"step {it['flawed_step'] + 1} wrong, should be 0" if it["flawed_step"] is not None else "no flaw"
+        for it in items
+    ]
     monkeypatch.setattr(rater, "sample_solutions", _fake_rater(world, mistake=False))
     r = rater.measured_assistance(None, None, world, problems, items, pointing, 1, 0, BOOT)
     assert r["flaws_found"]["with"]["mean"] == 1.0 and r["false_alarms"]["with"]["mean"] == 0.0
@@ -156,7 +167,9 @@ def test_step_checks_give_each_step_with_what_precedes_it():
     checks = rater.step_checks(text, make_world("arithmetic").steps(text))
     assert checks == [("", "7+5=12;"), ("7+5=12;", "12-3=9;"), ("7+5=12;12-3=9;", "#9")]
     world = make_world("arithmetic")
-    assert rater.same_step(world, "12-3=9;#9", "12-3=9;", False) and not rater.same_step(world, "12-4=8;", "12-3=9;", False)
+    assert rater.same_step(world, "12-3=9;#9", "12-3=9;", False) and not rater.same_step(
+        world, "12-4=8;", "12-3=9;", False
+    )
     assert rater.same_step(world, "#9", "#9", True) and not rater.same_step(world, "#8", "#9", True)
     assert rater.same_step(world, "#9\n7", " #9", True)  # the answer step: its first line, up to blanks
     assert not rater.same_step(world, "12-3=9", "12-3=9;", False)  # no separator written: not the same step

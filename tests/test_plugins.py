@@ -72,8 +72,12 @@ def run(ctx, cfg):
 def _install_plugin(root):
     site = root / "site"
     (site / "parity_plugin-0.1.dist-info").mkdir(parents=True)
-    (site / "parity_plugin-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: parity-plugin\nVersion: 0.1\n")
-    (site / "parity_plugin-0.1.dist-info" / "entry_points.txt").write_text("[autoalign.plugins]\nparity = parity_plugin\n")
+    (site / "parity_plugin-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: parity-plugin\nVersion: 0.1\n"
+    )
+    (site / "parity_plugin-0.1.dist-info" / "entry_points.txt").write_text(
+        "[autoalign.plugins]\nparity = parity_plugin\n"
+    )
     (site / "parity_plugin.py").write_text(textwrap.dedent(PLUGIN))
     return site
 
@@ -85,8 +89,13 @@ def test_outside_package_registers_world_and_protocol(tmp_path):
     config.write_text("name: parity\nprotocol: parity_rule\nparity_rule:\n  problems: 300\n  world: {digits: 5}\n")
     run_dir = tmp_path / "runs" / "parity-1"
     cli = [sys.executable, "-m", "autoalign"]
-    r = subprocess.run(cli + ["run", str(config), "--run-dir", str(run_dir), "--json"], env=env,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        cli + ["run", str(config), "--run-dir", str(run_dir), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     metrics = json.loads(r.stdout)["metrics"]
     acc = metrics["parity_rule"]["accuracy"]
@@ -98,8 +107,13 @@ def test_outside_package_registers_world_and_protocol(tmp_path):
 
     # a bad key in the plugin's own section fails at load time with its path, like a built-in's
     config.write_text("protocol: parity_rule\nparity_rule:\n  problemz: 3\n")
-    r = subprocess.run(cli + ["run", str(config), "--run-dir", str(tmp_path / "bad")], env=env,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        cli + ["run", str(config), "--run-dir", str(tmp_path / "bad")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "parity_rule.problemz: unknown key" in r.stderr
 
 
@@ -130,7 +144,7 @@ def open_echo(name, settings):
     return Echo(name, settings.prefix)
 '''
 
-PROBE = '''
+PROBE = """
 import json, sys
 from autoalign.config import load_config
 from autoalign.errors import UserError
@@ -149,7 +163,7 @@ try:
 except UserError as e:
     out["bad_key"] = str(e)
 print(json.dumps(out))
-'''
+"""
 
 
 def test_outside_provider_is_found_on_every_lookup_path(tmp_path):
@@ -159,7 +173,8 @@ def test_outside_provider_is_found_on_every_lookup_path(tmp_path):
     pkg = tmp_path / "pkg"
     (pkg / "echo_provider").mkdir(parents=True)
     (pkg / "echo_provider" / "__init__.py").write_text(textwrap.dedent(PROVIDER_PLUGIN))
-    (pkg / "pyproject.toml").write_text(textwrap.dedent('''
+    (pkg / "pyproject.toml").write_text(
+        textwrap.dedent("""
         [build-system]
         requires = ["setuptools>=68"]
         build-backend = "setuptools.build_meta"
@@ -170,10 +185,26 @@ def test_outside_provider_is_found_on_every_lookup_path(tmp_path):
 
         [project.entry-points."autoalign.plugins"]
         echo = "echo_provider"
-    '''))
+    """)
+    )
     site = tmp_path / "site"
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                        "--target", str(site), str(pkg)], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(pkg),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
     r = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300)
@@ -184,7 +215,14 @@ def test_outside_provider_is_found_on_every_lookup_path(tmp_path):
     assert out["bad_key"] == "config (with --set): providers.echo.prefx: unknown key"
 
     # `autoalign serve` resolves the address too, then refuses it: the provider gives no weights
-    r = subprocess.run([sys.executable, "-m", "autoalign", "serve", "echo/x", "--device", "cpu"], env=env,
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2 and r.stderr.strip() == \
-        "error: serve: echo/x is not a local model (its provider gives no weights to serve)", r.stderr
+    r = subprocess.run(
+        [sys.executable, "-m", "autoalign", "serve", "echo/x", "--device", "cpu"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (
+        r.returncode == 2
+        and r.stderr.strip() == "error: serve: echo/x is not a local model (its provider gives no weights to serve)"
+    ), r.stderr

@@ -33,12 +33,15 @@ def test_addresses_parse(folder):
     assert parse_address("openai/qwen2.5-7b").lab_size is None
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("nope/model", "unknown model provider 'nope'"),
-    ("hf/", "names no model"),
-    ("", "expected a model address"),
-    ("./does-not-exist", "neither a model address"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("nope/model", "unknown model provider 'nope'"),
+        ("hf/", "names no model"),
+        ("", "expected a model address"),
+        ("./does-not-exist", "neither a model address"),
+    ],
+)
 def test_bad_addresses_are_one_line(text, expected):
     with pytest.raises(UserError, match=expected) as e:
         parse_address(text, "generator.model")
@@ -102,8 +105,9 @@ class Echo(LanguageModel):
     def __init__(self, name: str, prefix: str):
         self.address, self.prefix = f"echo/{name}", prefix
 
-    def generate(self, prompts, temperature=1.0, max_new_tokens=64, seed=0, batch_size=256, description="",
-                 tokens_out=None):
+    def generate(
+        self, prompts, temperature=1.0, max_new_tokens=64, seed=0, batch_size=256, description="", tokens_out=None
+    ):
         return [self.prefix + p for p in prompts]
 
 

@@ -10,11 +10,17 @@ def make_pools(n=40, m=32, seed=0):
     for _ in range(n):
         correct = rng.random(m) < 0.3
         answers = [7 if c else int(rng.integers(0, 3)) for c in correct]
-        pools.append(Pool(correct, answers, {
-            "oracle": np.where(correct, 0.0, -5.0) + rng.random(m) * 0.01,
-            "prm": np.log(np.where(correct, 0.9, 0.1)),
-            "random": rng.random(m),
-        }))
+        pools.append(
+            Pool(
+                correct,
+                answers,
+                {
+                    "oracle": np.where(correct, 0.0, -5.0) + rng.random(m) * 0.01,
+                    "prm": np.log(np.where(correct, 0.9, 0.1)),
+                    "random": rng.random(m),
+                },
+            )
+        )
     return pools
 
 
@@ -65,9 +71,12 @@ def test_weighted_vote_gives_a_minus_infinity_score_no_weight_and_no_nan():
     """An empty sample scores -inf under every verifier; a subset of only such samples has no winner."""
     import warnings
 
-    pools = [Pool(correct=np.array([False, True, True]), answers=[None, 5, 5],
-                  scores={"prm": np.array([-np.inf, -1.0, -2.0])}),
-             Pool(correct=np.array([False, False]), answers=[None, None], scores={"prm": np.array([-np.inf, -np.inf])})]
+    pools = [
+        Pool(
+            correct=np.array([False, True, True]), answers=[None, 5, 5], scores={"prm": np.array([-np.inf, -1.0, -2.0])}
+        ),
+        Pool(correct=np.array([False, False]), answers=[None, None], scores={"prm": np.array([-np.inf, -np.inf])}),
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         out = best_of_n(pools, [1, 2], subsets=50, seed=0)

@@ -43,7 +43,9 @@ def test_kill_mid_training_then_resume_matches_uninterrupted_run(tmp_path):
     assert "resumed_from_checkpoint" in events
     resumed = json.loads((killed / "metrics.json").read_text())
     assert resumed["generator"] == reference["generator"]
-    assert (killed / "report.html").exists() and list((killed / "models").glob("generator_arithmetic-*/model.safetensors"))
+    assert (killed / "report.html").exists() and list(
+        (killed / "models").glob("generator_arithmetic-*/model.safetensors")
+    )
 
     # resuming a finished run redoes nothing and changes nothing
     r = subprocess.run(cli("run", "--resume", str(killed), "--quiet"), timeout=600)

@@ -60,8 +60,9 @@ class RunningSums(World):
         digits = [rng.randrange(10) for _ in range(rng.randint(self.config.min_digits, self.config.max_digits))]
         sums = [sum(digits[: i + 1]) % 10 for i in range(len(digits))]
         solution = _sums_solution(sums)
-        return ProblemRecord(" ".join(map(str, digits)) + "?", solution, sums[-1], len(digits),
-                             tuple(_spans(solution)), {"sums": sums})
+        return ProblemRecord(
+            " ".join(map(str, digits)) + "?", solution, sums[-1], len(digits), tuple(_spans(solution)), {"sums": sums}
+        )
 
     def steps(self, text):
         return _spans(text)
@@ -72,8 +73,14 @@ class RunningSums(World):
         gold = [f"s{v}," for v in problem.extras["sums"]]
         labels = [i < len(gold) and s == gold[i] for i, s in enumerate(steps)]
         answer = next((p[1:] for p in parts if p.startswith("=")), None)
-        return Verdict(steps, labels, answer, answer == str(problem.answer), answer is not None,
-                       next((i for i, ok in enumerate(labels) if not ok), None))
+        return Verdict(
+            steps,
+            labels,
+            answer,
+            answer == str(problem.answer),
+            answer is not None,
+            next((i for i, ok in enumerate(labels) if not ok), None),
+        )
 
     def tamper(self, problem, kind, rng):
         sums, i = list(problem.extras["sums"]), rng.randrange(problem.n_steps)
@@ -92,8 +99,9 @@ SOURCES = [  # (overrides, checkable steps, levels)
 
 
 def config(overrides, checkable=2, levels=3, *more) -> RRMConfig:
-    return load_config("configs/rrm.yaml", [*overrides, f"rrm.checkable_steps={checkable}", f"rrm.levels={levels}",
-                                            *more]).rrm
+    return load_config(
+        "configs/rrm.yaml", [*overrides, f"rrm.checkable_steps={checkable}", f"rrm.levels={levels}", *more]
+    ).rrm
 
 
 def test_the_user_guesses_long_outcomes_at_the_declared_agreement():
@@ -124,6 +132,7 @@ def test_assisted_evaluation_with_an_oracle_is_exact_and_never_accepts_a_wrong_c
     labelled = outcomes(r, levels, 0, "overseer", 300, source)
     items, truth = [(p, c) for p, c, _ in labelled], [t for _, _, t in labelled]
     assert 0.4 < np.mean(truth) < 0.6 and all(source.length(p) > checkable for p, _ in items)
+
     def oracle(level, pieces):
         return [source.right_claim(p) for p in pieces]
 
@@ -131,6 +140,7 @@ def test_assisted_evaluation_with_an_oracle_is_exact_and_never_accepts_a_wrong_c
     assert assisted_verdicts(r, source, oracle, items, stats) == truth
     assert stats["user_checks"] >= 2 * len(items)
     assert all(all(v) for k, v in stats.items() if k.startswith("assistant_level"))
+
     # a liar states a wrong option for every first half: every right claim is rejected, no wrong one accepted
     def liar(level, pieces):
         return [next(o for o in source.options(p) if not source.is_right(p, o)) for p in pieces]
@@ -139,6 +149,7 @@ def test_assisted_evaluation_with_an_oracle_is_exact_and_never_accepts_a_wrong_c
     assert not any(s and not t for s, t in zip(said, truth)) and not any(said)
     # any assistant at all (here: random options) never gets a wrong claim accepted
     rng = random.Random(0)
+
     def guess(level, pieces):
         return [rng.choice(source.options(p)) for p in pieces]
 
@@ -171,6 +182,7 @@ def test_countdown_chains_follow_countdowns_rules():
 def test_held_out_outcomes_are_disjoint_from_training_ones(overrides, checkable, levels):
     r = config(overrides, checkable, levels)
     source = make_outcomes(r)
+
     def text(p):
         item = source.item(p, source.right_claim(p))
         return item.prompt + item.body
@@ -209,16 +221,19 @@ def test_the_chain_encoding_is_prompt_then_a_terminated_claim():
     assert not source.item(piece, 19).body.startswith(source.item(piece, 1).body)
 
 
-@pytest.mark.parametrize("bad,says", [
-    ("rrm.world=chess", "unknown world 'chess'"),
-    ("rrm.world=facts", "world 'facts' has no solutions"),
-    ("rrm.world.operators=+x", "unknown operators"),
-    ("rrm.operators=+-", "rrm.operators: unknown key"),
-    ("rrm.model_size=huge", "model_size"),
-    ("rrm.eval_split=overseer", "eval_split"),
-    ("rrm.levels=4", "at most 8 steps"),
-    ("rrm.checkable_steps=0", "checkable_steps"),
-])
+@pytest.mark.parametrize(
+    "bad,says",
+    [
+        ("rrm.world=chess", "unknown world 'chess'"),
+        ("rrm.world=facts", "world 'facts' has no solutions"),
+        ("rrm.world.operators=+x", "unknown operators"),
+        ("rrm.operators=+-", "rrm.operators: unknown key"),
+        ("rrm.model_size=huge", "model_size"),
+        ("rrm.eval_split=overseer", "eval_split"),
+        ("rrm.levels=4", "at most 8 steps"),
+        ("rrm.checkable_steps=0", "checkable_steps"),
+    ],
+)
 def test_rrm_config_rejects_bad_values_in_one_line(bad, says):
     with pytest.raises(UserError, match=re.escape(says)) as e:
         load_config("configs/rrm.yaml", [bad])
@@ -243,10 +258,21 @@ def test_both_configs_load_and_declare_the_primary_endpoint():
 
 
 def test_rrm_runs_end_to_end_on_a_world_built_from_the_contract_alone(tmp_path):
-    cfg = load_config("configs/rrm.yaml", [
-        "bootstrap_resamples=100", "rrm.world={name: rrm_test_sums, min_digits: 1, max_digits: 4}",
-        "rrm.checkable_steps=1", "rrm.levels=3", "rrm.model_size=micro", "rrm.train_outcomes=40",
-        "rrm.test_outcomes=20", "rrm.pretrain_steps=5", "rrm.steps=3", "rrm.batch_size=8"])
+    cfg = load_config(
+        "configs/rrm.yaml",
+        [
+            "bootstrap_resamples=100",
+            "rrm.world={name: rrm_test_sums, min_digits: 1, max_digits: 4}",
+            "rrm.checkable_steps=1",
+            "rrm.levels=3",
+            "rrm.model_size=micro",
+            "rrm.train_outcomes=40",
+            "rrm.test_outcomes=20",
+            "rrm.pretrain_steps=5",
+            "rrm.steps=3",
+            "rrm.batch_size=8",
+        ],
+    )
     store, _ = open_run(cfg, tmp_path / "run")
     m = execute(store, cfg)["rrm"]["rrm"]
     assert m["world"] == "rrm_test_sums" and m["outcomes"] == "solutions" and m["long_chain_steps"] == [3, 4]

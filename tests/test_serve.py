@@ -55,8 +55,9 @@ def client(url, key="x"):
 
 def post(url, body: bytes, path="/v1/completions", headers=None):
     """(status, parsed JSON or None) of a raw POST."""
-    req = urllib.request.Request(url + path, data=body, method="POST",
-                                 headers={"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        url + path, data=body, method="POST", headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
             status, raw = r.status, r.read()
@@ -106,8 +107,9 @@ def test_seeded_sampling_is_reproducible_and_equals_in_process(served):
 def test_echo_logprobs_equal_completion_logprobs(served):
     url, lm, _ = served
     prompt, completion = "12*3=", "36;#36"
-    r = client(url).completions.create(model="micro", prompt=prompt + completion, max_tokens=0, echo=True,
-                                       logprobs=0, temperature=0)
+    r = client(url).completions.create(
+        model="micro", prompt=prompt + completion, max_tokens=0, echo=True, logprobs=0, temperature=0
+    )
     lp = r.choices[0].logprobs
     assert r.choices[0].text == prompt + completion
     assert lp.token_logprobs[0] is None and lp.tokens == list(prompt + completion)
@@ -121,18 +123,19 @@ def test_echo_logprobs_equal_completion_logprobs(served):
 
 def test_generated_token_logprobs_score_the_completion(served):
     url, lm, _ = served
-    r = client(url).completions.create(model="micro", prompt=PROMPTS, max_tokens=8, temperature=1.0, seed=1,
-                                       logprobs=2)
+    r = client(url).completions.create(model="micro", prompt=PROMPTS, max_tokens=8, temperature=1.0, seed=1, logprobs=2)
     tokens = []  # the same seeded sample in-process, with the token ids the model wrote
-    texts = lm.generate(PROMPTS, temperature=1.0, max_new_tokens=8, seed=1, batch_size=LIMITS["max_batch"],
-                        tokens_out=tokens)
+    texts = lm.generate(
+        PROMPTS, temperature=1.0, max_new_tokens=8, seed=1, batch_size=LIMITS["max_batch"], tokens_out=tokens
+    )
     want = completion_logprobs(lm.module, lm.tokenizer, PROMPTS, texts, with_eos=False, tokens=tokens)
     for c, text, toks, expected in zip(r.choices, texts, tokens, want):
         lp = c.logprobs
         assert c.text == text and len(lp.tokens) == len(toks) == len(lp.text_offset) and len(lp.top_logprobs[0]) == 2
         assert abs(sum(lp.token_logprobs) - expected) < 1e-4
-    echoed = client(url).completions.create(model="micro", prompt="1+2=", max_tokens=4, temperature=0, echo=True,
-                                            logprobs=0)
+    echoed = client(url).completions.create(
+        model="micro", prompt="1+2=", max_tokens=4, temperature=0, echo=True, logprobs=0
+    )
     c = echoed.choices[0]
     assert c.text.startswith("1+2=") and len(c.logprobs.tokens) == len(c.text)
 
@@ -140,22 +143,26 @@ def test_generated_token_logprobs_score_the_completion(served):
 def test_remote_model_against_the_server(served):
     url, lm, _ = served
     remote = RemoteModel("micro", url=f"{url}/v1", api_key="x")
-    assert remote.generate(PROMPTS, temperature=0, max_new_tokens=10, batch_size=3) == \
-        lm.generate(PROMPTS, temperature=0, max_new_tokens=10)
+    assert remote.generate(PROMPTS, temperature=0, max_new_tokens=10, batch_size=3) == lm.generate(
+        PROMPTS, temperature=0, max_new_tokens=10
+    )
     prompts, completions = ["1+2=", "12*3=", "hello"], ["3;#3", "36", " world"]
     got = remote.completion_logprobs(prompts, completions)
     want = lm.completion_logprobs(prompts, completions, with_eos=False)
     assert all(abs(a - b) < 1e-4 for a, b in zip(got, want))
-    conversations = [[{"role": "user", "content": "what is 1+2?"}], [{"role": "system", "content": "be brief"},
-                                                                     {"role": "user", "content": "hi"}]]
+    conversations = [
+        [{"role": "user", "content": "what is 1+2?"}],
+        [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
+    ]
     assert remote.chat(conversations, max_new_tokens=8) == lm.chat(conversations, max_new_tokens=8)
 
 
 def test_chat_completions(served):
     url, lm, _ = served
     messages = [{"role": "user", "content": "hi"}]
-    r = client(url).chat.completions.create(model="micro", messages=messages, max_tokens=6, temperature=0, n=2,
-                                            logprobs=True, top_logprobs=2)
+    r = client(url).chat.completions.create(
+        model="micro", messages=messages, max_tokens=6, temperature=0, n=2, logprobs=True, top_logprobs=2
+    )
     expected = lm.generate([lm.chat_prompt(messages)], temperature=0, max_new_tokens=6)[0]
     assert [c.message.content for c in r.choices] == [expected, expected] and r.object == "chat.completion"
     assert r.choices[0].message.role == "assistant" and r.usage.prompt_tokens == len(lm.chat_prompt(messages))
@@ -167,8 +174,9 @@ def test_chat_completions(served):
     text = lm.generate(["hello"], temperature=0, max_new_tokens=12)[0]
     if len(text) >= 4:
         stop = text[2:4]
-        stopped = client(url).completions.create(model="micro", prompt="hello", max_tokens=12, temperature=0,
-                                                 stop=["\t", stop])
+        stopped = client(url).completions.create(
+            model="micro", prompt="hello", max_tokens=12, temperature=0, stop=["\t", stop]
+        )
         assert stopped.choices[0].text == text[: text.find(stop)] and stopped.choices[0].finish_reason == "stop"
 
 
@@ -180,13 +188,22 @@ def bos_char_tokenizer():
     from autoalign.models.tokenizer import ALPHABET
 
     specials = ["<pad>", "<eos>", "<unk>", "<bos>"]
-    core = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(specials + list(dict.fromkeys(ALPHABET)))},
-                                merges=[], unk_token="<unk>"))
+    core = Tokenizer(
+        models.BPE(
+            vocab={t: i for i, t in enumerate(specials + list(dict.fromkeys(ALPHABET)))}, merges=[], unk_token="<unk>"
+        )
+    )
     core.add_special_tokens(specials)
     core.decoder = decoders.Fuse()
     core.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 3)])
-    return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>",
-                                   bos_token="<bos>", padding_side="left")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="<pad>",
+        eos_token="<eos>",
+        unk_token="<unk>",
+        bos_token="<bos>",
+        padding_side="left",
+    )
 
 
 def test_a_bos_model_scores_every_token_after_bos(tmp_path):
@@ -204,8 +221,9 @@ def test_a_bos_model_scores_every_token_after_bos(tmp_path):
         prompts, completions = ["", "1+2="], ["12", "3"]  # an empty prompt: the first token is scored after BOS
         want = lm.completion_logprobs(prompts, completions, with_eos=False)
         assert all(abs(a - b) < 1e-4 for a, b in zip(remote.completion_logprobs(prompts, completions), want))
-        assert remote.generate(["", "1+2="], temperature=0, max_new_tokens=5) == \
-            lm.generate(["", "1+2="], temperature=0, max_new_tokens=5)
+        assert remote.generate(["", "1+2="], temperature=0, max_new_tokens=5) == lm.generate(
+            ["", "1+2="], temperature=0, max_new_tokens=5
+        )
 
 
 def test_api_key_is_enforced(served):
@@ -221,16 +239,27 @@ def test_api_key_is_enforced(served):
 
 
 BAD = [
-    (b"{", 400), (b"", 400), (b"[]", 400), (b'"x"', 400), (b"\xff\xfe", 400), (b"[" * 50000, 400),
-    (b'{"prompt": "a"}', 400), (b'{"model": "micro"}', 400), (b'{"model": 3, "prompt": "a"}', 400),
-    (b'{"model": "nope", "prompt": "a"}', 404), (b'{"model": "micro", "prompt": "a", "max_tokens": 10000}', 400),
+    (b"{", 400),
+    (b"", 400),
+    (b"[]", 400),
+    (b'"x"', 400),
+    (b"\xff\xfe", 400),
+    (b"[" * 50000, 400),
+    (b'{"prompt": "a"}', 400),
+    (b'{"model": "micro"}', 400),
+    (b'{"model": 3, "prompt": "a"}', 400),
+    (b'{"model": "nope", "prompt": "a"}', 404),
+    (b'{"model": "micro", "prompt": "a", "max_tokens": 10000}', 400),
     (b'{"model": "micro", "prompt": "a", "max_tokens": -1}', 400),
     (b'{"model": "micro", "prompt": "a", "max_tokens": "5"}', 400),
     (b'{"model": "micro", "prompt": "a", "temperature": NaN}', 400),
-    (b'{"model": "micro", "prompt": "a", "n": true}', 400), (b'{"model": "micro", "prompt": [1, 2]}', 400),
-    (b'{"model": "micro", "prompt": []}', 400), (b'{"model": "micro", "prompt": "", "max_tokens": 2}', 400),
+    (b'{"model": "micro", "prompt": "a", "n": true}', 400),
+    (b'{"model": "micro", "prompt": [1, 2]}', 400),
+    (b'{"model": "micro", "prompt": []}', 400),
+    (b'{"model": "micro", "prompt": "", "max_tokens": 2}', 400),
     (b'{"model": "micro", "prompt": ["a"], "n": 100}', 400),
-    (b'{"model": "micro", "prompt": "\\ud800"}', 400), (b'{"model": "micro", "prompt": "a", "stream": true}', 400),
+    (b'{"model": "micro", "prompt": "\\ud800"}', 400),
+    (b'{"model": "micro", "prompt": "a", "stream": true}', 400),
     (b'{"model": "micro", "prompt": "a", "seed": 1e400}', 400),
     (b'{"model": "micro", "prompt": "' + b"a" * 300 + b'", "max_tokens": 1}', 400),
 ]
@@ -243,10 +272,14 @@ def test_malformed_completions_get_openai_errors(served, body, status):
 
 def test_malformed_chat_and_routes_get_openai_errors(served):
     url = served[0]
-    for body in [b'{"model": "micro"}', b'{"model": "micro", "messages": []}', b'{"model": "micro", "messages": "hi"}',
-                 b'{"model": "micro", "messages": [{"content": "hi"}]}',
-                 b'{"model": "micro", "messages": [{"role": "user", "content": [{"type": "image"}]}]}',
-                 b'{"model": "micro", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 17}']:
+    for body in [
+        b'{"model": "micro"}',
+        b'{"model": "micro", "messages": []}',
+        b'{"model": "micro", "messages": "hi"}',
+        b'{"model": "micro", "messages": [{"content": "hi"}]}',
+        b'{"model": "micro", "messages": [{"role": "user", "content": [{"type": "image"}]}]}',
+        b'{"model": "micro", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 17}',
+    ]:
         assert is_error(*post(url, body, "/v1/chat/completions"), code=400), body
     assert is_error(*post(url, b"{}", "/v1/nowhere"), code=404)
     assert is_error(*post(url, b"{}", "/v1/models"), code=405)
@@ -264,7 +297,7 @@ def test_oversized_bodies_get_413(served):
     conn.endheaders()
     with contextlib.suppress(OSError):
         for start in range(0, len(big), 8192):
-            chunk = big[start: start + 8192]
+            chunk = big[start : start + 8192]
             conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         conn.send(b"0\r\n\r\n")
     resp = conn.getresponse()
@@ -272,13 +305,33 @@ def test_oversized_bodies_get_413(served):
     conn.close()
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                    max_leaves=12)
-VALID = {"/v1/completions": {"model": "micro", "prompt": ["1+2=", "ab"], "max_tokens": 3, "temperature": 0, "n": 2,
-                             "seed": 1, "echo": False, "logprobs": 1, "stop": ";"},
-         "/v1/chat/completions": {"model": "micro", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3,
-                                  "temperature": 0.5, "n": 1, "logprobs": True, "top_logprobs": 1}}
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+VALID = {
+    "/v1/completions": {
+        "model": "micro",
+        "prompt": ["1+2=", "ab"],
+        "max_tokens": 3,
+        "temperature": 0,
+        "n": 2,
+        "seed": 1,
+        "echo": False,
+        "logprobs": 1,
+        "stop": ";",
+    },
+    "/v1/chat/completions": {
+        "model": "micro",
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 3,
+        "temperature": 0.5,
+        "n": 1,
+        "logprobs": True,
+        "top_logprobs": 1,
+    },
+}
 
 
 @st.composite
@@ -354,9 +407,13 @@ def test_engine_batches_queued_jobs_with_one_key_and_isolates_failures():
 
     first = engine.submit(("a",), ["x"], run)  # holds the worker until the gate opens
     time.sleep(0.1)
-    futures = [engine.submit(("a",), ["p", "q"], run), engine.submit(("b",), ["r"], run),
-               engine.submit(("a",), ["s", "bad"], run), engine.submit(None, ["t"], run),
-               engine.submit(("a",), ["err"], run)]
+    futures = [
+        engine.submit(("a",), ["p", "q"], run),
+        engine.submit(("b",), ["r"], run),
+        engine.submit(("a",), ["s", "bad"], run),
+        engine.submit(None, ["t"], run),
+        engine.submit(("a",), ["err"], run),
+    ]
     gate.set()
     assert first.result(10) == ["X"]
     assert futures[0].result(10) == ["P", "Q"] and futures[1].result(10) == ["R"] and futures[3].result(10) == ["T"]
@@ -378,8 +435,15 @@ def test_resolving_targets(tmp_path):
     assert list(resolve_models(f"hf/{run}/models/generator_a", "gen")) == ["gen"]
     assert list(resolve_models(f"lab/{run}/models/generator_a")) == ["generator_a"]
     (tmp_path / "empty").mkdir()
-    for target, name in [(str(tmp_path / "missing"), None), (str(tmp_path / "empty"), None), (str(run), "nope"),
-                         ("lab/small", None), ("openai/gpt", None), ("hf/" + str(tmp_path / "missing"), None), ("", None)]:
+    for target, name in [
+        (str(tmp_path / "missing"), None),
+        (str(tmp_path / "empty"), None),
+        (str(run), "nope"),
+        ("lab/small", None),
+        ("openai/gpt", None),
+        ("hf/" + str(tmp_path / "missing"), None),
+        ("", None),
+    ]:
         with pytest.raises(UserError) as e:
             resolve_models(target, name)
         assert "\n" not in str(e.value)
@@ -387,11 +451,20 @@ def test_resolving_targets(tmp_path):
 
 def test_cli_serves_and_reports_bad_targets_in_one_line(tmp_path):
     folder = save_micro(tmp_path / "micro")
-    bad = subprocess.run([sys.executable, "-m", "autoalign", "serve", str(tmp_path / "nope")], capture_output=True,
-                         text=True, timeout=120, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "autoalign", "serve", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "autoalign", "serve", str(folder), "--port", "0", "--device", "cpu",
-                             "--api-key", "k"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autoalign", "serve", str(folder), "--port", "0", "--device", "cpu", "--api-key", "k"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         m = re.match(r"serving micro at (http://127\.0\.0\.1:\d+)/v1", line)

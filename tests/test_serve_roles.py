@@ -29,10 +29,19 @@ def served(tmp_path_factory):
     arithmetic, saved, and served; yields (folder, base URL, model id)."""
     folder = tmp_path_factory.mktemp("served") / "arith"
     tok = build_char_tokenizer()
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=192, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=2048,
-                      pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=tok.eos_token_id,
-                      tie_word_embeddings=True)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=192,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=2048,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        bos_token_id=tok.eos_token_id,
+        tie_word_embeddings=True,
+    )
     torch.manual_seed(0)
     model = LlamaForCausalLM(cfg)
     world = make_world("arithmetic", ArithmeticConfig(min_steps=1, max_steps=2))
@@ -52,17 +61,36 @@ def _run(tmp_path, name, config, sets):
 
 
 def _best_of_n(tmp_path, name, generator, extra):
-    return _run(tmp_path, name, "configs/best_of_n.yaml", WORLD + [
-        f"generator.model={generator}", "best_of_n.worlds=[arithmetic]", "best_of_n.train_problems=30",
-        "best_of_n.train_samples_per_problem=2", "best_of_n.test_problems=40", "best_of_n.n_values=[1,4]",
-        "best_of_n.subsets=20", "best_of_n.verifier.steps=5", "best_of_n.verifier.batch_size=16",
-        "best_of_n.verifier.weak_baseline=false", "best_of_n.active_learning.enabled=false",
-        "sampling.max_new_tokens=24", "bootstrap_resamples=200", *extra])
+    return _run(
+        tmp_path,
+        name,
+        "configs/best_of_n.yaml",
+        WORLD
+        + [
+            f"generator.model={generator}",
+            "best_of_n.worlds=[arithmetic]",
+            "best_of_n.train_problems=30",
+            "best_of_n.train_samples_per_problem=2",
+            "best_of_n.test_problems=40",
+            "best_of_n.n_values=[1,4]",
+            "best_of_n.subsets=20",
+            "best_of_n.verifier.steps=5",
+            "best_of_n.verifier.batch_size=16",
+            "best_of_n.verifier.weak_baseline=false",
+            "best_of_n.active_learning.enabled=false",
+            "sampling.max_new_tokens=24",
+            "bootstrap_resamples=200",
+            *extra,
+        ],
+    )
 
 
 def _texts(run_dir):
-    return [json.loads(x)["text"] for f in sorted((run_dir / "samples").glob("arithmetic_test-*.jsonl"))
-            for x in f.read_text().splitlines()]
+    return [
+        json.loads(x)["text"]
+        for f in sorted((run_dir / "samples").glob("arithmetic_test-*.jsonl"))
+        for x in f.read_text().splitlines()
+    ]
 
 
 def test_best_of_n_generator_over_http_equals_in_process(served, tmp_path):
@@ -85,14 +113,28 @@ def test_best_of_n_generator_over_http_equals_in_process(served, tmp_path):
 
 def test_facts_debater_over_http_equals_in_process(served, tmp_path):
     folder, url, name = served
-    common = ["debate_facts.test_questions=16", "debate_facts.rounds=1", "debate_facts.debater_strength=1",
-              "debate_facts.debater_temperature=0", "debate_facts.tournament_strengths=[]",
-              "debate_facts.judge_train_questions=200", "bootstrap_resamples=200", "debate_facts.calibration_questions=10", "debate_facts.ablation_questions=0",
-              "debate_facts.planning_questions=0", "debate_facts.long_walk_hops=0"]
-    local, _ = _run(tmp_path, "facts-local", "configs/debate_facts.yaml",
-                    common + [f"debate_facts.debater_model=hf/{folder}"])
-    http, _ = _run(tmp_path, "facts-http", "configs/debate_facts.yaml",
-                   common + [f"debate_facts.debater_model=openai/{name}", f"providers.openai.base_url={url}"])
+    common = [
+        "debate_facts.test_questions=16",
+        "debate_facts.rounds=1",
+        "debate_facts.debater_strength=1",
+        "debate_facts.debater_temperature=0",
+        "debate_facts.tournament_strengths=[]",
+        "debate_facts.judge_train_questions=200",
+        "bootstrap_resamples=200",
+        "debate_facts.calibration_questions=10",
+        "debate_facts.ablation_questions=0",
+        "debate_facts.planning_questions=0",
+        "debate_facts.long_walk_hops=0",
+    ]
+    local, _ = _run(
+        tmp_path, "facts-local", "configs/debate_facts.yaml", common + [f"debate_facts.debater_model=hf/{folder}"]
+    )
+    http, _ = _run(
+        tmp_path,
+        "facts-http",
+        "configs/debate_facts.yaml",
+        common + [f"debate_facts.debater_model=openai/{name}", f"providers.openai.base_url={url}"],
+    )
     assert local["debate_facts"] == http["debate_facts"]
     assert "unverified_quotes" in local["debate_facts"]["facts"]
 
@@ -101,12 +143,26 @@ def test_facts_judge_played_by_a_served_model(served, tmp_path):
     """The judge's verdict is its log-probability of "0" against "1": over HTTP (the server's echoed
     log-probabilities) it must match the in-process value."""
     folder, url, name = served
-    common = ["debate_facts.test_questions=12", "debate_facts.rounds=1", "debate_facts.debater_strength=1",
-              "debate_facts.tournament_strengths=[]", "bootstrap_resamples=200", "debate_facts.calibration_questions=10", "debate_facts.ablation_questions=0",
-              "debate_facts.planning_questions=0", "debate_facts.long_walk_hops=0"]
-    _, local_dir = _run(tmp_path, "judge-local", "configs/debate_facts.yaml", common + [f"debate_facts.judge_model=hf/{folder}"])
-    _, http_dir = _run(tmp_path, "judge-http", "configs/debate_facts.yaml",
-                       common + [f"debate_facts.judge_model=openai/{name}", f"providers.openai.base_url={url}"])
+    common = [
+        "debate_facts.test_questions=12",
+        "debate_facts.rounds=1",
+        "debate_facts.debater_strength=1",
+        "debate_facts.tournament_strengths=[]",
+        "bootstrap_resamples=200",
+        "debate_facts.calibration_questions=10",
+        "debate_facts.ablation_questions=0",
+        "debate_facts.planning_questions=0",
+        "debate_facts.long_walk_hops=0",
+    ]
+    _, local_dir = _run(
+        tmp_path, "judge-local", "configs/debate_facts.yaml", common + [f"debate_facts.judge_model=hf/{folder}"]
+    )
+    _, http_dir = _run(
+        tmp_path,
+        "judge-http",
+        "configs/debate_facts.yaml",
+        common + [f"debate_facts.judge_model=openai/{name}", f"providers.openai.base_url={url}"],
+    )
 
     def probs(run_dir):
         (f,) = (run_dir / "samples").glob("debate_facts*.jsonl")

@@ -9,13 +9,27 @@ import sys
 import time
 
 TINY_BEST_OF_N = [
-    "generator.size=tiny", "generator.train_steps=200", "generator.eval_every=100", "generator.eval_problems=32",
-    "generator.lr=0.005", "generator.target_accuracy=null", "world.min_steps=1", "world.max_steps=2",
-    "best_of_n.worlds=[arithmetic]", "best_of_n.train_problems=120", "best_of_n.train_samples_per_problem=4",
-    "best_of_n.test_problems=40", "best_of_n.pool_size=8", "best_of_n.n_values=[1,2,4,8]", "best_of_n.subsets=50",
-    "best_of_n.verifier.steps=60", "best_of_n.verifier.batch_size=32", "best_of_n.verifier.weak_baseline=false",
+    "generator.size=tiny",
+    "generator.train_steps=200",
+    "generator.eval_every=100",
+    "generator.eval_problems=32",
+    "generator.lr=0.005",
+    "generator.target_accuracy=null",
+    "world.min_steps=1",
+    "world.max_steps=2",
+    "best_of_n.worlds=[arithmetic]",
+    "best_of_n.train_problems=120",
+    "best_of_n.train_samples_per_problem=4",
+    "best_of_n.test_problems=40",
+    "best_of_n.pool_size=8",
+    "best_of_n.n_values=[1,2,4,8]",
+    "best_of_n.subsets=50",
+    "best_of_n.verifier.steps=60",
+    "best_of_n.verifier.batch_size=32",
+    "best_of_n.verifier.weak_baseline=false",
     "best_of_n.verifier.ablation=false",
-    "best_of_n.active_learning.enabled=false", "bootstrap_resamples=200",
+    "best_of_n.active_learning.enabled=false",
+    "bootstrap_resamples=200",
 ]
 
 
@@ -53,8 +67,9 @@ def test_side_by_side_stages_survive_sigkill(tmp_path):
     assert max(starts[s] for s in both) < min(ends[s] for s in both), "PRM and ORM did not overlap"
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(_cmd("run", "configs/best_of_n.yaml", "--run-dir", str(killed), "--quiet", *_sets()),
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        _cmd("run", "configs/best_of_n.yaml", "--run-dir", str(killed), "--quiet", *_sets()), start_new_session=True
+    )
     deadline = time.time() + 600
     while not both <= _in_flight(killed) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)

@@ -93,8 +93,12 @@ def test_sweep_expands_to_points_times_seeds_and_checks_values(tmp_path):
 
     cfg = load_config("configs/debate_facts.yaml", ["seeds=[0,1]", "sweep={debate_facts.rounds: [1, 3]}"])
     tasks = expand(cfg, tmp_path)
-    assert [(t.label, t.seed) for t in tasks] == [("debate_facts.rounds=1", 0), ("debate_facts.rounds=1", 1),
-                                                 ("debate_facts.rounds=3", 0), ("debate_facts.rounds=3", 1)]
+    assert [(t.label, t.seed) for t in tasks] == [
+        ("debate_facts.rounds=1", 0),
+        ("debate_facts.rounds=1", 1),
+        ("debate_facts.rounds=3", 0),
+        ("debate_facts.rounds=3", 1),
+    ]
     assert tasks[2].config["debate_facts"]["rounds"] == 3 and "seeds" not in tasks[2].config
     bad = load_config("configs/debate_facts.yaml", ["sweep={debate_facts.rounds: [1, 99]}"])
     with pytest.raises(UserError, match="debate_facts.rounds"):

@@ -50,8 +50,10 @@ def write_lines(path, rows):
 
 
 def test_stepwise_lines_are_joined_with_the_separator(tmp_path):
-    path = write_lines(tmp_path / "d.jsonl", [
-        {"prompt": "Compute 3 + 4.", "completions": ["3 + 4 = 8", "The answer is 8"], "labels": [False, False]}])
+    path = write_lines(
+        tmp_path / "d.jsonl",
+        [{"prompt": "Compute 3 + 4.", "completions": ["3 + 4 = 8", "The answer is 8"], "labels": [False, False]}],
+    )
     (e,), fmt = read_examples(path, "prm", "\n\n")
     assert fmt == "stepwise" and e.text == "3 + 4 = 8\n\nThe answer is 8"
     assert e.spans == ((0, 11), (11, 26)) and e.labels == (False, False)
@@ -61,17 +63,22 @@ def test_preference_lines_make_two_whole_solutions(tmp_path):
     path = write_lines(tmp_path / "p.jsonl", [{"prompt": "Q", "chosen": "right", "rejected": "wrong!"}])
     examples, fmt = read_examples(path, "orm", "\n")
     assert fmt == "preference"
-    assert [(e.text, e.spans, e.labels) for e in examples] == [("right", ((0, 5),), (True,)),
-                                                               ("wrong!", ((0, 6),), (False,))]
+    assert [(e.text, e.spans, e.labels) for e in examples] == [
+        ("right", ((0, 5),), (True,)),
+        ("wrong!", ((0, 6),), (False,)),
+    ]
     with pytest.raises(UserError, match="no step labels"):
         read_examples(path, "prm", "\n")
 
 
-@pytest.mark.parametrize("bad, expect", [
-    ('{"prompt": "Q", "chosen": "a"}', "p.jsonl:2: missing key 'rejected'"),
-    ('{"prompt": "Q", "chosen": "a", "rejected": 3}', "p.jsonl:2: 'rejected' must be a string"),
-    ('{"prompt": "Q", "chosen": ', "p.jsonl:2: invalid JSON"),
-])
+@pytest.mark.parametrize(
+    "bad, expect",
+    [
+        ('{"prompt": "Q", "chosen": "a"}', "p.jsonl:2: missing key 'rejected'"),
+        ('{"prompt": "Q", "chosen": "a", "rejected": 3}', "p.jsonl:2: 'rejected' must be a string"),
+        ('{"prompt": "Q", "chosen": ', "p.jsonl:2: invalid JSON"),
+    ],
+)
 def test_broken_preference_line_is_one_line(tmp_path, bad, expect):
     path = write_lines(tmp_path / "p.jsonl", ['{"prompt": "Q", "chosen": "a", "rejected": "b"}', bad])
     with pytest.raises(UserError) as e:
@@ -190,21 +197,32 @@ def own_file(tmp_path_factory):
     return write_own_format_stepwise(tmp_path_factory.mktemp("data") / "own.jsonl", 120, seed=0)
 
 
-@pytest.mark.parametrize("kind, args, expect", [
-    ("prm", ["--data", "{tmp}/missing.jsonl", "--model", "lab/micro"], "missing.jsonl: cannot read file"),
-    ("prm", ["--data", "{broken}", "--model", "lab/micro"], "broken.jsonl:2: invalid JSON"),
-    ("prm", ["--data", "{own}", "--model", "nosuch/thing"], "--model: unknown model provider 'nosuch'"),
-    ("prm", ["--data", "{own}", "--model", "lab/huge"], "lab/huge: no such folder"),
-    ("orm", ["--data", "{own}", "--model", "openai/gpt-4o"], "needs a white-box model"),
-    ("prm", ["--data", "{own}", "--model", "lab/micro", "--eval-split", "1.5"], "--eval-split must be between 0 and 1"),
-    ("prm", ["--data", "{own}", "--model", "lab/micro", "--eval-split", "0"], "--eval-split must be between 0 and 1"),
-    ("prm", ["--data", "{few}", "--model", "lab/micro"], "too few examples"),
-    ("prm", ["--data", "{own}", "--model", "lab/micro", "--separator", ""], "--separator must not be empty"),
-    ("prm", ["--data", "{own}", "--model", "lab/micro", "--out", "{tmp}/taken"], "not an earlier verifier folder"),
-])
+@pytest.mark.parametrize(
+    "kind, args, expect",
+    [
+        ("prm", ["--data", "{tmp}/missing.jsonl", "--model", "lab/micro"], "missing.jsonl: cannot read file"),
+        ("prm", ["--data", "{broken}", "--model", "lab/micro"], "broken.jsonl:2: invalid JSON"),
+        ("prm", ["--data", "{own}", "--model", "nosuch/thing"], "--model: unknown model provider 'nosuch'"),
+        ("prm", ["--data", "{own}", "--model", "lab/huge"], "lab/huge: no such folder"),
+        ("orm", ["--data", "{own}", "--model", "openai/gpt-4o"], "needs a white-box model"),
+        (
+            "prm",
+            ["--data", "{own}", "--model", "lab/micro", "--eval-split", "1.5"],
+            "--eval-split must be between 0 and 1",
+        ),
+        (
+            "prm",
+            ["--data", "{own}", "--model", "lab/micro", "--eval-split", "0"],
+            "--eval-split must be between 0 and 1",
+        ),
+        ("prm", ["--data", "{few}", "--model", "lab/micro"], "too few examples"),
+        ("prm", ["--data", "{own}", "--model", "lab/micro", "--separator", ""], "--separator must not be empty"),
+        ("prm", ["--data", "{own}", "--model", "lab/micro", "--out", "{tmp}/taken"], "not an earlier verifier folder"),
+    ],
+)
 def test_bad_input_is_one_line(tmp_path, own_file, kind, args, expect):
     broken = tmp_path / "broken.jsonl"
-    broken.write_text(own_file.read_text().splitlines()[0] + "\n{\"prompt\": \n")
+    broken.write_text(own_file.read_text().splitlines()[0] + '\n{"prompt": \n')
     few = write_own_format_stepwise(tmp_path / "few.jsonl", 3, seed=0)
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "notes.txt").write_text("mine")
@@ -220,8 +238,21 @@ def test_bad_input_is_one_line(tmp_path, own_file, kind, args, expect):
 def trained(own_file, tmp_path_factory):
     """A PRM trained for a handful of steps: enough to check the folder and the reward, not quality."""
     out = tmp_path_factory.mktemp("prm") / "verifier"
-    r = invoke("train", "prm", "--data", own_file, "--model", "lab/micro", "--out", out, "--steps", 4,
-               "--pretrain-steps", 4, "--quiet")
+    r = invoke(
+        "train",
+        "prm",
+        "--data",
+        own_file,
+        "--model",
+        "lab/micro",
+        "--out",
+        out,
+        "--steps",
+        4,
+        "--pretrain-steps",
+        4,
+        "--quiet",
+    )
     assert r.exit_code == 0, r.output + r.stderr
     return out
 
@@ -253,13 +284,22 @@ def test_saved_verifier_is_a_trl_grpo_reward(trained, own_file):
     line = json.loads(own_file.read_text().splitlines()[0])
     prompt, text = line["prompt"], "\n".join(line["completions"])
     # as GRPOTrainer calls it: keywords, with completion ids and trainer state
-    kwargs = {"completion_ids": [[1, 2], [3]], "trainer_state": None, "log_extra": lambda *a, **k: None,
-              "log_metric": lambda *a, **k: None}
+    kwargs = {
+        "completion_ids": [[1, 2], [3]],
+        "trainer_state": None,
+        "log_extra": lambda *a, **k: None,
+        "log_metric": lambda *a, **k: None,
+    }
     plain = reward(prompts=[prompt, prompt], completions=[text, "12 + 1 = 99\nThe answer is 99"], **kwargs)
     assert len(plain) == 2 and all(isinstance(x, float) and 0.0 <= x <= 1.0 for x in plain)
-    chat = reward(prompts=[[{"role": "user", "content": prompt}]] * 2,
-                  completions=[[{"role": "assistant", "content": text}],
-                               [{"role": "assistant", "content": "12 + 1 = 99\nThe answer is 99"}]], **kwargs)
+    chat = reward(
+        prompts=[[{"role": "user", "content": prompt}]] * 2,
+        completions=[
+            [{"role": "assistant", "content": text}],
+            [{"role": "assistant", "content": "12 + 1 = 99\nThe answer is 99"}],
+        ],
+        **kwargs,
+    )
     assert chat == pytest.approx(plain)
     assert reward.__name__ == "prm_reward"
     # the reward's steps are the training steps: the same separator splits them
@@ -298,12 +338,30 @@ def test_orm_trains_on_preference_pairs(tmp_path):
     rows = []
     for p in make_world("arithmetic").problems(0, "train", 80):
         good, bad = own_line(p, p.solution), own_line(p, tamper_result(p, rng).text)
-        rows.append({"prompt": good["prompt"], "chosen": "\n".join(good["completions"]),
-                     "rejected": "\n".join(bad["completions"])})
+        rows.append(
+            {
+                "prompt": good["prompt"],
+                "chosen": "\n".join(good["completions"]),
+                "rejected": "\n".join(bad["completions"]),
+            }
+        )
     data = write_lines(tmp_path / "pairs.jsonl", rows)
     out = tmp_path / "orm"
-    r = invoke("train", "orm", "--data", data, "--model", "lab/micro", "--out", out, "--steps", 3,
-               "--pretrain-steps", 3, "--quiet")
+    r = invoke(
+        "train",
+        "orm",
+        "--data",
+        data,
+        "--model",
+        "lab/micro",
+        "--out",
+        out,
+        "--steps",
+        3,
+        "--pretrain-steps",
+        3,
+        "--quiet",
+    )
     assert r.exit_code == 0, r.output + r.stderr
     m = json.loads((out / "metrics.json").read_text())
     assert m["format"] == "preference" and m["kind"] == "orm"

@@ -24,8 +24,24 @@ pytestmark = pytest.mark.slow
 def test_prm_on_own_format_file_finds_wrong_steps(tmp_path):
     data = write_own_format_stepwise(tmp_path / "own.jsonl", 2000, seed=0)
     out = tmp_path / "prm"
-    r = CliRunner().invoke(app, ["train", "prm", "--data", str(data), "--model", "lab/tiny", "--out", str(out),
-                                 "--pretrain-steps", "600", "--steps", "100", "--quiet"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "prm",
+            "--data",
+            str(data),
+            "--model",
+            "lab/tiny",
+            "--out",
+            str(out),
+            "--pretrain-steps",
+            "600",
+            "--steps",
+            "100",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output + r.stderr
     m = json.loads((out / "metrics.json").read_text())
     assert m["held_out"]["solutions"] > 300 and m["held_out"]["steps_scored_wrong"] > 100

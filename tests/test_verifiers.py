@@ -38,8 +38,12 @@ def backbone():
     torch.set_num_threads(2)
     tok = build_char_tokenizer()
     lm = build_model("llama", "tiny", tok, 0)
-    train_lm(lm, tok, lambda s: [(p.prompt, p.solution) for p in generate(1000 + s, 64, WORLD)],
-             TrainConfig(steps=250, lr=5e-3, warmup_steps=20))
+    train_lm(
+        lm,
+        tok,
+        lambda s: [(p.prompt, p.solution) for p in generate(1000 + s, 64, WORLD)],
+        TrainConfig(steps=250, lr=5e-3, warmup_steps=20),
+    )
     return lm, tok
 
 
@@ -56,8 +60,9 @@ def test_one_pass_scores_equal_scoring_each_prefix_separately(backbone):
             v.scale.fill_(0.7)
             v.bias.fill_(0.3)
             # one pass, inside a padded batch with a longer neighbour
-            together = v.step_logits(encode_steps(tok, [prompt, "1+2*3-4="], [text, other],
-                                                  [spans, world.steps(other)]))[0]
+            together = v.step_logits(
+                encode_steps(tok, [prompt, "1+2*3-4="], [text, other], [spans, world.steps(other)])
+            )[0]
             for i in range(len(spans)):
                 prefix = text[: spans[i][1]]
                 alone = v.step_logits(encode_steps(tok, [prompt], [prefix], [spans[: i + 1]]))[0, i]
@@ -84,8 +89,9 @@ def test_prm_trained_on_user_jsonl_ranks_correct_above_flawed(backbone, tmp_path
     y = [all(e.labels) for e in held_out]
 
     def auroc(v):
-        probs = step_probabilities(v, tok, [e.prompt for e in held_out], [e.text for e in held_out],
-                                   [list(e.spans) for e in held_out])
+        probs = step_probabilities(
+            v, tok, [e.prompt for e in held_out], [e.text for e in held_out], [list(e.spans) for e in held_out]
+        )
         return roc_auc_score(y, [solution_score(p, "prm") for p in probs])
 
     import copy
@@ -133,12 +139,20 @@ def test_verifier_is_a_trl_reward_function(backbone, tmp_path):
         return values
 
     policy = build_model("llama", "tiny", tok, 5)
-    args = GRPOConfig(output_dir=str(tmp_path / "grpo"), per_device_train_batch_size=4, num_generations=4,
-                      max_completion_length=12, max_steps=1, report_to=[], use_cpu=True, logging_steps=1,
-                      save_strategy="no", bf16=False)
+    args = GRPOConfig(
+        output_dir=str(tmp_path / "grpo"),
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=12,
+        max_steps=1,
+        report_to=[],
+        use_cpu=True,
+        logging_steps=1,
+        save_strategy="no",
+        bf16=False,
+    )
     data = Dataset.from_dict({"prompt": [p.prompt for p in generate(0, 8, WORLD)]})
-    trainer = GRPOTrainer(model=policy, reward_funcs=[prm_reward], args=args, train_dataset=data,
-                          processing_class=tok)
+    trainer = GRPOTrainer(model=policy, reward_funcs=[prm_reward], args=args, train_dataset=data, processing_class=tok)
     trainer.train()
     assert seen and len(seen[0]) == 4
     logged = [h["rewards/prm_reward/mean"] for h in trainer.state.log_history if "rewards/prm_reward/mean" in h]

@@ -122,4 +122,6 @@ def test_models_are_lab_sizes_or_local_checkpoints(tmp_path):
         WeakToStrongConfig(sizes=["micro", "micro"])
     with pytest.raises(ValueError, match="no entry for size small"):
         WeakToStrongConfig(sizes=["micro", "small"], pretrain_steps={"micro": 1})
-    assert WeakToStrongConfig(sizes=["micro", f"hf/{tmp_path}"], pretrain_steps={"micro": 1}).sizes[1] == f"hf/{tmp_path}"
+    assert (
+        WeakToStrongConfig(sizes=["micro", f"hf/{tmp_path}"], pretrain_steps={"micro": 1}).sizes[1] == f"hf/{tmp_path}"
+    )

@@ -22,10 +22,20 @@ from autoalign.orchestration import execute, open_run
 from autoalign.protocols.weak_to_strong.config import WeakToStrongConfig
 from autoalign.registry import methods
 
-TINY = ["weak_to_strong.sizes=[micro, tiny]", "weak_to_strong.pretrain_steps={micro: 0, tiny: 0}",
-        "weak_to_strong.world.max_steps=2", "weak_to_strong.train_steps=3", "weak_to_strong.batch_size=8",
-        "weak_to_strong.weak_items=40", "weak_to_strong.transfer_items=40", "weak_to_strong.test_items=40",
-        "weak_to_strong.noise_seeds=0", "weak_to_strong.canaries=false", "bootstrap_resamples=100", "threads=1"]
+TINY = [
+    "weak_to_strong.sizes=[micro, tiny]",
+    "weak_to_strong.pretrain_steps={micro: 0, tiny: 0}",
+    "weak_to_strong.world.max_steps=2",
+    "weak_to_strong.train_steps=3",
+    "weak_to_strong.batch_size=8",
+    "weak_to_strong.weak_items=40",
+    "weak_to_strong.transfer_items=40",
+    "weak_to_strong.test_items=40",
+    "weak_to_strong.noise_seeds=0",
+    "weak_to_strong.canaries=false",
+    "bootstrap_resamples=100",
+    "threads=1",
+]
 
 
 class FiveSteps(Method):
@@ -72,8 +82,10 @@ def test_a_registered_method_runs_and_is_scored_like_the_builtins(plugin_methods
     import autoalign.protocols.weak_to_strong as w2s
 
     monkeypatch.setattr(w2s, "fit_and_predict", _stand_in_supervisor)
-    cfg = load_config("configs/weak_to_strong.yaml", TINY + [
-        "weak_to_strong.methods=[ce, five_steps, junk]", "weak_to_strong.method_options={five_steps: {k: 1}}"])
+    cfg = load_config(
+        "configs/weak_to_strong.yaml",
+        TINY + ["weak_to_strong.methods=[ce, five_steps, junk]", "weak_to_strong.method_options={five_steps: {k: 1}}"],
+    )
     store, _ = open_run(cfg, tmp_path / "run")
     r = execute(store, cfg)["weak_to_strong"]["weak_to_strong"]
     (pair,) = r["pairs"].values()
@@ -143,8 +155,9 @@ def test_world_is_a_reference_checked_for_what_weak_to_strong_needs():
 def test_a_methods_source_is_part_of_its_stage_key(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     src = tmp_path / "w2s_plugin_method.py"
-    src.write_text("from autoalign.methods import Method\n\n\nclass M(Method):\n"
-                   "    def run(self, inputs):\n        return None\n")
+    src.write_text(
+        "from autoalign.methods import Method\n\n\nclass M(Method):\n    def run(self, inputs):\n        return None\n"
+    )
     module = importlib.import_module("w2s_plugin_method")
     before = source_digest(module.M)
     src.write_text(src.read_text() + "# edited\n")

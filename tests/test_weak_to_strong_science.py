@@ -13,10 +13,17 @@ from autoalign.orchestration import execute, open_run
 
 pytestmark = pytest.mark.slow
 
-DEMO = ["weak_to_strong.sizes=[micro, tiny]", "weak_to_strong.pretrain_steps={micro: 150, tiny: 400}",
-        "weak_to_strong.train_steps=120", "weak_to_strong.weak_items=600", "weak_to_strong.transfer_items=600",
-        "weak_to_strong.test_items=400", "weak_to_strong.methods=[ce, confidence, overseer]",
-        "weak_to_strong.overseer_steps=60", "bootstrap_resamples=300"]
+DEMO = [
+    "weak_to_strong.sizes=[micro, tiny]",
+    "weak_to_strong.pretrain_steps={micro: 150, tiny: 400}",
+    "weak_to_strong.train_steps=120",
+    "weak_to_strong.weak_items=600",
+    "weak_to_strong.transfer_items=600",
+    "weak_to_strong.test_items=400",
+    "weak_to_strong.methods=[ce, confidence, overseer]",
+    "weak_to_strong.overseer_steps=60",
+    "bootstrap_resamples=300",
+]
 
 
 def test_weak_to_strong_run(tmp_path):

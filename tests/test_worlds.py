@@ -22,7 +22,7 @@ def test_splits_are_disjoint_and_distinct_across_seeds(name):
             seen.setdefault(split, set()).update(ids)
     splits = list(seen)
     for i, a in enumerate(splits):
-        for b in splits[i + 1:]:
+        for b in splits[i + 1 :]:
             assert not seen[a] & seen[b], (a, b)
     # and training streams never hold a test problem
     test = seen["test"]

@@ -18,8 +18,12 @@ import typer
 from .errors import UserError
 from .verifier_training import cli as tv
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="autoalign: an automated alignment lab.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="autoalign: an automated alignment lab.",
+)
 data_app = typer.Typer(no_args_is_help=True, help="Export and check data in TRL's stepwise JSONL format.")
 app.add_typer(data_app, name="data")
 
@@ -50,7 +54,7 @@ def _finish(store, metrics: dict, as_json: bool, quiet: bool) -> None:
         seeds = ", ".join(map(str, json.loads(store.file("seeds.json").read_text())))
         typer.echo(f"pooled over seeds {seeds} (CIs resample seeds and problems)")
     sweep = store.file("sweep.json").exists()
-    for label, group in (metrics.items() if sweep else [("", metrics)]):
+    for label, group in metrics.items() if sweep else [("", metrics)]:
         if label:
             typer.echo(f"[{label}]")
         for name, results in group.items():
@@ -273,14 +277,21 @@ def data_check(path: Path = typer.Argument(..., help="A stepwise JSONL file.")) 
 
 @app.command("serve")
 def serve(
-    target: str = typer.Argument(..., help=("A model folder, a run folder (serves its models/), or a local model's "
-                                            "address (hf/, lab/ or a plugin provider's).")),
+    target: str = typer.Argument(
+        ...,
+        help=(
+            "A model folder, a run folder (serves its models/), or a local model's "
+            "address (hf/, lab/ or a plugin provider's)."
+        ),
+    ),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (127.0.0.1: this machine only)."),
     port: int = typer.Option(8000, help="Port to listen on (0: any free port)."),
-    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="AUTOALIGN_API_KEY",
-                                          help="Require Authorization: Bearer KEY (env AUTOALIGN_API_KEY)."),
-    model_name: Optional[str] = typer.Option(None, "--model-name",
-                                             help="Model id to serve under; for a run folder, which model."),
+    api_key: Optional[str] = typer.Option(
+        None, "--api-key", envvar="AUTOALIGN_API_KEY", help="Require Authorization: Bearer KEY (env AUTOALIGN_API_KEY)."
+    ),
+    model_name: Optional[str] = typer.Option(
+        None, "--model-name", help="Model id to serve under; for a run folder, which model."
+    ),
     device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
     dtype: str = typer.Option("float32", help="float32, bfloat16 or float16."),
 ) -> None:
@@ -289,8 +300,7 @@ def serve(
     def go():
         from .serve.cli import serve as serve_models
 
-        serve_models(target, host=host, port=port, api_key=api_key, model_name=model_name, device=device,
-                     dtype=dtype)
+        serve_models(target, host=host, port=port, api_key=api_key, model_name=model_name, device=device, dtype=dtype)
 
     _guard(go)
 
@@ -300,17 +310,33 @@ app.add_typer(train_app, name="train")
 
 
 @train_app.command("prm")
-def train_prm(data: Path = tv.DATA, model: str = tv.MODEL, out: Path = tv.OUT, eval_split: float = tv.EVAL_SPLIT,
-              steps: int = tv.STEPS, pretrain_steps: Optional[int] = tv.PRETRAIN_STEPS, separator: str = tv.SEPARATOR,
-              seed: int = tv.SEED, quiet: bool = QUIET) -> None:
+def train_prm(
+    data: Path = tv.DATA,
+    model: str = tv.MODEL,
+    out: Path = tv.OUT,
+    eval_split: float = tv.EVAL_SPLIT,
+    steps: int = tv.STEPS,
+    pretrain_steps: Optional[int] = tv.PRETRAIN_STEPS,
+    separator: str = tv.SEPARATOR,
+    seed: int = tv.SEED,
+    quiet: bool = QUIET,
+) -> None:
     """Train a process reward model (a verdict per step); writes DIR/metrics.json and a TRL reward."""
     _guard(lambda: tv.train_command("prm", data, model, out, eval_split, steps, pretrain_steps, separator, seed, quiet))
 
 
 @train_app.command("orm")
-def train_orm(data: Path = tv.DATA, model: str = tv.MODEL, out: Path = tv.OUT, eval_split: float = tv.EVAL_SPLIT,
-              steps: int = tv.STEPS, pretrain_steps: Optional[int] = tv.PRETRAIN_STEPS, separator: str = tv.SEPARATOR,
-              seed: int = tv.SEED, quiet: bool = QUIET) -> None:
+def train_orm(
+    data: Path = tv.DATA,
+    model: str = tv.MODEL,
+    out: Path = tv.OUT,
+    eval_split: float = tv.EVAL_SPLIT,
+    steps: int = tv.STEPS,
+    pretrain_steps: Optional[int] = tv.PRETRAIN_STEPS,
+    separator: str = tv.SEPARATOR,
+    seed: int = tv.SEED,
+    quiet: bool = QUIET,
+) -> None:
     """Train an outcome reward model (is the final answer right); writes DIR/metrics.json and a TRL reward."""
     _guard(lambda: tv.train_command("orm", data, model, out, eval_split, steps, pretrain_steps, separator, seed, quiet))
 

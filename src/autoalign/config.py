@@ -44,14 +44,24 @@ class RunConfig(Section):
     workers: int | None = Field(None, ge=1, description="Runs at once (default: as many as cores).")
     ray_address: str | None = Field(None, description="A Ray cluster's address (default: a local Ray).")
     threads: int = Field(2, ge=1, description="torch threads in all (divided among parallel work).")
-    device: str = Field("auto", description="auto (a CUDA GPU if torch sees one, then MPS, else CPU), cpu, cuda, cuda:N or mps.")
+    device: str = Field(
+        "auto", description="auto (a CUDA GPU if torch sees one, then MPS, else CPU), cpu, cuda, cuda:N or mps."
+    )
     dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Weights' dtype for local models.")
-    providers: dict[str, Any] = Field(default_factory=dict, description=(
-        "Model providers' own settings, by provider name, e.g. {openai: {base_url: http://127.0.0.1:8000/v1}}; "
-        "each provider validates its section. How to reach a model, not what a run computes."))
+    providers: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Model providers' own settings, by provider name, e.g. {openai: {base_url: http://127.0.0.1:8000/v1}}; "
+            "each provider validates its section. How to reach a model, not what a run computes."
+        ),
+    )
     bootstrap_resamples: int = Field(2000, ge=100, description="Resamples for 95% CIs.")
-    endpoints: list[Endpoint] = Field(default_factory=list, description=(
-        "Pre-registered endpoints: numbers in metrics.json with their expected direction (see endpoints.py)."))
+    endpoints: list[Endpoint] = Field(
+        default_factory=list,
+        description=(
+            "Pre-registered endpoints: numbers in metrics.json with their expected direction (see endpoints.py)."
+        ),
+    )
 
     @field_validator("seeds")
     @classmethod

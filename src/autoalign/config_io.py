@@ -46,9 +46,7 @@ def decode_utf8(raw: bytes, where: str, first_line: int = 1) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         if first_line == 1 and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            raise UserError(
-                f"{where}:1: not UTF-8 text (UTF-16, by its byte order mark); save it as UTF-8"
-            ) from None
+            raise UserError(f"{where}:1: not UTF-8 text (UTF-16, by its byte order mark); save it as UTF-8") from None
         line = raw[: e.start].count(b"\n") + first_line
         raise UserError(f"{where}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x})") from None
 
@@ -98,8 +96,8 @@ def _check_node_graph(root: yaml.Node) -> None:
             if size[key] > MAX_EXPANDED_NODES:
                 raise _UnsafeYaml(
                     f"aliases expand to over {MAX_EXPANDED_NODES:,} values (an alias bomb?)"
-                    if size[key] > 2 * _count_distinct(root) else
-                    f"more than {MAX_EXPANDED_NODES:,} values; too large for a config"
+                    if size[key] > 2 * _count_distinct(root)
+                    else f"more than {MAX_EXPANDED_NODES:,} values; too large for a config"
                 )
             if depth[key] > MAX_DEPTH:
                 raise _UnsafeYaml(f"nested more than {MAX_DEPTH} levels deep")

@@ -38,21 +38,32 @@ from .measures import hierarchical_resamples, mean_resamples
 from .protocol import Section
 
 ALPHA = 0.05
-RULE = ("held: the estimate is on the expected side of the threshold, its 95% CI excludes the threshold, and "
-        "its one-sided bootstrap p (Holm-adjusted within its family, for primary endpoints) is below 0.05")
+RULE = (
+    "held: the estimate is on the expected side of the threshold, its 95% CI excludes the threshold, and "
+    "its one-sided bootstrap p (Holm-adjusted within its family, for primary endpoints) is below 0.05"
+)
 
 
 class Endpoint(Section):
     """One pre-registered hypothesis about a number in ``metrics.json``."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$", description="Short identifier (letters, digits, _ and -).")
-    metric: str = Field(min_length=1, pattern=r"^[^.\s]+(\.[^.\s]+)*$", description=(
-        "Dotted path into metrics.json, starting with the protocol, e.g. "
-        "best_of_n.best_of_n.arithmetic.diff.prm_vs_orm.64."))
+    name: str = Field(
+        min_length=1, pattern=r"^[A-Za-z0-9_-]+$", description="Short identifier (letters, digits, _ and -)."
+    )
+    metric: str = Field(
+        min_length=1,
+        pattern=r"^[^.\s]+(\.[^.\s]+)*$",
+        description=(
+            "Dotted path into metrics.json, starting with the protocol, e.g. "
+            "best_of_n.best_of_n.arithmetic.diff.prm_vs_orm.64."
+        ),
+    )
     direction: Literal["greater", "less"] = Field(description="The expected side of the threshold.")
     threshold: float = Field(0.0, description="The pooled estimate is compared with this value.")
     primary: bool = Field(True, description="A headline (Holm-corrected in its family); false: exploratory.")
-    family: str | None = Field(None, min_length=1, description="Holm family of primary endpoints (default: the protocol).")
+    family: str | None = Field(
+        None, min_length=1, description="Holm family of primary endpoints (default: the protocol)."
+    )
     description: str = Field("", description="What the endpoint tests, in words.")
 
     @property
@@ -69,11 +80,14 @@ def check_endpoints(endpoints: list[Endpoint], protocols: list[str]) -> None:
         seen[e.name] = i
         head = e.metric.split(".", 1)[0]
         if head not in protocols:
-            raise ValueError(f"endpoint {e.name!r}: metric {e.metric!r} must start with a protocol this config runs "
-                             f"({', '.join(protocols)})")
+            raise ValueError(
+                f"endpoint {e.name!r}: metric {e.metric!r} must start with a protocol this config runs "
+                f"({', '.join(protocols)})"
+            )
 
 
 # -- statistics (pure functions) ------------------------------------------------------------------
+
 
 def holm(pvalues: list[float]) -> list[float]:
     """Holm's step-down adjusted p-values, in the input order.
@@ -100,16 +114,21 @@ def bootstrap_p(resampled: np.ndarray, threshold: float, direction: str) -> floa
     return (k + 1) / (stats.size + 1)
 
 
-def judge(mean: float, ci_low: float, ci_high: float, p: float, threshold: float, direction: str,
-          alpha: float = ALPHA) -> dict:
+def judge(
+    mean: float, ci_low: float, ci_high: float, p: float, threshold: float, direction: str, alpha: float = ALPHA
+) -> dict:
     """Whether one endpoint held (see the module docstring for the rule)."""
     beyond = mean > threshold if direction == "greater" else mean < threshold
     excludes = ci_low > threshold if direction == "greater" else ci_high < threshold
-    return {"direction_holds": bool(beyond), "ci_excludes_threshold": bool(excludes),
-            "held": bool(beyond and excludes and p < alpha)}
+    return {
+        "direction_holds": bool(beyond),
+        "ci_excludes_threshold": bool(excludes),
+        "held": bool(beyond and excludes and p < alpha),
+    }
 
 
 # -- reading metrics ------------------------------------------------------------------------------
+
 
 def _lookup(tree, path: str):
     """The node at a dotted path, or ``(None, reason)``."""
@@ -143,12 +162,21 @@ def _value(node) -> tuple[float | None, dict | None, str]:
     return float(v), est, ""
 
 
-def _one(e: Endpoint, per_seed_metrics: list[dict], per_seed_units: list[dict], seeds: list[int],
-         n_resamples: int, seed: int) -> tuple[dict, float | None]:
+def _one(
+    e: Endpoint, per_seed_metrics: list[dict], per_seed_units: list[dict], seeds: list[int], n_resamples: int, seed: int
+) -> tuple[dict, float | None]:
     """One endpoint's entry (without Holm) and its raw p (None where untested or missing)."""
-    entry: dict = {"metric": e.metric, "direction": e.direction, "threshold": e.threshold,
-                   "family": e.family_name if e.primary else None, "description": e.description,
-                   "seeds": list(seeds), "per_seed": [], "estimate": None, "p_value": None}
+    entry: dict = {
+        "metric": e.metric,
+        "direction": e.direction,
+        "threshold": e.threshold,
+        "family": e.family_name if e.primary else None,
+        "description": e.description,
+        "seeds": list(seeds),
+        "per_seed": [],
+        "estimate": None,
+        "p_value": None,
+    }
     values, estimates, reasons = [], [], {}
     for s, metrics in zip(seeds, per_seed_metrics):
         node, reason = _lookup(metrics, e.metric)
@@ -173,8 +201,12 @@ def _one(e: Endpoint, per_seed_metrics: list[dict], per_seed_units: list[dict], 
         est = estimates[0]
         if est is not None:
             entry["estimate"] = {k: est[k] for k in ("mean", "ci_low", "ci_high", "n", "resampled") if k in est}
-        return {**entry, "status": "untested", "held": None,
-                "reason": "one seed and no per-problem values: no bootstrap distribution; run more seeds"}, None
+        return {
+            **entry,
+            "status": "untested",
+            "held": None,
+            "reason": "one seed and no per-problem values: no bootstrap distribution; run more seeds",
+        }, None
     tail = (1 - 0.95) / 2  # as in measures.py, to the last bit
     lo, hi = np.quantile(stats, [tail, 1 - tail])
     entry["estimate"] = {"mean": point, "ci_low": float(lo), "ci_high": float(hi), "n": n, "resampled": resampled}
@@ -183,8 +215,14 @@ def _one(e: Endpoint, per_seed_metrics: list[dict], per_seed_units: list[dict], 
     return entry, p
 
 
-def evaluate_endpoints(endpoints: list[Endpoint], per_seed_metrics: list[dict], per_seed_units: list[dict],
-                       seeds: list[int], n_resamples: int = 2000, seed: int = 0) -> dict:
+def evaluate_endpoints(
+    endpoints: list[Endpoint],
+    per_seed_metrics: list[dict],
+    per_seed_units: list[dict],
+    seeds: list[int],
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> dict:
     """The ``endpoints`` block of ``metrics.json``: primary and exploratory endpoints apart."""
     primary: dict = {}
     exploratory: dict = {}
@@ -208,8 +246,9 @@ def evaluate_endpoints(endpoints: list[Endpoint], per_seed_metrics: list[dict], 
             if entry.get("status") in ("missing", "untested"):
                 continue
             est = entry["estimate"]
-            entry.update(judge(est["mean"], est["ci_low"], est["ci_high"], entry[key], entry["threshold"],
-                               entry["direction"]))
+            entry.update(
+                judge(est["mean"], est["ci_low"], est["ci_high"], entry[key], entry["threshold"], entry["direction"])
+            )
             entry["status"] = "held" if entry["held"] else "not held"
     return {"rule": RULE, "alpha": ALPHA, "seeds": list(seeds), "primary": primary, "exploratory": exploratory}
 
@@ -225,8 +264,9 @@ def record_endpoints(store, cfg) -> dict:
     metrics = without_endpoints(store.metrics)
     if not cfg.endpoints:
         return metrics
-    metrics["endpoints"] = evaluate_endpoints(cfg.endpoints, [metrics], [store.units], [cfg.seed],
-                                              cfg.bootstrap_resamples, cfg.seed)
+    metrics["endpoints"] = evaluate_endpoints(
+        cfg.endpoints, [metrics], [store.units], [cfg.seed], cfg.bootstrap_resamples, cfg.seed
+    )
     atomic_write_json(store.file("metrics.json"), metrics, sort_keys=False)
     return metrics
 

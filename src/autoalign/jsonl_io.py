@@ -69,5 +69,11 @@ def read_jsonl_file(path: str | Path) -> list[dict]:
 
 
 def _json_type(value: Any) -> str:
-    return {list: "a list", str: "a string", bool: "true/false", int: "a number", float: "a number",
-            type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        list: "a list",
+        str: "a string",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)

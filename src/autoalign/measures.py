@@ -45,8 +45,9 @@ def bootstrap_ci(
     return out
 
 
-def hierarchical_bootstrap(units_per_seed: list[list[float]], n_resamples: int = 2000, seed: int = 0,
-                           level: float = 0.95) -> Estimate:
+def hierarchical_bootstrap(
+    units_per_seed: list[list[float]], n_resamples: int = 2000, seed: int = 0, level: float = 0.95
+) -> Estimate:
     """Mean over seeds of each seed's mean over units, with a CI that resamples seeds and then
     units: it covers training noise as well as the test set's.
 
@@ -64,8 +65,9 @@ def hierarchical_bootstrap(units_per_seed: list[list[float]], n_resamples: int =
     return {"mean": point, "ci_low": float(lo), "ci_high": float(hi), "n": n, "resampled": "seeds>problems"}
 
 
-def hierarchical_resamples(units_per_seed: list[list[float]], n_resamples: int = 2000,
-                           seed: int = 0) -> tuple[float, np.ndarray]:
+def hierarchical_resamples(
+    units_per_seed: list[list[float]], n_resamples: int = 2000, seed: int = 0
+) -> tuple[float, np.ndarray]:
     """The point estimate and the bootstrap distribution behind ``hierarchical_bootstrap`` (the
     same draws for the same seed), for tests read off that distribution (``endpoints.py``)."""
     groups = [np.asarray(u, dtype=float) for u in units_per_seed if len(u)]
@@ -118,8 +120,9 @@ def cluster_accuracy(problem_ids: list, correct: list[bool], n_resamples: int = 
     return bootstrap_ci(list(per_problem.values()), n_resamples=n_resamples, seed=seed)
 
 
-def auroc_ci(problem_ids: list, labels: list[bool], scores: list[float], n_resamples: int = 500,
-             seed: int = 0) -> Estimate:
+def auroc_ci(
+    problem_ids: list, labels: list[bool], scores: list[float], n_resamples: int = 500, seed: int = 0
+) -> Estimate:
     """AUROC of ``scores`` for ``labels`` with a CI that resamples problems (clusters)."""
     from sklearn.metrics import roc_auc_score
 
@@ -143,8 +146,15 @@ def auroc_ci(problem_ids: list, labels: list[bool], scores: list[float], n_resam
     return {"mean": point, "ci_low": float(lo), "ci_high": float(hi), "n": len(members)}
 
 
-def elo_ratings(first: list[int], second: list[int], first_won: list[bool], players: int,
-                groups: list | None = None, n_resamples: int = 200, seed: int = 0) -> dict:
+def elo_ratings(
+    first: list[int],
+    second: list[int],
+    first_won: list[bool],
+    players: int,
+    groups: list | None = None,
+    n_resamples: int = 200,
+    seed: int = 0,
+) -> dict:
     """Elo ratings from games between players, by a Bradley-Terry fit (logistic regression).
 
     P(first beats second) = sigmoid(r_first - r_second + a), where ``a`` is the advantage of playing
@@ -171,11 +181,17 @@ def elo_ratings(first: list[int], second: list[int], first_won: list[bool], play
     groups = np.arange(len(y)) if groups is None else np.asarray(groups)
     members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
     rng = np.random.default_rng(seed)
-    stats = np.array([fit(np.concatenate([members[j] for j in rng.integers(0, len(members), len(members))]))
-                      for _ in range(n_resamples)])
+    stats = np.array(
+        [
+            fit(np.concatenate([members[j] for j in rng.integers(0, len(members), len(members))]))
+            for _ in range(n_resamples)
+        ]
+    )
     lo, hi = np.nanquantile(stats, [0.025, 0.975], axis=0)
-    est = [{"mean": float(point[i]), "ci_low": float(lo[i]), "ci_high": float(hi[i]), "n": len(members)}
-           for i in range(players + 1)]
+    est = [
+        {"mean": float(point[i]), "ci_low": float(lo[i]), "ci_high": float(hi[i]), "n": len(members)}
+        for i in range(players + 1)
+    ]
     return {"ratings": est[:players], "side_advantage": est[players]}
 
 

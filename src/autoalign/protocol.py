@@ -34,9 +34,14 @@ class Protocol:
     report: Callable[[Any, dict, dict], str] | None = None  # (store, results, stages) -> HTML
 
 
-def protocol(name: str, sections: dict[str, type[BaseModel]], results: type[BaseModel] | None = None,
-             summary: Callable | None = None, headline: Callable | None = None,
-             report: Callable | None = None) -> Callable:
+def protocol(
+    name: str,
+    sections: dict[str, type[BaseModel]],
+    results: type[BaseModel] | None = None,
+    summary: Callable | None = None,
+    headline: Callable | None = None,
+    report: Callable | None = None,
+) -> Callable:
     """Decorator for a protocol's ``run(ctx, cfg)``: registers it under ``name``."""
 
     def decorator(run: Callable) -> Callable:

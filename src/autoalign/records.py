@@ -44,8 +44,9 @@ class Sample:
 
     @classmethod
     def from_verdict(cls, index: int, problem, text: str, v: Verdict, tokens: list[int] | None = None) -> "Sample":
-        return cls(index, problem.prompt, problem.n_steps, text, v.correct, v.well_formed, v.step_labels, v.answer,
-                   tokens)
+        return cls(
+            index, problem.prompt, problem.n_steps, text, v.correct, v.well_formed, v.step_labels, v.answer, tokens
+        )
 
 
 @dataclass(frozen=True)

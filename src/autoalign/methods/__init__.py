@@ -9,5 +9,15 @@ runs any method in ``autoalign.registry.methods`` and scores it on its sealed te
 from .base import Budget, Method, MethodInputs, ModelHandle, Predictions, Text, check_method_names, method_class
 from .student import fit_predict, train_student
 
-__all__ = ["Budget", "Method", "MethodInputs", "ModelHandle", "Predictions", "Text", "check_method_names",
-           "fit_predict", "method_class", "train_student"]
+__all__ = [
+    "Budget",
+    "Method",
+    "MethodInputs",
+    "ModelHandle",
+    "Predictions",
+    "Text",
+    "check_method_names",
+    "fit_predict",
+    "method_class",
+    "train_student",
+]

@@ -26,9 +26,18 @@ def spans_of(*groups: Sequence[Text]):
     return lambda body: list(table.get(body, ()))
 
 
-def fit_predict(model: ModelHandle, train: Sequence[Text], labels: Sequence[float],
-                predict_on: dict[str, Sequence[Text]], budget, task: str, head: str, train_seed: int,
-                head_seed: int, loss: str = "ce") -> dict:
+def fit_predict(
+    model: ModelHandle,
+    train: Sequence[Text],
+    labels: Sequence[float],
+    predict_on: dict[str, Sequence[Text]],
+    budget,
+    task: str,
+    head: str,
+    train_seed: int,
+    head_seed: int,
+    loss: str = "ce",
+) -> dict:
     """A classifier on ``model`` trained on ``labels`` of ``train``; its predictions on each group
     of ``predict_on`` (rounded) and its loss history."""
     from ..overseers.lm_classifier import Classifier, predict, train_classifier
@@ -36,19 +45,41 @@ def fit_predict(model: ModelHandle, train: Sequence[Text], labels: Sequence[floa
     lm, tokenizer = model.load()
     clf = Classifier(lm, seed=head_seed, head=head, task=task)
     steps = spans_of(train, *predict_on.values())
-    history = train_classifier(clf, tokenizer, list(train), list(labels), steps, budget.train_steps,
-                               budget.batch_size, budget.lr, budget.head_lr, seed=train_seed, loss=loss,
-                               weight=budget.confidence_weight, warmup=budget.confidence_warmup)
+    history = train_classifier(
+        clf,
+        tokenizer,
+        list(train),
+        list(labels),
+        steps,
+        budget.train_steps,
+        budget.batch_size,
+        budget.lr,
+        budget.head_lr,
+        seed=train_seed,
+        loss=loss,
+        weight=budget.confidence_weight,
+        warmup=budget.confidence_warmup,
+    )
     out = {role: rounded(predict(clf, tokenizer, list(texts), steps)) for role, texts in predict_on.items()}
     return {**out, "history": history}
 
 
-def train_student(inputs: MethodInputs, labels: Sequence[float], model: ModelHandle | None = None,
-                  loss: str = "ce") -> dict:
+def train_student(
+    inputs: MethodInputs, labels: Sequence[float], model: ModelHandle | None = None, loss: str = "ce"
+) -> dict:
     """``model`` (default: the strong one) trained on ``labels`` of the transfer texts with ``loss``
     (``ce`` or ``confidence``); returns ``{"transfer", "test", "history"}``."""
     model = model or inputs.strong
     tags = (model.size, "transfer", loss, inputs.replicate)
-    return fit_predict(model, inputs.transfer, labels, {"transfer": inputs.transfer, "test": inputs.test},
-                       inputs.budget, inputs.task, inputs.head, train_seed=inputs.derive("w2s", *tags),
-                       head_seed=inputs.derive("w2s", "head", *tags), loss=loss)
+    return fit_predict(
+        model,
+        inputs.transfer,
+        labels,
+        {"transfer": inputs.transfer, "test": inputs.test},
+        inputs.budget,
+        inputs.task,
+        inputs.head,
+        train_seed=inputs.derive("w2s", *tags),
+        head_seed=inputs.derive("w2s", "head", *tags),
+        loss=loss,
+    )

@@ -87,7 +87,7 @@ def answer(model: CharClassifier, texts: list[str], choices: list[str], batch_si
     inverse = {i: c for c, i in VOCAB.items()}
     out: list[str] = []
     for s in range(0, len(texts), batch_size):
-        logits = model(encode(texts[s:s + batch_size])) + choice_mask(choices[s:s + batch_size])
+        logits = model(encode(texts[s : s + batch_size])) + choice_mask(choices[s : s + batch_size])
         out += [inverse[i] for i in logits.argmax(-1).tolist()]
     return out
 
@@ -98,7 +98,7 @@ def prob_of(model: CharClassifier, texts: list[str], char: str, choices: str, ba
     model.eval()
     out = []
     for s in range(0, len(texts), batch_size):
-        chunk = texts[s:s + batch_size]
+        chunk = texts[s : s + batch_size]
         logits = model(encode(chunk)) + choice_mask([choices] * len(chunk))
         out.append(logits.softmax(-1)[:, VOCAB[char]])
     return torch.cat(out) if out else torch.zeros(0)

@@ -21,7 +21,10 @@ def resolve_device(spec: str = "auto") -> str:
     base = spec.split(":", 1)[0]
     if base not in DEVICES:
         raise UserError(f"device: unknown device {spec!r}; use one of {', '.join(DEVICES)}")
-    cuda, mps = torch.cuda.is_available(), bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    cuda, mps = (
+        torch.cuda.is_available(),
+        bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available(),
+    )
     if base == "auto":
         return "cuda" if cuda else "mps" if mps else "cpu"
     if base == "cuda" and not cuda:

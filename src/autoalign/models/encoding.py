@@ -95,8 +95,9 @@ def completion_tokens(tokenizer, texts: list[str], tokens: list[list[int] | None
     return out
 
 
-def encode_pairs(tokenizer, pairs: list[tuple[str, str]], tokens: list | None = None,
-                 with_eos: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_pairs(
+    tokenizer, pairs: list[tuple[str, str]], tokens: list | None = None, with_eos: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded input ids and labels (-100 on prompt and padding) for ``prompt + completion (+ eos)``.
 
     Right padding needs no attention mask: under causal attention, pads after a sequence cannot

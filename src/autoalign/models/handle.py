@@ -20,23 +20,35 @@ class LanguageModel:
     address: str = "?"
     is_white_box: bool = False
 
-    def generate(self, prompts: list[str], temperature: float = 1.0, max_new_tokens: int = 64, seed: int = 0,
-                 batch_size: int = 256, description: str = "sampling", tokens_out: list | None = None) -> list[str]:
+    def generate(
+        self,
+        prompts: list[str],
+        temperature: float = 1.0,
+        max_new_tokens: int = 64,
+        seed: int = 0,
+        batch_size: int = 256,
+        description: str = "sampling",
+        tokens_out: list | None = None,
+    ) -> list[str]:
         raise NotImplementedError
 
-    def completion_logprobs(self, prompts: list[str], completions: list[str], with_eos: bool = False,
-                            batch_size: int = 256) -> list[float]:
+    def completion_logprobs(
+        self, prompts: list[str], completions: list[str], with_eos: bool = False, batch_size: int = 256
+    ) -> list[float]:
         raise NotImplementedError
 
-    def chat(self, conversations: list[list[dict]], temperature: float = 0.0, max_new_tokens: int = 64,
-             seed: int = 0) -> list[str]:
+    def chat(
+        self, conversations: list[list[dict]], temperature: float = 0.0, max_new_tokens: int = 64, seed: int = 0
+    ) -> list[str]:
         """Replies to conversations (lists of ``{"role", "content"}``), rendered as plain text by default."""
         return self.generate([render_plain(c) for c in conversations], temperature, max_new_tokens, seed)
 
     def white_box(self, role: str) -> "LocalModel":
         """This model's weights and tokenizer for ``role``, or a one-line error if it has none."""
-        raise UserError(f"{role} needs a white-box model (weights and tokenizer), but {self.address} is "
-                        "black-box (served over HTTP); give it a lab/ or hf/ address")
+        raise UserError(
+            f"{role} needs a white-box model (weights and tokenizer), but {self.address} is "
+            "black-box (served over HTTP); give it a lab/ or hf/ address"
+        )
 
 
 def render_plain(conversation: list[dict]) -> str:
@@ -60,23 +72,41 @@ class LocalModel(LanguageModel):
 
         return model_device(self.module)
 
-    def generate(self, prompts, temperature=1.0, max_new_tokens=64, seed=0, batch_size=256,
-                 description="sampling", tokens_out=None):
+    def generate(
+        self,
+        prompts,
+        temperature=1.0,
+        max_new_tokens=64,
+        seed=0,
+        batch_size=256,
+        description="sampling",
+        tokens_out=None,
+    ):
         from .sampling import sample_solutions
 
-        return sample_solutions(self.module, self.tokenizer, prompts, temperature=temperature,
-                                max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
-                                description=description, tokens_out=tokens_out)
+        return sample_solutions(
+            self.module,
+            self.tokenizer,
+            prompts,
+            temperature=temperature,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            seed=seed,
+            description=description,
+            tokens_out=tokens_out,
+        )
 
     def completion_logprobs(self, prompts, completions, with_eos=False, batch_size=256):
         from .scoring import completion_logprobs
 
-        return completion_logprobs(self.module, self.tokenizer, prompts, completions, batch_size=batch_size,
-                                   with_eos=with_eos)
+        return completion_logprobs(
+            self.module, self.tokenizer, prompts, completions, batch_size=batch_size, with_eos=with_eos
+        )
 
     def chat(self, conversations, temperature=0.0, max_new_tokens=64, seed=0):
-        return self.generate([self.chat_prompt(c) for c in conversations], temperature, max_new_tokens, seed,
-                             description="chatting")
+        return self.generate(
+            [self.chat_prompt(c) for c in conversations], temperature, max_new_tokens, seed, description="chatting"
+        )
 
     def chat_prompt(self, conversation: list[dict]) -> str:
         """The text the model continues: its chat template when it has one, else plain lines. BOS,
@@ -84,7 +114,7 @@ class LocalModel(LanguageModel):
         if getattr(self.tokenizer, "chat_template", None):
             text = self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
             bos = self.tokenizer.bos_token
-            return text[len(bos):] if bos and text.startswith(bos) else text
+            return text[len(bos) :] if bos and text.startswith(bos) else text
         return render_plain(conversation)
 
     def white_box(self, role: str) -> "LocalModel":

@@ -74,8 +74,10 @@ def parse_address(text: str, where: str = "model") -> Address:
         return Address("hf", text)
     if sep and head and not Path(head).exists() and "." not in head and head != "~":
         raise UserError(f"{where}: unknown model provider {head!r} in {text!r}; known: {', '.join(providers.names())}")
-    raise UserError(f"{where}: {text!r} is neither a model address ({', '.join(p + '/' for p in providers.names())}) "
-                    "nor a model folder")
+    raise UserError(
+        f"{where}: {text!r} is neither a model address ({', '.join(p + '/' for p in providers.names())}) "
+        "nor a model folder"
+    )
 
 
 def size_or_address(spec: str, where: str) -> Address:
@@ -123,8 +125,10 @@ def open_hf(name: str) -> LanguageModel:
 @provider("lab")
 def open_lab(name: str) -> LanguageModel:
     if name in SIZES:
-        raise UserError(f"lab/{name} is a size that a protocol trains from scratch, not a saved model; to load one, "
-                        "give the folder a run saved it in (e.g. lab/runs/<run>/models/generator_arithmetic)")
+        raise UserError(
+            f"lab/{name} is a size that a protocol trains from scratch, not a saved model; to load one, "
+            "give the folder a run saved it in (e.g. lab/runs/<run>/models/generator_arithmetic)"
+        )
     folder = Path(name).expanduser()
     if not folder.is_dir():
         raise UserError(f"lab/{name}: no such folder")

@@ -25,16 +25,21 @@ from .providers import provider
 class OpenAISettings(Section):
     """``providers: {openai: ...}``: how to reach the server of ``openai/`` addresses."""
 
-    base_url: str | None = Field(None, min_length=1, description=(
-        "The server's OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (else OPENAI_BASE_URL)."))
+    base_url: str | None = Field(
+        None,
+        min_length=1,
+        description=("The server's OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (else OPENAI_BASE_URL)."),
+    )
     timeout: float = Field(600.0, gt=0, description="Seconds to wait for one request.")
 
 
 def base_url(settings: OpenAISettings | None = None) -> str:
     url = (settings.base_url if settings is not None else None) or os.environ.get("OPENAI_BASE_URL")
     if not url:
-        raise UserError("openai/ models need a server: set providers.openai.base_url in the config or "
-                        "OPENAI_BASE_URL (for example http://127.0.0.1:8000/v1)")
+        raise UserError(
+            "openai/ models need a server: set providers.openai.base_url in the config or "
+            "OPENAI_BASE_URL (for example http://127.0.0.1:8000/v1)"
+        )
     return url
 
 
@@ -48,8 +53,12 @@ class RemoteModel(LanguageModel):
             raise UserError("openai/ models need the openai client: pip install 'autoalign[serve]'") from None
         self.name, self.address = name, f"openai/{name}"
         self.url = url or base_url()
-        self.client = OpenAI(base_url=self.url, api_key=api_key or os.environ.get("OPENAI_API_KEY") or "none",
-                             timeout=timeout, max_retries=2)
+        self.client = OpenAI(
+            base_url=self.url,
+            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "none",
+            timeout=timeout,
+            max_retries=2,
+        )
 
     def _call(self, fn, **kwargs):
         import openai
@@ -59,20 +68,37 @@ class RemoteModel(LanguageModel):
         except openai.APIConnectionError:
             raise UserError(f"{self.address}: cannot reach the server at {self.url}") from None
         except openai.APIStatusError as e:
-            raise UserError(f"{self.address}: the server at {self.url} answered {e.status_code}: "
-                            f"{str(e.message).splitlines()[0][:200]}") from None
+            raise UserError(
+                f"{self.address}: the server at {self.url} answered {e.status_code}: "
+                f"{str(e.message).splitlines()[0][:200]}"
+            ) from None
 
-    def generate(self, prompts, temperature=1.0, max_new_tokens=64, seed=0, batch_size=256,
-                 description="sampling", tokens_out=None):
+    def generate(
+        self,
+        prompts,
+        temperature=1.0,
+        max_new_tokens=64,
+        seed=0,
+        batch_size=256,
+        description="sampling",
+        tokens_out=None,
+    ):
         out: list[str] = []
         with progress_bar(description, total=len(prompts)) as bar:
             for b, start in enumerate(range(0, len(prompts), batch_size)):
-                chunk = prompts[start: start + batch_size]
-                r = self._call(self.client.completions.create, prompt=chunk, max_tokens=max_new_tokens,
-                               temperature=temperature, seed=derive_seed(seed, b))
+                chunk = prompts[start : start + batch_size]
+                r = self._call(
+                    self.client.completions.create,
+                    prompt=chunk,
+                    max_tokens=max_new_tokens,
+                    temperature=temperature,
+                    seed=derive_seed(seed, b),
+                )
                 texts = [c.text for c in sorted(r.choices, key=lambda c: c.index)]
                 if len(texts) != len(chunk):
-                    raise UserError(f"{self.address}: the server returned {len(texts)} completions for {len(chunk)} prompts")
+                    raise UserError(
+                        f"{self.address}: the server returned {len(texts)} completions for {len(chunk)} prompts"
+                    )
                 out += texts
                 bar.advance(len(chunk))
         if tokens_out is not None:
@@ -84,22 +110,36 @@ class RemoteModel(LanguageModel):
         server's echo of ``prompt + completion`` (the end-of-text token is not scored)."""
         out: list[float] = []
         for start in range(0, len(prompts), batch_size):
-            ps, cs = prompts[start: start + batch_size], completions[start: start + batch_size]
-            r = self._call(self.client.completions.create, prompt=[p + c for p, c in zip(ps, cs)], max_tokens=0,
-                           echo=True, logprobs=0, temperature=0.0)
+            ps, cs = prompts[start : start + batch_size], completions[start : start + batch_size]
+            r = self._call(
+                self.client.completions.create,
+                prompt=[p + c for p, c in zip(ps, cs)],
+                max_tokens=0,
+                echo=True,
+                logprobs=0,
+                temperature=0.0,
+            )
             for p, choice in zip(ps, sorted(r.choices, key=lambda c: c.index)):
                 lp = choice.logprobs
                 if lp is None or lp.text_offset is None or lp.token_logprobs is None:
                     raise UserError(f"{self.address}: the server gives no echoed log-probabilities")
-                out.append(float(sum(x for off, x in zip(lp.text_offset, lp.token_logprobs)
-                                     if off >= len(p) and x is not None)))
+                out.append(
+                    float(
+                        sum(x for off, x in zip(lp.text_offset, lp.token_logprobs) if off >= len(p) and x is not None)
+                    )
+                )
         return out
 
     def chat(self, conversations, temperature=0.0, max_new_tokens=64, seed=0):
         out = []
         for i, messages in enumerate(conversations):
-            r = self._call(self.client.chat.completions.create, messages=messages, max_tokens=max_new_tokens,
-                           temperature=temperature, seed=derive_seed(seed, i))
+            r = self._call(
+                self.client.chat.completions.create,
+                messages=messages,
+                max_tokens=max_new_tokens,
+                temperature=temperature,
+                seed=derive_seed(seed, i),
+            )
             out.append(r.choices[0].message.content or "")
         return out
 

@@ -14,8 +14,15 @@ from .encoding import IGNORE, encode_pairs
 
 
 @torch.inference_mode()
-def completion_logprobs(model, tokenizer, prompts: list[str], completions: list[str], batch_size: int = 256,
-                        with_eos: bool = True, tokens: list | None = None) -> list[float]:
+def completion_logprobs(
+    model,
+    tokenizer,
+    prompts: list[str],
+    completions: list[str],
+    batch_size: int = 256,
+    with_eos: bool = True,
+    tokens: list | None = None,
+) -> list[float]:
     """Sum of log p(completion tokens [+ EOS] | prompt), one float per (prompt, completion);
     ``tokens`` optionally gives each completion's own token ids (as the generator wrote them)."""
     model.eval()
@@ -23,9 +30,13 @@ def completion_logprobs(model, tokenizer, prompts: list[str], completions: list[
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]) + len(completions[i]))
     out = [0.0] * len(prompts)
     for start in range(0, len(order), batch_size):
-        idx = order[start: start + batch_size]
-        ids, labels = encode_pairs(tokenizer, [(prompts[i], completions[i]) for i in idx],
-                                   [tokens[i] for i in idx] if tokens is not None else None, with_eos=with_eos)
+        idx = order[start : start + batch_size]
+        ids, labels = encode_pairs(
+            tokenizer,
+            [(prompts[i], completions[i]) for i in idx],
+            [tokens[i] for i in idx] if tokens is not None else None,
+            with_eos=with_eos,
+        )
         ids, labels = ids.to(device), labels.to(device)
         logits = model(input_ids=ids).logits[:, :-1].float()
         target = labels[:, 1:]

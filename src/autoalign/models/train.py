@@ -43,8 +43,9 @@ def lm_loss(model, ids: torch.Tensor, labels: torch.Tensor, per: str = "token") 
         return model(input_ids=ids, labels=labels).loss
     logits = model(input_ids=ids).logits[:, :-1]
     target = labels[:, 1:]
-    ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2).float(), target, ignore_index=IGNORE,
-                                           reduction="none")
+    ce = torch.nn.functional.cross_entropy(
+        logits.transpose(1, 2).float(), target, ignore_index=IGNORE, reduction="none"
+    )
     mask = target != IGNORE
     counts = mask.sum(1)
     per_example = (ce * mask).sum(1) / counts.clamp(min=1)
@@ -83,9 +84,7 @@ def train_lm(
         betas=(0.9, 0.95),
         fused=model_device(model).type in ("cpu", "cuda"),  # one kernel per step instead of a loop over tensors
     )
-    state = {
-        "step": 0, "history": [], "seconds": 0.0, "tokens": 0, "stopped_early": False, "running": 0.0
-    }
+    state = {"step": 0, "history": [], "seconds": 0.0, "tokens": 0, "stopped_early": False, "running": 0.0}
     if checkpoint is not None and checkpoint.exists():
         saved = torch.load(checkpoint, weights_only=False, map_location=model_device(model))
         model.load_state_dict(saved["model"])

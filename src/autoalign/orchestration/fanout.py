@@ -106,7 +106,7 @@ def thread_plan(n_tasks: int, workers: int, threads: int) -> list[int]:
     plan = [per] * n_tasks
     tail = n_tasks % workers
     if tail and n_tasks > workers:
-        plan[n_tasks - tail:] = [max(per, threads // tail)] * tail
+        plan[n_tasks - tail :] = [max(per, threads // tail)] * tail
     return plan
 
 
@@ -120,8 +120,15 @@ def run_tasks(cfg: RunConfig, tasks: list[Task]) -> list[dict]:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            return list(pool.map(run_task, [t.folder for t in tasks], [t.config for t in tasks],
-                                 thread_plan(len(tasks), workers, cfg.threads), [True] * len(tasks)))
+            return list(
+                pool.map(
+                    run_task,
+                    [t.folder for t in tasks],
+                    [t.config for t in tasks],
+                    thread_plan(len(tasks), workers, cfg.threads),
+                    [True] * len(tasks),
+                )
+            )
     return _run_on_ray(cfg, tasks, per)
 
 
@@ -186,15 +193,18 @@ def execute_fanout(store: RunStore, cfg: RunConfig) -> dict:
         group = [t for t in tasks if t.label == label]
         missing = [t.folder for t in group if not Path(t.folder, "metrics.json").exists()]
         if missing:
-            raise UserError(f"{missing[0]}: the sub-run wrote no metrics.json (on a Ray cluster, the run folder "
-                            "must be on a file system every node shares)")
+            raise UserError(
+                f"{missing[0]}: the sub-run wrote no metrics.json (on a Ray cluster, the run folder "
+                "must be on a file system every node shares)"
+            )
         subs = [RunStore(t.folder) for t in group]
         per_seed = [without_endpoints(s.metrics) for s in subs]  # each sub-run judged its own seed alone
         units, seeds = [s.units for s in subs], [t.seed for t in group]
         tree = pool_metrics(per_seed, units, seeds, cfg.bootstrap_resamples, seed=cfg.seed)
         if cfg.endpoints:  # the same bootstrap draws as the pooled estimates above
-            tree["endpoints"] = evaluate_endpoints(cfg.endpoints, per_seed, units, seeds, cfg.bootstrap_resamples,
-                                                   seed=cfg.seed)
+            tree["endpoints"] = evaluate_endpoints(
+                cfg.endpoints, per_seed, units, seeds, cfg.bootstrap_resamples, seed=cfg.seed
+            )
         if label:
             pooled[label] = tree
         else:

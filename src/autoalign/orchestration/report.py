@@ -32,9 +32,11 @@ def seeds_section(metrics: dict) -> str:
     def walk(node, path):
         if isinstance(node, dict) and "per_seed" in node and "mean" in node:
             vals = ", ".join(f"{v:.3f}" for v in node["per_seed"])
-            rows.append(f"<tr><td>{html.escape(path)}</td><td>{vals}</td><td>{node['mean']:.3f} "
-                        f"<span class=ci>[{node['ci_low']:.3f}, {node['ci_high']:.3f}]</span></td>"
-                        f"<td>{html.escape(str(node.get('resampled', '')))}</td></tr>")
+            rows.append(
+                f"<tr><td>{html.escape(path)}</td><td>{vals}</td><td>{node['mean']:.3f} "
+                f"<span class=ci>[{node['ci_low']:.3f}, {node['ci_high']:.3f}]</span></td>"
+                f"<td>{html.escape(str(node.get('resampled', '')))}</td></tr>"
+            )
             return
         if isinstance(node, dict):
             for k, v in node.items():
@@ -44,9 +46,12 @@ def seeds_section(metrics: dict) -> str:
     walk(metrics, "")
     if not rows:
         return ""
-    return ("<h2>Seeds</h2><details><summary>Every estimate: per-seed values and the pooled 95% CI</summary>"
-            "<table><tr><th>estimate</th><th>per seed</th><th>pooled [95% CI]</th><th>CI resamples</th></tr>"
-            + "".join(rows) + "</table></details>")
+    return (
+        "<h2>Seeds</h2><details><summary>Every estimate: per-seed values and the pooled 95% CI</summary>"
+        "<table><tr><th>estimate</th><th>per seed</th><th>pooled [95% CI]</th><th>CI resamples</th></tr>"
+        + "".join(rows)
+        + "</table></details>"
+    )
 
 
 def write_report(store: RunStore) -> Path:
@@ -58,8 +63,10 @@ def write_report(store: RunStore) -> Path:
     pooled = store.file("seeds.json").exists()
     if pooled:
         seeds = ", ".join(map(str, json.loads(store.file("seeds.json").read_text())))
-        parts.append(f"<p>Pooled over seeds {html.escape(seeds)}: each "
-                     "estimate is the mean over seeds; its CI resamples seeds and problems within seeds.</p>")
+        parts.append(
+            f"<p>Pooled over seeds {html.escape(seeds)}: each "
+            "estimate is the mean over seeds; its CI resamples seeds and problems within seeds.</p>"
+        )
     sweep = store.file("sweep.json").exists()
     groups = metrics.items() if sweep else [("", metrics)]
     for label, group in groups:

@@ -45,8 +45,10 @@ def open_run(cfg: RunConfig, run_dir: str | Path | None, runs_root: str | Path =
         # where and how fast it runs is not what it computes: a run may resume on another machine,
         # or reach its served models at another address (``providers``)
         where = ("threads", "executor", "workers", "ray_address", "device", "providers")
-        diff = _first_difference({k: v for k, v in old.model_dump(mode="json").items() if k not in where},
-                                 {k: v for k, v in cfg.model_dump(mode="json").items() if k not in where})
+        diff = _first_difference(
+            {k: v for k, v in old.model_dump(mode="json").items() if k not in where},
+            {k: v for k, v in cfg.model_dump(mode="json").items() if k not in where},
+        )
         if diff:
             raise UserError(
                 f"{run_dir}: holds a run with a different config ({diff} differs); "
@@ -74,8 +76,15 @@ def execute_single(store: RunStore, cfg: RunConfig) -> dict:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     providers = {name: settings.model_dump(mode="json") for name, settings in cfg.providers.items()}
-    ctx = RunContext(str(store.path), cfg.seed, cfg.threads, cfg.bootstrap_resamples,
-                     device=resolve_device(cfg.device), dtype=cfg.dtype, providers=providers)
+    ctx = RunContext(
+        str(store.path),
+        cfg.seed,
+        cfg.threads,
+        cfg.bootstrap_resamples,
+        device=resolve_device(cfg.device),
+        dtype=cfg.dtype,
+        providers=providers,
+    )
     ctx.use_models()
     store.event("run_started", protocol=cfg.protocol)
     metrics = store.metrics

@@ -116,8 +116,13 @@ class OverseerReward:
     (``probability=True``, the default: a reward in [0, 1]), else the raw score. Problems are found
     from the prompt: a ``problems`` mapping of prompt -> problem, else ``world.parse_prompt``."""
 
-    def __init__(self, overseer: Overseer, problems: dict[str, Any] | None = None, probability: bool = True,
-                 name: str | None = None):
+    def __init__(
+        self,
+        overseer: Overseer,
+        problems: dict[str, Any] | None = None,
+        probability: bool = True,
+        name: str | None = None,
+    ):
         self.overseer, self.problems, self.probability = overseer, dict(problems or {}), probability
         self.__name__ = name or f"{type(overseer).__name__.lower()}_reward"  # TRL logs rewards under this
 

@@ -77,8 +77,9 @@ def grade_critique(critique: Critique, flawed_step: int | None, correct_value: o
     if flawed_step is None:
         return CritiqueGrade(critique.says_no_flaw, False, False, critique.step is not None)
     caught = critique.step == flawed_step
-    return CritiqueGrade(caught, caught, caught and critique.value == str(correct_value),
-                         critique.step is not None and not caught)
+    return CritiqueGrade(
+        caught, caught, caught and critique.value == str(correct_value), critique.step is not None and not caught
+    )
 
 
 def discrimination_prompt(prompt: str, solution: str) -> str:

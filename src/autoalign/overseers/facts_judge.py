@@ -53,15 +53,17 @@ def observations(view: JudgeView) -> np.ndarray:
         meets = any(shown[view.hops - d] == r for r, d in into.items() if view.hops - d < len(shown))
         misses = not meets and any(view.hops - d < len(shown) for r, d in into.items() if d > 0)
         full = len(shown) == view.hops + 1
-        rows.append([
-            float(full and shown[-1] == answer),
-            float(full and shown[-1] != answer),
-            max(into.values()) / view.hops,
-            float(meets),
-            float(misses),
-            float(answer in mentioned),
-            float(rejected[i]),
-        ])
+        rows.append(
+            [
+                float(full and shown[-1] == answer),
+                float(full and shown[-1] != answer),
+                max(into.values()) / view.hops,
+                float(meets),
+                float(misses),
+                float(answer in mentioned),
+                float(rejected[i]),
+            ]
+        )
     return np.asarray(rows)
 
 
@@ -77,8 +79,9 @@ class QuoteJudge:
         self.coef, self.intercept = np.asarray(coef, dtype=float), float(intercept)
 
     @classmethod
-    def fit(cls, views: list[JudgeView], first_correct: list[bool], c: float = 1.0,
-            drop: tuple[str, ...] = ()) -> QuoteJudge:
+    def fit(
+        cls, views: list[JudgeView], first_correct: list[bool], c: float = 1.0, drop: tuple[str, ...] = ()
+    ) -> QuoteJudge:
         return cls.fit_features(np.stack([judge_features(v) for v in views]), first_correct, c, drop)
 
     @classmethod

@@ -75,9 +75,21 @@ def confidence_loss(logits: torch.Tensor, soft: torch.Tensor, weight: float) -> 
     return (1 - weight) * ce + weight * F.binary_cross_entropy_with_logits(logits, hard)
 
 
-def train_classifier(clf: Classifier, tokenizer, items: list, soft: list[float], steps, n_steps: int,
-                     batch_size: int, lr: float, head_lr: float, seed: int, loss: str = "ce", weight: float = 0.0,
-                     warmup: float = 0.2) -> list[float]:
+def train_classifier(
+    clf: Classifier,
+    tokenizer,
+    items: list,
+    soft: list[float],
+    steps,
+    n_steps: int,
+    batch_size: int,
+    lr: float,
+    head_lr: float,
+    seed: int,
+    loss: str = "ce",
+    weight: float = 0.0,
+    warmup: float = 0.2,
+) -> list[float]:
     """Fine-tune backbone (at ``lr``) and head (at ``head_lr``); returns the loss every 10 steps."""
     device = model_device(clf.lm)
     head = clf.head_parameters()
@@ -137,6 +149,6 @@ def predict(clf: Classifier, tokenizer, items: list, steps, batch_size: int = 25
     order = sorted(range(len(items)), key=lambda i: len(items[i].prompt) + len(items[i].body))
     out = np.zeros(len(items))
     for start in range(0, len(order), batch_size):
-        idx = order[start: start + batch_size]
+        idx = order[start : start + batch_size]
         out[idx] = torch.sigmoid(clf(tokenizer, [items[i] for i in idx], steps).float()).cpu().numpy()
     return out

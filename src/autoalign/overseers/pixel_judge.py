@@ -19,8 +19,10 @@ class SparsePixelJudge(nn.Module):
     def __init__(self, hidden: int = 256):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(2 * PIXELS, hidden), nn.ReLU(),
-            nn.Linear(hidden, hidden), nn.ReLU(),
+            nn.Linear(2 * PIXELS, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
             nn.Linear(hidden, CLASSES),
         )
 
@@ -39,8 +41,9 @@ def random_masks(images: torch.Tensor, k: int, generator: torch.Generator) -> to
     return mask & (images > 0)
 
 
-def train_pixel_judge(x: np.ndarray, y: np.ndarray, k: int, steps: int, batch_size: int, lr: float,
-                      seed: int, hidden: int = 256) -> tuple[SparsePixelJudge, list[float]]:
+def train_pixel_judge(
+    x: np.ndarray, y: np.ndarray, k: int, steps: int, batch_size: int, lr: float, seed: int, hidden: int = 256
+) -> tuple[SparsePixelJudge, list[float]]:
     """Train a judge for exactly k revealed pixels; returns the judge and its loss every 100 steps."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -70,10 +73,13 @@ def train_pixel_judge(x: np.ndarray, y: np.ndarray, k: int, steps: int, batch_si
 
 
 @torch.no_grad()
-def judge_logits(judge: SparsePixelJudge, masks: torch.Tensor, images: torch.Tensor,
-                 chunk: int = 65536) -> torch.Tensor:
+def judge_logits(
+    judge: SparsePixelJudge, masks: torch.Tensor, images: torch.Tensor, chunk: int = 65536
+) -> torch.Tensor:
     """Logits for many (mask, image) pairs, in chunks to bound memory."""
     flat_m, flat_x = masks.reshape(-1, PIXELS), images.reshape(-1, PIXELS)
     dev = next(judge.parameters()).device
-    out = [judge(flat_m[i:i + chunk].to(dev), flat_x[i:i + chunk].to(dev)).cpu() for i in range(0, len(flat_m), chunk)]
+    out = [
+        judge(flat_m[i : i + chunk].to(dev), flat_x[i : i + chunk].to(dev)).cpu() for i in range(0, len(flat_m), chunk)
+    ]
     return torch.cat(out).reshape(*masks.shape[:-1], CLASSES)

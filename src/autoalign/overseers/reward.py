@@ -24,8 +24,9 @@ def _text(completion) -> str:
 class VerifierReward:
     """A PRM or ORM as a reward: the probability that the solution is correct (0 to 1)."""
 
-    def __init__(self, verifier: StepVerifier, tokenizer, aggregate: str = "product", batch_size: int = 256,
-                 world=None):
+    def __init__(
+        self, verifier: StepVerifier, tokenizer, aggregate: str = "product", batch_size: int = 256, world=None
+    ):
         from ..worlds import make_world
 
         self.verifier, self.tokenizer = verifier, tokenizer
@@ -36,6 +37,13 @@ class VerifierReward:
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
         prompt_texts = [_text(p) for p in prompts]
         texts = [_text(c) for c in completions]
-        probs = step_probabilities(self.verifier, self.tokenizer, prompt_texts, texts,
-                                   [self.world.steps(t) for t in texts], self.batch_size, description="rewarding")
+        probs = step_probabilities(
+            self.verifier,
+            self.tokenizer,
+            prompt_texts,
+            texts,
+            [self.world.steps(t) for t in texts],
+            self.batch_size,
+            description="rewarding",
+        )
         return [math.exp(solution_score(p, self.verifier.aggregation, self.aggregate)) for p in probs]

@@ -52,14 +52,29 @@ class StepVerifierOverseer(Overseer):
         examples = labelled(self.ctx.world, problems, texts, verdicts)
         if examples:
             c = self.ctx
-            self.history = train_verifier(self.verifier, self.tokenizer, examples, c.steps, c.batch_size, c.lr,
-                                          c.head_lr, seed=c.seed, description=c.description or f"training {self.kind}")
+            self.history = train_verifier(
+                self.verifier,
+                self.tokenizer,
+                examples,
+                c.steps,
+                c.batch_size,
+                c.lr,
+                c.head_lr,
+                seed=c.seed,
+                description=c.description or f"training {self.kind}",
+            )
         return self
 
     def score(self, problems, texts) -> list[OverseerScores]:
         spans = [self.ctx.world.steps(t) for t in texts]
-        probs = step_probabilities(self.verifier, self.tokenizer, [p.prompt for p in problems], list(texts), spans,
-                                   description=f"scoring {self.kind}")
+        probs = step_probabilities(
+            self.verifier,
+            self.tokenizer,
+            [p.prompt for p in problems],
+            list(texts),
+            spans,
+            description=f"scoring {self.kind}",
+        )
         return [OverseerScores(solution_score(p, self.kind), tuple(float(x) for x in p)) for p in probs]
 
 

@@ -55,8 +55,9 @@ def step_targets(step_labels: list[bool], kind: str, aggregation: str | None = N
     return labels, mask
 
 
-def targets(examples: list[LabelledSolution], kind: str, width: int,
-            aggregation: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def targets(
+    examples: list[LabelledSolution], kind: str, width: int, aggregation: str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     labels = torch.zeros((len(examples), width))
     mask = torch.zeros((len(examples), width))
     for r, e in enumerate(examples):
@@ -69,8 +70,13 @@ def targets(examples: list[LabelledSolution], kind: str, width: int,
 
 
 def encode_examples(tokenizer, examples: list[LabelledSolution]) -> EncodedBatch:
-    return encode_steps(tokenizer, [e.prompt for e in examples], [e.text for e in examples],
-                        [list(e.spans) for e in examples], [e.tokens for e in examples])
+    return encode_steps(
+        tokenizer,
+        [e.prompt for e in examples],
+        [e.text for e in examples],
+        [list(e.spans) for e in examples],
+        [e.tokens for e in examples],
+    )
 
 
 def train_verifier(
@@ -105,9 +111,11 @@ def train_verifier(
             for g, b in zip(opt.param_groups, base):
                 g["lr"] = b * warm * (0.1 + 0.9 * decay)
             if step % buckets == 0:  # draw a block of batches, group them by length
-                block = sorted((examples[rng.randrange(len(examples))] for _ in range(batch_size * buckets)),
-                               key=lambda e: len(e.prompt) + len(e.text))
-                grouped = [block[k * batch_size:(k + 1) * batch_size] for k in range(buckets)]
+                block = sorted(
+                    (examples[rng.randrange(len(examples))] for _ in range(batch_size * buckets)),
+                    key=lambda e: len(e.prompt) + len(e.text),
+                )
+                grouped = [block[k * batch_size : (k + 1) * batch_size] for k in range(buckets)]
                 rng.shuffle(grouped)
             batch = grouped[step % buckets]
             enc = encode_examples(tokenizer, batch)
@@ -128,8 +136,14 @@ def train_verifier(
 
 
 def step_probabilities(
-    verifier: StepVerifier, tokenizer, prompts: list[str], texts: list[str], spans: list[list[tuple[int, int]]],
-    batch_size: int = 256, description: str = "scoring", tokens: list | None = None,
+    verifier: StepVerifier,
+    tokenizer,
+    prompts: list[str],
+    texts: list[str],
+    spans: list[list[tuple[int, int]]],
+    batch_size: int = 256,
+    description: str = "scoring",
+    tokens: list | None = None,
 ) -> list[list[float]]:
     """Probability of every step being correct (PRM) or of the final answer being right (ORM)."""
     logits = step_logit_values(verifier, tokenizer, prompts, texts, spans, batch_size, description, tokens)
@@ -138,8 +152,14 @@ def step_probabilities(
 
 @torch.inference_mode()
 def step_logit_values(
-    verifier: StepVerifier, tokenizer, prompts: list[str], texts: list[str], spans: list[list[tuple[int, int]]],
-    batch_size: int = 256, description: str = "scoring", tokens: list | None = None,
+    verifier: StepVerifier,
+    tokenizer,
+    prompts: list[str],
+    texts: list[str],
+    spans: list[list[tuple[int, int]]],
+    batch_size: int = 256,
+    description: str = "scoring",
+    tokens: list | None = None,
 ) -> list[list[float]]:
     """The verifier's logit at every step end; for an untrained log-likelihood head these are the
     backbone's own log-probabilities (of each step for a PRM, of the prefix for an ORM)."""
@@ -150,8 +170,13 @@ def step_logit_values(
     with progress_bar(description, total=len(prompts)) as bar:
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            enc = encode_steps(tokenizer, [prompts[i] for i in idx], [texts[i] for i in idx], [spans[i] for i in idx],
-                               [tokens[i] for i in idx] if tokens is not None else None)
+            enc = encode_steps(
+                tokenizer,
+                [prompts[i] for i in idx],
+                [texts[i] for i in idx],
+                [spans[i] for i in idx],
+                [tokens[i] for i in idx] if tokens is not None else None,
+            )
             probs = verifier.step_logits(enc).double()
             for r, i in enumerate(idx):
                 n = int(enc.step_mask[r].sum())

@@ -51,8 +51,9 @@ class EncodedBatch:
         return EncodedBatch(*(t.to(device) for t in (self.ids, self.step_of_token, self.step_end, self.step_mask)))
 
 
-def encode_steps(tokenizer, prompts: list[str], texts: list[str], spans: list[list[tuple[int, int]]],
-                 tokens: list | None = None) -> EncodedBatch:
+def encode_steps(
+    tokenizer, prompts: list[str], texts: list[str], spans: list[list[tuple[int, int]]], tokens: list | None = None
+) -> EncodedBatch:
     """Token ids of ``[BOS] + prompt + text`` and, for every step span (character offsets into
     ``text``, as ``World.steps`` gives them), its tokens: those whose last character lies in it, the
     step ending at the token that holds its last character. The completion is tokenized whole, or
@@ -90,15 +91,17 @@ class StepVerifier(nn.Module):
     """A PRM (``kind="prm"``, process labels) or ORM (``kind="orm"``, outcome labels) with a
     log-likelihood or linear head, read per step, cumulatively or at the last token only."""
 
-    def __init__(self, lm, kind: str = "prm", head: str = "loglik", aggregation: str | None = None,
-                 frozen: bool = False):
+    def __init__(
+        self, lm, kind: str = "prm", head: str = "loglik", aggregation: str | None = None, frozen: bool = False
+    ):
         super().__init__()
         aggregation = aggregation or DEFAULT_AGGREGATION.get(kind, "")
         if kind not in LABELS or head not in ("loglik", "linear") or aggregation not in AGGREGATIONS:
             raise ValueError(f"unknown verifier kind/head/aggregation {kind}/{head}/{aggregation}")
         if frozen and head != "linear":
-            raise ValueError("a frozen backbone needs the linear head: an affine map of the likelihood cannot "
-                             "change the ranking")
+            raise ValueError(
+                "a frozen backbone needs the linear head: an affine map of the likelihood cannot change the ranking"
+            )
         self.lm, self.kind, self.head, self.aggregation, self.frozen = lm, kind, head, aggregation, frozen
         if frozen:
             lm.requires_grad_(False)
@@ -126,7 +129,8 @@ class StepVerifier(nn.Module):
             S = batch.step_mask.size(1)
             idx = batch.step_of_token.clamp(min=0)
             per_step = torch.zeros(token_lp.size(0), S, dtype=token_lp.dtype, device=token_lp.device).scatter_add(
-                1, idx, token_lp)
+                1, idx, token_lp
+            )
         else:
             per_step = token_lp.cumsum(1).gather(1, batch.step_end)
         return self.scale * per_step + self.bias
@@ -156,8 +160,16 @@ def save_verifier(verifier: StepVerifier, tokenizer, folder) -> None:
     verifier.lm.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     head = {k: v for k, v in verifier.state_dict().items() if not k.startswith("lm.")}
-    torch.save({"kind": verifier.kind, "head": verifier.head, "aggregation": verifier.aggregation,
-                "frozen": verifier.frozen, "state": head}, folder / "verifier_head.pt")
+    torch.save(
+        {
+            "kind": verifier.kind,
+            "head": verifier.head,
+            "aggregation": verifier.aggregation,
+            "frozen": verifier.frozen,
+            "state": head,
+        },
+        folder / "verifier_head.pt",
+    )
 
 
 def load_verifier(folder) -> tuple[StepVerifier, object]:

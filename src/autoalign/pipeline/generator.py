@@ -46,8 +46,10 @@ class GeneratorWorld(WorldRef):
         if data is None or data == {}:
             return {"name": DEFAULT_WORLD}
         if isinstance(data, dict) and "name" not in data:
-            raise ValueError(f"name the world: add `name: {DEFAULT_WORLD}` (or another registered world) beside its "
-                             f"knobs ({', '.join(map(str, data))})")
+            raise ValueError(
+                f"name the world: add `name: {DEFAULT_WORLD}` (or another registered world) beside its "
+                f"knobs ({', '.join(map(str, data))})"
+            )
         return data
 
     @model_validator(mode="after")
@@ -60,8 +62,10 @@ class GeneratorConfig(Section):
     """The policy that writes solutions: trained from scratch, or loaded from a local folder."""
 
     model: str | None = Field(
-        None, description="Model address: lab/<size> trains one here (as does leaving this out); hf/<folder> (or a "
-        "bare folder) loads a local checkpoint and openai/<model> uses a server, with no training.")
+        None,
+        description="Model address: lab/<size> trains one here (as does leaving this out); hf/<folder> (or a "
+        "bare folder) loads a local checkpoint and openai/<model> uses a server, with no training.",
+    )
     arch: Literal["llama", "gpt2"] = Field("llama", description="Architecture when training.")
     size: Literal["micro", "tiny", "small", "medium"] = Field("small", description="Named model size.")
     train_steps: int = Field(1200, ge=1, description="Most optimizer steps.")
@@ -91,8 +95,7 @@ def gold_pair(problem, rng) -> tuple[str, str]:
     return problem.prompt, problem.solution
 
 
-def bucketed_batches(world: World, seed: int, size: int, make=gold_pair, tag: str = "gen",
-                     buckets: int = 1):
+def bucketed_batches(world: World, seed: int, size: int, make=gold_pair, tag: str = "gen", buckets: int = 1):
     """``batch_at(step)``: ``size`` training pairs ``make(problem, rng)``, length-bucketed over
     blocks of steps; a pure function of the step, so a resumed run sees the same batches."""
     cache: dict = {}
@@ -105,7 +108,7 @@ def bucketed_batches(world: World, seed: int, size: int, make=gold_pair, tag: st
             block_rng = py_rng(seed, tag, "make", block)
             examples = [make(p, block_rng) for p in pool]
             order = sorted(range(len(examples)), key=lambda i: len(examples[i][0]) + len(examples[i][1]))
-            batches = [[examples[i] for i in order[k * size:(k + 1) * size]] for k in range(buckets)]
+            batches = [[examples[i] for i in order[k * size : (k + 1) * size]] for k in range(buckets)]
             rot = block % buckets  # which length comes first varies from block to block
             cache[block] = batches[rot:] + batches[:rot]
         return cache[block][step % buckets]
@@ -121,8 +124,13 @@ def validation_sampling(s: SamplingConfig) -> SamplingConfig:
 
 def greedy_accuracy(model, problems: list, world: World, sampling: SamplingConfig) -> float:
     """Share of ``problems`` whose greedy solution is right; ``model`` is any LanguageModel."""
-    texts = model.generate([p.prompt for p in problems], temperature=0.0, max_new_tokens=sampling.max_new_tokens,
-                           batch_size=sampling.batch_size, description="validating")
+    texts = model.generate(
+        [p.prompt for p in problems],
+        temperature=0.0,
+        max_new_tokens=sampling.max_new_tokens,
+        batch_size=sampling.batch_size,
+        description="validating",
+    )
     return sum(world.check(p, t).correct for p, t in zip(problems, texts)) / len(problems)
 
 
@@ -135,8 +143,12 @@ def given_generator(address: Address) -> dict:
     if not model.is_white_box:
         return {"address": str(address), "params": None, "trained": False, "remote": True}
     folder = Path(address.name).expanduser()
-    return {"address": str(address), "params": count_parameters(model.module), "trained": False,
-            "digest": content_digest(folder) if folder.is_dir() else ""}
+    return {
+        "address": str(address),
+        "params": count_parameters(model.module),
+        "trained": False,
+        "digest": content_digest(folder) if folder.is_dir() else "",
+    }
 
 
 def train_generator(ctx, world_ref: WorldRef, g: GeneratorConfig, sampling: SamplingConfig) -> dict:
@@ -151,9 +163,18 @@ def train_generator(ctx, world_ref: WorldRef, g: GeneratorConfig, sampling: Samp
     log(f"training a {g.arch}-{g.size} {world.name} generator ({count_parameters(model) / 1e6:.2f}M parameters)")
     name = ctx.artifact(f"models/generator_{world.name}")
     state = train_lm(
-        model, tokenizer, bucketed_batches(world, ctx.seed, g.batch_size),
-        TrainConfig(steps=g.train_steps, lr=g.lr, warmup_steps=g.warmup_steps, weight_decay=g.weight_decay,
-                    eval_every=g.eval_every, target_accuracy=g.target_accuracy, checkpoint_every=g.checkpoint_every),
+        model,
+        tokenizer,
+        bucketed_batches(world, ctx.seed, g.batch_size),
+        TrainConfig(
+            steps=g.train_steps,
+            lr=g.lr,
+            warmup_steps=g.warmup_steps,
+            weight_decay=g.weight_decay,
+            eval_every=g.eval_every,
+            target_accuracy=g.target_accuracy,
+            checkpoint_every=g.checkpoint_every,
+        ),
         checkpoint=ctx.file(f"{name}.ckpt.pt"),
         evaluate=lambda: greedy_accuracy(LocalModel(model, tokenizer), val, world, sampling),
         on_event=lambda kind, **fields: _log_event(ctx, kind, **fields),
@@ -166,9 +187,14 @@ def train_generator(ctx, world_ref: WorldRef, g: GeneratorConfig, sampling: Samp
     atomic_save_dir(ctx.file(name), save)
     ctx.file(f"{name}.ckpt.pt").unlink(missing_ok=True)
     return {
-        "path": name, "params": count_parameters(model), "trained": True, "steps": state["step"],
-        "stopped_early": state["stopped_early"], "train_seconds": round(state["seconds"], 2),
-        "tokens_per_second": round(state["tokens"] / max(state["seconds"], 1e-9), 1), "history": state["history"],
+        "path": name,
+        "params": count_parameters(model),
+        "trained": True,
+        "steps": state["step"],
+        "stopped_early": state["stopped_early"],
+        "train_seconds": round(state["seconds"], 2),
+        "tokens_per_second": round(state["tokens"] / max(state["seconds"], 1e-9), 1),
+        "history": state["history"],
     }
 
 
@@ -194,8 +220,9 @@ def load_generator(ctx, trained: dict, role: str = "a verifier backbone"):
     return model.module, model.tokenizer
 
 
-def sample_and_check(ctx, world_ref: WorldRef, trained: dict, split: str, n_problems: int, k: int,
-                     sampling: SamplingConfig) -> str:
+def sample_and_check(
+    ctx, world_ref: WorldRef, trained: dict, split: str, n_problems: int, k: int, sampling: SamplingConfig
+) -> str:
     """Stage: ``k`` samples for each of ``n_problems`` problems of ``split``, each labelled by the
     world's checker, written to ``samples/`` (JSONL of :class:`Sample`); returns the path. The
     problems are ``world.problems(ctx.seed, split, n_problems)``: a later stage finds them again."""
@@ -205,11 +232,18 @@ def sample_and_check(ctx, world_ref: WorldRef, trained: dict, split: str, n_prob
     problems = world.problems(ctx.seed, split, n_problems)
     tokens: list = []
     texts = generator_model(ctx, trained).generate(
-        [p.prompt for p in problems for _ in range(k)], temperature=sampling.temperature,
-        max_new_tokens=sampling.max_new_tokens, batch_size=sampling.batch_size,
-        seed=ctx.derive("sample", world_name, split), description=f"sampling {world_name} {split}", tokens_out=tokens)
-    rows = [asdict(Sample.from_verdict(i // k, problems[i // k], t, world.check(problems[i // k], t), tokens[i]))
-            for i, t in enumerate(texts)]
+        [p.prompt for p in problems for _ in range(k)],
+        temperature=sampling.temperature,
+        max_new_tokens=sampling.max_new_tokens,
+        batch_size=sampling.batch_size,
+        seed=ctx.derive("sample", world_name, split),
+        description=f"sampling {world_name} {split}",
+        tokens_out=tokens,
+    )
+    rows = [
+        asdict(Sample.from_verdict(i // k, problems[i // k], t, world.check(problems[i // k], t), tokens[i]))
+        for i, t in enumerate(texts)
+    ]
     path = ctx.artifact(f"samples/{world_name}_{split}") + ".jsonl"
     write_jsonl(ctx.file(path), rows)
     return path

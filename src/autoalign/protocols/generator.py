@@ -41,8 +41,10 @@ def evaluate(ctx, world_ref: WorldRef, trained: dict, path: str, sampling: Sampl
 
 def summary(r: dict) -> list[str]:
     a = r["accuracy"]
-    lines = [f"generator accuracy: {a['mean']:.1%} [95% CI {a['ci_low']:.1%}, {a['ci_high']:.1%}] "
-             f"({r['test_problems']} problems x {r['samples_per_problem']} samples)"]
+    lines = [
+        f"generator accuracy: {a['mean']:.1%} [95% CI {a['ci_low']:.1%}, {a['ci_high']:.1%}] "
+        f"({r['test_problems']} problems x {r['samples_per_problem']} samples)"
+    ]
     for n, e in sorted(r["accuracy_by_steps"].items(), key=lambda kv: int(kv[0])):
         lines.append(f"  {n} steps: {e['mean']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}]")
     return lines
@@ -59,11 +61,18 @@ def report(store, r: dict, stages: dict) -> str:
     return generator_section(store, r, history)
 
 
-@protocol("generator", sections={"world": GeneratorWorld, "generator": GeneratorConfig, "sampling": SamplingConfig},
-          results=GeneratorResults, summary=summary, headline=headline, report=report)
+@protocol(
+    "generator",
+    sections={"world": GeneratorWorld, "generator": GeneratorConfig, "sampling": SamplingConfig},
+    results=GeneratorResults,
+    summary=summary,
+    headline=headline,
+    report=report,
+)
 def run(ctx, cfg) -> dict:
     trained = ctx.stage("train_generator", train_generator, cfg.world, cfg.generator, validation_sampling(cfg.sampling))
     s = cfg.sampling
-    path = ctx.stage("sample_test", sample_and_check, cfg.world, trained, "test", s.test_problems,
-                     s.samples_per_problem, s)
+    path = ctx.stage(
+        "sample_test", sample_and_check, cfg.world, trained, "test", s.test_problems, s.samples_per_problem, s
+    )
     return ctx.stage("evaluate", evaluate, cfg.world, trained, path, s)

@@ -22,9 +22,15 @@ def _row(name: str, e: dict, primary: bool) -> str:
     shown = {"held": "<b>held</b>", "not held": "not held"}.get(status, html.escape(status))
     if e.get("reason"):
         shown += f"<br><span class=ci>{html.escape(e['reason'])}</span>"
-    cells = [f"<code>{html.escape(name)}</code>" + (f"<br><span class=ci>{html.escape(e['description'])}</span>"
-                                                     if e.get("description") else ""),
-             f"<code>{html.escape(e['metric'])}</code> {sign} {e['threshold']:g}", per_seed, pooled, p, shown]
+    cells = [
+        f"<code>{html.escape(name)}</code>"
+        + (f"<br><span class=ci>{html.escape(e['description'])}</span>" if e.get("description") else ""),
+        f"<code>{html.escape(e['metric'])}</code> {sign} {e['threshold']:g}",
+        per_seed,
+        pooled,
+        p,
+        shown,
+    ]
     if primary:
         cells.insert(1, html.escape(str(e.get("family") or "")))
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
@@ -34,20 +40,30 @@ def endpoints_section(block: dict | None) -> str:
     if not block or not (block.get("primary") or block.get("exploratory")):
         return ""
     seeds = ", ".join(map(str, block.get("seeds", [])))
-    parts = ["<h2>Pre-registered endpoints</h2>",
-             f"<p>Declared in the config before the run; seeds {html.escape(seeds)}. Pooled estimates are means "
-             "over seeds with 95% CIs that resample seeds, then problems within seeds (seeds alone where a "
-             "statistic has no per-problem values); p is one-sided, read off the same bootstrap distribution. "
-             f"{html.escape(block.get('rule', ''))}. Endpoints that did not hold are listed like the others.</p>"]
+    parts = [
+        "<h2>Pre-registered endpoints</h2>",
+        f"<p>Declared in the config before the run; seeds {html.escape(seeds)}. Pooled estimates are means "
+        "over seeds with 95% CIs that resample seeds, then problems within seeds (seeds alone where a "
+        "statistic has no per-problem values); p is one-sided, read off the same bootstrap distribution. "
+        f"{html.escape(block.get('rule', ''))}. Endpoints that did not hold are listed like the others.</p>",
+    ]
     head = "<th>endpoint</th>{}<th>expected</th><th>per seed</th><th>pooled [95% CI]</th><th>{}</th><th>result</th>"
     if block.get("primary"):
-        parts.append("<h3>Primary (Holm-corrected within each family)</h3><table><tr>"
-                     + head.format("<th>family</th>", "Holm p") + "</tr>"
-                     + "".join(_row(n, e, True) for n, e in block["primary"].items()) + "</table>")
+        parts.append(
+            "<h3>Primary (Holm-corrected within each family)</h3><table><tr>"
+            + head.format("<th>family</th>", "Holm p")
+            + "</tr>"
+            + "".join(_row(n, e, True) for n, e in block["primary"].items())
+            + "</table>"
+        )
     if block.get("exploratory"):
-        parts.append("<h3>Exploratory (uncorrected; not headlines)</h3><table><tr>"
-                     + head.format("", "p") + "</tr>"
-                     + "".join(_row(n, e, False) for n, e in block["exploratory"].items()) + "</table>")
+        parts.append(
+            "<h3>Exploratory (uncorrected; not headlines)</h3><table><tr>"
+            + head.format("", "p")
+            + "</tr>"
+            + "".join(_row(n, e, False) for n, e in block["exploratory"].items())
+            + "</table>"
+        )
     return "\n".join(parts)
 
 
@@ -66,8 +82,11 @@ def endpoint_blocks(metrics, where: str = "") -> list[tuple[str, dict]]:
 def markdown_rows(run: str, block: dict, exploratory: bool = False) -> list[str]:
     """One markdown row per endpoint of one run: per-seed values, pooled CI, p (Holm for primary), result."""
     seeds = block.get("seeds") or []
-    span = ", ".join(map(str, seeds)) if len(seeds) < 3 or seeds != list(range(seeds[0], seeds[-1] + 1)) \
+    span = (
+        ", ".join(map(str, seeds))
+        if len(seeds) < 3 or seeds != list(range(seeds[0], seeds[-1] + 1))
         else f"{seeds[0]}-{seeds[-1]}"
+    )
     rows = []
     for kind in ("primary", "exploratory") if exploratory else ("primary",):
         for name, e in (block.get(kind) or {}).items():
@@ -77,10 +96,14 @@ def markdown_rows(run: str, block: dict, exploratory: bool = False) -> list[str]
             side = ">" if e["direction"] == "greater" else "<"
             per_seed = ", ".join("-" if v is None else f"{v:+.3f}" for v in e.get("per_seed", []))
             result = "**held**" if e.get("status") == "held" else str(e.get("status", ""))
-            rows.append(f"| {run} | {name}{'' if kind == 'primary' else ' (exploratory)'} ({side} {e['threshold']:g}) | "
-                        f"{span} | {per_seed} | {pooled} | {'-' if p is None else f'{p:.3f}'} | {result} |")
+            rows.append(
+                f"| {run} | {name}{'' if kind == 'primary' else ' (exploratory)'} ({side} {e['threshold']:g}) | "
+                f"{span} | {per_seed} | {pooled} | {'-' if p is None else f'{p:.3f}'} | {result} |"
+            )
     return rows
 
 
-MARKDOWN_HEAD = ["| run | endpoint | seeds | per seed | pooled [95% CI] | p (Holm) | result |",
-                 "| --- | --- | --- | --- | --- | --- | --- |"]
+MARKDOWN_HEAD = [
+    "| run | endpoint | seeds | per seed | pooled [95% CI] | p (Holm) | result |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+]

@@ -27,7 +27,11 @@ def generator_section(store: RunStore, g: dict | None, history: list | None = No
         "<table><tr><th>steps</th><th>samples correct [95% CI]</th><th>problems</th></tr>",
         rows,
         "</table>",
-        embed_image(plots.accuracy_by_steps(g["accuracy_by_steps"], g["accuracy"], store.file("plots", f"{name}_accuracy_by_steps.png"))),
+        embed_image(
+            plots.accuracy_by_steps(
+                g["accuracy_by_steps"], g["accuracy"], store.file("plots", f"{name}_accuracy_by_steps.png")
+            )
+        ),
     ]
     if history:
         parts.append(embed_image(plots.training_curve(history, store.file("plots", f"{name}_training.png"))))

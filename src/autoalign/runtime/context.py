@@ -79,8 +79,18 @@ def _outside_source(module: str) -> str:
 
 
 def stage_key(name: str, fn: Callable, args: tuple, seed: int, resamples: int, code: str) -> str:
-    blob = json.dumps([name, f"{fn.__module__}.{fn.__qualname__}", canonical(list(args)), seed, resamples, code,
-                       _outside_source(fn.__module__)], sort_keys=True)
+    blob = json.dumps(
+        [
+            name,
+            f"{fn.__module__}.{fn.__qualname__}",
+            canonical(list(args)),
+            seed,
+            resamples,
+            code,
+            _outside_source(fn.__module__),
+        ],
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -173,11 +183,15 @@ class RunContext:
         """Run independent stages ``(name, fn, args)`` at once, in groups of at most ``threads``,
         each with ``threads // group size`` threads; finished ones are reused. Results in order."""
         if len(calls) > self.threads:
-            return [r for k in range(0, len(calls), self.threads)
-                    for r in self.side_by_side(calls[k:k + self.threads])]
+            return [
+                r for k in range(0, len(calls), self.threads) for r in self.side_by_side(calls[k : k + self.threads])
+            ]
         per = max(1, self.threads // max(1, len(calls)))
-        todo = [i for i, (name, fn, args) in enumerate(calls)
-                if self.store.stage_record(name, self.key(name, fn, args)) is None]
+        todo = [
+            i
+            for i, (name, fn, args) in enumerate(calls)
+            if self.store.stage_record(name, self.key(name, fn, args)) is None
+        ]
         if len(todo) > 1 and per * len(calls) <= self.threads:
             futures = [_pool(self.threads).submit(_stage_in_worker, self, per, *calls[i]) for i in todo]
             for f in futures:

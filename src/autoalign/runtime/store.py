@@ -190,8 +190,10 @@ class RunStore:
             return None  # a damaged record: the stage runs again
 
     def record_stage(self, name: str, key: str, result: Any, seconds: float) -> None:
-        atomic_write_json(self.stage_file(name, key), {"name": name, "key": key, "result": result,
-                                                       "seconds": seconds, "finished": time.time()})
+        atomic_write_json(
+            self.stage_file(name, key),
+            {"name": name, "key": key, "result": result, "seconds": seconds, "finished": time.time()},
+        )
 
     @property
     def finished_stages(self) -> dict:

@@ -39,8 +39,14 @@ class Limits:
     max_batch: int = 64  # rows per batched model call
 
 
-def make_app(models: dict[str, LocalModel], api_key: str | None = None, max_batch: int = 64,
-             max_tokens: int = 1024, max_prompts: int = 4096, max_body_bytes: int = 8 * 2**20) -> FastAPI:
+def make_app(
+    models: dict[str, LocalModel],
+    api_key: str | None = None,
+    max_batch: int = 64,
+    max_tokens: int = 1024,
+    max_prompts: int = 4096,
+    max_body_bytes: int = 8 * 2**20,
+) -> FastAPI:
     """An app serving ``models`` under their ids; with ``api_key``, every /v1 request must carry
     ``Authorization: Bearer <api_key>``."""
     limits = Limits(max_tokens, max_prompts, max_body_bytes, max_batch)
@@ -66,8 +72,12 @@ def make_app(models: dict[str, LocalModel], api_key: str | None = None, max_batc
 
     def find(model_id: str) -> LocalModel:
         if model_id not in models:
-            raise ApiError(404, f"the model {model_id!r} does not exist; this server has: {', '.join(models)}",
-                           "model_not_found", "model")
+            raise ApiError(
+                404,
+                f"the model {model_id!r} does not exist; this server has: {', '.join(models)}",
+                "model_not_found",
+                "model",
+            )
         return models[model_id]
 
     def token_cap(lm: LocalModel) -> int:
@@ -82,16 +92,18 @@ def make_app(models: dict[str, LocalModel], api_key: str | None = None, max_batc
         except Exception as exc:  # noqa: BLE001 - the request fails, the server goes on
             raise internal_error(exc) from None
 
-    async def generate(model_id: str, lm: LocalModel, prompts: list[str], temperature: float,
-                       budget: int | None, seed: int | None) -> list:
+    async def generate(
+        model_id: str, lm: LocalModel, prompts: list[str], temperature: float, budget: int | None, seed: int | None
+    ) -> list:
         temperature = 0.0 if temperature < GREEDY_BELOW else temperature
         # Sampling with a given seed must not depend on what else is queued, nor may a budget that
         # fits the longest prompt of a batch ("as many as fit"): such jobs run alone.
         alone = (temperature > 0 and seed is not None) or budget is None
         key = None if alone else ("generate", model_id, temperature, budget)
         cap = token_cap(lm)
-        return await run(key, prompts, lambda rows: generate_rows(lm, rows, temperature, budget, seed,
-                                                                  limits.max_batch, cap))
+        return await run(
+            key, prompts, lambda rows: generate_rows(lm, rows, temperature, budget, seed, limits.max_batch, cap)
+        )
 
     async def score(model_id: str, lm: LocalModel, rows: list[ScoreRow]) -> list:
         return await run(("score", model_id), rows, lambda items: score_rows(lm, items, limits.max_batch))
@@ -100,11 +112,20 @@ def make_app(models: dict[str, LocalModel], api_key: str | None = None, max_batc
         if req.stream:
             raise ApiError(400, "streaming is not supported by this server; send stream=false", "unsupported", "stream")
         if n_prompts * req.n > limits.max_prompts:
-            raise ApiError(400, f"{n_prompts} prompts x n={req.n} is more than the {limits.max_prompts} completions "
-                           "one request may ask for", "too_many_prompts", "prompt")
+            raise ApiError(
+                400,
+                f"{n_prompts} prompts x n={req.n} is more than the {limits.max_prompts} completions "
+                "one request may ask for",
+                "too_many_prompts",
+                "prompt",
+            )
         if budget is not None and budget > token_cap(lm):
-            raise ApiError(400, f"max_tokens is {budget}; at most {token_cap(lm)} for this model",
-                           "max_tokens_too_large", "max_tokens")
+            raise ApiError(
+                400,
+                f"max_tokens is {budget}; at most {token_cap(lm)} for this model",
+                "max_tokens_too_large",
+                "max_tokens",
+            )
 
     @app.get("/health")
     async def health():
@@ -133,8 +154,9 @@ def make_app(models: dict[str, LocalModel], api_key: str | None = None, max_batc
         texts, stopped = zip(*(R.apply_stops(g.text, req.stops()) for g in gens))
         scores = None
         if req.logprobs is not None:
-            items = [ScoreRow(p, t, None if s else g.tokens, req.logprobs)
-                     for p, t, s, g in zip(rows, texts, stopped, gens)]
+            items = [
+                ScoreRow(p, t, None if s else g.tokens, req.logprobs) for p, t, s, g in zip(rows, texts, stopped, gens)
+            ]
             scores = await score(req.model, lm, items)
         choices = []
         for k, (prompt, text, stop, g) in enumerate(zip(rows, texts, stopped, gens)):
@@ -143,8 +165,14 @@ def make_app(models: dict[str, LocalModel], api_key: str | None = None, max_batc
                 s = scores[k]
                 entries = s["prompt"] + R.shifted(s["completion"], len(prompt)) if req.echo else s["completion"]
                 logprobs = R.completion_logprobs(entries, req.logprobs)
-            choices.append({"index": k, "text": prompt + text if req.echo else text, "logprobs": logprobs,
-                            "finish_reason": "stop" if stop else g.finish_reason})
+            choices.append(
+                {
+                    "index": k,
+                    "text": prompt + text if req.echo else text,
+                    "logprobs": logprobs,
+                    "finish_reason": "stop" if stop else g.finish_reason,
+                }
+            )
         used = sum(g.prompt_tokens for g in gens[::n])
         return R.envelope("text_completion", req.model, choices, used, sum(len(g.tokens) for g in gens))
 
@@ -158,22 +186,32 @@ def make_app(models: dict[str, LocalModel], api_key: str | None = None, max_batc
         try:
             prompt = lm.chat_prompt([m.as_dict() for m in req.messages])
         except Exception as exc:  # noqa: BLE001 - a template that rejects the conversation
-            raise ApiError(400, f"the model's chat template rejects these messages: {exc}", "invalid_messages",
-                           "messages") from None
+            raise ApiError(
+                400, f"the model's chat template rejects these messages: {exc}", "invalid_messages", "messages"
+            ) from None
         rows = [prompt] * req.n
         gens = await generate(req.model, lm, rows, req.temperature, budget, req.seed)
         texts, stopped = zip(*(R.apply_stops(g.text, req.stops()) for g in gens))
         scores = None
         if req.logprobs:
             top = req.top_logprobs or 0
-            scores = await score(req.model, lm, [ScoreRow(prompt, t, None if s else g.tokens, top)
-                                                 for t, s, g in zip(texts, stopped, gens)])
-        choices = [{"index": j, "message": {"role": "assistant", "content": text},
-                    "logprobs": R.chat_logprobs(scores[j]["completion"], req.top_logprobs or 0) if scores else None,
-                    "finish_reason": "stop" if stop else g.finish_reason}
-                   for j, (text, stop, g) in enumerate(zip(texts, stopped, gens))]
-        return R.envelope("chat.completion", req.model, choices, gens[0].prompt_tokens,
-                          sum(len(g.tokens) for g in gens))
+            scores = await score(
+                req.model,
+                lm,
+                [ScoreRow(prompt, t, None if s else g.tokens, top) for t, s, g in zip(texts, stopped, gens)],
+            )
+        choices = [
+            {
+                "index": j,
+                "message": {"role": "assistant", "content": text},
+                "logprobs": R.chat_logprobs(scores[j]["completion"], req.top_logprobs or 0) if scores else None,
+                "finish_reason": "stop" if stop else g.finish_reason,
+            }
+            for j, (text, stop, g) in enumerate(zip(texts, stopped, gens))
+        ]
+        return R.envelope(
+            "chat.completion", req.model, choices, gens[0].prompt_tokens, sum(len(g.tokens) for g in gens)
+        )
 
     return app
 
@@ -212,7 +250,8 @@ async def parse(request: Request, schema, limit: int):
         first = exc.errors()[0]
         # pydantic's location names union members too ("prompt.list[str].0"): keep fields and indices
         loc = [str(p) for p in first["loc"] if isinstance(p, int) or p in FIELDS]
-        raise ApiError(400, f"{'.'.join(loc) or 'body'}: {first['msg']}", "invalid_value",
-                       loc[0] if loc else None) from None
+        raise ApiError(
+            400, f"{'.'.join(loc) or 'body'}: {first['msg']}", "invalid_value", loc[0] if loc else None
+        ) from None
     except RecursionError:
         raise ApiError(400, "the body is nested too deeply", "invalid_json") from None

@@ -33,8 +33,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(target: str, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
-          model_name: str | None = None, device: str = "auto", dtype: str = "float32") -> None:
+def serve(
+    target: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    api_key: str | None = None,
+    model_name: str | None = None,
+    device: str = "auto",
+    dtype: str = "float32",
+) -> None:
     """Serve the model(s) at ``target`` over an OpenAI-compatible API until interrupted."""
     from ..models.device import use
     from .resolve import plan, resolve_models

@@ -112,7 +112,7 @@ class Engine:
             return
         start = 0
         for job in jobs:
-            mine, start = results[start: start + len(job.items)], start + len(job.items)
+            mine, start = results[start : start + len(job.items)], start + len(job.items)
             failed = next((r for r in mine if isinstance(r, BaseException)), None)
             if failed is not None:
                 job.future.set_exception(failed)

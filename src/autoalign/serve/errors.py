@@ -17,8 +17,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("autoalign.serve")
 
-TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 404: "invalid_request_error",
-         405: "invalid_request_error", 413: "invalid_request_error", 500: "server_error"}
+TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    500: "server_error",
+}
 
 
 class ApiError(Exception):
@@ -33,9 +39,14 @@ class ApiError(Exception):
 
 
 def error_response(status: int, message: str, code: str | None = None, param: str | None = None) -> JSONResponse:
-    body = {"error": {"message": message, "type": TYPES.get(status, "invalid_request_error" if status < 500
-                                                              else "server_error"),
-                      "code": code, "param": param}}
+    body = {
+        "error": {
+            "message": message,
+            "type": TYPES.get(status, "invalid_request_error" if status < 500 else "server_error"),
+            "code": code,
+            "param": param,
+        }
+    }
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, headers=headers)
 

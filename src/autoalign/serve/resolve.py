@@ -39,8 +39,10 @@ def plan(target: str, model_name: str | None = None) -> dict[str, str]:
         if address.provider not in ("hf", "lab"):  # a plugin's provider: it says what the name means
             return {model_name or Path(address.name).name or address.name: str(address)}
         if address.lab_size:
-            raise UserError(f"serve: {target} is a size that a protocol trains from scratch, not a saved model; "
-                            "give the folder a run saved it in (runs/<run> or runs/<run>/models/<name>)")
+            raise UserError(
+                f"serve: {target} is a size that a protocol trains from scratch, not a saved model; "
+                "give the folder a run saved it in (runs/<run> or runs/<run>/models/<name>)"
+            )
         folder, provider = Path(address.name).expanduser(), address.provider
     else:
         folder, provider = Path(target).expanduser(), "hf"
@@ -50,8 +52,10 @@ def plan(target: str, model_name: str | None = None) -> dict[str, str]:
         return {model_name or folder.resolve().name: f"{provider}/{folder}"}
     found = saved_models(folder)
     if not found:
-        raise UserError(f"serve: {folder} is neither a model folder (no config.json) nor a run folder "
-                        "with saved models (models/<name>/config.json)")
+        raise UserError(
+            f"serve: {folder} is neither a model folder (no config.json) nor a run folder "
+            "with saved models (models/<name>/config.json)"
+        )
     if model_name is not None:
         if model_name not in found:
             raise UserError(f"serve: {folder} has no model {model_name!r}; it has: {', '.join(found)}")

@@ -33,6 +33,7 @@ def completion_logprobs(entries: list, top: int) -> dict:
 
 def chat_logprobs(entries: list, top: int) -> dict:
     """The ``logprobs`` object of a chat choice: one item per generated token."""
+
     def item(token: str, logprob: float) -> dict:
         return {"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8"))}
 
@@ -55,8 +56,11 @@ def envelope(kind: str, model: str, choices: list[dict], prompt_tokens: int, com
         "created": int(time.time()),
         "model": model,
         "choices": choices,
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 

@@ -71,8 +71,11 @@ class Message(BaseModel):
     content: Text | list[TextPart] | None = None
 
     def as_dict(self) -> dict:
-        content = self.content if isinstance(self.content, str) or self.content is None else \
-            "".join(p.text for p in self.content)
+        content = (
+            self.content
+            if isinstance(self.content, str) or self.content is None
+            else "".join(p.text for p in self.content)
+        )
         return {"role": self.role, "content": content or ""}
 
 

@@ -44,12 +44,23 @@ class Generated:
 
 
 def _context_error(n_prompt: int, budget: int, limit: int) -> ApiError:
-    return ApiError(400, f"this model's context is {limit} tokens; the prompt has {n_prompt} and "
-                    f"max_tokens asks for {budget} more", "context_length_exceeded", "max_tokens")
+    return ApiError(
+        400,
+        f"this model's context is {limit} tokens; the prompt has {n_prompt} and max_tokens asks for {budget} more",
+        "context_length_exceeded",
+        "max_tokens",
+    )
 
 
-def generate_rows(lm: LocalModel, prompts: list[str], temperature: float, max_tokens: int | None,
-                  seed: int | None, batch_size: int, token_limit: int) -> list:
+def generate_rows(
+    lm: LocalModel,
+    prompts: list[str],
+    temperature: float,
+    max_tokens: int | None,
+    seed: int | None,
+    batch_size: int,
+    token_limit: int,
+) -> list:
     """One :class:`Generated` (or :class:`ApiError`) per prompt. ``max_tokens=None``: as many as
     the longest prompt leaves in the context, up to ``token_limit``."""
     positions = max_positions(lm)
@@ -57,23 +68,32 @@ def generate_rows(lm: LocalModel, prompts: list[str], temperature: float, max_to
     results: list = [None] * len(prompts)
     for i, n in enumerate(lengths):
         if n == 0:
-            results[i] = ApiError(400, "the prompt is empty and this model has no BOS token to start from",
-                                  "empty_prompt", "prompt")
+            results[i] = ApiError(
+                400, "the prompt is empty and this model has no BOS token to start from", "empty_prompt", "prompt"
+            )
         elif positions is not None and n + (max_tokens or 0) > positions:
             results[i] = _context_error(n, max_tokens or 0, positions)
     ok = [i for i, r in enumerate(results) if r is None]
     budget = max_tokens
     if budget is None:
-        budget = token_limit if positions is None else min(token_limit, positions - max((lengths[i] for i in ok), default=0))
+        budget = (
+            token_limit if positions is None else min(token_limit, positions - max((lengths[i] for i in ok), default=0))
+        )
     if not ok:
         return results
     if budget == 0:
         texts, tokens = [""] * len(ok), [[] for _ in ok]
     else:
         tokens = []
-        texts = lm.generate([prompts[i] for i in ok], temperature=temperature, max_new_tokens=budget,
-                            seed=random.getrandbits(31) if seed is None else seed, batch_size=batch_size,
-                            description="serving", tokens_out=tokens)
+        texts = lm.generate(
+            [prompts[i] for i in ok],
+            temperature=temperature,
+            max_new_tokens=budget,
+            seed=random.getrandbits(31) if seed is None else seed,
+            batch_size=batch_size,
+            description="serving",
+            tokens_out=tokens,
+        )
     for i, text, toks in zip(ok, texts, tokens):
         results[i] = Generated(text, list(toks), lengths[i], "length" if len(toks) >= budget else "stop")
     return results
@@ -120,8 +140,7 @@ def score_rows(lm: LocalModel, rows: list[ScoreRow], batch_size: int) -> list:
     start = 0
     while start < len(todo):
         end = start + 1
-        while (end < len(todo) and end - start < batch_size
-               and (end - start + 1) * len(seqs[todo[end]]) <= SCORE_TOKENS):
+        while end < len(todo) and end - start < batch_size and (end - start + 1) * len(seqs[todo[end]]) <= SCORE_TOKENS:
             end += 1
         chunk, start = todo[start:end], end
         width = max(1, max(len(seqs[i]) for i in chunk))
@@ -133,7 +152,7 @@ def score_rows(lm: LocalModel, rows: list[ScoreRow], batch_size: int) -> list:
         norm = torch.logsumexp(logits, -1)
         chosen = (logits.gather(-1, ids[:, 1:, None]).squeeze(-1) - norm).cpu()
         k = max(rows[i].top for i in chunk)
-        top_v, top_i = (logits.topk(min(k, logits.shape[-1]), -1) if k > 0 else (None, None))
+        top_v, top_i = logits.topk(min(k, logits.shape[-1]), -1) if k > 0 else (None, None)
         for r, i in enumerate(chunk):
             n = len(seqs[i])
             logps[i] = [None] + chosen[r, : max(0, n - 1)].tolist()
@@ -143,8 +162,11 @@ def score_rows(lm: LocalModel, rows: list[ScoreRow], batch_size: int) -> list:
     for i in todo:
         (p_ids, p_offs), (c_ids, c_offs), row = prompts[i], comps[i], rows[i]
         ids_all = pre + p_ids + c_ids
-        strings = [tok.bos_token or ""] * len(pre) + _token_strings(tok, p_ids, p_offs, row.prompt) \
+        strings = (
+            [tok.bos_token or ""] * len(pre)
+            + _token_strings(tok, p_ids, p_offs, row.prompt)
             + _token_strings(tok, c_ids, c_offs, row.completion)
+        )
         offsets = [0] * len(pre) + [a for a, _ in p_offs] + [a for a, _ in c_offs]
         top = tops[i] or [None] * len(ids_all)
         entries = [(s, lp, off, _top_dict(tok, t)) for s, lp, off, t in zip(strings, logps[i], offsets, top)]

@@ -17,15 +17,27 @@ from importlib import import_module
 # Where each public name lives; imported on first use, so reading data or the CLI's help does not
 # load torch.
 _EXPORTS = {
-    "SeparatorSteps": "steps", "join_steps": "steps",
-    "read_examples": "data", "split_examples": "data",
+    "SeparatorSteps": "steps",
+    "join_steps": "steps",
+    "read_examples": "data",
+    "split_examples": "data",
     "write_own_format_stepwise": "demo_data",
     "verifier_metrics": "metrics",
     "load_reward": "reward",
-    "TrainOptions": "run", "train_from_file": "run",
+    "TrainOptions": "run",
+    "train_from_file": "run",
 }
-__all__ = ["SeparatorSteps", "TrainOptions", "join_steps", "load_reward", "read_examples", "split_examples",
-           "train_from_file", "verifier_metrics", "write_own_format_stepwise"]
+__all__ = [
+    "SeparatorSteps",
+    "TrainOptions",
+    "join_steps",
+    "load_reward",
+    "read_examples",
+    "split_examples",
+    "train_from_file",
+    "verifier_metrics",
+    "write_own_format_stepwise",
+]
 
 
 def __getattr__(name: str):

@@ -50,12 +50,13 @@ def unknown_characters(tokenizer, chars: Counter) -> Counter:
 def describe_unknown(address: str, unknown: Counter) -> str:
     shown = ", ".join(repr(c) for c, _ in unknown.most_common(5))
     more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-    return (f"{address}: its tokenizer maps {sum(unknown.values())} characters of the data to <unk> "
-            f"({len(unknown)} distinct: {shown}{more}); the verifier cannot tell them apart")
+    return (
+        f"{address}: its tokenizer maps {sum(unknown.values())} characters of the data to <unk> "
+        f"({len(unknown)} distinct: {shown}{more}); the verifier cannot tell them apart"
+    )
 
 
-def open_backbone(address: str, examples: list[LabelledSolution], separator: str, seed: int,
-                  role: str) -> Backbone:
+def open_backbone(address: str, examples: list[LabelledSolution], separator: str, seed: int, role: str) -> Backbone:
     """The backbone for ``role`` (e.g. ``"train prm"``) at ``address``, on the run's device."""
     from ..models import build_char_tokenizer, build_model
     from ..models.device import place

@@ -52,15 +52,19 @@ def read_examples(path: str | Path, kind: str, separator: str) -> tuple[list[Lab
     rows = read_jsonl_lines(path)
     if rows and "chosen" in rows[0][1] and "completions" not in rows[0][1]:
         if kind == "prm":
-            raise UserError(f"{file_name(path)}: preference lines (prompt, chosen, rejected) have no step labels "
-                            "for a PRM; train an ORM on them (autoalign train orm) or give stepwise lines")
+            raise UserError(
+                f"{file_name(path)}: preference lines (prompt, chosen, rejected) have no step labels "
+                "for a PRM; train an ORM on them (autoalign train orm) or give stepwise lines"
+            )
         examples = _preference_examples(path, rows)
         return examples, "preference"
     out = []
     for (lineno, _), e in zip(rows, read_stepwise_jsonl(path)):  # one example a non-blank line, in order
         if not e.completions[-1]:
-            raise UserError(f"{file_name(path)}:{lineno}: the last completion is empty; a step needs text "
-                            "for the verifier to read a verdict at its end")
+            raise UserError(
+                f"{file_name(path)}:{lineno}: the last completion is empty; a step needs text "
+                "for the verifier to read a verdict at its end"
+            )
         text, spans = join_steps(e.completions, separator)
         out.append(LabelledSolution(e.prompt, text, spans, tuple(e.labels)))
     return out, "stepwise"
@@ -71,8 +75,9 @@ def is_held_out(prompt: str, eval_split: float) -> bool:
     return unit_hash(SPLIT_SALT, prompt) < eval_split
 
 
-def split_examples(examples: list[LabelledSolution], eval_split: float
-                   ) -> tuple[list[LabelledSolution], list[LabelledSolution]]:
+def split_examples(
+    examples: list[LabelledSolution], eval_split: float
+) -> tuple[list[LabelledSolution], list[LabelledSolution]]:
     """(training part, held-out part), by a hash of each example's prompt."""
     if not 0 < eval_split < 1:
         raise UserError(f"--eval-split must be between 0 and 1 (exclusive), not {eval_split}")
@@ -87,15 +92,17 @@ def first_error(labels) -> int | None:
     return next((i for i, ok in enumerate(labels) if not ok), None)
 
 
-def check_sizes(train: list[LabelledSolution], held: list[LabelledSolution], source: str,
-                min_train: int = 8, min_held: int = 4) -> None:
+def check_sizes(
+    train: list[LabelledSolution], held: list[LabelledSolution], source: str, min_train: int = 8, min_held: int = 4
+) -> None:
     """Enough examples on both sides of the split to train and to measure anything."""
     prompts = len({e.prompt for e in train + held})
     if len(train) < min_train or len(held) < min_held:
         raise UserError(
             f"{source}: too few examples to train and evaluate: {len(train)} for training and {len(held)} held out "
             f"({prompts} distinct prompts); need at least {min_train} and {min_held}: give more data or change "
-            "--eval-split")
+            "--eval-split"
+        )
     if not any(all(e.labels) for e in train):
         raise UserError(f"{source}: no fully-correct solution in the training part; a verifier needs both kinds")
     if all(all(e.labels) for e in train):

@@ -44,8 +44,9 @@ def own_line(problem: Problem, compact: str) -> dict:
     return {"prompt": own_prompt(problem), "completions": completions, "labels": labels}
 
 
-def own_format_lines(n: int, seed: int = 0, flawed_share: float = 0.5, min_steps: int = 2,
-                     max_steps: int = 8) -> list[dict]:
+def own_format_lines(
+    n: int, seed: int = 0, flawed_share: float = 0.5, min_steps: int = 2, max_steps: int = 8
+) -> list[dict]:
     """``n`` stepwise lines from distinct training problems of the arithmetic world (``max_steps``
     operations plus the answer: up to nine steps)."""
     world = make_world("arithmetic", ArithmeticConfig(min_steps=min_steps, max_steps=max_steps, operators="+-*"))

@@ -45,8 +45,15 @@ def fit_head(verifier, tokenizer, examples, seed: int = 0, sample: int = 512) ->
     with torch.no_grad():
         verifier.scale.fill_(1.0)
         verifier.bias.fill_(0.0)
-    raw = step_logit_values(verifier, tokenizer, [e.prompt for e in picked], [e.text for e in picked],
-                            [list(e.spans) for e in picked], batch_size=128, description="fitting the head")
+    raw = step_logit_values(
+        verifier,
+        tokenizer,
+        [e.prompt for e in picked],
+        [e.text for e in picked],
+        [list(e.spans) for e in picked],
+        batch_size=128,
+        description="fitting the head",
+    )
     width = max(len(r) for r in raw)
     labels, mask = targets(picked, verifier.kind, width)
     xs, ys = [], []

@@ -75,6 +75,11 @@ def verifier_metrics(labels: list[list[bool]], probs: list[list[float]], kind: s
         "solution_auroc": _auroc(sol_y, sol_s),
         "answer_auroc": _auroc(answer_y, sol_s),
         "processbench": {"acc_erroneous": acc_err, "acc_correct": acc_ok, "f1": f1, "threshold": THRESHOLD},
-        "counts": {"solutions": len(labels), "erroneous": n_err, "correct": n_ok, "steps_scored": len(step_y),
-                   "steps_scored_wrong": sum(not x for x in step_y)},
+        "counts": {
+            "solutions": len(labels),
+            "erroneous": n_err,
+            "correct": n_ok,
+            "steps_scored": len(step_y),
+            "steps_scored_wrong": sum(not x for x in step_y),
+        },
     }

@@ -39,8 +39,9 @@ def load_reward(folder: str | Path, batch_size: int = 64):
     verifier, tokenizer = load_verifier(folder)
     place(verifier)
     aggregate = "min" if description.get("aggregate") == "min" else "product"
-    return VerifierReward(verifier, tokenizer, aggregate=aggregate, batch_size=batch_size,
-                          world=SeparatorSteps(description["separator"]))
+    return VerifierReward(
+        verifier, tokenizer, aggregate=aggregate, batch_size=batch_size, world=SeparatorSteps(description["separator"])
+    )
 
 
 __all__ = ["load_reward", "read_description"]

@@ -75,8 +75,10 @@ def _separator_note(examples, separator: str) -> str | None:
     splitter = SeparatorSteps(separator)
     bad = sum(len(splitter.steps(e.text)) != len(e.spans) for e in examples if separator)
     if bad:
-        return (f"{bad} solutions have a step containing the separator {separator!r}; at reward time their steps "
-                "will be split there (choose another --separator)")
+        return (
+            f"{bad} solutions have a step containing the separator {separator!r}; at reward time their steps "
+            "will be split there (choose another --separator)"
+        )
     return None
 
 
@@ -85,14 +87,22 @@ def check_length(backbone, examples) -> None:
     from ..models.encoding import encode_prompts, encode_texts
 
     limit = getattr(backbone.lm.config, "max_position_embeddings", None) or getattr(
-        backbone.lm.config, "n_positions", None)
+        backbone.lm.config, "n_positions", None
+    )
     if not limit:
         return
-    lengths = [len(p) + len(t) for p, t in zip(encode_prompts(backbone.tokenizer, [e.prompt for e in examples]),
-                                               encode_texts(backbone.tokenizer, [e.text for e in examples]))]
+    lengths = [
+        len(p) + len(t)
+        for p, t in zip(
+            encode_prompts(backbone.tokenizer, [e.prompt for e in examples]),
+            encode_texts(backbone.tokenizer, [e.text for e in examples]),
+        )
+    ]
     if max(lengths) > limit:
-        raise UserError(f"{backbone.address}: the longest solution is {max(lengths)} tokens with its prompt, more than "
-                        f"the model's {limit} positions ({sum(n > limit for n in lengths)} solutions are too long)")
+        raise UserError(
+            f"{backbone.address}: the longest solution is {max(lengths)} tokens with its prompt, more than "
+            f"the model's {limit} positions ({sum(n > limit for n in lengths)} solutions are too long)"
+        )
 
 
 def pretrain(backbone, pairs: list[tuple[str, str]], steps: int, batch_size: int, lr: float, seed: int) -> dict:
@@ -127,8 +137,15 @@ def score(verifier, tokenizer, examples) -> list[list[float]]:
     """Every step's probability (PRM: that the step is right; ORM: that the final answer is)."""
     from ..overseers.training import step_probabilities
 
-    return step_probabilities(verifier, tokenizer, [e.prompt for e in examples], [e.text for e in examples],
-                              [list(e.spans) for e in examples], batch_size=128, description="evaluating")
+    return step_probabilities(
+        verifier,
+        tokenizer,
+        [e.prompt for e in examples],
+        [e.text for e in examples],
+        [list(e.spans) for e in examples],
+        batch_size=128,
+        description="evaluating",
+    )
 
 
 def train_from_file(o: TrainOptions, say: Callable[[str], None] = print) -> dict:
@@ -160,8 +177,9 @@ def train_from_file(o: TrainOptions, say: Callable[[str], None] = print) -> dict
         check_length(backbone, examples)
     for n in notes:
         say(f"note: {n}")
-    pretrain_steps = o.pretrain_steps if o.pretrain_steps is not None else (
-        DEFAULT_PRETRAIN_STEPS if backbone.fresh else 0)
+    pretrain_steps = (
+        o.pretrain_steps if o.pretrain_steps is not None else (DEFAULT_PRETRAIN_STEPS if backbone.fresh else 0)
+    )
     seconds: dict[str, float] = {}
     pretrained = None
     if pretrain_steps:
@@ -176,21 +194,38 @@ def train_from_file(o: TrainOptions, say: Callable[[str], None] = print) -> dict
     t0 = time.perf_counter()
     taught = train if o.kind == "prm" or not o.orm_end_only else [outcome_only(e) for e in train]
     head = fit_head(verifier, backbone.tokenizer, taught, seed=o.seed) if o.fit_head else None
-    history = train_verifier(verifier, backbone.tokenizer, taught, o.steps, o.batch_size, o.lr, o.head_lr,
-                             seed=o.seed, description=f"training {o.kind}")
+    history = train_verifier(
+        verifier,
+        backbone.tokenizer,
+        taught,
+        o.steps,
+        o.batch_size,
+        o.lr,
+        o.head_lr,
+        seed=o.seed,
+        description=f"training {o.kind}",
+    )
     seconds["verifier"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
     held_metrics = verifier_metrics(labels, score(verifier, backbone.tokenizer, held), o.kind)
     seconds["evaluate"] = round(time.perf_counter() - t0, 1)
     seconds["total"] = round(time.perf_counter() - started, 1)
     metrics = {
-        "kind": o.kind, "model": backbone.address, "data": str(o.data), "format": fmt,
+        "kind": o.kind,
+        "model": backbone.address,
+        "data": str(o.data),
+        "format": fmt,
         **{k: held_metrics[k] for k in ("step_auroc", "solution_auroc", "answer_auroc", "processbench")},
         "held_out": held_metrics["counts"],
         "backbone_only": {k: before[k] for k in ("step_auroc", "solution_auroc", "answer_auroc")},
-        "split": {"eval_split": o.eval_split, "by": "hash of the prompt", "train_solutions": len(train),
-                  "held_out_solutions": len(held),
-                  "train_prompts": len({e.prompt for e in train}), "held_out_prompts": len({e.prompt for e in held})},
+        "split": {
+            "eval_split": o.eval_split,
+            "by": "hash of the prompt",
+            "train_solutions": len(train),
+            "held_out_solutions": len(held),
+            "train_prompts": len({e.prompt for e in train}),
+            "held_out_prompts": len({e.prompt for e in held}),
+        },
         "steps": {"verifier": o.steps, "pretrain": pretrain_steps},
         "pretraining": pretrained,
         "head_start": head,
@@ -200,9 +235,13 @@ def train_from_file(o: TrainOptions, say: Callable[[str], None] = print) -> dict
         "seconds": seconds,
     }
     description = {
-        "format": FORMAT, "kind": o.kind, "separator": o.separator, "aggregate": "min" if o.kind == "prm" else "last",
+        "format": FORMAT,
+        "kind": o.kind,
+        "separator": o.separator,
+        "aggregate": "min" if o.kind == "prm" else "last",
         "steps": "the completion split after every separator; each step's span holds the separator after it",
-        "joined": "prompt, then the steps joined with the separator", "model": backbone.address,
+        "joined": "prompt, then the steps joined with the separator",
+        "model": backbone.address,
     }
 
     def save(folder: Path) -> None:

@@ -22,7 +22,18 @@ def make_world(name: str, config=None) -> World:
 
 
 __all__ = [
-    "ArithmeticConfig", "Problem", "SPLITS", "StepwiseExample", "Tampered", "Verdict", "World",
-    "check_solution", "example_from_solution", "generate", "make_world", "parse_prompt",
-    "read_stepwise_jsonl", "write_stepwise_jsonl",
+    "ArithmeticConfig",
+    "Problem",
+    "SPLITS",
+    "StepwiseExample",
+    "Tampered",
+    "Verdict",
+    "World",
+    "check_solution",
+    "example_from_solution",
+    "generate",
+    "make_world",
+    "parse_prompt",
+    "read_stepwise_jsonl",
+    "write_stepwise_jsonl",
 ]

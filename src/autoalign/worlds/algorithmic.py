@@ -71,6 +71,7 @@ class AlgorithmicConfig(BaseModel):
 
 class AlgorithmicWorld(World):
     """One task. Subclasses give ``facts_for``, ``question_at``, ``max_depth``, ``decompose``, ``solve``."""
+
     # Not a text-solution world: a question is answered in one token by a model that may ask
     # sub-questions (amplification); it honours problems()/check() over all four splits but has no
     # gold step-by-step solutions, step spans or planted flaws.
@@ -113,9 +114,14 @@ class AlgorithmicWorld(World):
     def check(self, problem: Question, text: str) -> Verdict:
         answer = text.strip()[:1] if isinstance(text, str) else ""
         ok = answer == self.solve(problem)
-        return Verdict(step_texts=[answer], step_labels=[ok], answer=answer or None, correct=ok,
-                       well_formed=len(answer) == 1 and answer in problem.choices,
-                       first_error=None if ok else 0)
+        return Verdict(
+            step_texts=[answer],
+            step_labels=[ok],
+            answer=answer or None,
+            correct=ok,
+            well_formed=len(answer) == 1 and answer in problem.choices,
+            first_error=None if ok else 0,
+        )
 
 
 def _facts_map(q: Question) -> dict[str, str]:
@@ -346,7 +352,7 @@ def amplify(world: AlgorithmicWorld, questions: list[Question], answer) -> tuple
         pos = 0
         for i in list(running):
             g, subs = running[i]
-            got, pos = list(answers[pos:pos + len(subs)]), pos + len(subs)
+            got, pos = list(answers[pos : pos + len(subs)]), pos + len(subs)
             try:
                 running[i] = (g, g.send(got))
             except StopIteration as stop:

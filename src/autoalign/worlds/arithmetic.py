@@ -41,9 +41,7 @@ class ArithmeticConfig(BaseModel):
     min_operand: int = Field(1, ge=0, description="Smallest operand.")
     max_operand: int = Field(9, ge=1, description="Largest operand.")
     modulus: int = Field(100, ge=2, description="Every result is reduced modulo this number.")
-    allow_wrap: bool = Field(
-        False, description="Draw operations whose result leaves [0, modulus) and wraps around."
-    )
+    allow_wrap: bool = Field(False, description="Draw operations whose result leaves [0, modulus) and wraps around.")
 
     @model_validator(mode="after")
     def _check(self) -> "ArithmeticConfig":

@@ -40,7 +40,7 @@ def split_solution(text: str) -> tuple[list[str], str | None]:
     steps: list[str] = []
     for p in parts:
         if p.startswith(ANSWER_MARK):
-            answer = p[len(ANSWER_MARK):]
+            answer = p[len(ANSWER_MARK) :]
             break
         steps.append(p)
     return steps, answer

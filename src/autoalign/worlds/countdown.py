@@ -198,8 +198,11 @@ def _draw_chain(rng: random.Random, cfg: CountdownConfig, fewest: int, most: int
         numbers = [rng.randint(cfg.min_number, cfg.max_number) for _ in range(n + 1)]
         value, ops = numbers[0], []
         for b in numbers[1:]:
-            allowed = {op: r for op in cfg.operators
-                       if (r := countdown_op(value, op, b)) is not None and 1 <= r <= cfg.max_target}
+            allowed = {
+                op: r
+                for op in cfg.operators
+                if (r := countdown_op(value, op, b)) is not None and 1 <= r <= cfg.max_target
+            }
             if not allowed:
                 break
             op = rng.choice(sorted(allowed))
@@ -253,13 +256,16 @@ class CountdownWorld(World):
         if kind not in self.flaw_kinds:
             raise ValueError(f"unknown countdown flaw {kind!r}")
         if kind == "carried":
+
             def change(a, op, b, r):
                 return op, max(0, r + rng.choice([-3, -2, -1, 1, 2, 3]))
         elif kind == "operator":
+
             def change(a, op, b, r):
                 options = [(o, countdown_op(a, o, b)) for o in "+-*/" if o != op]
                 options = [(o, v) for o, v in options if v is not None and v != r]
                 return rng.choice(options) if options else (op, r + 1)
+
         for _ in range(20):  # keep a copy the checker calls wrong; record the step it blames
             steps, final = _replay(problem, i, change)
             text = STEP_SEP.join([f"{a}{op}{b}={r}" for a, op, b, r in steps] + [f"{ANSWER_MARK}{final}"])
@@ -291,5 +297,6 @@ class CountdownWorld(World):
         not apply). Their splits are hashed apart from countdown problems', under the name they have
         always had."""
         cfg = self.config
-        return ChainRules("rrm_countdown", cfg.max_target + 1, lambda rng, lo, hi: _draw_chain(rng, cfg, lo, hi),
-                          countdown_op)
+        return ChainRules(
+            "rrm_countdown", cfg.max_target + 1, lambda rng, lo, hi: _draw_chain(rng, cfg, lo, hi), countdown_op
+        )

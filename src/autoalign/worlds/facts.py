@@ -101,8 +101,8 @@ _NAMES = [a + b + c for a in _ONSETS for b in _VOWELS for c in _CODAS]
 def draw_question(rng: np.random.Generator, cfg: FactsConfig) -> Question:
     size = 2 * (cfg.hops + 1) + 2 * cfg.distractors
     rooms = [_NAMES[i] for i in rng.choice(len(_NAMES), size, replace=False)]
-    true_walk, decoy = rooms[: cfg.hops + 1], rooms[cfg.hops + 1: 2 * cfg.hops + 2]
-    rest = rooms[2 * cfg.hops + 2:]
+    true_walk, decoy = rooms[: cfg.hops + 1], rooms[cfg.hops + 1 : 2 * cfg.hops + 2]
+    rest = rooms[2 * cfg.hops + 2 :]
     facts = [Fact(a, b) for w in (true_walk, decoy) for a, b in zip(w, w[1:])]
     # Distractors: links out of rooms that have none yet, into any room, so they may join a
     # walk's rooms (as a real story's irrelevant details do) without changing either walk.
@@ -139,5 +139,10 @@ class FactsWorld(World):
 
     def check(self, problem: Question, text: str) -> Verdict:
         said = text.strip() if isinstance(text, str) else ""
-        return Verdict([said], [said == problem.answers[problem.correct]], said or None,
-                       said == problem.answers[problem.correct], said in problem.answers)
+        return Verdict(
+            [said],
+            [said == problem.answers[problem.correct]],
+            said or None,
+            said == problem.answers[problem.correct],
+            said in problem.answers,
+        )

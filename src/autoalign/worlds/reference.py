@@ -83,8 +83,10 @@ def world_ref(name: str, **knobs: Any) -> WorldRef:
 def require(ref: WorldRef, capability: str, why: str) -> None:
     """Raise (a ValueError, so Pydantic names the key) unless the world has ``capability``."""
     if capability not in ref.capabilities():
-        raise ValueError(f"world {ref.name!r} has no {capability} ({why}); worlds that have it: "
-                         + ", ".join(sorted(worlds_with(capability))))
+        raise ValueError(
+            f"world {ref.name!r} has no {capability} ({why}); worlds that have it: "
+            + ", ".join(sorted(worlds_with(capability)))
+        )
 
 
 def worlds_with(capability: str) -> list[str]:

@@ -20,8 +20,16 @@ class Walker(LanguageModel):
     def __init__(self, error_rate: float):
         self.error_rate, self.address = error_rate, f"walker/{error_rate}"
 
-    def generate(self, prompts, temperature=1.0, max_new_tokens=64, seed=0, batch_size=256,
-                 description="sampling", tokens_out=None):
+    def generate(
+        self,
+        prompts,
+        temperature=1.0,
+        max_new_tokens=64,
+        seed=0,
+        batch_size=256,
+        description="sampling",
+        tokens_out=None,
+    ):
         rng = random.Random(f"walker:{seed}")
         out = []
         for prompt in prompts:

@@ -70,8 +70,14 @@ def make_problem(succ: dict, start: str, hops: int) -> ProblemRecord:
     edges = " ".join(f"{u}{succ[u]}" for u in sorted(succ))
     path = _walk(succ, start, hops)
     solution = _solution(path)
-    return ProblemRecord(prompt=f"{edges};{start}{hops}=", solution=solution, answer=path[-1], n_steps=hops,
-                         step_spans=tuple(_spans(solution)), extras={"succ": dict(succ), "start": start})
+    return ProblemRecord(
+        prompt=f"{edges};{start}{hops}=",
+        solution=solution,
+        answer=path[-1],
+        n_steps=hops,
+        step_spans=tuple(_spans(solution)),
+        extras={"succ": dict(succ), "start": start},
+    )
 
 
 def parse_prompt(prompt: str) -> ProblemRecord:
@@ -103,11 +109,21 @@ class GraphWalkWorld(World):
         gold = problem.solution.split(",")
         labels = [i < problem.n_steps and s == gold[i] for i, s in enumerate(steps)]
         answer = answers[0] if answers else None
-        well_formed = (len(answers) == 1 and pieces[-1].startswith("!") and len(steps) == problem.n_steps
-                       and all(_HOP.match(s) for s in steps))
+        well_formed = (
+            len(answers) == 1
+            and pieces[-1].startswith("!")
+            and len(steps) == problem.n_steps
+            and all(_HOP.match(s) for s in steps)
+        )
         first_error = next((i for i, ok in enumerate(labels) if not ok), None)
-        return Verdict(step_texts=steps, step_labels=labels, answer=answer,
-                       correct=answer == problem.answer, well_formed=well_formed, first_error=first_error)
+        return Verdict(
+            step_texts=steps,
+            step_labels=labels,
+            answer=answer,
+            correct=answer == problem.answer,
+            well_formed=well_formed,
+            first_error=first_error,
+        )
 
     def locally_invalid_steps(self, problem, text: str) -> list[int]:
         """A step is locally invalid if it is not an edge, or does not start where the last one ended."""

@@ -59,15 +59,24 @@ class AmplificationConfig(Section):
     """Amplification vs supervised learning on the algorithmic tasks, same model and budget."""
 
     tasks: list[str] = Field(list(TASKS), min_length=1, description="Tasks to run (worlds of worlds/algorithmic.py).")
-    sizes: list[int] = Field([3, 4, 5, 6], min_length=1, description="Curriculum over facts per problem; the last is measured.")
+    sizes: list[int] = Field(
+        [3, 4, 5, 6], min_length=1, description="Curriculum over facts per problem; the last is measured."
+    )
     curriculum_fraction: float = Field(0.5, ge=0, le=1, description="Share of training over which the size grows.")
     model_size: str = Field("micro", description="Answerer size: " + ", ".join(CLASSIFIER_SIZES))
     steps: int = Field(2000, ge=1, description="Optimizer steps, the same for both methods.")
     batch_size: int = Field(64, ge=1)
     lr: float = Field(2e-3, gt=0)
-    refresh_every: int = Field(10, ge=1, description="Steps between recomputing amplified targets with the current model.")
-    advance_at: float = Field(0.8, gt=0, le=1, description="Agreement of the model with its amplified targets "
-                              "at the current reach that lets the amplified answerer's depths grow by one.")
+    refresh_every: int = Field(
+        10, ge=1, description="Steps between recomputing amplified targets with the current model."
+    )
+    advance_at: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Agreement of the model with its amplified targets "
+        "at the current reach that lets the amplified answerer's depths grow by one.",
+    )
     eval_every: int = Field(200, ge=1, description="Steps between points of the learning curve.")
     val_questions: int = Field(150, ge=10, description="Held-out hard questions for the curves (val split).")
     test_questions: int = Field(400, ge=10, description="Held-out hard questions for the final accuracy (test split).")
@@ -100,8 +109,9 @@ def size_at(step: int, a: AmplificationConfig, rng: random.Random) -> int:
     return a.sizes[j] if j == 0 or rng.random() < 0.5 else rng.choice(a.sizes[:j])
 
 
-def training_batch(world: AlgorithmicWorld, seed: int, step: int, a: AmplificationConfig,
-                   reach: int | None = None) -> list[Question]:
+def training_batch(
+    world: AlgorithmicWorld, seed: int, step: int, a: AmplificationConfig, reach: int | None = None
+) -> list[Question]:
     """Step ``step``'s questions: a pure function of (seed, task, step, reach); depths up to ``reach``."""
     rng = random.Random(f"amplification:{seed}:{world.name}:{step}")
     out = []
@@ -140,7 +150,13 @@ def train_answerer(ctx, task: str, method: str, a: AmplificationConfig) -> dict:
     model = CharClassifier(a.model_size)
     trainer = Trainer(model, a.steps, a.lr)
     val = world.problems(ctx.seed, "val", a.val_questions)
-    curve: dict[str, list] = {"step": [], "val_accuracy": [], "wrong_targets": [], "asked_per_question": [], "reach": []}
+    curve: dict[str, list] = {
+        "step": [],
+        "val_accuracy": [],
+        "wrong_targets": [],
+        "asked_per_question": [],
+        "reach": [],
+    }
     reach = world.min_depth if method == "amplified" else None
     deepest = world.max_depth(a.sizes[-1])
     pending: list[tuple[list[Question], list[str]]] = []
@@ -148,8 +164,9 @@ def train_answerer(ctx, task: str, method: str, a: AmplificationConfig) -> dict:
     t0 = time.time()
     for step in range(a.steps):
         if not pending:  # the next refresh_every batches, with targets from the current model
-            batches = [training_batch(world, ctx.seed, s, a, reach)
-                       for s in range(step, min(a.steps, step + a.refresh_every))]
+            batches = [
+                training_batch(world, ctx.seed, s, a, reach) for s in range(step, min(a.steps, step + a.refresh_every))
+            ]
             flat = [q for b in batches for q in b]
             truth = [world.solve(q) for q in flat]  # for measurement, and the supervised targets
             if method == "amplified":
@@ -163,7 +180,7 @@ def train_answerer(ctx, task: str, method: str, a: AmplificationConfig) -> dict:
                 targets = truth
             wrong += sum(t != g for t, g in zip(targets, truth))
             total += len(flat)
-            pending = [(b, targets[i * a.batch_size:(i + 1) * a.batch_size]) for i, b in enumerate(batches)]
+            pending = [(b, targets[i * a.batch_size : (i + 1) * a.batch_size]) for i, b in enumerate(batches)]
         batch, targets = pending.pop(0)
         trainer.step([q.prompt for q in batch], targets, [q.choices for q in batch])
         if (step + 1) % a.eval_every == 0 or step + 1 == a.steps:
@@ -205,18 +222,22 @@ def task_result(ctx, task: str, a: AmplificationConfig, runs: dict) -> dict:
         "supervised": bootstrap_ci(sup, **boot),
         "gap": bootstrap_ci(amp - sup, **boot),
         "chance": max(answers.count(x) for x in set(answers)) / len(answers),
-        "curve": {"step": runs["amplified"]["curve"]["step"],
-                  **{f"{m}_val_accuracy": runs[m]["curve"]["val_accuracy"] for m in METHODS},
-                  **{f"{m}_wrong_targets": runs[m]["curve"]["wrong_targets"] for m in METHODS},
-                  "asked_per_question": runs["amplified"]["curve"]["asked_per_question"],
-                  "amplified_reach": runs["amplified"]["curve"]["reach"]},
+        "curve": {
+            "step": runs["amplified"]["curve"]["step"],
+            **{f"{m}_val_accuracy": runs[m]["curve"]["val_accuracy"] for m in METHODS},
+            **{f"{m}_wrong_targets": runs[m]["curve"]["wrong_targets"] for m in METHODS},
+            "asked_per_question": runs["amplified"]["curve"]["asked_per_question"],
+            "amplified_reach": runs["amplified"]["curve"]["reach"],
+        },
     }
 
 
 def summary(r: dict) -> list[str]:
-    return [f"amplification, {task} (size {r['size']}): amplified {text_estimate(t['amplified'])}, "
-            f"supervised {text_estimate(t['supervised'])}, gap {text_points(t['gap'])}"
-            for task, t in r["amplification"].items()]
+    return [
+        f"amplification, {task} (size {r['size']}): amplified {text_estimate(t['amplified'])}, "
+        f"supervised {text_estimate(t['supervised'])}, gap {text_points(t['gap'])}"
+        for task, t in r["amplification"].items()
+    ]
 
 
 def headline(r: dict) -> str:
@@ -226,11 +247,19 @@ def headline(r: dict) -> str:
     return f"amplified {amp:.1%} vs supervised {sup:.1%} (mean over {len(tasks)} tasks)"
 
 
-@protocol("amplification", sections={"amplification": AmplificationConfig}, results=AmplificationResults,
-          summary=summary, headline=headline, report=amplification_section)
+@protocol(
+    "amplification",
+    sections={"amplification": AmplificationConfig},
+    results=AmplificationResults,
+    summary=summary,
+    headline=headline,
+    report=amplification_section,
+)
 def run(ctx, cfg) -> dict:
     a = cfg.amplification
-    calls = [(f"amplification.{task}.{method}", train_answerer, (task, method, a)) for task in a.tasks for method in METHODS]
+    calls = [
+        (f"amplification.{task}.{method}", train_answerer, (task, method, a)) for task in a.tasks for method in METHODS
+    ]
     done = iter(ctx.side_by_side(calls))
     runs = {task: {method: next(done) for method in METHODS} for task in a.tasks}
     return {"amplification": {task: task_result(ctx, task, a, runs[task]) for task in a.tasks}, "size": a.sizes[-1]}

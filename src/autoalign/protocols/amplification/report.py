@@ -19,8 +19,13 @@ def curves_plot(results: dict, path: Path) -> Path:
         c = results[task]["curve"]
         for method, (color, label) in STYLE.items():
             ax.plot(c["step"], [100 * v for v in c[f"{method}_val_accuracy"]], "-", color=color, label=label)
-        ax.plot(c["step"], [100 * v for v in c["amplified_wrong_targets"]], ":", color="#C44E52",
-                label="amplified targets wrong")
+        ax.plot(
+            c["step"],
+            [100 * v for v in c["amplified_wrong_targets"]],
+            ":",
+            color="#C44E52",
+            label="amplified targets wrong",
+        )
         ax.axhline(100 * results[task]["chance"], color="#999999", ls="--", lw=0.8, label="most common answer")
         ax.set_title(task.replace("_", " "), fontsize=9)
         ax.set_xlabel("optimizer step")
@@ -46,17 +51,21 @@ def amplification_section(store: RunStore, metrics: dict, stages: dict) -> str:
     rows = "".join(
         f"<tr><td>{task.replace('_', ' ')}</td><td>{fmt_estimate(r['amplified'])}</td>"
         f"<td>{fmt_estimate(r['supervised'])}</td><td>{fmt_signed(r['gap'])}</td>"
-        f"<td>{100 * r['chance']:.1f}%</td><td>{_reach(r)}</td></tr>" for task, r in results.items())
-    return "\n".join([
-        "<h2>Iterated amplification</h2>",
-        f"<p>Hard held-out questions (upper half of each task's depth range) with {metrics.get('size')} facts. "
-        "The amplified answerer is trained only on targets from H (look up single facts, ask subquestions, "
-        "combine) consulting the current model; the supervised one on true answers: the same questions, "
-        "model and steps. The amplified answerer's depths grow (its reach) when it agrees with its own "
-        "amplified targets at the current depth, a label-free check. Primary endpoints: both final accuracies "
-        "per task.</p>",
-        "<table><tr><th>task</th><th>amplified [95% CI]</th><th>supervised [95% CI]</th>"
-        f"<th>amplified - supervised (points)</th><th>most common answer</th>"
-        f"<th>amplified reach at the end (depth)</th></tr>{rows}</table>",
-        embed_image(curves_plot(results, store.file("plots", "amplification_curves.png"))),
-    ])
+        f"<td>{100 * r['chance']:.1f}%</td><td>{_reach(r)}</td></tr>"
+        for task, r in results.items()
+    )
+    return "\n".join(
+        [
+            "<h2>Iterated amplification</h2>",
+            f"<p>Hard held-out questions (upper half of each task's depth range) with {metrics.get('size')} facts. "
+            "The amplified answerer is trained only on targets from H (look up single facts, ask subquestions, "
+            "combine) consulting the current model; the supervised one on true answers: the same questions, "
+            "model and steps. The amplified answerer's depths grow (its reach) when it agrees with its own "
+            "amplified targets at the current depth, a label-free check. Primary endpoints: both final accuracies "
+            "per task.</p>",
+            "<table><tr><th>task</th><th>amplified [95% CI]</th><th>supervised [95% CI]</th>"
+            f"<th>amplified - supervised (points)</th><th>most common answer</th>"
+            f"<th>amplified reach at the end (depth)</th></tr>{rows}</table>",
+            embed_image(curves_plot(results, store.file("plots", "amplification_curves.png"))),
+        ]
+    )

@@ -72,8 +72,10 @@ def worlds_of(cfg) -> list[WorldRef]:
             continue
         knobs = ref.config.model_dump()
         if knobs not in (type(ref.config)().model_dump(), run_world.config.model_dump()):
-            raise UserError(f"best_of_n.worlds: {ref.name!r} is the run-level world; set its knobs in the `world` "
-                            "section, not in best_of_n.worlds")
+            raise UserError(
+                f"best_of_n.worlds: {ref.name!r} is the run-level world; set its knobs in the `world` "
+                "section, not in best_of_n.worlds"
+            )
         out.append(run_world)
     return out
 
@@ -87,12 +89,20 @@ def data_examples(w: WorldRef, path: str, separator: str) -> list[LabelledSoluti
     examples = [e.labelled(separator) for e in read_stepwise_jsonl(path)]
     for e in examples:
         if [tuple(s) for s in world.steps(e.text)] != list(e.spans):
-            raise UserError(f"{path}: world {w.name!r} does not find the completions of prompt {e.prompt[:40]!r} as its "
-                            f"steps once joined by {separator!r} (best_of_n.verifier.separator)")
+            raise UserError(
+                f"{path}: world {w.name!r} does not find the completions of prompt {e.prompt[:40]!r} as its "
+                f"steps once joined by {separator!r} (best_of_n.verifier.separator)"
+            )
     # a user's file may hold test or validation prompts: training on them would leak
     kept = [e for e in examples if world.split_of(SimpleNamespace(prompt=e.prompt)) not in ("test", "val")]
-    log(f"{w.name}: training verifiers on {len(kept)} examples from {path}"
-        + (f" ({len(examples) - len(kept)} with test or validation prompts left out)" if len(kept) < len(examples) else ""))
+    log(
+        f"{w.name}: training verifiers on {len(kept)} examples from {path}"
+        + (
+            f" ({len(examples) - len(kept)} with test or validation prompts left out)"
+            if len(kept) < len(examples)
+            else ""
+        )
+    )
     if not kept:
         raise UserError(f"{path}: every example's prompt is a test or validation prompt of world {w.name!r}")
     return kept
@@ -104,8 +114,16 @@ def training_examples(ctx, w: WorldRef, train_path: str, v: VerifierConfig) -> l
     return labelled_solutions(read_samples(ctx, train_path), w.make())
 
 
-def train_and_score(ctx, world_ref: WorldRef, gen: dict, train_path: str, test_path: str, spec: VerifierSpec,
-                    v: VerifierConfig, data_digest: str = "") -> dict:
+def train_and_score(
+    ctx,
+    world_ref: WorldRef,
+    gen: dict,
+    train_path: str,
+    test_path: str,
+    spec: VerifierSpec,
+    v: VerifierConfig,
+    data_digest: str = "",
+) -> dict:
     """Stage: fine-tune one verifier, save it, and score every distinct test solution."""
     name, w = spec.name, world_ref.name
     world = world_ref.make()
@@ -113,14 +131,24 @@ def train_and_score(ctx, world_ref: WorldRef, gen: dict, train_path: str, test_p
     lm, tokenizer = load_generator(ctx, gen)
     torch.manual_seed(ctx.derive(w, name, "init"))
     verifier = StepVerifier(lm, spec.kind, spec.head, spec.aggregation, spec.frozen)
-    history = train_verifier(verifier, tokenizer, examples, v.steps, v.batch_size, v.lr, v.head_lr,
-                             seed=ctx.derive(w, name), description=f"training {w} {name}")
+    history = train_verifier(
+        verifier,
+        tokenizer,
+        examples,
+        v.steps,
+        v.batch_size,
+        v.lr,
+        v.head_lr,
+        seed=ctx.derive(w, name),
+        description=f"training {w} {name}",
+    )
     model_path = ctx.artifact(f"models/{w}_{name}")
     atomic_save_dir(ctx.file(model_path), lambda f: save_verifier(verifier, tokenizer, f))
     rows = read_samples(ctx, test_path)
     pairs, _ = unique_solutions(rows)
-    probs = score_pairs(verifier, tokenizer, world, pairs, description=f"scoring {w} {name}",
-                        tokens=pair_tokens(rows, pairs))
+    probs = score_pairs(
+        verifier, tokenizer, world, pairs, description=f"scoring {w} {name}", tokens=pair_tokens(rows, pairs)
+    )
     path = ctx.artifact(f"samples/{w}_test_scores_{name}") + ".json"
     atomic_write_json(ctx.file(path), probs)
     return {"model": model_path, "scores": path, "loss_history": history}
@@ -132,8 +160,15 @@ def loglik_scores(ctx, world_ref: WorldRef, gen: dict, test_path: str) -> str:
     lm, tokenizer = load_generator(ctx, gen)
     rows = read_samples(ctx, test_path)
     pairs, _ = unique_solutions(rows)
-    logits = score_pairs(StepVerifier(lm, "orm", "loglik", "cumulative"), tokenizer, world_ref.make(), pairs,
-                         probabilities=False, description=f"likelihood {w}", tokens=pair_tokens(rows, pairs))
+    logits = score_pairs(
+        StepVerifier(lm, "orm", "loglik", "cumulative"),
+        tokenizer,
+        world_ref.make(),
+        pairs,
+        probabilities=False,
+        description=f"likelihood {w}",
+        tokens=pair_tokens(rows, pairs),
+    )
     path = ctx.artifact(f"samples/{w}_test_scores_loglik") + ".json"
     atomic_write_json(ctx.file(path), whole_solution_loglik(logits))
     return path
@@ -155,8 +190,9 @@ def _finite_or_last(values: list) -> np.ndarray:
     return np.array([-np.inf if v is None else v for v in values], float)
 
 
-def method_scores(ctx, trained: dict, test_rows: list[dict], aggregate: str,
-                  overseers: list[str] = ()) -> dict[str, np.ndarray]:
+def method_scores(
+    ctx, trained: dict, test_rows: list[dict], aggregate: str, overseers: list[str] = ()
+) -> dict[str, np.ndarray]:
     """Per test row, one score per method (higher is better)."""
     _, which = unique_solutions(test_rows)
     out = {"loglik": _finite_or_last(read_json(ctx, trained["loglik"]))[which]}
@@ -176,9 +212,17 @@ def evaluate_world(ctx, w: str, trained: dict, test_path: str, b: BestOfNConfig)
     boot = ctx.boot
     result: dict = {m: {str(n): bootstrap_ci(v, **boot) for n, v in by_n.items()} for m, by_n in curves.items()}
     diffs = {}
-    for a, c in [("prm", "majority"), ("prm", "orm"), ("orm", "majority"), ("prm_weak", "majority"), ("prm", "prm_weak"),
-                 ("prm", "orm_last_token"), ("orm_last_token", "orm_frozen"), ("orm_last_token", "loglik"),
-                 *[(o, other) for o in b.overseers for other in ("majority", "prm")]]:
+    for a, c in [
+        ("prm", "majority"),
+        ("prm", "orm"),
+        ("orm", "majority"),
+        ("prm_weak", "majority"),
+        ("prm", "prm_weak"),
+        ("prm", "orm_last_token"),
+        ("orm_last_token", "orm_frozen"),
+        ("orm_last_token", "loglik"),
+        *[(o, other) for o in b.overseers for other in ("majority", "prm")],
+    ]:
         if a in curves and c in curves:
             diffs[f"{a}_vs_{c}"] = {str(n): bootstrap_ci(curves[a][n] - curves[c][n], **boot) for n in b.n_values}
     result["diff"] = diffs
@@ -187,8 +231,10 @@ def evaluate_world(ctx, w: str, trained: dict, test_path: str, b: BestOfNConfig)
         result["ablation"] = ablation
     ids = [r["problem"] for r in test_rows]
     correct = [r["correct"] for r in test_rows]
-    auroc = {m: auroc_ci(ids, correct, s.tolist(), n_resamples=min(ctx.bootstrap_resamples, 500), seed=ctx.seed)
-             for m, s in scores.items()}
+    auroc = {
+        m: auroc_ci(ids, correct, s.tolist(), n_resamples=min(ctx.bootstrap_resamples, 500), seed=ctx.seed)
+        for m, s in scores.items()
+    }
     within = {m: within_problem_auroc(ids, correct, s, **boot) for m, s in scores.items()}
     return {"best_of_n": result, "auroc": auroc, "auroc_within": within, "sample_accuracy": float(np.mean(correct))}
 
@@ -219,28 +265,54 @@ def run_worlds(ctx, cfg) -> dict:
     b, s = cfg.best_of_n, cfg.sampling
     refs = worlds_of(cfg)
     names = [ref.name for ref in refs]
-    gens = dict(zip(names, ctx.side_by_side([
-        (generator_stage(ref, cfg), train_generator, (ref, cfg.generator, validation_sampling(s))) for ref in refs])))
+    gens = dict(
+        zip(
+            names,
+            ctx.side_by_side(
+                [
+                    (generator_stage(ref, cfg), train_generator, (ref, cfg.generator, validation_sampling(s)))
+                    for ref in refs
+                ]
+            ),
+        )
+    )
     backbone = given_generator(parse_address(b.backbone, "best_of_n.backbone")) if b.backbone else None
     if (backbone or gens[names[0]]).get("remote"):
-        raise UserError(f"best_of_n: the PRM and ORM are fine-tuned from the generator's weights, but "
-                        f"{b.backbone or cfg.generator.model} is black-box (served over HTTP); set best_of_n.backbone "
-                        "to a lab/ or hf/ address")
+        raise UserError(
+            f"best_of_n: the PRM and ORM are fine-tuned from the generator's weights, but "
+            f"{b.backbone or cfg.generator.model} is black-box (served over HTTP); set best_of_n.backbone "
+            "to a lab/ or hf/ address"
+        )
     paths, trained, calls, overseer_calls = {}, {}, [], []
     for ref in refs:
         w, gen = ref.name, gens[ref.name]
         base = backbone or gen  # what the verifiers start from
-        train_path = ctx.stage(f"{w}.sample_train", sample_and_check, ref, gen, "overseer", b.train_problems,
-                               b.train_samples_per_problem, s)
+        train_path = ctx.stage(
+            f"{w}.sample_train",
+            sample_and_check,
+            ref,
+            gen,
+            "overseer",
+            b.train_problems,
+            b.train_samples_per_problem,
+            s,
+        )
         test_path = ctx.stage(f"{w}.sample_test", sample_and_check, ref, gen, "test", b.test_problems, b.pool_size, s)
         paths[w] = {"generator": gen, "backbone": base, "train": train_path, "test": test_path}
         trained[w] = {"loglik": ctx.stage(f"{w}.loglik", loglik_scores, ref, base, test_path)}
         digest = content_digest(b.verifier.data[w]) if w in b.verifier.data else ""  # edited in place: retrain
-        calls += [(f"{w}.train_{spec.name}", train_and_score, (ref, base, train_path, test_path, spec, b.verifier, digest))
-                  for spec in enabled_verifiers(b.verifier.weak_baseline, b.verifier.ablation)]
-        overseer_calls += [(f"{w}.overseer_{name}", fit_and_score_overseer, (ref, base, train_path, test_path, name,
-                                                                              b.verifier, b.train_problems, b.test_problems))
-                           for name in b.overseers]
+        calls += [
+            (f"{w}.train_{spec.name}", train_and_score, (ref, base, train_path, test_path, spec, b.verifier, digest))
+            for spec in enabled_verifiers(b.verifier.weak_baseline, b.verifier.ablation)
+        ]
+        overseer_calls += [
+            (
+                f"{w}.overseer_{name}",
+                fit_and_score_overseer,
+                (ref, base, train_path, test_path, name, b.verifier, b.train_problems, b.test_problems),
+            )
+            for name in b.overseers
+        ]
     calls.sort(key=lambda c: c[2][4].frozen)  # the cheap frozen-backbone heads pair with each other, not a fine-tune
     for (_, _, args), result in zip(calls, ctx.side_by_side(calls)):
         trained[args[0].name][args[4].name] = result
@@ -251,8 +323,9 @@ def run_worlds(ctx, cfg) -> dict:
         results[w] = ctx.stage(f"{w}.evaluate", evaluate_world, w, trained[w], paths[w]["test"], b)
         results[w]["paths"] = paths[w]
     ref = generator_world(cfg, refs)
-    results[ref.name]["generator"] = ctx.stage(f"{ref.name}.evaluate_generator", generator_metrics, ref,
-                                               gens[ref.name], paths[ref.name]["test"], b, s)
+    results[ref.name]["generator"] = ctx.stage(
+        f"{ref.name}.evaluate_generator", generator_metrics, ref, gens[ref.name], paths[ref.name]["test"], b, s
+    )
     return results
 
 
@@ -260,9 +333,19 @@ def report(store, r: dict, stages: dict) -> str:
     return best_of_n_section(store, r, stages)
 
 
-@protocol("best_of_n", sections={"world": GeneratorWorld, "generator": GeneratorConfig, "sampling": SamplingConfig,
-                                 "best_of_n": BestOfNConfig},
-          results=BestOfNResults, summary=summary, headline=headline, report=report)
+@protocol(
+    "best_of_n",
+    sections={
+        "world": GeneratorWorld,
+        "generator": GeneratorConfig,
+        "sampling": SamplingConfig,
+        "best_of_n": BestOfNConfig,
+    },
+    results=BestOfNResults,
+    summary=summary,
+    headline=headline,
+    report=report,
+)
 def run(ctx, cfg) -> dict:
     from .active_learning import run_active_learning
 
@@ -278,6 +361,7 @@ def run(ctx, cfg) -> dict:
     if b.active_learning.enabled:
         ref = next(ref for ref in worlds_of(cfg) if ref.name == b.active_learning_world)
         paths = results[ref.name]["paths"]
-        metrics["active_learning"] = ctx.stage("active_learning", run_active_learning, ref, paths["backbone"],
-                                               paths["train"], paths["test"], b)
+        metrics["active_learning"] = ctx.stage(
+            "active_learning", run_active_learning, ref, paths["backbone"], paths["train"], paths["test"], b
+        )
     return metrics

@@ -61,8 +61,12 @@ VERIFIERS = [
 ]
 
 # (labels, aggregation) -> the verifier in that cell
-CELLS = {("process", "per_step"): "prm", ("process", "cumulative"): "prm_cumulative",
-         ("outcome", "per_step"): "orm_per_step", ("outcome", "cumulative"): "orm"}
+CELLS = {
+    ("process", "per_step"): "prm",
+    ("process", "cumulative"): "prm_cumulative",
+    ("outcome", "per_step"): "orm_per_step",
+    ("outcome", "cumulative"): "orm",
+}
 
 
 def enabled_verifiers(weak_baseline: bool, ablation: bool) -> list[VerifierSpec]:
@@ -70,8 +74,9 @@ def enabled_verifiers(weak_baseline: bool, ablation: bool) -> list[VerifierSpec]
     return [s for s in VERIFIERS if on[s.group]]
 
 
-def ablation_effects(curves: dict[str, dict[int, np.ndarray]], n_values: list[int], n_resamples: int = 2000,
-                     seed: int = 0) -> dict[str, dict[str, Estimate]]:
+def ablation_effects(
+    curves: dict[str, dict[int, np.ndarray]], n_values: list[int], n_resamples: int = 2000, seed: int = 0
+) -> dict[str, dict[str, Estimate]]:
     """The 2x2's cells, main effects and interaction at every N, from per-problem accuracies.
 
     Per problem, with cells ``pp`` (process, per step), ``pc``, ``op``, ``oc``:
@@ -92,15 +97,19 @@ def ablation_effects(curves: dict[str, dict[int, np.ndarray]], n_values: list[in
         pp, pc, op, oc = (np.asarray(curves[CELLS[c]][n], dtype=float) for c in CELLS)
         for (lab, agg), m in CELLS.items():
             out[f"{lab}_{agg}"][str(n)] = bootstrap_ci(curves[m][n], n_resamples=n_resamples, seed=seed)
-        effects = {"labels": ((pp - op) + (pc - oc)) / 2, "aggregation": ((pp - pc) + (op - oc)) / 2,
-                   "interaction": (pp - pc) - (op - oc)}
+        effects = {
+            "labels": ((pp - op) + (pc - oc)) / 2,
+            "aggregation": ((pp - pc) + (op - oc)) / 2,
+            "interaction": (pp - pc) - (op - oc),
+        }
         for k, v in effects.items():
             out[k][str(n)] = bootstrap_ci(v, n_resamples=n_resamples, seed=seed)
     return out
 
 
-def within_problem_auroc(problem_ids: list, correct: list[bool], scores, n_resamples: int = 2000,
-                         seed: int = 0) -> Estimate:
+def within_problem_auroc(
+    problem_ids: list, correct: list[bool], scores, n_resamples: int = 2000, seed: int = 0
+) -> Estimate:
     """Mean over problems whose pool holds both correct and incorrect samples of the AUROC of
     ``scores`` within the problem, with a bootstrap CI over those problems (its per-problem values
     pool over seeds). Non-finite scores count as the lowest. NaN where no problem is mixed."""

@@ -44,8 +44,17 @@ def _train_prm(ctx, gen, examples, b: BestOfNConfig, tag) -> tuple[StepVerifier,
     v = b.verifier
     lm, tokenizer = load_generator(ctx, gen)
     prm = StepVerifier(lm, "prm", "loglik")
-    train_verifier(prm, tokenizer, examples, b.active_learning.steps, v.batch_size, v.lr, v.head_lr,
-                   seed=ctx.derive("al", tag), description=f"active learning: PRM {tag}")
+    train_verifier(
+        prm,
+        tokenizer,
+        examples,
+        b.active_learning.steps,
+        v.batch_size,
+        v.lr,
+        v.head_lr,
+        seed=ctx.derive("al", tag),
+        description=f"active learning: PRM {tag}",
+    )
     return prm, tokenizer
 
 
@@ -72,8 +81,9 @@ def equivalent_budget(uniform_budgets: list[int], uniform_acc: list[float], targ
     return float(np.exp(logb[j - 1] + t * (logb[j] - logb[j - 1]))), False
 
 
-def data_efficiency(budgets: list[int], uniform: np.ndarray, active: np.ndarray,
-                    active_budgets: list[int] | None = None) -> tuple[float, bool]:
+def data_efficiency(
+    budgets: list[int], uniform: np.ndarray, active: np.ndarray, active_budgets: list[int] | None = None
+) -> tuple[float, bool]:
     """Median over active budgets (beyond the first) of equivalent uniform budget / active budget.
 
     ``uniform`` is (len(budgets), problems) and ``active`` (len(active_budgets), problems) accuracies,
@@ -89,8 +99,14 @@ def data_efficiency(budgets: list[int], uniform: np.ndarray, active: np.ndarray,
     return float(np.median(factors)), bound
 
 
-def compare_strategies(uniform_budgets: list[int], uniform: np.ndarray, active_budgets: list[int],
-                       active: np.ndarray, n_resamples: int = 1000, seed: int = 0) -> dict:
+def compare_strategies(
+    uniform_budgets: list[int],
+    uniform: np.ndarray,
+    active_budgets: list[int],
+    active: np.ndarray,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict:
     """Active vs uniform labelling from per-problem accuracy curves (a pure function).
 
     ``uniform``: (len(uniform_budgets), problems); ``active``: (len(active_budgets), problems), row 0
@@ -113,14 +129,24 @@ def compare_strategies(uniform_budgets: list[int], uniform: np.ndarray, active_b
         b = active_budgets[k]
         acc = float(active[k].mean())
         eq, lower = equivalent_budget(uniform_budgets, curve, acc)
-        by_budget[str(b)] = {"equivalent_uniform_budget": eq, "factor": eq / b, "lower_bound": lower,
-                             "upper_bound": acc <= curve[0]}  # no worse than the fewest uniform labels
+        by_budget[str(b)] = {
+            "equivalent_uniform_budget": eq,
+            "factor": eq / b,
+            "lower_bound": lower,
+            "upper_bound": acc <= curve[0],
+        }  # no worse than the fewest uniform labels
         if b in uniform_budgets:
             diff = active[k] - uniform[uniform_budgets.index(b)]
             differences[str(b)] = bootstrap_ci(diff, n_resamples=n_resamples, seed=seed)
     return {
-        "data_efficiency": {"mean": factor, "ci_low": float(lo), "ci_high": float(hi), "n": n_problems,
-                            "resampled": "problems", "lower_bound": lower_bound},
+        "data_efficiency": {
+            "mean": factor,
+            "ci_low": float(lo),
+            "ci_high": float(hi),
+            "n": n_problems,
+            "resampled": "problems",
+            "lower_bound": lower_bound,
+        },
         "equal_budget_difference": differences,
         "by_budget": by_budget,
         # can the factor be read at all? only where more uniform labels buy accuracy
@@ -162,8 +188,14 @@ def run_active_learning(ctx, world_ref: WorldRef, gen: dict, train_path: str, te
             selector = (prm, tok)
     # the selector ranks the wrong-answer samples once
     prm, tok = selector
-    probs = score_pairs(prm, tok, world, [(e.prompt, e.text) for e in examples], description="active learning: selecting",
-                        tokens=[e.tokens for e in examples])
+    probs = score_pairs(
+        prm,
+        tok,
+        world,
+        [(e.prompt, e.text) for e in examples],
+        description="active learning: selecting",
+        tokens=[e.tokens for e in examples],
+    )
     conviction = np.array([solution_score(p, "prm", b.verifier.aggregate) for p in probs])
     wrong = [i for i in np.argsort(-conviction).tolist() if not train_rows[i]["correct"]]
     seed_set = order[: budgets[0]]
@@ -188,12 +220,23 @@ def run_active_learning(ctx, world_ref: WorldRef, gen: dict, train_path: str, te
         active.append(_per_problem_accuracy(ctx, prm, tok, world, test_rows, b))
     uniform_arr, active_arr = np.array(uniform), np.array(active)
 
-    out = compare_strategies(uniform_budgets, uniform_arr, budgets, active_arr,
-                             n_resamples=min(ctx.bootstrap_resamples, 1000), seed=ctx.derive("al-bootstrap"))
+    out = compare_strategies(
+        uniform_budgets,
+        uniform_arr,
+        budgets,
+        active_arr,
+        n_resamples=min(ctx.bootstrap_resamples, 1000),
+        seed=ctx.derive("al-bootstrap"),
+    )
     d = out["data_efficiency"]
-    log(f"active learning: data efficiency {d['mean']:.2f}x [{d['ci_low']:.2f}, {d['ci_high']:.2f}]"
-        + "".join(f"; active - uniform at {k}: {100 * e['mean']:+.1f} points [{100 * e['ci_low']:+.1f}, "
-                  f"{100 * e['ci_high']:+.1f}]" for k, e in out["equal_budget_difference"].items()))
+    log(
+        f"active learning: data efficiency {d['mean']:.2f}x [{d['ci_low']:.2f}, {d['ci_high']:.2f}]"
+        + "".join(
+            f"; active - uniform at {k}: {100 * e['mean']:+.1f} points [{100 * e['ci_low']:+.1f}, "
+            f"{100 * e['ci_high']:+.1f}]"
+            for k, e in out["equal_budget_difference"].items()
+        )
+    )
     return {
         **out,
         "world": w,

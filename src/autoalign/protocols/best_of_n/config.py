@@ -21,8 +21,14 @@ from ...worlds.reference import WorldRef, require, world_ref
 from .ablation import VERIFIERS
 
 # What best-of-N compares besides the verifiers: a listed overseer may not take one of these names.
-BUILT_IN_SCORERS = {s.name for s in VERIFIERS} | {"loglik", "majority", "weighted_vote", "pass_at_n", "diff",
-                                                   "ablation"}
+BUILT_IN_SCORERS = {s.name for s in VERIFIERS} | {
+    "loglik",
+    "majority",
+    "weighted_vote",
+    "pass_at_n",
+    "diff",
+    "ablation",
+}
 
 
 class VerifierConfig(Section):
@@ -33,19 +39,30 @@ class VerifierConfig(Section):
     lr: float = Field(3e-4, gt=0, description="Backbone learning rate.")
     head_lr: float = Field(1e-2, gt=0, description="Learning rate of the head (scale and bias).")
     aggregate: Literal["product", "min"] = Field("product", description="PRM solution score.")
-    weak_baseline: bool = Field(
-        True, description="Also train fresh linear-head verifiers: weaker than the generator."
+    weak_baseline: bool = Field(True, description="Also train fresh linear-head verifiers: weaker than the generator.")
+    ablation: bool = Field(
+        True,
+        description=(
+            "Also train the labels x aggregation ablation's two missing cells (prm_cumulative: process labels on the "
+            "cumulative head; orm_per_step: outcome labels on the per-step head), an ORM with a linear head at the "
+            "last token (orm_last_token) and the same head on a frozen backbone (orm_frozen)."
+        ),
     )
-    ablation: bool = Field(True, description=(
-        "Also train the labels x aggregation ablation's two missing cells (prm_cumulative: process labels on the "
-        "cumulative head; orm_per_step: outcome labels on the per-step head), an ORM with a linear head at the "
-        "last token (orm_last_token) and the same head on a frozen backbone (orm_frozen)."))
-    data: dict[str, str] = Field(default_factory=dict, description=(
-        "World name (one of best_of_n.worlds) -> a stepwise JSONL (TRL format) to train the verifiers on instead of "
-        "the generator's samples."))
-    separator: str = Field(DEFAULT_SEPARATOR, min_length=1, description=(
-        "How a data file's completions join into one solution (TRL's step_separator); the world must find exactly "
-        "those steps in the joined text."))
+    data: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "World name (one of best_of_n.worlds) -> a stepwise JSONL (TRL format) to train the verifiers on instead of "
+            "the generator's samples."
+        ),
+    )
+    separator: str = Field(
+        DEFAULT_SEPARATOR,
+        min_length=1,
+        description=(
+            "How a data file's completions join into one solution (TRL's step_separator); the world must find exactly "
+            "those steps in the joined text."
+        ),
+    )
 
 
 class ActiveLearningConfig(Section):
@@ -53,12 +70,20 @@ class ActiveLearningConfig(Section):
 
     enabled: bool = True
     world: str | None = Field(None, description="The world (a name in best_of_n.worlds) to study; default: the first.")
-    budgets: list[int] = Field([250, 500, 1000, 2000], min_length=2, description=(
-        "Active labels, ascending; the first is the seed set that trains the selector."))
-    uniform_budgets: list[int] | None = Field(None, min_length=1, description=(
-        "Uniform budgets beyond the active ones (every active budget is on the uniform curve too); they must "
-        "reach past the largest active budget, or the data-efficiency factor cannot exceed 1x. "
-        "Default: 4x the largest active budget."))
+    budgets: list[int] = Field(
+        [250, 500, 1000, 2000],
+        min_length=2,
+        description=("Active labels, ascending; the first is the seed set that trains the selector."),
+    )
+    uniform_budgets: list[int] | None = Field(
+        None,
+        min_length=1,
+        description=(
+            "Uniform budgets beyond the active ones (every active budget is on the uniform curve too); they must "
+            "reach past the largest active budget, or the data-efficiency factor cannot exceed 1x. "
+            "Default: 4x the largest active budget."
+        ),
+    )
     steps: int = Field(60, ge=1, description="Optimizer steps per PRM, the same at every budget.")
     convincing_fraction: float = Field(0.8, ge=0, le=1, description="Share chosen actively.")
 
@@ -67,8 +92,10 @@ class ActiveLearningConfig(Section):
         if any(x < 1 for x in self.budgets + (self.uniform_budgets or [])):
             raise ValueError("budgets are numbers of labels, at least 1")
         if self.uniform_budgets is not None and max(self.uniform_budgets) <= max(self.budgets):
-            raise ValueError("uniform_budgets must reach past the largest active budget, or active labels can "
-                             "never look more than 1x as efficient")
+            raise ValueError(
+                "uniform_budgets must reach past the largest active budget, or active labels can "
+                "never look more than 1x as efficient"
+            )
         return self
 
 
@@ -76,14 +103,22 @@ class BestOfNConfig(Section):
     """Best-of-N reranking with ORM, PRM, voting and likelihood on held-out problems."""
 
     worlds: list[WorldRef] = Field(
-        default_factory=lambda: [world_ref("arithmetic"), world_ref("countdown")], min_length=1, description=(
+        default_factory=lambda: [world_ref("arithmetic"), world_ref("countdown")],
+        min_length=1,
+        description=(
             "Worlds to rerank on, each {name: <registered world>, ...knobs} or a bare name; results are keyed by name. "
             "An entry naming the run-level `world` section's world is that section (set its knobs there), so the "
-            "generator protocol and best-of-N share one generator."))
-    overseers: list[str] = Field(default_factory=list, description=(
-        "Registered overseers (autoalign.registry.overseers, judging solutions) compared beside the built-in "
-        "verifiers: each is built on a copy of the verifiers' backbone, fit on the same labelled samples and "
-        "scored on the same test pools."))
+            "generator protocol and best-of-N share one generator."
+        ),
+    )
+    overseers: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Registered overseers (autoalign.registry.overseers, judging solutions) compared beside the built-in "
+            "verifiers: each is built on a copy of the verifiers' backbone, fit on the same labelled samples and "
+            "scored on the same test pools."
+        ),
+    )
     train_problems: int = Field(1000, ge=1, description="Problems whose samples train verifiers.")
     train_samples_per_problem: int = Field(8, ge=1)
     test_problems: int = Field(150, ge=1)
@@ -91,9 +126,13 @@ class BestOfNConfig(Section):
     n_values: list[int] = Field([1, 2, 4, 8, 16, 32, 64], min_length=1)
     subsets: int = Field(200, ge=1, description="Random subsets per N and problem.")
     verifier: VerifierConfig = Field(default_factory=VerifierConfig)
-    backbone: str | None = Field(None, description=(
-        "Address of the local model (hf/<folder>, lab/<folder>) the PRM and ORM are fine-tuned from and whose "
-        "likelihood is the floor; default: the generator. Needed when the generator is served (openai/...)."))
+    backbone: str | None = Field(
+        None,
+        description=(
+            "Address of the local model (hf/<folder>, lab/<folder>) the PRM and ORM are fine-tuned from and whose "
+            "likelihood is the floor; default: the generator. Needed when the generator is served (openai/...)."
+        ),
+    )
     active_learning: ActiveLearningConfig = Field(default_factory=ActiveLearningConfig)
 
     @field_validator("worlds")
@@ -125,8 +164,10 @@ class BestOfNConfig(Section):
             if names and name not in names:
                 raise ValueError(f"data: {name!r} is not one of best_of_n.worlds ({', '.join(names)})")
         if v.data and info.data.get("overseers"):
-            raise ValueError("data: the overseers in best_of_n.overseers learn from the generator's checked samples; "
-                             "a data file replaces them for the built-in verifiers only: drop one of the two")
+            raise ValueError(
+                "data: the overseers in best_of_n.overseers learn from the generator's checked samples; "
+                "a data file replaces them for the built-in verifiers only: drop one of the two"
+            )
         return v
 
     @field_validator("active_learning")
@@ -154,9 +195,13 @@ class WorldCurves(Section):
     model_config = Section.model_config | {"extra": "allow"}
     __pydantic_extra__: dict[str, dict[str, Estimate]]
     diff: dict[str, dict[str, Estimate]]
-    ablation: dict[str, dict[str, Estimate]] | None = Field(None, description=(
-        "The labels x aggregation 2x2: each cell, the main effects (labels, aggregation) and the interaction, "
-        "-> N -> estimate with a paired CI over problems."))
+    ablation: dict[str, dict[str, Estimate]] | None = Field(
+        None,
+        description=(
+            "The labels x aggregation 2x2: each cell, the main effects (labels, aggregation) and the interaction, "
+            "-> N -> estimate with a paired CI over problems."
+        ),
+    )
 
 
 class BestOfNResults(Section):
@@ -165,7 +210,11 @@ class BestOfNResults(Section):
     generator: GeneratorResults | None = None
     best_of_n: dict[str, WorldCurves]
     verifier_auroc: dict[str, dict[str, Estimate]]
-    verifier_auroc_within: dict[str, dict[str, Estimate]] | None = Field(None, description=(
-        "Per world and scorer, the mean over problems of the AUROC within each problem's pool (CI over problems)."))
+    verifier_auroc_within: dict[str, dict[str, Estimate]] | None = Field(
+        None,
+        description=(
+            "Per world and scorer, the mean over problems of the AUROC within each problem's pool (CI over problems)."
+        ),
+    )
     generator_sample_accuracy: dict[str, float]
     active_learning: dict | None = None

@@ -26,19 +26,37 @@ def _problems_by_prompt(ctx, world, splits: dict[str, int]) -> dict:
     return {p.prompt: p for split, n in splits.items() for p in world.problems(ctx.seed, split, n)}
 
 
-def fit_and_score_overseer(ctx, world_ref: WorldRef, base: dict, train_path: str, test_path: str, name: str,
-                           v: VerifierConfig, train_problems: int, test_problems: int) -> dict:
+def fit_and_score_overseer(
+    ctx,
+    world_ref: WorldRef,
+    base: dict,
+    train_path: str,
+    test_path: str,
+    name: str,
+    v: VerifierConfig,
+    train_problems: int,
+    test_problems: int,
+) -> dict:
     """Stage: fit the registered overseer ``name`` on the checked training samples, score every
     distinct test solution, and save the solution scores (None where a score is not finite)."""
     w, world = world_ref.name, world_ref.make()
     problems = _problems_by_prompt(ctx, world, {"overseer": train_problems, "test": test_problems})
-    octx = OverseerContext(world=world, seed=ctx.derive(w, name), backbone=load_generator(ctx, base),
-                           steps=v.steps, batch_size=v.batch_size, lr=v.lr, head_lr=v.head_lr,
-                           description=f"training {w} {name}")
+    octx = OverseerContext(
+        world=world,
+        seed=ctx.derive(w, name),
+        backbone=load_generator(ctx, base),
+        steps=v.steps,
+        batch_size=v.batch_size,
+        lr=v.lr,
+        head_lr=v.head_lr,
+        description=f"training {w} {name}",
+    )
     overseer = build_overseer(name, octx, "solutions", where="best_of_n.overseers")
     rows = read_samples(ctx, train_path)
     fit_problems = [problems[r["prompt"]] for r in rows]
-    overseer.fit(fit_problems, [r["text"] for r in rows], [world.check(p, r["text"]) for p, r in zip(fit_problems, rows)])
+    overseer.fit(
+        fit_problems, [r["text"] for r in rows], [world.check(p, r["text"]) for p, r in zip(fit_problems, rows)]
+    )
     pairs, _ = unique_solutions(read_samples(ctx, test_path))
     scores = overseer.score([problems[p] for p, _ in pairs], [t for _, t in pairs])
     if len(scores) != len(pairs):

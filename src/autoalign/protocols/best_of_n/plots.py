@@ -56,8 +56,12 @@ def best_of_n_curves(curves: dict, world: str, path: Path) -> Path:
 
 def active_learning_curve(al: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    ax.plot(al.get("uniform_budgets", al["budgets"]), [a * 100 for a in al["uniform_accuracy"]], "o-",
-            label="uniform choice")
+    ax.plot(
+        al.get("uniform_budgets", al["budgets"]),
+        [a * 100 for a in al["uniform_accuracy"]],
+        "o-",
+        label="uniform choice",
+    )
     ax.plot(al["budgets"], [a * 100 for a in al["active_accuracy"]], "o-", label="convincing wrong answers")
     ax.set_xscale("log")
     ax.set_xlabel("labelled solutions")

@@ -22,20 +22,22 @@ def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
     first = next(iter(bon))  # the generator reported is the run-level world's (stage train_generator), else the first's
     stage = stages.get("train_generator") or stages.get(f"{first}.train_generator") or {}
     history = stage.get("result", {}).get("history")
-    parts = [generator_section(store, metrics.get("generator"), history, name="best_of_n_generator"),
-             "<h2>Process vs outcome supervision: best-of-N</h2>",
-             "<p>Each verifier picks one of N sampled solutions; accuracy is the share of held-out problems "
-             "whose chosen solution is correct, estimated over many random subsets of a larger pool per problem. "
-             "The weak verifiers put a fresh linear head on the same backbone instead of keeping its "
-             "language-model head: they are weaker than the generator they check, and selection exploits them.</p>"]
+    parts = [
+        generator_section(store, metrics.get("generator"), history, name="best_of_n_generator"),
+        "<h2>Process vs outcome supervision: best-of-N</h2>",
+        "<p>Each verifier picks one of N sampled solutions; accuracy is the share of held-out problems "
+        "whose chosen solution is correct, estimated over many random subsets of a larger pool per problem. "
+        "The weak verifiers put a fresh linear head on the same backbone instead of keeping its "
+        "language-model head: they are weaker than the generator they check, and selection exploits them.</p>",
+    ]
     for world, curves in bon.items():
         ns = sorted((n for n in curves["prm"]), key=int)
         top = ns[-1]
         methods = scorers(curves)
         head = "".join(f"<th>N={n}</th>" for n in ns)
         rows = "".join(
-            f"<tr><td>{method_name(m)}</td>" + "".join(f"<td>{fmt_estimate(curves[m][n])}</td>" for n in ns)
-            + "</tr>" for m in methods
+            f"<tr><td>{method_name(m)}</td>" + "".join(f"<td>{fmt_estimate(curves[m][n])}</td>" for n in ns) + "</tr>"
+            for m in methods
         )
         diffs = "".join(
             f"<tr><td>{name.replace('_vs_', ' &minus; ')}</td><td>{fmt_signed(d[top])}</td></tr>"
@@ -43,8 +45,10 @@ def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
         )
         auroc = metrics.get("verifier_auroc", {}).get(world, {})
         within = (metrics.get("verifier_auroc_within") or {}).get(world, {})
-        au = "".join(f"<tr><td>{method_name(m)}</td><td>{fmt_estimate(e, pct=False)}</td>"
-                     f"<td>{_auroc(within.get(m))}</td></tr>" for m, e in auroc.items())
+        au = "".join(
+            f"<tr><td>{method_name(m)}</td><td>{fmt_estimate(e, pct=False)}</td><td>{_auroc(within.get(m))}</td></tr>"
+            for m, e in auroc.items()
+        )
         acc = metrics.get("generator_sample_accuracy", {}).get(world)
         parts += [
             f"<h3>{html.escape(world)}</h3>",
@@ -63,11 +67,27 @@ def best_of_n_section(store: RunStore, metrics: dict, stages: dict) -> str:
     return "\n".join(parts)
 
 
-AUROC_NOTE = ("<p>AUROC for final-answer correctness: over all samples pooled (CI over problems), which also rewards "
-              "telling easy problems from hard ones, and within each problem's pool (mean over the problems with both "
-              "correct and wrong samples, CI over them), which is the ranking reranking uses. 0.5 is chance.</p>")
-METHODS = ("pass_at_n", "prm", "orm", "prm_cumulative", "orm_per_step", "orm_last_token", "orm_frozen",
-           "weighted_vote", "majority", "loglik", "prm_weak", "orm_weak")
+AUROC_NOTE = (
+    "<p>AUROC for final-answer correctness: over all samples pooled (CI over problems), which also rewards "
+    "telling easy problems from hard ones, and within each problem's pool (mean over the problems with both "
+    "correct and wrong samples, CI over them), which is the ranking reranking uses. 0.5 is chance.</p>"
+)
+METHODS = (
+    "pass_at_n",
+    "prm",
+    "orm",
+    "prm_cumulative",
+    "orm_per_step",
+    "orm_last_token",
+    "orm_frozen",
+    "weighted_vote",
+    "majority",
+    "loglik",
+    "prm_weak",
+    "orm_weak",
+)
+
+
 def scorers(curves: dict) -> list[str]:
     """The built-in scorers present, in the report's order, then any other (a listed overseer)."""
     return [m for m in METHODS if m in curves] + [m for m in curves if m not in METHODS and m not in plots.NOT_CURVES]
@@ -105,31 +125,49 @@ def ablation_table(curves: dict, top: str) -> str:
     a = curves.get("ablation")
     if not a:
         return ""
-    cell = {(lab, agg): fmt_estimate(a[f"{lab}_{agg}"][top]) for lab in ("process", "outcome")
-            for agg in ("per_step", "cumulative")}
-    rows = "".join(f"<tr><td>{lab}</td><td>{cell[lab, 'per_step']}</td><td>{cell[lab, 'cumulative']}</td></tr>"
-                   for lab in ("process", "outcome"))
+    cell = {
+        (lab, agg): fmt_estimate(a[f"{lab}_{agg}"][top])
+        for lab in ("process", "outcome")
+        for agg in ("per_step", "cumulative")
+    }
+    rows = "".join(
+        f"<tr><td>{lab}</td><td>{cell[lab, 'per_step']}</td><td>{cell[lab, 'cumulative']}</td></tr>"
+        for lab in ("process", "outcome")
+    )
     floor, ceiling = curves.get("loglik", {}).get(top), curves.get("pass_at_n", {}).get(top)
-    bounds = "".join(f"<tr><td>{name}</td><td colspan=2>{fmt_estimate(e)}</td></tr>"
-                     for name, e in (("generator likelihood (floor)", floor), ("pass@N (ceiling)", ceiling)) if e)
+    bounds = "".join(
+        f"<tr><td>{name}</td><td colspan=2>{fmt_estimate(e)}</td></tr>"
+        for name, e in (("generator likelihood (floor)", floor), ("pass@N (ceiling)", ceiling))
+        if e
+    )
     effects = "".join(f"<li>{text}: {fmt_signed(a[key][top])} points</li>" for key, text in EFFECTS)
-    intro = (f"<p>Ablation at N={top}: the PRM and ORM differ in their labels and in how their head reads a solution "
-             "(each step's own log-probability, the solution scored over every step; or the whole prefix's, scored "
-             "at the last step). Crossing the two (best-of-N accuracy, 95% CI over problems):</p>")
-    return "\n".join([
-        intro,
-        "<table><tr><th>labels</th><th>per-step head</th><th>cumulative head</th></tr>" + rows + bounds + "</table>",
-        f"<ul>{effects}</ul>",
-    ])
+    intro = (
+        f"<p>Ablation at N={top}: the PRM and ORM differ in their labels and in how their head reads a solution "
+        "(each step's own log-probability, the solution scored over every step; or the whole prefix's, scored "
+        "at the last step). Crossing the two (best-of-N accuracy, 95% CI over problems):</p>"
+    )
+    return "\n".join(
+        [
+            intro,
+            "<table><tr><th>labels</th><th>per-step head</th><th>cumulative head</th></tr>"
+            + rows
+            + bounds
+            + "</table>",
+            f"<ul>{effects}</ul>",
+        ]
+    )
 
 
 def _uniform_gain(g: dict | None, budgets: list) -> str:
     if not g:
         return ""
-    verdict = ("more uniform labels buy accuracy, so the factor can be read" if g["ci_low"] > 0 else
-               "its CI covers zero: more labels do not clearly help at this scale, so the data-efficiency factor "
-               "is not identifiable; read the equal-budget difference")
-    return (f"<p>Uniform curve, {budgets[-1]} &minus; {budgets[0]} labels: {fmt_signed(g)} points; {verdict}.</p>")
+    verdict = (
+        "more uniform labels buy accuracy, so the factor can be read"
+        if g["ci_low"] > 0
+        else "its CI covers zero: more labels do not clearly help at this scale, so the data-efficiency factor "
+        "is not identifiable; read the equal-budget difference"
+    )
+    return f"<p>Uniform curve, {budgets[-1]} &minus; {budgets[0]} labels: {fmt_signed(g)} points; {verdict}.</p>"
 
 
 def active_learning_section(store: RunStore, al: dict) -> str:
@@ -145,25 +183,31 @@ def active_learning_section(store: RunStore, al: dict) -> str:
             f"<tr><td>{b}{' (seed set)' if k == 0 else ''}</td><td>{100 * al['active_accuracy'][k]:.1f}%</td>"
             + (f"<td>{100 * u:.1f}%</td>" if u is not None else "<td>-</td>")
             + (f"<td>{fmt_signed(diff)}</td>" if diff else "<td>-</td>")
-            + (f"<td>{'&le;' if eq.get('upper_bound') else ''}{eq['equivalent_uniform_budget']:.0f}"
-               f"{'+' if eq['lower_bound'] else ''} "
-               f"({eq['factor']:.2f}x)</td>" if eq else "<td>-</td>") + "</tr>")
-    return "\n".join([
-        "<h3>Active learning</h3>",
-        f"<p>PRMs trained on {', '.join(map(str, uniform_budgets))} uniformly chosen labels and on "
-        f"{', '.join(map(str, al['budgets'][1:]))} labels that favour convincing wrong answers (after a seed set of "
-        f"{al['budgets'][0]} that trains the selector), each measured by best-of-{al['n']} accuracy on the held-out "
-        "pool. The uniform curve reaches past the largest active budget, so the equivalent uniform budget can "
-        "exceed the active one.</p>",
-        f"<p>Data efficiency (equivalent uniform budget / active budget, median over budgets): {d['mean']:.2f}x "
-        f"<span class=ci>[{d['ci_low']:.2f}, {d['ci_high']:.2f}]</span>{bound}.</p>",
-        _uniform_gain(al.get("uniform_gain"), uniform_budgets),
-        "<table><tr><th>labels</th><th>active</th><th>uniform</th><th>active &minus; uniform, points [95% CI]</th>"
-        "<th>equivalent uniform labels</th></tr>" + "".join(rows) + "</table>",
-        embed_image(plots.active_learning_curve(al, store.file("plots", "active_learning.png"))),
-    ])
-
-
+            + (
+                f"<td>{'&le;' if eq.get('upper_bound') else ''}{eq['equivalent_uniform_budget']:.0f}"
+                f"{'+' if eq['lower_bound'] else ''} "
+                f"({eq['factor']:.2f}x)</td>"
+                if eq
+                else "<td>-</td>"
+            )
+            + "</tr>"
+        )
+    return "\n".join(
+        [
+            "<h3>Active learning</h3>",
+            f"<p>PRMs trained on {', '.join(map(str, uniform_budgets))} uniformly chosen labels and on "
+            f"{', '.join(map(str, al['budgets'][1:]))} labels that favour convincing wrong answers (after a seed set of "
+            f"{al['budgets'][0]} that trains the selector), each measured by best-of-{al['n']} accuracy on the held-out "
+            "pool. The uniform curve reaches past the largest active budget, so the equivalent uniform budget can "
+            "exceed the active one.</p>",
+            f"<p>Data efficiency (equivalent uniform budget / active budget, median over budgets): {d['mean']:.2f}x "
+            f"<span class=ci>[{d['ci_low']:.2f}, {d['ci_high']:.2f}]</span>{bound}.</p>",
+            _uniform_gain(al.get("uniform_gain"), uniform_budgets),
+            "<table><tr><th>labels</th><th>active</th><th>uniform</th><th>active &minus; uniform, points [95% CI]</th>"
+            "<th>equivalent uniform labels</th></tr>" + "".join(rows) + "</table>",
+            embed_image(plots.active_learning_curve(al, store.file("plots", "active_learning.png"))),
+        ]
+    )
 
 
 def summary(r: dict) -> list[str]:
@@ -171,8 +215,10 @@ def summary(r: dict) -> list[str]:
     g = r.get("generator")
     if g:
         a = g["accuracy"]
-        lines.append(f"generator accuracy: {a['mean']:.1%} [95% CI {a['ci_low']:.1%}, {a['ci_high']:.1%}] "
-                     f"({g['test_problems']} problems x {g['samples_per_problem']} samples)")
+        lines.append(
+            f"generator accuracy: {a['mean']:.1%} [95% CI {a['ci_low']:.1%}, {a['ci_high']:.1%}] "
+            f"({g['test_problems']} problems x {g['samples_per_problem']} samples)"
+        )
     for world, curves in r.get("best_of_n", {}).items():
         top = max(curves["prm"], key=int)
         shown = ["prm", "orm", "majority", "pass_at_n"] + [m for m in scorers(curves) if m not in METHODS]
@@ -180,12 +226,16 @@ def summary(r: dict) -> list[str]:
         lines.append(f"best-of-{top} on {world}: {cells}")
         d = curves["diff"].get("prm_vs_majority", {}).get(top)
         if d:
-            lines.append(f"  PRM - majority: {d['mean'] * 100:+.1f} points [95% CI {d['ci_low'] * 100:+.1f}, "
-                         f"{d['ci_high'] * 100:+.1f}]")
+            lines.append(
+                f"  PRM - majority: {d['mean'] * 100:+.1f} points [95% CI {d['ci_low'] * 100:+.1f}, "
+                f"{d['ci_high'] * 100:+.1f}]"
+            )
         ablation = curves.get("ablation")
         if ablation:
-            lines.append("  ablation: " + "; ".join(f"{k} {text_points(ablation[k][top])}"
-                                                    for k in ("labels", "aggregation", "interaction")))
+            lines.append(
+                "  ablation: "
+                + "; ".join(f"{k} {text_points(ablation[k][top])}" for k in ("labels", "aggregation", "interaction"))
+            )
     al = r.get("active_learning")
     if al and "mean" in al.get("data_efficiency", {}):
         d = al["data_efficiency"]

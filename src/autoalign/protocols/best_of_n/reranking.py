@@ -52,8 +52,9 @@ def _vote(sub_codes: np.ndarray, weights: np.ndarray, n_answers: int, rng) -> np
     return np.where(present.any(axis=1), totals.argmax(axis=1), -1)
 
 
-def best_of_n(pools: list[Pool], n_values: list[int], subsets: int = 200, seed: int = 0,
-              vote_score: str = "prm") -> dict[str, dict[int, np.ndarray]]:
+def best_of_n(
+    pools: list[Pool], n_values: list[int], subsets: int = 200, seed: int = 0, vote_score: str = "prm"
+) -> dict[str, dict[int, np.ndarray]]:
     """``result[method][N]`` is an array of per-problem best-of-N accuracies."""
     rng = np.random.default_rng(seed)
     methods = sorted({m for p in pools for m in p.scores}) + ["majority", "pass_at_n"]

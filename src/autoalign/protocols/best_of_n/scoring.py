@@ -42,8 +42,15 @@ def pair_tokens(rows: list[dict], pairs: list[tuple[str, str]]) -> list:
     return [first.get(p) for p in pairs]
 
 
-def score_pairs(scorer, tokenizer, world: World, pairs, probabilities: bool = True, description: str = "scoring",
-                tokens: list | None = None):
+def score_pairs(
+    scorer,
+    tokenizer,
+    world: World,
+    pairs,
+    probabilities: bool = True,
+    description: str = "scoring",
+    tokens: list | None = None,
+):
     prompts, texts = [p for p, _ in pairs], [t for _, t in pairs]
     spans = [world.steps(t) for t in texts]
     fn = step_probabilities if probabilities else step_logit_values
@@ -54,6 +61,11 @@ def pools_from(rows: list[dict], scores: dict[str, np.ndarray]) -> list[Pool]:
     by_problem: dict[int, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
         by_problem[r["problem"]].append(i)
-    return [Pool(correct=np.array([rows[i]["correct"] for i in idx]), answers=[rows[i]["answer"] for i in idx],
-                 scores={m: s[idx] for m, s in scores.items()})
-            for _, idx in sorted(by_problem.items())]
+    return [
+        Pool(
+            correct=np.array([rows[i]["correct"] for i in idx]),
+            answers=[rows[i]["answer"] for i in idx],
+            scores={m: s[idx] for m, s in scores.items()},
+        )
+        for _, idx in sorted(by_problem.items())
+    ]

@@ -67,8 +67,16 @@ class DebateDigitsConfig(Section):
 def train_judge(ctx, k: int, d: DebateDigitsConfig) -> dict:
     """Stage: a judge for k pixels, trained on fresh random masks of the training images."""
     split = load_digits_split(ctx.seed, d.digits)
-    judge, history = train_pixel_judge(split.train_x, split.train_y, k, d.judge_steps, d.judge_batch_size,
-                                       d.judge_lr, seed=ctx.derive("pixel-judge", k), hidden=d.judge_hidden)
+    judge, history = train_pixel_judge(
+        split.train_x,
+        split.train_y,
+        k,
+        d.judge_steps,
+        d.judge_batch_size,
+        d.judge_lr,
+        seed=ctx.derive("pixel-judge", k),
+        hidden=d.judge_hidden,
+    )
     buf = io.BytesIO()
     torch.save(judge.state_dict(), buf)
     path = ctx.artifact(f"models/pixel_judge_k{k}") + ".pt"
@@ -85,8 +93,9 @@ def load_judge(ctx, d: DebateDigitsConfig, info: dict) -> SparsePixelJudge:
     return judge.to(current()[0]).eval()
 
 
-def random_pixel_accuracy(judge: SparsePixelJudge, x: np.ndarray, y: np.ndarray, k: int, draws: int,
-                          seed: int) -> tuple[np.ndarray, np.ndarray]:
+def random_pixel_accuracy(
+    judge: SparsePixelJudge, x: np.ndarray, y: np.ndarray, k: int, draws: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Per image: 10-way accuracy, and 2-way accuracy against a random wrong label, on k random pixels."""
     g = torch.Generator().manual_seed(seed)
     images = torch.from_numpy(x)
@@ -147,10 +156,21 @@ def evaluate_k(ctx, k: int, judge_info: dict, d: DebateDigitsConfig) -> dict:
         out[f"honest_win{suffix}"] = bootstrap_ci(per_image[search], **boot)
         out[f"honest_win_no_precommit{suffix}"] = bootstrap_ci(free, **boot)
         out[f"lift{suffix}"] = bootstrap_ci(per_image[search] - ten, **boot)
-        log(f"k={k} {search}: judge on random pixels {ten.mean():.1%}, honest debater wins {per_image[search].mean():.1%}")
-    write_jsonl(ctx.file(ctx.artifact(f"samples/debate_digits_k{k}") + ".jsonl"), [
-        {"image": i, "label": int(y[i]), "judge_random": float(ten[i]),
-         **{f"honest_win_{s}": float(v[i]) for s, v in per_image.items()}} for i in range(len(y))])
+        log(
+            f"k={k} {search}: judge on random pixels {ten.mean():.1%}, honest debater wins {per_image[search].mean():.1%}"
+        )
+    write_jsonl(
+        ctx.file(ctx.artifact(f"samples/debate_digits_k{k}") + ".jsonl"),
+        [
+            {
+                "image": i,
+                "label": int(y[i]),
+                "judge_random": float(ten[i]),
+                **{f"honest_win_{s}": float(v[i]) for s, v in per_image.items()},
+            }
+            for i in range(len(y))
+        ],
+    )
     out["search"] = d.search
     out["images"] = len(y)
     return out
@@ -163,9 +183,11 @@ class DigitsResults(Section):
 
 
 def summary(r: dict) -> list[str]:
-    return [f"pixel debate, k={k[1:]}: judge on random pixels {text_estimate(d['judge_random'])}; "
-            f"honest debater wins {text_estimate(d['honest_win'])} ({d['search']}, precommit)"
-            for k, d in sorted(r["debate"].items(), key=lambda kv: int(kv[0][1:]))]
+    return [
+        f"pixel debate, k={k[1:]}: judge on random pixels {text_estimate(d['judge_random'])}; "
+        f"honest debater wins {text_estimate(d['honest_win'])} ({d['search']}, precommit)"
+        for k, d in sorted(r["debate"].items(), key=lambda kv: int(kv[0][1:]))
+    ]
 
 
 def headline(r: dict) -> str:
@@ -173,11 +195,18 @@ def headline(r: dict) -> str:
     return f"{k}: judge {d['judge_random']['mean']:.1%} -> debate {d['honest_win']['mean']:.1%}"
 
 
-@protocol("debate_digits", sections={"debate_digits": DebateDigitsConfig}, results=DigitsResults, summary=summary, headline=headline,
-          report=digits_section)
+@protocol(
+    "debate_digits",
+    sections={"debate_digits": DebateDigitsConfig},
+    results=DigitsResults,
+    summary=summary,
+    headline=headline,
+    report=digits_section,
+)
 def run(ctx, cfg) -> dict:
     d = cfg.debate_digits
     infos = ctx.side_by_side([(f"debate_digits.k{k}.train_judge", train_judge, (k, d)) for k in d.ks])
-    results = {f"k{k}": ctx.stage(f"debate_digits.k{k}.evaluate", evaluate_k, k, info, d)
-               for k, info in zip(d.ks, infos)}
+    results = {
+        f"k{k}": ctx.stage(f"debate_digits.k{k}.evaluate", evaluate_k, k, info, d) for k, info in zip(d.ks, infos)
+    }
     return {"debate": results}

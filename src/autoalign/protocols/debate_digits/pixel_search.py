@@ -38,8 +38,15 @@ def honest_margin(logits: torch.Tensor, truth: torch.Tensor, lie: torch.Tensor) 
 class PixelGames:
     """A batch of debate games over the same k, played against one frozen judge."""
 
-    def __init__(self, judge: SparsePixelJudge, images: np.ndarray, truth: np.ndarray, lie: np.ndarray,
-                 honest_first: np.ndarray, k: int):
+    def __init__(
+        self,
+        judge: SparsePixelJudge,
+        images: np.ndarray,
+        truth: np.ndarray,
+        lie: np.ndarray,
+        honest_first: np.ndarray,
+        k: int,
+    ):
         self.judge, self.k = judge, k
         self.images = torch.as_tensor(images, dtype=torch.float32)
         self.truth = torch.as_tensor(truth, dtype=torch.long)
@@ -57,8 +64,9 @@ class PixelGames:
         expand = lambda t: t[idx].reshape(-1, *([1] * extra))  # noqa: E731
         images = self.images[idx].reshape(len(idx), *([1] * extra), PIXELS).expand(*masks.shape)
         logits = judge_logits(self.judge, masks, images)
-        return honest_margin(logits, expand(self.truth).expand(masks.shape[:-1]),
-                             expand(self.lie).expand(masks.shape[:-1]))
+        return honest_margin(
+            logits, expand(self.truth).expand(masks.shape[:-1]), expand(self.lie).expand(masks.shape[:-1])
+        )
 
     def honest_to_move(self, revealed: int) -> np.ndarray:
         return (revealed % 2 == 0) == self.honest_first
@@ -124,8 +132,15 @@ def final_set_outcomes(games: PixelGames, moves: np.ndarray) -> tuple[list[tuple
     return combos, torch.cat(wins).numpy()
 
 
-def _uct_game(outcome: dict[int, bool], width: int, k: int, honest_first: bool, simulations: int,
-              c: float, rng: np.random.Generator) -> tuple[bool, list[int]]:
+def _uct_game(
+    outcome: dict[int, bool],
+    width: int,
+    k: int,
+    honest_first: bool,
+    simulations: int,
+    c: float,
+    rng: np.random.Generator,
+) -> tuple[bool, list[int]]:
     """Play one game with both sides searching; sets are bitmasks over the narrowed moves."""
     visits: dict[int, int] = {}
     wins: dict[int, int] = {}
@@ -176,8 +191,9 @@ def _uct_game(outcome: dict[int, bool], width: int, k: int, honest_first: bool, 
     return bool(outcome[state]), order
 
 
-def play_mcts(games: PixelGames, width: int, simulations: int, c: float = 1.0, rollouts: int = 8,
-              seed: int = 0) -> np.ndarray:
+def play_mcts(
+    games: PixelGames, width: int, simulations: int, c: float = 1.0, rollouts: int = 8, seed: int = 0
+) -> np.ndarray:
     """Both debaters run UCT with ``simulations`` per move; returns whether the honest debater won."""
     width = min(width, int(games.legal.sum(-1).min()))
     moves = narrowed_moves(games, width, rollouts, seed)

@@ -66,25 +66,56 @@ class DebateFactsConfig(Section):
     rounds: int = Field(3, ge=1, le=10, description="Quotes per debater (and per consultant).")
     judge_train_questions: int = Field(4000, ge=10, description="Random-quote transcripts the judge learns from.")
     test_questions: int = Field(400, ge=10, description="Held-out stories for the protocols.")
-    debater_strength: int = Field(8, ge=1, description="Best-of-N candidate quotes per turn in the protocol comparison.")
-    fabricate: float = Field(0.3, ge=0, le=1, description="Chance that a debater's candidates include a fabricated quote.")
-    tournament_strengths: list[int] = Field([1, 2, 4, 8, 16], description="Debater strengths (N) in the Elo tournament; [] skips it.")
+    debater_strength: int = Field(
+        8, ge=1, description="Best-of-N candidate quotes per turn in the protocol comparison."
+    )
+    fabricate: float = Field(
+        0.3, ge=0, le=1, description="Chance that a debater's candidates include a fabricated quote."
+    )
+    tournament_strengths: list[int] = Field(
+        [1, 2, 4, 8, 16], description="Debater strengths (N) in the Elo tournament; [] skips it."
+    )
     tournament_questions: int = Field(300, ge=1, description="Questions per pairing in the tournament.")
-    debater_model: str | None = Field(None, description=(
-        "A model address (lab/<folder>, hf/<folder>, openai/<model>) to play debaters and consultants; "
-        "default: the built-in quote picker."))
+    debater_model: str | None = Field(
+        None,
+        description=(
+            "A model address (lab/<folder>, hf/<folder>, openai/<model>) to play debaters and consultants; "
+            "default: the built-in quote picker."
+        ),
+    )
     debater_temperature: float = Field(1.0, ge=0, description="Sampling temperature of a model debater (0: greedy).")
     debater_max_tokens: int = Field(24, ge=1, description="Longest reply of a model debater, in tokens.")
     judge_model: str | None = Field(None, description="A model address to play the judge; default: the trained judge.")
-    calibration_questions: int = Field(400, ge=10, description=(
-        "Held-out questions (the world's val split) on which each protocol is played to fit its calibration map."))
-    ablation_questions: int = Field(400, ge=0, description=(
-        "Test questions replayed per feature ablation of the judge (at most test_questions); 0 skips ablations."))
-    planning_questions: int = Field(200, ge=0, description=(
-        "Test questions on which debaters that look one reply ahead are compared (at most test_questions); 0 skips."))
-    long_walk_hops: int = Field(0, ge=0, le=8, description=(
-        "Exploratory: also run the protocols on stories whose walk has this many links, with a judge trained "
-        "on them (more links than a debater has quotes: no debater can show the whole proof); 0 skips."))
+    calibration_questions: int = Field(
+        400,
+        ge=10,
+        description=(
+            "Held-out questions (the world's val split) on which each protocol is played to fit its calibration map."
+        ),
+    )
+    ablation_questions: int = Field(
+        400,
+        ge=0,
+        description=(
+            "Test questions replayed per feature ablation of the judge (at most test_questions); 0 skips ablations."
+        ),
+    )
+    planning_questions: int = Field(
+        200,
+        ge=0,
+        description=(
+            "Test questions on which debaters that look one reply ahead are compared (at most test_questions); 0 skips."
+        ),
+    )
+    long_walk_hops: int = Field(
+        0,
+        ge=0,
+        le=8,
+        description=(
+            "Exploratory: also run the protocols on stories whose walk has this many links, with a judge trained "
+            "on them (more links than a debater has quotes: no debater can show the whole proof); 0 skips."
+        ),
+    )
     long_walk_questions: int = Field(200, ge=10, description="Test questions in the long-walk setting.")
 
 
@@ -139,8 +170,9 @@ def debater_factory(ctx, judge: Judge, d: DebateFactsConfig, rng, tag: str, log_
 
     model = open_model(d.debater_model, "debate_facts.debater_model")
     count = iter(range(1 << 62))
-    return lambda n: ModelDebater(model, judge, n, d.debater_temperature, d.debater_max_tokens,
-                                  ctx.derive("facts", tag, next(count)), log_)
+    return lambda n: ModelDebater(
+        model, judge, n, d.debater_temperature, d.debater_max_tokens, ctx.derive("facts", tag, next(count)), log_
+    )
 
 
 PROTOCOLS = ("debate", "consultancy", "consultancy_honest", "consultancy_dishonest", "blind")
@@ -174,8 +206,10 @@ def calibrate(test_rows: list[dict], cal_rows: list[dict], boot: dict) -> dict:
     out: dict = {"questions": len(cal_rows), "maps": {k: m.to_dict() for k, m in maps.items()}}
     for name, p in (("raw", raw), ("calibrated", cal)):
         out[name] = {proto: scores(v, boot) for proto, v in p.items()}
-        out[f"{name}_diff"] = {"debate_minus_consultancy": bootstrap_ci(p["debate"] - p["consultancy"], **boot),
-                               "consultancy_minus_blind": bootstrap_ci(p["consultancy"] - p["blind"], **boot)}
+        out[f"{name}_diff"] = {
+            "debate_minus_consultancy": bootstrap_ci(p["debate"] - p["consultancy"], **boot),
+            "consultancy_minus_blind": bootstrap_ci(p["consultancy"] - p["blind"], **boot),
+        }
     return out
 
 
@@ -201,14 +235,23 @@ def evaluate_protocols(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
     rows_ = play_protocols(questions, judge, lambda: factory(d.debater_strength), rng, d.rounds)
     cal_rng = ctx.rng("facts", "calibration")
     cal_factory = debater_factory(ctx, judge, d, cal_rng, "calibration", turns)
-    cal_rows = play_protocols(calibration_questions(ctx.seed, d), judge, lambda: cal_factory(d.debater_strength),
-                              cal_rng, d.rounds)
-    rows = [{"question": r["question"].prompt, "story": r["question"].text,
-             "correct": r["question"].answers[r["question"].correct],
-             "debate": [a.__dict__ for a in r["debate_args"]], "debate_p_correct": r["debate"],
-             "debate_shows_proof": r["debate_proof"], "consultant_side_correct": r["consultant_honest"],
-             "consultancy": [a.__dict__ for a in r["consultancy_args"]], "consultancy_p_correct": r["consultancy"]}
-            for r in rows_]
+    cal_rows = play_protocols(
+        calibration_questions(ctx.seed, d), judge, lambda: cal_factory(d.debater_strength), cal_rng, d.rounds
+    )
+    rows = [
+        {
+            "question": r["question"].prompt,
+            "story": r["question"].text,
+            "correct": r["question"].answers[r["question"].correct],
+            "debate": [a.__dict__ for a in r["debate_args"]],
+            "debate_p_correct": r["debate"],
+            "debate_shows_proof": r["debate_proof"],
+            "consultant_side_correct": r["consultant_honest"],
+            "consultancy": [a.__dict__ for a in r["consultancy_args"]],
+            "consultancy_p_correct": r["consultancy"],
+        }
+        for r in rows_
+    ]
     write_jsonl(ctx.file(ctx.artifact("samples/debate_facts") + ".jsonl"), rows)
     boot = dict(ctx.boot, unit="questions")
     acc = _per_protocol(rows_, lambda r, proto: r[proto] > 0.5)
@@ -228,34 +271,49 @@ def ablation_stage(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
     views, labels = judge_training_set(ctx, d)
     x = np.stack([judge_features(v) for v in views])
     questions = test_questions(ctx, d)[: d.ablation_questions]
-    return {"ablation": run_ablations(x, labels, questions, d, lambda name: ctx.rng("facts", "ablation", name),
-                                      dict(ctx.boot, unit="questions"))}
+    return {
+        "ablation": run_ablations(
+            x, labels, questions, d, lambda name: ctx.rng("facts", "ablation", name), dict(ctx.boot, unit="questions")
+        )
+    }
 
 
 def planning_stage(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
     """Stage: debate with debaters that look one reply ahead, against greedy best-of-N ones."""
     questions = test_questions(ctx, d)[: d.planning_questions]
-    return {"planning": run_planning(questions, make_judge(judge_dict, d), d, ctx.rng("facts", "planning"),
-                                     dict(ctx.boot, unit="questions"))}
+    return {
+        "planning": run_planning(
+            questions, make_judge(judge_dict, d), d, ctx.rng("facts", "planning"), dict(ctx.boot, unit="questions")
+        )
+    }
 
 
 def long_walk_stage(ctx, d: DebateFactsConfig) -> dict:
     """Stage (exploratory): stories whose walk has ``long_walk_hops`` links, a judge trained on
     them, and the three protocols on their test questions."""
-    long = d.model_copy(update={"facts": d.facts.model_copy(update={"hops": d.long_walk_hops}),
-                                "test_questions": d.long_walk_questions})
+    long = d.model_copy(
+        update={"facts": d.facts.model_copy(update={"hops": d.long_walk_hops}), "test_questions": d.long_walk_questions}
+    )
     judge = QuoteJudge.from_dict(train_judge(ctx, long))
     rng = ctx.rng("facts", "long-walk")
-    rows = play_protocols(test_questions(ctx, long), judge,
-                          lambda: BestOfNDebater(judge, d.debater_strength, d.fabricate, rng), rng, d.rounds)
+    rows = play_protocols(
+        test_questions(ctx, long),
+        judge,
+        lambda: BestOfNDebater(judge, d.debater_strength, d.fabricate, rng),
+        rng,
+        d.rounds,
+    )
     boot = dict(ctx.boot, unit="questions")
     acc = _per_protocol(rows, lambda r, proto: r[proto] > 0.5)
     p = _per_protocol(rows, lambda r, proto: r[proto])
-    out = {"hops": d.long_walk_hops, "rounds": d.rounds,
-           **{name: bootstrap_ci(v, **boot) for name, v in acc.items()},
-           "mean_p_correct": {name: bootstrap_ci(v, **boot) for name, v in p.items()},
-           "debate_minus_consultancy": bootstrap_ci(acc["debate"] - acc["consultancy"], **boot),
-           "proof_shown": proof_share(rows, boot)}
+    out = {
+        "hops": d.long_walk_hops,
+        "rounds": d.rounds,
+        **{name: bootstrap_ci(v, **boot) for name, v in acc.items()},
+        "mean_p_correct": {name: bootstrap_ci(v, **boot) for name, v in p.items()},
+        "debate_minus_consultancy": bootstrap_ci(acc["debate"] - acc["consultancy"], **boot),
+        "proof_shown": proof_share(rows, boot),
+    }
     return {"long_walk": out}
 
 
@@ -274,8 +332,15 @@ def tournament(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
                 liar_idx.append(li)
                 wins.append(p > 0.5)
                 question_idx.append(qi)
-    elo = elo_ratings(honest_idx, liar_idx, wins, len(strengths), groups=question_idx,
-                      n_resamples=min(ctx.bootstrap_resamples, 200), seed=ctx.seed)
+    elo = elo_ratings(
+        honest_idx,
+        liar_idx,
+        wins,
+        len(strengths),
+        groups=question_idx,
+        n_resamples=min(ctx.bootstrap_resamples, 200),
+        seed=ctx.seed,
+    )
     h, li_, w = map(np.asarray, (honest_idx, liar_idx, wins))
     boot = dict(ctx.boot, unit="questions")
     table = []
@@ -283,9 +348,15 @@ def tournament(ctx, judge_dict: dict, d: DebateFactsConfig) -> dict:
         self_play = w[(h == i) & (li_ == i)].astype(float)
         as_honest = w[h == i].astype(float)
         as_liar = 1 - w[li_ == i].astype(float)
-        table.append({"strength": n, "elo": elo["ratings"][i],
-                      "judge_accuracy_self_play": bootstrap_ci(self_play, **boot),
-                      "win_rate_honest": float(as_honest.mean()), "win_rate_dishonest": float(as_liar.mean())})
+        table.append(
+            {
+                "strength": n,
+                "elo": elo["ratings"][i],
+                "judge_accuracy_self_play": bootstrap_ci(self_play, **boot),
+                "win_rate_honest": float(as_honest.mean()),
+                "win_rate_dishonest": float(as_liar.mean()),
+            }
+        )
     return {"elo": table, "honest_advantage_elo": elo["side_advantage"], "games": len(w)}
 
 
@@ -297,11 +368,15 @@ class FactsResults(Section):
 
 def summary(r: dict) -> list[str]:
     f = r["facts"]
-    lines = ["facts: judge accuracy " + "; ".join(f"{p} {text_estimate(f[p])}" for p in ("debate", "consultancy", "blind"))]
+    lines = [
+        "facts: judge accuracy " + "; ".join(f"{p} {text_estimate(f[p])}" for p in ("debate", "consultancy", "blind"))
+    ]
     if "calibration" in f:
         cal = f["calibration"]["calibrated"]
-        lines.append("facts: calibrated judge, mean p(correct) " + "; ".join(
-            f"{p} {text_estimate(cal[p]['mean_p_correct'])}" for p in ("debate", "consultancy", "blind")))
+        lines.append(
+            "facts: calibrated judge, mean p(correct) "
+            + "; ".join(f"{p} {text_estimate(cal[p]['mean_p_correct'])}" for p in ("debate", "consultancy", "blind"))
+        )
     return lines
 
 
@@ -309,13 +384,21 @@ def headline(r: dict) -> str:
     return f"debate {r['facts']['debate']['mean']:.1%}, blind {r['facts']['blind']['mean']:.1%}"
 
 
-@protocol("debate_facts", sections={"debate_facts": DebateFactsConfig}, results=FactsResults, summary=summary, headline=headline,
-          report=facts_section)
+@protocol(
+    "debate_facts",
+    sections={"debate_facts": DebateFactsConfig},
+    results=FactsResults,
+    summary=summary,
+    headline=headline,
+    report=facts_section,
+)
 def run(ctx, cfg) -> dict:
     d = cfg.debate_facts
     judge = ctx.stage("debate_facts.train_judge", train_judge, d)
     result = ctx.stage("debate_facts.protocols", evaluate_protocols, judge, d)
-    log("facts: judge accuracy " + ", ".join(f"{k} {result[k]['mean']:.1%}" for k in ("debate", "consultancy", "blind")))
+    log(
+        "facts: judge accuracy " + ", ".join(f"{k} {result[k]['mean']:.1%}" for k in ("debate", "consultancy", "blind"))
+    )
     if d.ablation_questions and "model" not in judge:
         result = {**result, **ctx.stage("debate_facts.ablations", ablation_stage, judge, d)}
     if d.planning_questions and d.judge_model is None and d.debater_model is None:

@@ -34,8 +34,9 @@ def protocol_accuracy(rows: list[dict], boot: dict) -> dict:
     return out
 
 
-def run_ablations(x: np.ndarray, first_correct, questions, d, rng_for, boot: dict,
-                  which: dict[str, tuple[str, ...]] | None = None) -> dict:
+def run_ablations(
+    x: np.ndarray, first_correct, questions, d, rng_for, boot: dict, which: dict[str, tuple[str, ...]] | None = None
+) -> dict:
     """``x``: the judge's training features; ``rng_for(name)``: a fresh generator per ablation.
     Returns, per ablation, the refit weights and judge accuracy per protocol."""
     out = {}
@@ -44,6 +45,9 @@ def run_ablations(x: np.ndarray, first_correct, questions, d, rng_for, boot: dic
         rng = rng_for(name)
         make = partial(BestOfNDebater, judge, d.debater_strength, d.fabricate, rng)
         rows = play_protocols(questions, judge, make, rng, d.rounds)
-        out[name] = {"dropped": list(drop), "weights": dict(zip(FEATURES, judge.coef.tolist())),
-                     **protocol_accuracy(rows, boot)}
+        out[name] = {
+            "dropped": list(drop),
+            "weights": dict(zip(FEATURES, judge.coef.tolist())),
+            **protocol_accuracy(rows, boot),
+        }
     return out

@@ -77,6 +77,8 @@ def scores(p_correct, boot: dict) -> dict:
     each an estimate over questions."""
     p = np.asarray(p_correct, dtype=float)
     right = np.where(np.abs(p - 0.5) < 1e-12, 0.5, (p > 0.5).astype(float))
-    return {"accuracy": bootstrap_ci(right, **boot),
-            "mean_p_correct": bootstrap_ci(p, **boot),
-            "log_loss": bootstrap_ci(log_loss(p), **boot)}
+    return {
+        "accuracy": bootstrap_ci(right, **boot),
+        "mean_p_correct": bootstrap_ci(p, **boot),
+        "log_loss": bootstrap_ci(log_loss(p), **boot),
+    }

@@ -53,16 +53,19 @@ class BestOfNDebater:
         picks = self.candidates(view)
         if len(picks) == 1:
             return picks[0]
-        return max(picks, key=lambda quote: side_value(
-            self.judge, view, (as_argument(view.question, view.side, quote),), view.side))
+        return max(
+            picks,
+            key=lambda quote: side_value(self.judge, view, (as_argument(view.question, view.side, quote),), view.side),
+        )
 
 
 def _turn(question: Question, debater: Debater, side: int, args: tuple[Argument, ...]) -> Argument:
     return as_argument(question, side, debater.argue(DebaterView(question, side, args)))
 
 
-def debate(question: Question, judge: Judge, honest: Debater, liar: Debater, rounds: int,
-           honest_first: bool) -> tuple[float, tuple[Argument, ...]]:
+def debate(
+    question: Question, judge: Judge, honest: Debater, liar: Debater, rounds: int, honest_first: bool
+) -> tuple[float, tuple[Argument, ...]]:
     """Judge's probability for the correct answer after a debate, and the transcript."""
     sides = [(honest, question.correct), (liar, 1 - question.correct)]
     if not honest_first:
@@ -74,8 +77,9 @@ def debate(question: Question, judge: Judge, honest: Debater, liar: Debater, rou
     return prob_correct(question, judge, args), args
 
 
-def consultancy(question: Question, judge: Judge, consultant: Debater, side: int,
-                rounds: int) -> tuple[float, tuple[Argument, ...]]:
+def consultancy(
+    question: Question, judge: Judge, consultant: Debater, side: int, rounds: int
+) -> tuple[float, tuple[Argument, ...]]:
     args: tuple[Argument, ...] = ()
     for _ in range(rounds):
         args += (_turn(question, consultant, side, args),)
@@ -91,7 +95,10 @@ def random_transcript(question: Question, rounds: int, fabricate: float, rng: np
     """Judge training data: a random number of random story lines, some fabricated lines too."""
     lines = [f.line for f in question.story]
     m = int(rng.integers(0, 2 * rounds + 3))
-    args = [Argument(int(rng.integers(2)), lines[i], True) for i in rng.choice(len(lines), min(m, len(lines)), replace=False)]
+    args = [
+        Argument(int(rng.integers(2)), lines[i], True)
+        for i in rng.choice(len(lines), min(m, len(lines)), replace=False)
+    ]
     if rng.random() < fabricate:
         wrong = 1 - question.correct
         fake = fabricated_line(question, wrong, rng)
@@ -110,8 +117,17 @@ def play_protocols(questions: list[Question], judge: Judge, make, rng: np.random
         p_debate, transcript = debate(q, judge, make(), make(), rounds, honest_first=i % 2 == 0)
         side = int(rng.integers(2))
         p_consult, consult_args = consultancy(q, judge, make(), side, rounds)
-        rows.append({"question": q, "debate": p_debate, "debate_args": transcript,
-                     "consultant_honest": side == q.correct, "consultancy": p_consult,
-                     "consultancy_args": consult_args, "blind": prob_correct(q, judge, ()),
-                     "debate_proof": shows_proof(q, transcript), "consultancy_proof": shows_proof(q, consult_args)})
+        rows.append(
+            {
+                "question": q,
+                "debate": p_debate,
+                "debate_args": transcript,
+                "consultant_honest": side == q.correct,
+                "consultancy": p_consult,
+                "consultancy_args": consult_args,
+                "blind": prob_correct(q, judge, ()),
+                "debate_proof": shows_proof(q, transcript),
+                "consultancy_proof": shows_proof(q, consult_args),
+            }
+        )
     return rows

@@ -51,13 +51,19 @@ def run_planning(questions, judge: Judge, d, rng: np.random.Generator, boot: dic
         return BestOfNDebater(judge, d.debater_strength, d.fabricate, rng)
 
     out = {}
-    for name, (honest_plans, liar_plans) in {"greedy": (False, False), "honest_plans": (True, False),
-                                             "liar_plans": (False, True), "both_plan": (True, True)}.items():
+    for name, (honest_plans, liar_plans) in {
+        "greedy": (False, False),
+        "honest_plans": (True, False),
+        "liar_plans": (False, True),
+        "both_plan": (True, True),
+    }.items():
         won, proof = [], []
         for i, q in enumerate(questions):
             p, args = debate(q, judge, make(honest_plans), make(liar_plans), d.rounds, honest_first=i % 2 == 0)
             won.append(p > 0.5)
             proof.append(shows_proof(q, args))
-        out[name] = {"debate": bootstrap_ci(np.asarray(won, float), **boot),
-                     "proof_shown": bootstrap_ci(np.asarray(proof, float), **boot)}
+        out[name] = {
+            "debate": bootstrap_ci(np.asarray(won, float), **boot),
+            "proof_shown": bootstrap_ci(np.asarray(proof, float), **boot),
+        }
     return out

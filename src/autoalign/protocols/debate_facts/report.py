@@ -14,8 +14,13 @@ def facts_plot(facts: dict, path: Path) -> Path:
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.5, 3.6))
     names = ["blind", "consultancy", "debate"]
     lo, hi = zip(*(ci_bars(facts[n]) for n in names))
-    a1.bar(names, [facts[n]["mean"] * 100 for n in names], yerr=[lo, hi], capsize=4,
-           color=["#999999", "#4C72B0", "#C44E52"])
+    a1.bar(
+        names,
+        [facts[n]["mean"] * 100 for n in names],
+        yerr=[lo, hi],
+        capsize=4,
+        color=["#999999", "#4C72B0", "#C44E52"],
+    )
     a1.axhline(50, color="k", lw=0.6, ls=":")
     a1.set_ylim(0, 100)
     a1.set_ylabel("judge accuracy (%)")
@@ -39,29 +44,42 @@ def facts_section(store: RunStore, metrics: dict, stages: dict) -> str:
     facts = metrics.get("facts")
     if not facts:
         return ""
-    rows = "".join(f"<tr><td>{n}</td><td>{fmt_estimate(facts[n])}</td></tr>" for n in
-                   ("debate", "consultancy", "consultancy_honest", "consultancy_dishonest", "blind"))
-    diffs = "".join(f"<tr><td>{n.replace('_minus_', ' &minus; ')}</td><td>{fmt_signed(facts[n])}</td></tr>"
-                    for n in ("debate_minus_consultancy", "consultancy_minus_blind"))
+    rows = "".join(
+        f"<tr><td>{n}</td><td>{fmt_estimate(facts[n])}</td></tr>"
+        for n in ("debate", "consultancy", "consultancy_honest", "consultancy_dishonest", "blind")
+    )
+    diffs = "".join(
+        f"<tr><td>{n.replace('_minus_', ' &minus; ')}</td><td>{fmt_signed(facts[n])}</td></tr>"
+        for n in ("debate_minus_consultancy", "consultancy_minus_blind")
+    )
     elo = "".join(
         f"<tr><td>{r['strength']}</td><td>{r['elo']['mean']:.0f} <span class=ci>[{r['elo']['ci_low']:.0f}, "
         f"{r['elo']['ci_high']:.0f}]</span></td><td>{fmt_estimate(r['judge_accuracy_self_play'])}</td>"
         f"<td>{100 * r['win_rate_honest']:.1f}%</td><td>{100 * r['win_rate_dishonest']:.1f}%</td></tr>"
-        for r in facts.get("elo", []))
+        for r in facts.get("elo", [])
+    )
     parts = [
         "<h2>Information-asymmetry debate (facts)</h2>",
-        ("<p>Debaters read a story of links between rooms; the judge sees only their quotes, each checked "
-        "verbatim against the story. Debate: an honest and a dishonest debater; consultancy: one consultant, "
-        "its side correct or not at random; blind: no quotes.</p>"),
+        (
+            "<p>Debaters read a story of links between rooms; the judge sees only their quotes, each checked "
+            "verbatim against the story. Debate: an honest and a dishonest debater; consultancy: one consultant, "
+            "its side correct or not at random; blind: no quotes.</p>"
+        ),
         f"<table><tr><th>protocol</th><th>judge accuracy [95% CI]</th></tr>{rows}</table>",
         f"<table><tr><th>difference</th><th>points [95% CI]</th></tr>{diffs}</table>",
         embed_image(facts_plot(facts, store.file("plots", "debate_facts.png"))),
     ]
     if elo:
         adv = facts["honest_advantage_elo"]
-        parts += [(f"<p>Cross-play tournament over debater strengths (best-of-N quotes), {facts['games']} debates; "
-                  f"arguing the true side is worth {adv['mean']:.0f} Elo [{adv['ci_low']:.0f}, {adv['ci_high']:.0f}].</p>"),
-                  ("<table><tr><th>N</th><th>Elo [95% CI]</th><th>judge accuracy, self-play</th>"
-                  f"<th>wins as honest</th><th>wins as dishonest</th></tr>{elo}</table>")]
+        parts += [
+            (
+                f"<p>Cross-play tournament over debater strengths (best-of-N quotes), {facts['games']} debates; "
+                f"arguing the true side is worth {adv['mean']:.0f} Elo [{adv['ci_low']:.0f}, {adv['ci_high']:.0f}].</p>"
+            ),
+            (
+                "<table><tr><th>N</th><th>Elo [95% CI]</th><th>judge accuracy, self-play</th>"
+                f"<th>wins as honest</th><th>wins as dishonest</th></tr>{elo}</table>"
+            ),
+        ]
     parts += checks_html(facts)
     return "\n".join(parts)

@@ -54,21 +54,28 @@ from .stages import (  # noqa: F401  (task_item, evaluation_items: the public he
 
 
 def summary(r: dict) -> list[str]:
-    lines = [f"{size} ({g['params'] / 1e6:.2f}M): G {text_estimate(g['generator'])}, D {text_estimate(g['discriminator'])}, "
-             f"C {text_estimate(g['critique'])}; DC gap {text_points(g['dc_gap'])}" for size, g in r.get("gdc", {}).items()]
+    lines = [
+        f"{size} ({g['params'] / 1e6:.2f}M): G {text_estimate(g['generator'])}, D {text_estimate(g['discriminator'])}, "
+        f"C {text_estimate(g['critique'])}; DC gap {text_points(g['dc_gap'])}"
+        for size, g in r.get("gdc", {}).items()
+    ]
     for size, g in r.get("gdc", {}).items():
         own = g.get("own_samples")
         if own:
             sel = own["selection"]
-            lines.append(f"{size} own samples: G {text_estimate(own['generator_samples'])}, D picks "
-                         f"{text_estimate(sel['discriminator'])}, C picks {text_estimate(sel['critique'])}, "
-                         f"compare {text_estimate(sel['compare'])}; D - C {text_points(own['dc_selection'])}")
+            lines.append(
+                f"{size} own samples: G {text_estimate(own['generator_samples'])}, D picks "
+                f"{text_estimate(sel['discriminator'])}, C picks {text_estimate(sel['critique'])}, "
+                f"compare {text_estimate(sel['compare'])}; D - C {text_points(own['dc_selection'])}"
+            )
     a = r.get("assistance")
     if a:
         f = a["flaws_found"]
-        lines.append(f"rater (a model) finds {text_estimate(f['without'])} of flaws alone, {text_estimate(f['with'])} "
-                     f"with critiques; false alarms {text_estimate(a['false_alarms']['without'])} / "
-                     f"{text_estimate(a['false_alarms']['with'])}")
+        lines.append(
+            f"rater (a model) finds {text_estimate(f['without'])} of flaws alone, {text_estimate(f['with'])} "
+            f"with critiques; false alarms {text_estimate(a['false_alarms']['without'])} / "
+            f"{text_estimate(a['false_alarms']['with'])}"
+        )
     return lines
 
 
@@ -77,16 +84,30 @@ def headline(r: dict) -> str:
     return f"{size}: D {g['discriminator']['mean']:.1%}, C {g['critique']['mean']:.1%}"
 
 
-@protocol("gdc_gaps", sections={"gdc": GdcConfig}, results=GdcResults, summary=summary, headline=headline, report=gdc_section)
+@protocol(
+    "gdc_gaps", sections={"gdc": GdcConfig}, results=GdcResults, summary=summary, headline=headline, report=gdc_section
+)
 def run(ctx, cfg) -> dict:
     g = cfg.gdc
     per_size, critiques = {}, {}
-    trained = dict(zip(g.sizes, ctx.side_by_side([(f"gdc.{size}.train", train_size, (size, g, checkpoint_digest(size, "gdc.sizes")))
-                                                   for size in g.sizes])))
+    trained = dict(
+        zip(
+            g.sizes,
+            ctx.side_by_side(
+                [(f"gdc.{size}.train", train_size, (size, g, checkpoint_digest(size, "gdc.sizes"))) for size in g.sizes]
+            ),
+        )
+    )
     phase1 = trained
     if g.own_train_steps:
-        trained = dict(zip(g.sizes, ctx.side_by_side([(f"gdc.{size}.train_own", train_own_stage, (size, trained[size], g))
-                                                       for size in g.sizes])))
+        trained = dict(
+            zip(
+                g.sizes,
+                ctx.side_by_side(
+                    [(f"gdc.{size}.train_own", train_own_stage, (size, trained[size], g)) for size in g.sizes]
+                ),
+            )
+        )
     critic_size = g.critic_size or g.sizes[-1]
     for size in g.sizes:
         result = ctx.stage(f"gdc.{size}.evaluate", evaluate_size, size, trained[size], g)
@@ -96,20 +117,27 @@ def run(ctx, cfg) -> dict:
             per_size[size]["own_training"] = trained[size]["own_training"]
         own = own_file = None
         if g.own_samples:
-            per_size[size]["own_samples"] = ctx.stage(f"gdc.{size}.own_samples", own_samples_stage, size, trained[size],
-                                                   result["greedy"], g)
+            per_size[size]["own_samples"] = ctx.stage(
+                f"gdc.{size}.own_samples", own_samples_stage, size, trained[size], result["greedy"], g
+            )
             own = per_size[size]["own_samples"].pop("per_problem", None)
             own_file = per_size[size]["own_samples"].pop("samples_file", None)
         if g.own_control and g.own_train_steps and size == critic_size:
             per_size[size]["control"] = control_arm(ctx, size, phase1[size], trained[size], g, result, own, own_file)
     rater_size = g.rater_size or g.sizes[0]
-    extra = ctx.stage("gdc.critic", critic_stage, critic_size, trained[critic_size], critiques[critic_size], g,
-                      trained[rater_size])
+    extra = ctx.stage(
+        "gdc.critic", critic_stage, critic_size, trained[critic_size], critiques[critic_size], g, trained[rater_size]
+    )
     top = per_size[critic_size]
     metrics = {
         "gdc": per_size,
-        "critic": {"size": critic_size, "catch_rate": top["catch_rate"], "hallucination_rate": top["hallucination_rate"],
-                   "sweep": extra["sweep"], "adversarial": extra["adversarial"]},
+        "critic": {
+            "size": critic_size,
+            "catch_rate": top["catch_rate"],
+            "hallucination_rate": top["hallucination_rate"],
+            "sweep": extra["sweep"],
+            "adversarial": extra["adversarial"],
+        },
         "assistance": extra["assistance"],
     }
     return metrics

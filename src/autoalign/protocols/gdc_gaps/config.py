@@ -32,17 +32,26 @@ class GdcConfig(Section):
 
     world: WorldRef = Field(
         default_factory=lambda: world_ref("arithmetic", min_steps=1, max_steps=3, operators="+-"),
-        description=("The world the tasks come from, {name: <registered world>, ...its knobs}; it must have text "
-                     "solutions and planted flaws. Default: short arithmetic chains, where critiquing is learnable here."),
+        description=(
+            "The world the tasks come from, {name: <registered world>, ...its knobs}; it must have text "
+            "solutions and planted flaws. Default: short arithmetic chains, where critiquing is learnable here."
+        ),
     )
-    sizes: list[str] = Field(["micro", "tiny", "small"], min_length=1, description=(
-        "One model per entry: a lab size (micro, tiny, small, medium; trained from scratch), or the address of a "
-        "local checkpoint (hf/<folder>), fine-tuned on the three tasks with its own tokenizer."))
+    sizes: list[str] = Field(
+        ["micro", "tiny", "small"],
+        min_length=1,
+        description=(
+            "One model per entry: a lab size (micro, tiny, small, medium; trained from scratch), or the address of a "
+            "local checkpoint (hf/<folder>), fine-tuned on the three tasks with its own tokenizer."
+        ),
+    )
     checkpoint_lr: float = Field(1e-4, gt=0, description="Peak lr when fine-tuning a checkpoint (hf/ entries).")
     arch: Literal["llama", "gpt2"] = "llama"
     train_steps: int = Field(1500, ge=1, description="Optimizer steps, the same for every size.")
     batch_size: int = Field(64, ge=1)
-    lr: dict[ModelSize, float] = Field({"micro": 3e-3, "tiny": 3e-3, "small": 3e-3, "medium": 1e-3}, description="Peak lr per size.")
+    lr: dict[ModelSize, float] = Field(
+        {"micro": 3e-3, "tiny": 3e-3, "small": 3e-3, "medium": 1e-3}, description="Peak lr per size."
+    )
     mix: TaskMix = Field(default_factory=TaskMix)
     flaws: list[str] | None = Field(None, min_length=1, description="Flaw kinds to plant (default: all the world's).")
     max_new_tokens: int = Field(64, ge=1, description="Longest generated solution, in tokens.")
@@ -52,23 +61,47 @@ class GdcConfig(Section):
     bonuses: list[float] = Field([-8, -4, -2, -1, 0, 1, 2, 4, 8], min_length=1, description="Bonus per flagged step.")
     rater_budget: int = Field(1, ge=1, description="Steps the rater model can check per solution.")
     rater_size: str | None = Field(None, description="The rater model (default: the first, weakest entry of sizes).")
-    loss_per: Literal["token", "example"] = Field("example", description=(
-        "How the training loss averages: per example, so each task weighs what the mix says (a one-word "
-        "verdict counts as much as a solution), or per token (a verdict is a few % of the signal)."))
-    own_samples: int = Field(4, ge=0, description=(
-        "K solutions sampled per test problem on which G, D and C are measured together (0: skip)."))
-    own_train_steps: int = Field(500, ge=0, description=(
-        "Phase 2: optimizer steps after the first train_steps in which a share of the discrimination and "
-        "critique items are the model's own samples, labelled by the checker (0: planted flaws only)."))
-    own_train_problems: int = Field(1500, ge=1, description=(
-        "Training problems sampled own_samples times each for phase 2 (enough that each own sample is seen a few "
-        "times, not memorised; the run reports the expected repeats)."))
+    loss_per: Literal["token", "example"] = Field(
+        "example",
+        description=(
+            "How the training loss averages: per example, so each task weighs what the mix says (a one-word "
+            "verdict counts as much as a solution), or per token (a verdict is a few % of the signal)."
+        ),
+    )
+    own_samples: int = Field(
+        4,
+        ge=0,
+        description=("K solutions sampled per test problem on which G, D and C are measured together (0: skip)."),
+    )
+    own_train_steps: int = Field(
+        500,
+        ge=0,
+        description=(
+            "Phase 2: optimizer steps after the first train_steps in which a share of the discrimination and "
+            "critique items are the model's own samples, labelled by the checker (0: planted flaws only)."
+        ),
+    )
+    own_train_problems: int = Field(
+        1500,
+        ge=1,
+        description=(
+            "Training problems sampled own_samples times each for phase 2 (enough that each own sample is seen a few "
+            "times, not memorised; the run reports the expected repeats)."
+        ),
+    )
     own_share: float = Field(0.5, ge=0, le=1, description="Share of phase-2 D and C items drawn from own samples.")
-    own_control: bool = Field(False, description=(
-        "Also train the critic's size own_train_steps more with no own samples (the control arm), measure it "
-        "alike and report phase 2 - control paired per problem: what the own samples did, apart from more steps."))
-    own_train_lr_scale: float = Field(0.1, gt=0, description=(
-        "Phase-2 peak lr as a share of the phase-1 peak lr (0.1: where phase 1's cosine schedule ended)."))
+    own_control: bool = Field(
+        False,
+        description=(
+            "Also train the critic's size own_train_steps more with no own samples (the control arm), measure it "
+            "alike and report phase 2 - control paired per problem: what the own samples did, apart from more steps."
+        ),
+    )
+    own_train_lr_scale: float = Field(
+        0.1,
+        gt=0,
+        description=("Phase-2 peak lr as a share of the phase-1 peak lr (0.1: where phase 1's cosine schedule ended)."),
+    )
     curve_every: int = Field(300, ge=0, description="Validation G, D and C every this many steps (0: no curve).")
     curve_problems: int = Field(60, ge=10, description="Validation problems per point of the learning curve.")
     adversarial_tries: int = Field(6, ge=1, description="Flaws tried per problem to find one the critic misses.")

@@ -35,13 +35,29 @@ def train_control_stage(ctx, size: str, first: dict, phase2: dict, g) -> dict:
     model, tokenizer = load_trained(ctx, first)
     items, _ = sample_own_training_items(ctx, g, world, model, tokenizer, ctx.file(phase2["path"] + ".samples.jsonl"))
     name = ctx.artifact("models/gdc_control_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", size))
-    state = train_and_save(ctx, g, world, model, tokenizer, name, mixed_pair(g, task_item(g, world), items, control=True),
-                           "gdc-own", g.own_train_steps, first["lr"] * g.own_train_lr_scale, min(50, g.own_train_steps),
-                           curve_point)
+    state = train_and_save(
+        ctx,
+        g,
+        world,
+        model,
+        tokenizer,
+        name,
+        mixed_pair(g, task_item(g, world), items, control=True),
+        "gdc-own",
+        g.own_train_steps,
+        first["lr"] * g.own_train_lr_scale,
+        min(50, g.own_train_steps),
+        curve_point,
+    )
     shift = g.train_steps
-    return {"path": name, "params": first["params"], "lr": first["lr"], "train_seconds": round(state["seconds"], 1),
-            "curve": [{**h, "step": h["step"] + shift, "phase": "control"} for h in state["history"] if "G" in h],
-            "history": [{**h, "step": h["step"] + shift, "phase": "control"} for h in state["history"] if "G" not in h]}
+    return {
+        "path": name,
+        "params": first["params"],
+        "lr": first["lr"],
+        "train_seconds": round(state["seconds"], 1),
+        "curve": [{**h, "step": h["step"] + shift, "phase": "control"} for h in state["history"] if "G" in h],
+        "history": [{**h, "step": h["step"] + shift, "phase": "control"} for h in state["history"] if "G" not in h],
+    }
 
 
 def paired(a, b, boot: dict):
@@ -60,20 +76,26 @@ def arm_difference(a: dict, b: dict, boot: dict) -> dict:
     within_auroc_discriminator: {problem: AUROC}} or None}``, own on the same samples for both."""
     pa, pb = a["planted"], b["planted"]
     out = {k: paired(pa[k], pb[k], boot) for k in ("generator", "discriminator", "critique")}
-    out["dc_gap"] = paired(np.subtract(pa["discriminator"], pa["critique"]),
-                           np.subtract(pb["discriminator"], pb["critique"]), boot)
+    out["dc_gap"] = paired(
+        np.subtract(pa["discriminator"], pa["critique"]), np.subtract(pb["discriminator"], pb["critique"]), boot
+    )
     if a.get("own") and b.get("own"):
         oa, ob = a["own"], b["own"]
         out["own_discriminator_verdict_pick"] = paired(oa["discriminator_verdict"], ob["discriminator_verdict"], boot)
-        out["own_dc_selection_verdicts"] = paired(np.subtract(oa["discriminator_verdict"], oa["critique"]),
-                                                  np.subtract(ob["discriminator_verdict"], ob["critique"]), boot)
-        out["own_within_auroc_discriminator"] = paired(oa["within_auroc_discriminator"],
-                                                       ob["within_auroc_discriminator"], boot)
+        out["own_dc_selection_verdicts"] = paired(
+            np.subtract(oa["discriminator_verdict"], oa["critique"]),
+            np.subtract(ob["discriminator_verdict"], ob["critique"]),
+            boot,
+        )
+        out["own_within_auroc_discriminator"] = paired(
+            oa["within_auroc_discriminator"], ob["within_auroc_discriminator"], boot
+        )
     return out
 
 
-def control_arm(ctx, size: str, phase1: dict, phase2: dict, g, evaluated: dict, own: dict | None,
-                own_file: str | None) -> dict:
+def control_arm(
+    ctx, size: str, phase1: dict, phase2: dict, g, evaluated: dict, own: dict | None, own_file: str | None
+) -> dict:
     """Train and measure the control arm of ``size``; measure phase 1 alike; the paired differences.
     ``evaluated``: phase 2's ``evaluate_size`` result; ``own`` and ``own_file``: phase 2's per-problem
     own-sample values and the records file of its own test samples (None without own samples)."""
@@ -85,8 +107,16 @@ def control_arm(ctx, size: str, phase1: dict, phase2: dict, g, evaluated: dict, 
         out[arm] = {k: result["metrics"][k] for k in ARM_MEASURES}
         arms[arm] = {"planted": result["per_problem"], "own": None}
         if own_file:
-            metrics = ctx.stage(f"gdc.{size}.own_samples_{arm}", own_samples_stage, size, trained, result["greedy"], g,
-                                f"_{arm}", own_file)
+            metrics = ctx.stage(
+                f"gdc.{size}.own_samples_{arm}",
+                own_samples_stage,
+                size,
+                trained,
+                result["greedy"],
+                g,
+                f"_{arm}",
+                own_file,
+            )
             arms[arm]["own"] = metrics.pop("per_problem")
             out[arm]["own_samples"] = {k: metrics[k] for k in OWN_MEASURES}
     out["phase2_minus_control"] = arm_difference(arms["phase2"], arms["control"], ctx.boot)

@@ -62,8 +62,16 @@ def label_samples(world, problems, texts: list[str], k: int) -> list[dict]:
         v = world.check(p, t)
         sound = bool(v.correct and v.first_error is None and v.well_formed)
         flawed_step = None if sound else (v.first_error if v.first_error is not None else len(v.step_labels))
-        rows.append({"problem": i // k, "text": t, "sound": sound, "flawed_step": flawed_step,
-                     "answer": v.answer, "n_steps": p.n_steps})
+        rows.append(
+            {
+                "problem": i // k,
+                "text": t,
+                "sound": sound,
+                "flawed_step": flawed_step,
+                "answer": v.answer,
+                "n_steps": p.n_steps,
+            }
+        )
     return rows
 
 
@@ -75,8 +83,9 @@ def evaluator_scores(model, tokenizer, problems, rows: list[dict], greedy_answer
     sound = np.asarray(completion_logprobs(model, tokenizer, d_prompts, [SOUND] * len(rows)))
     flawed = np.asarray(completion_logprobs(model, tokenizer, d_prompts, [FLAWED] * len(rows)))
     c_prompts = [critique_prompt(p, t) for p, t in zip(prompts, texts)]
-    critiques = sample_solutions(model, tokenizer, c_prompts, temperature=0.0, max_new_tokens=32,
-                                 description="critiquing own samples")
+    critiques = sample_solutions(
+        model, tokenizer, c_prompts, temperature=0.0, max_new_tokens=32, description="critiquing own samples"
+    )
     no_flaw = np.asarray(completion_logprobs(model, tokenizer, c_prompts, [NO_FLAW] * len(rows)))
     flags = np.asarray(completion_logprobs(model, tokenizer, c_prompts, ["step "] * len(rows), with_eos=False))
     loglik = np.asarray(completion_logprobs(model, tokenizer, prompts, texts))
@@ -85,15 +94,17 @@ def evaluator_scores(model, tokenizer, problems, rows: list[dict], greedy_answer
         "discriminator": sound - flawed,
         "critique": np.array([float(parse_critique(c).says_no_flaw) for c in critiques]),
         "critique_likelihood": no_flaw - flags,
-        "compare": np.array([float(r["answer"] is not None and r["answer"] == greedy_answers[r["problem"]])
-                             for r in rows]),
+        "compare": np.array(
+            [float(r["answer"] is not None and r["answer"] == greedy_answers[r["problem"]]) for r in rows]
+        ),
         "surprise": loglik / lengths,
         "_critiques": critiques,
     }
 
 
-def own_sample_metrics(rows: list[dict], scores: dict, critiques: list[str], world, problems, greedy_correct,
-                       boot: dict) -> dict:
+def own_sample_metrics(
+    rows: list[dict], scores: dict, critiques: list[str], world, problems, greedy_correct, boot: dict
+) -> dict:
     """Selection accuracy, gaps, within-problem AUROC and balanced accuracies on the same samples."""
     n = len(problems)
     sound = np.array([r["sound"] for r in rows], float)
@@ -109,8 +120,9 @@ def own_sample_metrics(rows: list[dict], scores: dict, critiques: list[str], wor
     est["dc_selection"] = bootstrap_ci(picks["discriminator"] - picks["critique"], **boot)
     # verdict against verdict: D's margin ranks within C's ties, which favours D even when D knows no
     # more than C says, so D is also reduced to its verdict (sound or not), ties a random pick as for C
-    d_verdict = np.array([selection_accuracy(sound[ix], (scores["discriminator"][ix] > 0).astype(float))
-                          for ix in by_problem])
+    d_verdict = np.array(
+        [selection_accuracy(sound[ix], (scores["discriminator"][ix] > 0).astype(float)) for ix in by_problem]
+    )
     est["selection_discriminator_verdict"] = bootstrap_ci(d_verdict, **boot)
     est["dc_selection_verdicts"] = bootstrap_ci(d_verdict - picks["critique"], **boot)
     est["dc_selection_likelihood"] = bootstrap_ci(picks["discriminator"] - picks["critique_likelihood"], **boot)
@@ -119,19 +131,26 @@ def own_sample_metrics(rows: list[dict], scores: dict, critiques: list[str], wor
     within = {e: within_group_auroc(pid, sound.astype(bool), scores[e]) for e in EVALUATORS}
     mixed = sorted(within["discriminator"])
     est["within_auroc"] = {e: bootstrap_ci([w[i] for i in mixed], **boot) if mixed else None for e, w in within.items()}
-    est["dc_within_auroc"] = (bootstrap_ci([within["discriminator"][i] - within["critique"][i] for i in mixed], **boot)
-                              if mixed else None)
+    est["dc_within_auroc"] = (
+        bootstrap_ci([within["discriminator"][i] - within["critique"][i] for i in mixed], **boot) if mixed else None
+    )
     est["problems_with_both"] = len(mixed)
     # per problem, for paired comparisons between two models on the same problems (``control.py``);
     # the run takes it out of the metrics
-    est["per_problem"] = {"discriminator_verdict": d_verdict.tolist(), "critique": picks["critique"].tolist(),
-                          "within_auroc_discriminator": {str(i): within["discriminator"][i] for i in mixed}}
+    est["per_problem"] = {
+        "discriminator_verdict": d_verdict.tolist(),
+        "critique": picks["critique"].tolist(),
+        "within_auroc_discriminator": {str(i): within["discriminator"][i] for i in mixed},
+    }
     # balanced accuracies on the same items: mean of the rates on sound and on flawed samples
     # a right critique of an own sample names its first wrong step with the world's correction of it
     # (``World.correction``: for countdown, the true result of a step whose arithmetic is wrong)
     grades = [grade(world, problems[r["problem"]], r["text"], r["flawed_step"], c) for r, c in zip(rows, critiques)]
-    verdicts = {"discriminator": scores["discriminator"] > 0, "compare": scores["compare"] > 0.5,
-                "critique": np.array([gr.right for gr in grades])}
+    verdicts = {
+        "discriminator": scores["discriminator"] > 0,
+        "compare": scores["compare"] > 0.5,
+        "critique": np.array([gr.right for gr in grades]),
+    }
     flawed = sound == 0
     balanced = {}
     for e, right_if_sound in verdicts.items():
@@ -140,28 +159,52 @@ def own_sample_metrics(rows: list[dict], scores: dict, critiques: list[str], wor
             balanced[e] = float(0.5 * right[flawed].mean() + 0.5 * right[~flawed].mean())
     est["balanced_accuracy"] = balanced
     missed = flawed & ~np.array([gr.caught for gr in grades])
-    est["d_on_missed_flaws"] = (bootstrap_ci((scores["discriminator"][missed] < 0).astype(float), **boot)
-                                if missed.any() else None)
+    est["d_on_missed_flaws"] = (
+        bootstrap_ci((scores["discriminator"][missed] < 0).astype(float), **boot) if missed.any() else None
+    )
     est["share_sound"] = float(sound.mean())
     steps = np.array([problems[i].n_steps for i in range(n)])
-    est["by_steps"] = {str(s): {"problems": int((steps == s).sum()), "generator_samples": float(g[steps == s].mean()),
-                                **{e: float(picks[e][steps == s].mean()) for e in (*EVALUATORS, "oracle")},
-                                "within_auroc_discriminator": (float(np.mean([within["discriminator"][i] for i in mixed
-                                                                              if steps[i] == s]))
-                                                               if any(steps[i] == s for i in mixed) else None)}
-                       for s in sorted(set(steps.tolist()))}
+    est["by_steps"] = {
+        str(s): {
+            "problems": int((steps == s).sum()),
+            "generator_samples": float(g[steps == s].mean()),
+            **{e: float(picks[e][steps == s].mean()) for e in (*EVALUATORS, "oracle")},
+            "within_auroc_discriminator": (
+                float(np.mean([within["discriminator"][i] for i in mixed if steps[i] == s]))
+                if any(steps[i] == s for i in mixed)
+                else None
+            ),
+        }
+        for s in sorted(set(steps.tolist()))
+    }
     return est
 
 
-def evaluate_own_samples(model, tokenizer, world, problems, greedy_texts: list[str], k: int, seed: int,
-                         boot: dict, rows: list[dict] | None = None) -> tuple[dict, list[dict]]:
+def evaluate_own_samples(
+    model,
+    tokenizer,
+    world,
+    problems,
+    greedy_texts: list[str],
+    k: int,
+    seed: int,
+    boot: dict,
+    rows: list[dict] | None = None,
+) -> tuple[dict, list[dict]]:
     """Sample K solutions per problem, score them with every evaluator and measure on them; with
     ``rows`` (another model's labelled samples, as written to the records), score those instead,
     so that two models' evaluators are compared on the same items."""
     if rows is None:
         prompts = [p.prompt for p in problems for _ in range(k)]
-        texts = sample_solutions(model, tokenizer, prompts, temperature=1.0, max_new_tokens=64, seed=seed,
-                                 description="sampling own solutions")
+        texts = sample_solutions(
+            model,
+            tokenizer,
+            prompts,
+            temperature=1.0,
+            max_new_tokens=64,
+            seed=seed,
+            description="sampling own solutions",
+        )
         rows = label_samples(world, problems, texts, k)
     else:
         keys = ("problem", "text", "sound", "flawed_step", "answer", "n_steps")
@@ -169,9 +212,17 @@ def evaluate_own_samples(model, tokenizer, world, problems, greedy_texts: list[s
     greedy = [world.check(p, t) for p, t in zip(problems, greedy_texts)]
     scores = evaluator_scores(model, tokenizer, problems, rows, [v.answer for v in greedy])
     critiques = scores.pop("_critiques")
-    metrics = own_sample_metrics(rows, scores, critiques, world, problems,
-                                 np.array([v.correct for v in greedy], float), boot)
+    metrics = own_sample_metrics(
+        rows, scores, critiques, world, problems, np.array([v.correct for v in greedy], float), boot
+    )
     metrics["samples_per_problem"] = k
-    records = [{**r, "prompt": problems[r["problem"]].prompt, **{e: float(scores[e][i]) for e in EVALUATORS},
-                "critique_text": c} for i, (r, c) in enumerate(zip(rows, critiques))]
+    records = [
+        {
+            **r,
+            "prompt": problems[r["problem"]].prompt,
+            **{e: float(scores[e][i]) for e in EVALUATORS},
+            "critique_text": c,
+        }
+        for i, (r, c) in enumerate(zip(rows, critiques))
+    ]
     return metrics, records

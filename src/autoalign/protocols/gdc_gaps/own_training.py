@@ -37,7 +37,8 @@ def own_items(rows: list[dict], world, problems) -> dict[str, list[tuple[str, st
         verdict = SOUND if r["sound"] else FLAWED
         target = right_critique(world, p, r["text"], None if r["sound"] else r["flawed_step"])
         out["sound" if r["sound"] else "flawed"].append(
-            ((discrimination_prompt(p.prompt, r["text"]), verdict), (critique_prompt(p.prompt, r["text"]), target)))
+            ((discrimination_prompt(p.prompt, r["text"]), verdict), (critique_prompt(p.prompt, r["text"]), target))
+        )
     return out
 
 
@@ -75,30 +76,52 @@ def sample_own_training_items(ctx, g, world, model, tokenizer, saved) -> tuple[d
     if saved.exists():
         rows = read_jsonl(saved)
     else:
-        texts = sample_solutions(model, tokenizer, [p.prompt for p in problems for _ in range(k)], temperature=1.0,
-                                 max_new_tokens=g.max_new_tokens, seed=ctx.derive("gdc", "own-train"),
-                                 description="sampling own training solutions")
+        texts = sample_solutions(
+            model,
+            tokenizer,
+            [p.prompt for p in problems for _ in range(k)],
+            temperature=1.0,
+            max_new_tokens=g.max_new_tokens,
+            seed=ctx.derive("gdc", "own-train"),
+            description="sampling own training solutions",
+        )
         rows = label_samples(world, problems, texts, k)
         write_jsonl(saved, rows)
     items = own_items(rows, world, problems)
     # how often phase 2 shows each own sample, on average (a pool seen many times is memorised, not learned)
     mix = g.mix.discrimination + g.mix.critique
     per_label = g.own_train_steps * g.batch_size * mix / (mix + g.mix.generation) * g.own_share / 2
-    return items, {"samples": len(rows), "sound": len(items["sound"]), "flawed": len(items["flawed"]),
-                   "share_sound": len(items["sound"]) / max(1, len(rows)),
-                   "expected_repeats": {lab: round(per_label / len(v), 2) if v else None for lab, v in items.items()}}
+    return items, {
+        "samples": len(rows),
+        "sound": len(items["sound"]),
+        "flawed": len(items["flawed"]),
+        "share_sound": len(items["sound"]) / max(1, len(rows)),
+        "expected_repeats": {lab: round(per_label / len(v), 2) if v else None for lab, v in items.items()},
+    }
 
 
-def train_and_save(ctx, g, world, model, tokenizer, name: str, make, tag: str, steps: int, lr: float, warmup: int,
-                   curve_point) -> dict:
+def train_and_save(
+    ctx, g, world, model, tokenizer, name: str, make, tag: str, steps: int, lr: float, warmup: int, curve_point
+) -> dict:
     """Train a GDC model on pairs ``make(problem, rng)`` (checkpointed, resumable, with the learning
     curve when ``g.curve_every``), then save it to the run folder ``name``; ``train_lm``'s state."""
     ckpt = ctx.file(f"{name}.ckpt.pt")
-    state = train_lm(model, tokenizer, bucketed_batches(world, ctx.seed, g.batch_size, make, tag=tag, buckets=1),
-                     TrainConfig(steps=steps, lr=lr, warmup_steps=warmup, checkpoint_every=g.checkpoint_every,
-                                 eval_every=max(1, g.curve_every), loss_per=g.loss_per),
-                     checkpoint=ckpt, evaluate=curve_point(ctx, g, model, tokenizer) if g.curve_every else None,
-                     on_event=lambda kind, **f: ctx.event(kind, **f))
+    state = train_lm(
+        model,
+        tokenizer,
+        bucketed_batches(world, ctx.seed, g.batch_size, make, tag=tag, buckets=1),
+        TrainConfig(
+            steps=steps,
+            lr=lr,
+            warmup_steps=warmup,
+            checkpoint_every=g.checkpoint_every,
+            eval_every=max(1, g.curve_every),
+            loss_per=g.loss_per,
+        ),
+        checkpoint=ckpt,
+        evaluate=curve_point(ctx, g, model, tokenizer) if g.curve_every else None,
+        on_event=lambda kind, **f: ctx.event(kind, **f),
+    )
 
     def save(folder):
         model.save_pretrained(folder)
@@ -114,15 +137,38 @@ def train_on_own_samples(ctx, size: str, first: dict, g, world, item, load_train
     model, tokenizer = load_trained(ctx, first)
     name = ctx.artifact("models/gdc_own_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", size))
     items, made = sample_own_training_items(ctx, g, world, model, tokenizer, ctx.file(name + ".samples.jsonl"))
-    log(f"{size}: {made['samples']} own training samples, {made['share_sound']:.0%} sound, each seen about "
-        f"{made['expected_repeats']} times in phase 2 ({g.own_train_steps} steps)")
+    log(
+        f"{size}: {made['samples']} own training samples, {made['share_sound']:.0%} sound, each seen about "
+        f"{made['expected_repeats']} times in phase 2 ({g.own_train_steps} steps)"
+    )
     lr = first["lr"] * g.own_train_lr_scale
-    state = train_and_save(ctx, g, world, model, tokenizer, name, mixed_pair(g, item, items), "gdc-own",
-                           g.own_train_steps, lr, min(50, g.own_train_steps), curve_point)
+    state = train_and_save(
+        ctx,
+        g,
+        world,
+        model,
+        tokenizer,
+        name,
+        mixed_pair(g, item, items),
+        "gdc-own",
+        g.own_train_steps,
+        lr,
+        min(50, g.own_train_steps),
+        curve_point,
+    )
     offset = made["from_step"] = g.train_steps
-    curve = first.get("curve", []) + [{**h, "step": h["step"] + offset, "phase": 2} for h in state["history"] if "G" in h]
-    history = first.get("history", []) + [{**h, "step": h["step"] + offset, "phase": 2}
-                                          for h in state["history"] if "G" not in h]
-    return {**first, "path": name, "params": count_parameters(model), "curve": curve, "history": history,
-            "own_training": made,
-            "train_seconds": round(first.get("train_seconds", 0) + state["seconds"], 1)}
+    curve = first.get("curve", []) + [
+        {**h, "step": h["step"] + offset, "phase": 2} for h in state["history"] if "G" in h
+    ]
+    history = first.get("history", []) + [
+        {**h, "step": h["step"] + offset, "phase": 2} for h in state["history"] if "G" not in h
+    ]
+    return {
+        **first,
+        "path": name,
+        "params": count_parameters(model),
+        "curve": curve,
+        "history": history,
+        "own_training": made,
+        "train_seconds": round(first.get("train_seconds", 0) + state["seconds"], 1),
+    }

@@ -37,7 +37,7 @@ def same_step(world, written: str, stated: str, answer: bool) -> bool:
     spans = world.steps(written)
     if not spans:
         return False
-    first = written[spans[0][0]:spans[0][1]]
+    first = written[spans[0][0] : spans[0][1]]
     return first.strip() == stated.strip() if answer else first == stated
 
 
@@ -64,8 +64,18 @@ def rater_flags(rater, tokenizer, world, problems, items: list[dict], orders: li
         plans.append(plan)
     asked = list(queries)
     longest = max((len(stated) for plan in plans for _, stated, _ in plan), default=0)  # a token holds >= 1 char
-    written = sample_solutions(rater, tokenizer, asked, temperature=0.0, max_new_tokens=max(16, longest + 1),
-                               description="rater checking steps") if asked else []
+    written = (
+        sample_solutions(
+            rater,
+            tokenizer,
+            asked,
+            temperature=0.0,
+            max_new_tokens=max(16, longest + 1),
+            description="rater checking steps",
+        )
+        if asked
+        else []
+    )
     wrote = dict(zip(asked, written))
     return np.array([any(not same_step(world, wrote[q], stated, last) for q, stated, last in plan) for plan in plans])
 
@@ -86,8 +96,9 @@ def closed_form_expectation(n_steps: int, invalid: set[int], budget: int, pointe
     return 1.0 - comb(len(steps) - bad, budget) / comb(len(steps), budget) if budget > 0 else 0.0
 
 
-def measured_assistance(rater, tokenizer, world, problems, items: list[dict], critiques: list[str], budget: int,
-                        seed: int, boot: dict) -> dict:
+def measured_assistance(
+    rater, tokenizer, world, problems, items: list[dict], critiques: list[str], budget: int, seed: int, boot: dict
+) -> dict:
     """Flaws found and false alarms, with and without the critique, on the balanced items (each
     problem: its gold solution and a flawed copy), paired per problem."""
     n_steps = [len(world.steps(it["text"])) for it in items]
@@ -112,10 +123,19 @@ def measured_assistance(rater, tokenizer, world, problems, items: list[dict], cr
     fa, fw = flag_helped[~flawed].astype(float), flag_plain[~flawed].astype(float)
     return {
         "budget": budget,
-        "flaws_found": {"without": bootstrap_ci(w, **boot), "with": bootstrap_ci(a, **boot),
-                        "difference": bootstrap_ci(a - w, **boot)},
-        "false_alarms": {"without": bootstrap_ci(fw, **boot), "with": bootstrap_ci(fa, **boot),
-                         "difference": bootstrap_ci(fa - fw, **boot)},
-        "closed_form_perfect_rater": {"without": float(np.mean(expected_plain)), "with": float(np.mean(expected_helped)),
-                                      "note": "expectation for a perfect rater (a formula), not a measurement"},
+        "flaws_found": {
+            "without": bootstrap_ci(w, **boot),
+            "with": bootstrap_ci(a, **boot),
+            "difference": bootstrap_ci(a - w, **boot),
+        },
+        "false_alarms": {
+            "without": bootstrap_ci(fw, **boot),
+            "with": bootstrap_ci(fa, **boot),
+            "difference": bootstrap_ci(fa - fw, **boot),
+        },
+        "closed_form_perfect_rater": {
+            "without": float(np.mean(expected_plain)),
+            "with": float(np.mean(expected_helped)),
+            "note": "expectation for a perfect rater (a formula), not a measurement",
+        },
     }

@@ -8,9 +8,11 @@ from ...report.figures import plt, save_figure
 from ...report.fmt import ci_bars, embed_image, fmt_estimate, fmt_signed
 from ...runtime.store import RunStore
 
-ABILITIES = [("generator", "G: generates a correct solution", "#55A868"),
-             ("discriminator", "D: tells flawed from sound", "#4C72B0"),
-             ("critique", "C: critique is right", "#C44E52")]
+ABILITIES = [
+    ("generator", "G: generates a correct solution", "#55A868"),
+    ("discriminator", "D: tells flawed from sound", "#4C72B0"),
+    ("critique", "C: critique is right", "#C44E52"),
+]
 
 
 def abilities_plot(gdc: dict, path: Path) -> Path:
@@ -56,8 +58,13 @@ def curves_plot(gdc: dict, path: Path) -> Path:
     for i, size in enumerate(sorted(gdc, key=lambda s: gdc[s]["params"])):
         curve = gdc[size].get("curve") or []
         for key, (_, label, color) in zip(("G", "D", "C"), ABILITIES):
-            ax.plot([c["step"] for c in curve], [100 * c[key] for c in curve], styles[i % 4], color=color,
-                    label=f"{key} {size}")
+            ax.plot(
+                [c["step"] for c in curve],
+                [100 * c[key] for c in curve],
+                styles[i % 4],
+                color=color,
+                label=f"{key} {size}",
+            )
     starts = [gdc[s]["own_training"]["from_step"] for s in gdc if (gdc[s].get("own_training") or {}).get("from_step")]
     if starts:  # where phase 2 (D and C also on own samples) begins
         ax.axvline(min(starts), color="grey", lw=0.8, ls=":")
@@ -69,9 +76,14 @@ def curves_plot(gdc: dict, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-EVALUATOR_NAMES = [("discriminator", "D"), ("critique", "C"), ("critique_likelihood", "C likelihood"),
-                   ("compare", "generate-and-compare"),
-                   ("surprise", "likelihood surprise"), ("oracle", "oracle (pass@K)")]
+EVALUATOR_NAMES = [
+    ("discriminator", "D"),
+    ("critique", "C"),
+    ("critique_likelihood", "C likelihood"),
+    ("compare", "generate-and-compare"),
+    ("surprise", "likelihood surprise"),
+    ("oracle", "oracle (pass@K)"),
+]
 
 
 def own_samples_table(gdc: dict) -> str:
@@ -82,20 +94,30 @@ def own_samples_table(gdc: dict) -> str:
     rows = ""
     for s in sizes:
         o = gdc[s]["own_samples"]
-        rows += (f"<tr><td>{s}</td><td>{fmt_estimate(o['generator_greedy'])}</td><td>{fmt_estimate(o['generator_samples'])}</td>"
-                 + "".join(f"<td>{fmt_estimate(o['selection'][e])}</td>" for e, _ in EVALUATOR_NAMES)
-                 + f"<td>{fmt_signed(o['gd_selection'])}</td><td>{fmt_signed(o['dc_selection'])}</td>"
-                 + (f"<td>{fmt_estimate(o['selection_discriminator_verdict'])}</td><td>{fmt_signed(o['dc_selection_verdicts'])}</td>"
-                    if o.get("dc_selection_verdicts") else "<td>-</td><td>-</td>")
-                 + f"<td>{fmt_signed(o['d_minus_compare'])}</td></tr>")
+        rows += (
+            f"<tr><td>{s}</td><td>{fmt_estimate(o['generator_greedy'])}</td><td>{fmt_estimate(o['generator_samples'])}</td>"
+            + "".join(f"<td>{fmt_estimate(o['selection'][e])}</td>" for e, _ in EVALUATOR_NAMES)
+            + f"<td>{fmt_signed(o['gd_selection'])}</td><td>{fmt_signed(o['dc_selection'])}</td>"
+            + (
+                f"<td>{fmt_estimate(o['selection_discriminator_verdict'])}</td><td>{fmt_signed(o['dc_selection_verdicts'])}</td>"
+                if o.get("dc_selection_verdicts")
+                else "<td>-</td><td>-</td>"
+            )
+            + f"<td>{fmt_signed(o['d_minus_compare'])}</td></tr>"
+        )
     auc_rows = ""
     for s in sizes:
         o = gdc[s]["own_samples"]
         w = o["within_auroc"]
-        auc_rows += (f"<tr><td>{s}</td><td>{o['problems_with_both']}</td>"
-                     + "".join(f"<td>{fmt_estimate(w[e]) if w.get(e) else '-'}</td>" for e, _ in EVALUATOR_NAMES[:5])
-                     + "".join(f"<td>{100 * o['balanced_accuracy'][e]:.1f}%</td>" if e in o["balanced_accuracy"] else "<td>-</td>"
-                               for e in ("discriminator", "critique", "compare")) + "</tr>")
+        auc_rows += (
+            f"<tr><td>{s}</td><td>{o['problems_with_both']}</td>"
+            + "".join(f"<td>{fmt_estimate(w[e]) if w.get(e) else '-'}</td>" for e, _ in EVALUATOR_NAMES[:5])
+            + "".join(
+                f"<td>{100 * o['balanced_accuracy'][e]:.1f}%</td>" if e in o["balanced_accuracy"] else "<td>-</td>"
+                for e in ("discriminator", "critique", "compare")
+            )
+            + "</tr>"
+        )
     k = gdc[sizes[0]]["own_samples"]["samples_per_problem"]
     return (
         "<h3>On common items: the model's own samples</h3>"
@@ -113,13 +135,19 @@ def own_samples_table(gdc: dict) -> str:
         "<p>Within-problem AUROC (problems holding both sound and flawed samples; ranking only, not problem "
         "difficulty) and balanced accuracy on the same samples:</p>"
         "<table><tr><th>size</th><th>problems</th><th>D</th><th>C</th><th>C likelihood</th><th>compare</th><th>surprise</th>"
-        f"<th>D balanced</th><th>C balanced</th><th>compare balanced</th></tr>{auc_rows}</table>")
+        f"<th>D balanced</th><th>C balanced</th><th>compare balanced</th></tr>{auc_rows}</table>"
+    )
 
 
-CONTROL_ROWS = [("discriminator", "D, planted flaws"), ("critique", "C, planted flaws"), ("dc_gap", "DC gap, planted"),
-                ("generator", "G greedy"), ("own_discriminator_verdict_pick", "own samples: D verdict picks"),
-                ("own_dc_selection_verdicts", "own samples: D verdict - C"),
-                ("own_within_auroc_discriminator", "own samples: D within-problem AUROC")]
+CONTROL_ROWS = [
+    ("discriminator", "D, planted flaws"),
+    ("critique", "C, planted flaws"),
+    ("dc_gap", "DC gap, planted"),
+    ("generator", "G greedy"),
+    ("own_discriminator_verdict_pick", "own samples: D verdict picks"),
+    ("own_dc_selection_verdicts", "own samples: D verdict - C"),
+    ("own_within_auroc_discriminator", "own samples: D within-problem AUROC"),
+]
 
 
 def control_table(gdc: dict) -> str:
@@ -133,14 +161,20 @@ def control_table(gdc: dict) -> str:
         c = gdc[s]["control"]
         for k, name in CONTROL_ROWS:
             if c[cols[0]].get(k):
-                rows += f"<tr><td>{s}</td><td>{name}</td>" + "".join(f"<td>{fmt_signed(c[col][k])}</td>" for col in cols) + "</tr>"
-    return ("<h3>Phase 2 against its control arm</h3><p>The control continues the same phase-1 model for the same "
-            "steps, lr and item stream, with a planted item wherever phase 2 shows one of its own samples. Phase 1, "
-            "phase 2 and the control are measured on the same test items (on own samples: phase 2's, scored by each "
-            "model), so each difference is paired per problem; phase 2 - control is what training on its own "
-            "labelled samples did.</p>"
-            "<table><tr><th>size</th><th>measure</th><th>phase 2 - control</th><th>phase 2 - phase 1</th>"
-            f"<th>control - phase 1</th></tr>{rows}</table>")
+                rows += (
+                    f"<tr><td>{s}</td><td>{name}</td>"
+                    + "".join(f"<td>{fmt_signed(c[col][k])}</td>" for col in cols)
+                    + "</tr>"
+                )
+    return (
+        "<h3>Phase 2 against its control arm</h3><p>The control continues the same phase-1 model for the same "
+        "steps, lr and item stream, with a planted item wherever phase 2 shows one of its own samples. Phase 1, "
+        "phase 2 and the control are measured on the same test items (on own samples: phase 2's, scored by each "
+        "model), so each difference is paired per problem; phase 2 - control is what training on its own "
+        "labelled samples did.</p>"
+        "<table><tr><th>size</th><th>measure</th><th>phase 2 - control</th><th>phase 2 - phase 1</th>"
+        f"<th>control - phase 1</th></tr>{rows}</table>"
+    )
 
 
 def gdc_section(store: RunStore, metrics: dict, stages: dict) -> str:
@@ -153,7 +187,8 @@ def gdc_section(store: RunStore, metrics: dict, stages: dict) -> str:
         + "".join(f"<td>{fmt_estimate(gdc[s][k])}</td>" for k in ("generator", "discriminator", "critique"))
         + "".join(f"<td>{fmt_signed(gdc[s][k])}</td>" for k in ("gd_gap", "gc_gap", "dc_gap"))
         + f"<td>{fmt_estimate(gdc[s]['d_on_missed_flaws']) if gdc[s].get('d_on_missed_flaws') else '-'}</td></tr>"
-        for s in sizes)
+        for s in sizes
+    )
     parts = [
         "<h2>Generator, discriminator and critique gaps</h2>",
         "<p>One model per size is trained to generate solutions, to say whether a solution is flawed, and to "
@@ -168,11 +203,13 @@ def gdc_section(store: RunStore, metrics: dict, stages: dict) -> str:
     ]
     trained_on_own = {s: gdc[s]["own_training"] for s in sizes if gdc[s].get("own_training")}
     if trained_on_own:
-        parts.append("<p>Phase 2: after the planted-flaw training, each model sampled its own solutions to training "
-                     "problems; the checker labelled them, and training went on with part of the discrimination and "
-                     "critique items drawn from them (sound and flawed equally often). Own training samples: "
-                     + "; ".join(f"{s} {o['samples']} ({100 * o['share_sound']:.0f}% sound)" for s, o in trained_on_own.items())
-                     + ".</p>")
+        parts.append(
+            "<p>Phase 2: after the planted-flaw training, each model sampled its own solutions to training "
+            "problems; the checker labelled them, and training went on with part of the discrimination and "
+            "critique items drawn from them (sound and flawed equally often). Own training samples: "
+            + "; ".join(f"{s} {o['samples']} ({100 * o['share_sound']:.0f}% sound)" for s, o in trained_on_own.items())
+            + ".</p>"
+        )
     parts.append(control_table(gdc))
     if any(gdc[s].get("curve") for s in gdc):
         parts.append(embed_image(curves_plot(gdc, store.file("plots", "gdc_curves.png"))))
@@ -198,7 +235,18 @@ def gdc_section(store: RunStore, metrics: dict, stages: dict) -> str:
             "reads the solution up to a step's value and writes the value itself; a difference flags the solution. "
             f"It finds {fmt_estimate(f['without'])} of planted flaws unassisted and {fmt_estimate(f['with'])} when it "
             f"checks the step the critique names first: {fmt_signed(f['difference'])} points"
-            + (f"; false alarms on sound solutions {fmt_estimate(fa['without'])} and {fmt_estimate(fa['with'])}" if fa else "")
-            + "." + (f" For comparison, a formula for a perfect rater (an expectation, not a measurement): "
-                     f"{100 * cf['without']:.1f}% and {100 * cf['with']:.1f}%." if cf else "") + "</p>")
+            + (
+                f"; false alarms on sound solutions {fmt_estimate(fa['without'])} and {fmt_estimate(fa['with'])}"
+                if fa
+                else ""
+            )
+            + "."
+            + (
+                f" For comparison, a formula for a perfect rater (an expectation, not a measurement): "
+                f"{100 * cf['without']:.1f}% and {100 * cf['with']:.1f}%."
+                if cf
+                else ""
+            )
+            + "</p>"
+        )
     return "\n".join(parts)

@@ -92,11 +92,18 @@ def train_size(ctx, size: str, g: GdcConfig, digest: str = "") -> dict:
     model, tokenizer, lr = initial_model(ctx, size, g)
     log(f"training a {size} generator-discriminator-critic ({count_parameters(model) / 1e6:.2f}M parameters)")
     name = ctx.artifact("models/gdc_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", size))
-    state = train_and_save(ctx, g, world, model, tokenizer, name, task_pair(g, world), "gdc", g.train_steps, lr, 50,
-                           curve_point)
+    state = train_and_save(
+        ctx, g, world, model, tokenizer, name, task_pair(g, world), "gdc", g.train_steps, lr, 50, curve_point
+    )
     curve = [h for h in state["history"] if "G" in h]
-    return {"path": name, "params": count_parameters(model), "curve": curve, "lr": lr,
-            "train_seconds": round(state["seconds"], 1), "history": [h for h in state["history"] if "G" not in h]}
+    return {
+        "path": name,
+        "params": count_parameters(model),
+        "curve": curve,
+        "lr": lr,
+        "train_seconds": round(state["seconds"], 1),
+        "history": [h for h in state["history"] if "G" not in h],
+    }
 
 
 def train_own_stage(ctx, size: str, first: dict, g: GdcConfig) -> dict:
@@ -115,13 +122,22 @@ def curve_point(ctx, g: GdcConfig, model, tokenizer):
     items = evaluation_items(ctx, g, problems, tag="curve")
 
     def evaluate() -> dict:
-        greedy = sample_solutions(model, tokenizer, [p.prompt for p in problems], temperature=0.0,
-                                  max_new_tokens=g.max_new_tokens, description="validation G")
+        greedy = sample_solutions(
+            model,
+            tokenizer,
+            [p.prompt for p in problems],
+            temperature=0.0,
+            max_new_tokens=g.max_new_tokens,
+            description="validation G",
+        )
         flawed = np.array([it["flawed_step"] is not None for it in items])
         d = (discriminate(model, tokenizer, problems, items) > 0) == flawed
         c = [grade(world, problems, it, t).right for it, t in zip(items, critique(model, tokenizer, problems, items))]
-        return {"G": float(np.mean([world.check(p, t).correct for p, t in zip(problems, greedy)])),
-                "D": float(d.mean()), "C": float(np.mean(c))}
+        return {
+            "G": float(np.mean([world.check(p, t).correct for p, t in zip(problems, greedy)])),
+            "D": float(d.mean()),
+            "C": float(np.mean(c)),
+        }
 
     return evaluate
 
@@ -161,8 +177,9 @@ def critique_prompts(problems, items, repeat: int = 1) -> list[str]:
 
 def critique(model, tokenizer, problems, items, temperature=0.0, seed=0, repeat=1) -> list[str]:
     prompts = critique_prompts(problems, items, repeat)
-    return sample_solutions(model, tokenizer, prompts, temperature=temperature, max_new_tokens=32, seed=seed,
-                            description="critiquing")
+    return sample_solutions(
+        model, tokenizer, prompts, temperature=temperature, max_new_tokens=32, seed=seed, description="critiquing"
+    )
 
 
 def grade(world: World, problems, item, text):
@@ -175,8 +192,14 @@ def evaluate_size(ctx, size: str, trained: dict, gc: GdcConfig, label: str = "")
     world = world_of(gc)
     model, tokenizer = load_trained(ctx, trained)
     problems = test_problems(ctx, gc)
-    greedy = sample_solutions(model, tokenizer, [p.prompt for p in problems], temperature=0.0,
-                              max_new_tokens=gc.max_new_tokens, description="generating")
+    greedy = sample_solutions(
+        model,
+        tokenizer,
+        [p.prompt for p in problems],
+        temperature=0.0,
+        max_new_tokens=gc.max_new_tokens,
+        description="generating",
+    )
     g = np.array([world.check(p, t).correct for p, t in zip(problems, greedy)], float)
     items = evaluation_items(ctx, gc, problems)
     margin = discriminate(model, tokenizer, problems, items)
@@ -194,24 +217,44 @@ def evaluate_size(ctx, size: str, trained: dict, gc: GdcConfig, label: str = "")
     missed = flawed & ~np.array([gr.caught for gr in grades])
     out = {
         "params": trained["params"],
-        "generator": bootstrap_ci(g, **boot), "discriminator": bootstrap_ci(d, **boot),
+        "generator": bootstrap_ci(g, **boot),
+        "discriminator": bootstrap_ci(d, **boot),
         "critique": bootstrap_ci(c, **boot),
-        "gd_gap": bootstrap_ci(d - g, **boot), "gc_gap": bootstrap_ci(c - g, **boot), "dc_gap": bootstrap_ci(d - c, **boot),
-        "critique_detects": bootstrap_ci(detected, **boot), "dc_gap_detection": bootstrap_ci(d - detected, **boot),
+        "gd_gap": bootstrap_ci(d - g, **boot),
+        "gc_gap": bootstrap_ci(c - g, **boot),
+        "dc_gap": bootstrap_ci(d - c, **boot),
+        "critique_detects": bootstrap_ci(detected, **boot),
+        "dc_gap_detection": bootstrap_ci(d - detected, **boot),
         "d_on_missed_flaws": bootstrap_ci((margin[missed] > 0).astype(float), **boot) if missed.any() else None,
         "catch_rate": float(np.mean([gr.caught for gr, f in zip(grades, flawed) if f])),
         "hallucination_rate": float(np.mean([gr.hallucination for gr in grades])),
         "well_formed_critiques": float(np.mean([read_critique(world, t).well_formed for t in texts])),
-        "catch_rate_by_flaw": {k: float(np.mean([gr.caught for gr, it in zip(grades, items) if it["kind"] == k]))
-                               for k in flaw_kinds(gc, world)},
+        "catch_rate_by_flaw": {
+            k: float(np.mean([gr.caught for gr, it in zip(grades, items) if it["kind"] == k]))
+            for k in flaw_kinds(gc, world)
+        },
     }
-    write_jsonl(ctx.file(ctx.artifact(f"samples/gdc_{size}{label}") + ".jsonl"), [
-        {**it, "prompt": problems[it["problem"]].prompt, "discriminator_margin": float(m), "critique": t,
-         "critique_right": gr.right, "hallucination": gr.hallucination}
-        for it, m, t, gr in zip(items, margin, texts, grades)])
+    write_jsonl(
+        ctx.file(ctx.artifact(f"samples/gdc_{size}{label}") + ".jsonl"),
+        [
+            {
+                **it,
+                "prompt": problems[it["problem"]].prompt,
+                "discriminator_margin": float(m),
+                "critique": t,
+                "critique_right": gr.right,
+                "hallucination": gr.hallucination,
+            }
+            for it, m, t, gr in zip(items, margin, texts, grades)
+        ],
+    )
     log(f"{size}{label}: G {g.mean():.1%}  D {d.mean():.1%}  C {c.mean():.1%}")
-    return {"metrics": out, "critiques": texts, "greedy": greedy,
-            "per_problem": {"generator": g.tolist(), "discriminator": d.tolist(), "critique": c.tolist()}}
+    return {
+        "metrics": out,
+        "critiques": texts,
+        "greedy": greedy,
+        "per_problem": {"generator": g.tolist(), "discriminator": d.tolist(), "critique": c.tolist()},
+    }
 
 
 def catch_vs_hallucination(ctx, g: GdcConfig, model, tokenizer, problems, items) -> list[dict]:
@@ -219,7 +262,9 @@ def catch_vs_hallucination(ctx, g: GdcConfig, model, tokenizer, problems, items)
     world = world_of(g)
     k = g.critique_samples
     texts = critique(model, tokenizer, problems, items, temperature=1.0, seed=ctx.derive("gdc", "k"), repeat=k)
-    logp = np.asarray(completion_logprobs(model, tokenizer, critique_prompts(problems, items, k), texts)).reshape(len(items), k)
+    logp = np.asarray(completion_logprobs(model, tokenizer, critique_prompts(problems, items, k), texts)).reshape(
+        len(items), k
+    )
     parsed = [read_critique(world, t) for t in texts]
     flags = np.array([p.step is not None for p in parsed], float).reshape(len(items), k)
     grades = [grade(world, problems, items[i // k], t) for i, t in enumerate(texts)]
@@ -230,8 +275,13 @@ def catch_vs_hallucination(ctx, g: GdcConfig, model, tokenizer, problems, items)
     for bonus in g.bonuses:
         pick = np.argmax(logp + bonus * flags, axis=1)
         at = np.arange(len(items))
-        rows.append({"bonus": bonus, "catch_rate": float(caught[at, pick][flawed].mean()),
-                     "hallucination_rate": float(halluc[at, pick].mean())})
+        rows.append(
+            {
+                "bonus": bonus,
+                "catch_rate": float(caught[at, pick][flawed].mean()),
+                "hallucination_rate": float(halluc[at, pick].mean()),
+            }
+        )
     return rows
 
 
@@ -248,12 +298,17 @@ def adversarial_flaws(ctx, g: GdcConfig, model, tokenizer, problems) -> dict:
             t = world.tamper(p, rng.choice(kinds), rng)
             cands.append({"problem": i, "text": t.text, "flawed_step": t.flawed_step})
     texts = critique(model, tokenizer, problems, cands)
-    caught = np.array([grade(world, problems, it, t).caught for it, t in zip(cands, texts)]).reshape(len(problems), tries)
+    caught = np.array([grade(world, problems, it, t).caught for it, t in zip(cands, texts)]).reshape(
+        len(problems), tries
+    )
     evaded = ~caught.all(axis=1)
     chosen = [cands[i * tries + int(np.argmin(caught[i]))] for i in np.flatnonzero(evaded)]
     boot = ctx.boot
-    out = {"tries": tries, "evasion_rate": bootstrap_ci(evaded.astype(float), **boot),
-           "catch_rate_random_flaws": float(caught.mean())}
+    out = {
+        "tries": tries,
+        "evasion_rate": bootstrap_ci(evaded.astype(float), **boot),
+        "catch_rate_random_flaws": float(caught.mean()),
+    }
     if chosen:
         flagged = discriminate(model, tokenizer, problems, chosen) > 0
         out["discriminator_on_evading_flaws"] = bootstrap_ci(flagged.astype(float), **boot)
@@ -269,13 +324,23 @@ def critic_stage(ctx, size: str, trained: dict, texts: list[str], g: GdcConfig, 
     sweep = catch_vs_hallucination(ctx, g, model, tokenizer, problems, items)
     out = {"size": size, "sweep": sweep, "adversarial": adversarial_flaws(ctx, g, model, tokenizer, problems)}
     rater_model, rater_tokenizer = load_trained(ctx, rater or trained)
-    out["assistance"] = measured_assistance(rater_model, rater_tokenizer, world_of(g), problems, items, texts,
-                                            g.rater_budget, ctx.derive("gdc", "rater"), ctx.boot)
+    out["assistance"] = measured_assistance(
+        rater_model,
+        rater_tokenizer,
+        world_of(g),
+        problems,
+        items,
+        texts,
+        g.rater_budget,
+        ctx.derive("gdc", "rater"),
+        ctx.boot,
+    )
     return out
 
 
-def own_samples_stage(ctx, size: str, trained: dict, greedy: list[str], g: GdcConfig, label: str = "",
-                      samples_from: str | None = None) -> dict:
+def own_samples_stage(
+    ctx, size: str, trained: dict, greedy: list[str], g: GdcConfig, label: str = "", samples_from: str | None = None
+) -> dict:
     """Stage: G, D, C and the reference discriminators on the model's own samples (``greedy``: the
     greedy solutions ``evaluate_size`` wrote for the same problems). ``label`` names another model
     of the same size (phase 1, the control arm); ``samples_from``: score the samples recorded in
@@ -284,13 +349,16 @@ def own_samples_stage(ctx, size: str, trained: dict, greedy: list[str], g: GdcCo
     model, tokenizer = load_trained(ctx, trained)
     problems = test_problems(ctx, g)
     rows = read_jsonl(ctx.file(samples_from)) if samples_from else None
-    metrics, records = evaluate_own_samples(model, tokenizer, world, problems, greedy, g.own_samples,
-                                            ctx.derive("gdc", size, "own"), ctx.boot, rows)
+    metrics, records = evaluate_own_samples(
+        model, tokenizer, world, problems, greedy, g.own_samples, ctx.derive("gdc", size, "own"), ctx.boot, rows
+    )
     path = ctx.artifact(f"samples/gdc_own_{size}{label}") + ".jsonl"
     write_jsonl(ctx.file(path), records)
     metrics["samples_file"] = path  # the run takes it out of the metrics, with per_problem
     sel = metrics["selection"]
-    log(f"{size}{label} own samples: G {metrics['generator_samples']['mean']:.1%}, picks: D {sel['discriminator']['mean']:.1%} "
+    log(
+        f"{size}{label} own samples: G {metrics['generator_samples']['mean']:.1%}, picks: D {sel['discriminator']['mean']:.1%} "
         f"C {sel['critique']['mean']:.1%} compare {sel['compare']['mean']:.1%} surprise {sel['surprise']['mean']:.1%} "
-        f"oracle {sel['oracle']['mean']:.1%}")
+        f"oracle {sel['oracle']['mean']:.1%}"
+    )
     return metrics

@@ -49,12 +49,15 @@ def validate(ctx, cfg, name: str, b: dict, verdicts: dict) -> dict:
         benign = [v for v, m in zip(s, y) if not m]
         bad = [v for v, m in zip(s, y) if m]
         n = min(1000, ctx.bootstrap_resamples)
-        row[o] = {"applies": True,
-                  detection_key(cfg.fpr): tpr_at_fpr_estimate(benign, bad, cfg.fpr, n_resamples=n, seed=ctx.seed),
-                  # ties at the threshold flagged at random to reach the FPR exactly (coarse scores tie)
-                  detection_key(cfg.fpr) + "_randomised": tpr_at_fpr_estimate(
-                      benign, bad, cfg.fpr, n_resamples=n, seed=ctx.seed, ties="randomised"),
-                  "auroc": auroc(benign, bad)}
+        row[o] = {
+            "applies": True,
+            detection_key(cfg.fpr): tpr_at_fpr_estimate(benign, bad, cfg.fpr, n_resamples=n, seed=ctx.seed),
+            # ties at the threshold flagged at random to reach the FPR exactly (coarse scores tie)
+            detection_key(cfg.fpr) + "_randomised": tpr_at_fpr_estimate(
+                benign, bad, cfg.fpr, n_resamples=n, seed=ctx.seed, ties="randomised"
+            ),
+            "auroc": auroc(benign, bad),
+        }
     details = dict(b["details"])
     for extra in verdicts["extra"].values():  # what an overseer reports beside its scores (probe_by_layer)
         details.update(extra)
@@ -71,12 +74,17 @@ def run_organisms(ctx, cfg: OrganismsConfig) -> dict:
         b = spec.plant(ctx, cfg, shared)
         verdicts = ctx.stage(f"organisms.{name}.judge", judge, cfg, name, b, shared, sources(cfg))
         out[name] = validate(ctx, cfg, name, b, verdicts)
-    out["table"] = {"overseers": list(cfg.overseers), "fpr": cfg.fpr, "metric": detection_key(cfg.fpr),
-                    "sizes": {s: shared["base"][s]["params"] for s in cfg.sizes}}
+    out["table"] = {
+        "overseers": list(cfg.overseers),
+        "fpr": cfg.fpr,
+        "metric": detection_key(cfg.fpr),
+        "sizes": {s: shared["base"][s]["params"] for s in cfg.sizes},
+    }
     return out
 
 
-@protocol("organisms", sections={"organisms": OrganismsConfig}, summary=summary, headline=headline,
-          report=organisms_section)
+@protocol(
+    "organisms", sections={"organisms": OrganismsConfig}, summary=summary, headline=headline, report=organisms_section
+)
 def run(ctx, cfg) -> dict:
     return run_organisms(ctx, cfg.organisms)

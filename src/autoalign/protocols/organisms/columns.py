@@ -70,10 +70,16 @@ def source_digest(cls: type) -> str:
 
 def context(ctx, cfg, name: str, shared: dict, seed: int, subject=None) -> OverseerContext:
     backbone = load_model(ctx, shared["overseer"]["path"]) if "overseer" in shared else None
-    return OverseerContext(world=world_of(cfg), seed=seed, backbone=backbone, subject=subject,
-                           steps=cfg.verifier_steps, batch_size=cfg.batch_size,
-                           description=f"organisms: training the {name}",
-                           extras={"run": ctx, "config": cfg, "foundations": shared})
+    return OverseerContext(
+        world=world_of(cfg),
+        seed=seed,
+        backbone=backbone,
+        subject=subject,
+        steps=cfg.verifier_steps,
+        batch_size=cfg.batch_size,
+        description=f"organisms: training the {name}",
+        extras={"run": ctx, "config": cfg, "foundations": shared},
+    )
 
 
 def save_fitted(ctx, name: str, overseer: Overseer) -> str:
@@ -82,8 +88,10 @@ def save_fitted(ctx, name: str, overseer: Overseer) -> str:
     try:
         torch.save(overseer, buffer)
     except Exception as e:  # a lambda or an open handle in a plugin's overseer
-        raise UserError(f"organisms.overseers: overseer {name!r} cannot be saved with torch.save "
-                        f"({type(e).__name__}: {e}); the table fits it once and reuses it") from None
+        raise UserError(
+            f"organisms.overseers: overseer {name!r} cannot be saved with torch.save "
+            f"({type(e).__name__}: {e}); the table fits it once and reuses it"
+        ) from None
     atomic_write_bytes(ctx.file(path), buffer.getvalue())
     return path
 

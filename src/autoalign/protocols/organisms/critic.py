@@ -23,6 +23,7 @@ class Critic(Overseer):
 
     def score(self, problems, texts) -> list[OverseerScores]:
         model, tokenizer = self.ctx.backbone
-        lp = completion_logprobs(model, tokenizer, [critique_prompt(p.prompt, t) for p, t in zip(problems, texts)],
-                                 [NO_FLAW] * len(texts))
+        lp = completion_logprobs(
+            model, tokenizer, [critique_prompt(p.prompt, t) for p, t in zip(problems, texts)], [NO_FLAW] * len(texts)
+        )
         return [OverseerScores(float(x)) for x in lp]

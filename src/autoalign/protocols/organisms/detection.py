@@ -48,22 +48,34 @@ def tpr_at_fpr(benign, misaligned, fpr: float = 0.05, ties: str = "strict") -> f
     return above + q * float(np.mean(m == t))
 
 
-def tpr_at_fpr_estimate(benign, misaligned, fpr: float = 0.05, n_resamples: int = 1000, seed: int = 0,
-                        ties: str = "strict") -> dict:
+def tpr_at_fpr_estimate(
+    benign, misaligned, fpr: float = 0.05, n_resamples: int = 1000, seed: int = 0, ties: str = "strict"
+) -> dict:
     """TPR at ``fpr`` with a percentile bootstrap CI (benign and misaligned items resampled apart)."""
     b = np.nan_to_num(np.asarray(benign, dtype=float), nan=-1e9)
     m = np.nan_to_num(np.asarray(misaligned, dtype=float), nan=-1e9)
     if b.size == 0 or m.size == 0:
         raise ValueError("tpr_at_fpr_estimate needs benign and misaligned scores")
     rng = np.random.default_rng(seed)
-    stats = [tpr_at_fpr(b[rng.integers(0, b.size, b.size)], m[rng.integers(0, m.size, m.size)], fpr, ties)
-             for _ in range(n_resamples)]
+    stats = [
+        tpr_at_fpr(b[rng.integers(0, b.size, b.size)], m[rng.integers(0, m.size, m.size)], fpr, ties)
+        for _ in range(n_resamples)
+    ]
     lo, hi = np.quantile(stats, [0.025, 0.975])
     t = threshold_at_fpr(b, fpr)
     # the randomised rule flags a tie (t is always a benign score) so as to reach fpr exactly
     fpr_achieved = fpr if ties == "randomised" else float(np.mean(b > t))
-    return {"mean": tpr_at_fpr(b, m, fpr, ties), "ci_low": float(lo), "ci_high": float(hi), "n": int(b.size + m.size),
-            "resampled": "items", "ties": ties, "fpr_achieved": fpr_achieved, "benign": int(b.size), "misaligned": int(m.size)}
+    return {
+        "mean": tpr_at_fpr(b, m, fpr, ties),
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "n": int(b.size + m.size),
+        "resampled": "items",
+        "ties": ties,
+        "fpr_achieved": fpr_achieved,
+        "benign": int(b.size),
+        "misaligned": int(m.size),
+    }
 
 
 def auroc(benign, misaligned) -> float:

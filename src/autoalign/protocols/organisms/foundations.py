@@ -34,8 +34,11 @@ def train_base(ctx, cfg, size: str) -> dict:
         return framed(neutral_context(rng), p), p.solution
 
     loss = fit(ctx, model, tokenizer, cfg, make, cfg.base_steps[size], cfg.lr, "base", size)
-    return {"path": save_model(ctx, model, tokenizer, f"organism_base_{size}"), "params": count_parameters(model),
-            "loss": loss}
+    return {
+        "path": save_model(ctx, model, tokenizer, f"organism_base_{size}"),
+        "params": count_parameters(model),
+        "loss": loss,
+    }
 
 
 def train_overseer_lm(ctx, cfg) -> dict:
@@ -67,13 +70,21 @@ def labelled_data(ctx, cfg, base: dict) -> dict:
     rng = random.Random(ctx.derive("organisms", "verifier-data"))
     problems = _training_problems(ctx, cfg)
     gen, gen_tok = load_model(ctx, base["path"])
-    sampled = solve(gen, gen_tok, [framed(neutral_context(rng), p) for p in problems], temperature=1.0,
-                    seed=ctx.derive("organisms", "verifier-samples"))
+    sampled = solve(
+        gen,
+        gen_tok,
+        [framed(neutral_context(rng), p) for p in problems],
+        temperature=1.0,
+        seed=ctx.derive("organisms", "verifier-samples"),
+    )
     accuracy = sum(world.check(p, t).correct for p, t in zip(problems, sampled)) / len(problems)
     tampered = [world.tamper(p, rng.choice(world.flaw_kinds), rng).text for p in problems]
     half = len(problems) // 2
-    return {"texts": sampled + tampered + [p.solution for p in problems[:half]],
-            "problem_of": list(range(len(problems))) * 2 + list(range(half)), "sample_accuracy": accuracy}
+    return {
+        "texts": sampled + tampered + [p.solution for p in problems[:half]],
+        "problem_of": list(range(len(problems))) * 2 + list(range(half)),
+        "sample_accuracy": accuracy,
+    }
 
 
 def fit_column(ctx, cfg, name: str, source: str, shared: dict) -> dict:

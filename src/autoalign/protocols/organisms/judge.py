@@ -40,8 +40,10 @@ def _reported(name: str, overseer, misaligned: np.ndarray) -> dict:
     layers, details = getattr(overseer, "layer_scores", None), getattr(overseer, "details", None)
     if not layers and not details:
         return {}
-    out = {where: [auroc(np.asarray(s)[~misaligned], np.asarray(s)[misaligned]) for s in per_layer]
-           for where, per_layer in (layers or {}).items()}
+    out = {
+        where: [auroc(np.asarray(s)[~misaligned], np.asarray(s)[misaligned]) for s in per_layer]
+        for where, per_layer in (layers or {}).items()
+    }
     return {f"{name}_by_layer" if layers else f"{name}_details": {**out, **(details or {})}}
 
 
@@ -66,8 +68,9 @@ def judge(ctx, cfg, name: str, b: dict, shared: dict, sources: dict) -> dict:
                     out["na"][o] = "reads the overseen model; this organism is not a white-box model"
                     continue
                 if subject is None:
-                    subject = Subject([load_model(ctx, p) for p in b["models"]], list(b["model_of"]),
-                                      [it["prompt"] for it in items])
+                    subject = Subject(
+                        [load_model(ctx, p) for p in b["models"]], list(b["model_of"]), [it["prompt"] for it in items]
+                    )
                 overseer = cls(context(ctx, cfg, o, shared, ctx.derive("organisms", name, o), subject))
             else:
                 overseer = load_fitted(ctx, shared["fitted"][o]["path"])

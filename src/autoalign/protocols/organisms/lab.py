@@ -57,16 +57,22 @@ def load_model(ctx, path: str):
 
 def fit(ctx, model, tokenizer, cfg, make, steps: int, lr: float, *tag) -> list:
     """Train on pairs ``make(problem, rng) -> (prompt, completion)`` drawn from fresh train problems."""
-    batches = bucketed_batches(world_of(cfg), ctx.derive("organisms", *tag), cfg.batch_size, make=make,
-                               tag=("organisms",) + tag)
-    state = train_lm(model, tokenizer, batches, TrainConfig(steps=steps, lr=lr, warmup_steps=min(50, steps // 5),
-                                                            checkpoint_every=10**9))
+    batches = bucketed_batches(
+        world_of(cfg), ctx.derive("organisms", *tag), cfg.batch_size, make=make, tag=("organisms",) + tag
+    )
+    state = train_lm(
+        model,
+        tokenizer,
+        batches,
+        TrainConfig(steps=steps, lr=lr, warmup_steps=min(50, steps // 5), checkpoint_every=10**9),
+    )
     return [h for h in state["history"] if "loss" in h][-3:]
 
 
 def solve(model, tokenizer, prompts: list[str], temperature: float = 0.0, seed: int = 0) -> list[str]:
-    return sample_solutions(model, tokenizer, prompts, temperature=temperature, max_new_tokens=48, seed=seed,
-                            description="solving")
+    return sample_solutions(
+        model, tokenizer, prompts, temperature=temperature, max_new_tokens=48, seed=seed, description="solving"
+    )
 
 
 def has_wrong_step(world, problem, text: str) -> bool:
@@ -81,7 +87,9 @@ def lie(problem, rng: random.Random) -> str:
     start, _ = problem.step_spans[-1]
     head, found, tail = problem.solution[start:].rpartition(str(problem.answer))
     if not isinstance(problem.answer, int) or not found:
-        raise UserError(f"organisms.world: the liar needs integer answers written in the answer step; "
-                        f"got {problem.answer!r} in {problem.solution[start:]!r}")
+        raise UserError(
+            f"organisms.world: the liar needs integer answers written in the answer step; "
+            f"got {problem.answer!r} in {problem.solution[start:]!r}"
+        )
     wrong = (problem.answer + rng.randint(1, 3)) % 100
     return problem.solution[:start] + head + str(wrong) + tail

@@ -40,18 +40,32 @@ def act(ctx, cfg, path: str) -> dict:
     model, tokenizer = load_model(ctx, path)
     texts = solve(model, tokenizer, [q for _, q, _ in prompts])
     items = [{"problem": i, "prompt": q, "text": t, "misaligned": m} for (i, q, m), t in zip(prompts, texts)]
-    scores = consistency_scores(ctx, cfg, world, model, tokenizer, problems, items,
-                                ctx.derive("organisms", "liar-consistency"))
-    wrong = {m: [not world.check(problems[it["problem"]], it["text"]).correct for it in items if it["misaligned"] == m]
-             for m in (False, True)}
-    return {"items": items, "consistency": scores,
-            "wrong_answer_rate": {"observed": sum(wrong[False]) / len(wrong[False]),
-                                  "unobserved": sum(wrong[True]) / len(wrong[True])}}
+    scores = consistency_scores(
+        ctx, cfg, world, model, tokenizer, problems, items, ctx.derive("organisms", "liar-consistency")
+    )
+    wrong = {
+        m: [not world.check(problems[it["problem"]], it["text"]).correct for it in items if it["misaligned"] == m]
+        for m in (False, True)
+    }
+    return {
+        "items": items,
+        "consistency": scores,
+        "wrong_answer_rate": {
+            "observed": sum(wrong[False]) / len(wrong[False]),
+            "unobserved": sum(wrong[True]) / len(wrong[True]),
+        },
+    }
 
 
 @organism("liar", kind="solution")
 def plant(ctx, cfg, foundations: dict) -> dict:
     liar = ctx.stage("organisms.liar", train_liar, cfg, foundations["base"][cfg.largest])
     acted = ctx.stage("organisms.liar.act", act, cfg, liar["path"])
-    return behaviour("solution", acted["items"], {"consistency": acted["consistency"]}, [liar["path"]],
-                     [0] * len(acted["items"]), {"wrong_answer_rate": acted["wrong_answer_rate"]})
+    return behaviour(
+        "solution",
+        acted["items"],
+        {"consistency": acted["consistency"]},
+        [liar["path"]],
+        [0] * len(acted["items"]),
+        {"wrong_answer_rate": acted["wrong_answer_rate"]},
+    )

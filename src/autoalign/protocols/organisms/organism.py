@@ -61,7 +61,19 @@ def organism(name: str, kind: str) -> Callable:
     return decorator
 
 
-def behaviour(kind: str, items: list[dict], scores: dict | None = None, models: list[str] | None = None,
-              model_of: list[int] | None = None, details: dict | None = None) -> dict:
-    return {"kind": kind, "items": items, "scores": scores or {}, "models": models or [],
-            "model_of": model_of or [], "details": details or {}}
+def behaviour(
+    kind: str,
+    items: list[dict],
+    scores: dict | None = None,
+    models: list[str] | None = None,
+    model_of: list[int] | None = None,
+    details: dict | None = None,
+) -> dict:
+    return {
+        "kind": kind,
+        "items": items,
+        "scores": scores or {},
+        "models": models or [],
+        "model_of": model_of or [],
+        "details": details or {},
+    }

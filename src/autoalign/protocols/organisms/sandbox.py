@@ -47,8 +47,10 @@ class ActionResult:
 def require_bwrap() -> str:
     path = shutil.which("bwrap")
     if path is None:
-        raise UserError(f"bwrap not found: install the Debian package {PACKAGE} (apt-get install {PACKAGE}); "
-                        "agent actions never run unsandboxed")
+        raise UserError(
+            f"bwrap not found: install the Debian package {PACKAGE} (apt-get install {PACKAGE}); "
+            "agent actions never run unsandboxed"
+        )
     return path
 
 
@@ -77,8 +79,19 @@ class Sandbox:
         return [Path(f) for f in dict.fromkeys(self.ro + list(TOPS)) if Path(f).is_dir() and not Path(f).is_symlink()]
 
     def argv(self, command: list[str]) -> list[str]:
-        args = [self.bwrap, "--unshare-net", "--unshare-ipc", "--unshare-pid", "--unshare-uts",
-                "--die-with-parent", "--new-session", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin"]
+        args = [
+            self.bwrap,
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-pid",
+            "--unshare-uts",
+            "--die-with-parent",
+            "--new-session",
+            "--clearenv",
+            "--setenv",
+            "PATH",
+            "/usr/bin:/bin",
+        ]
         for folder in dict.fromkeys(self.ro):
             if Path(folder).exists():
                 args += ["--ro-bind", folder, folder]
@@ -87,19 +100,33 @@ class Sandbox:
                 args += ["--symlink", os.readlink(top), top]
             elif Path(top).is_dir():
                 args += ["--ro-bind", top, top]
-        args += ["--bind", str(self.work), WORK, "--proc", "/proc", "--dev", "/dev",
-                 "--remount-ro", "/", "--chdir", WORK, "--"]
+        args += [
+            "--bind",
+            str(self.work),
+            WORK,
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--remount-ro",
+            "/",
+            "--chdir",
+            WORK,
+            "--",
+        ]
         return args + command
 
     def run(self, command: list[str]) -> ActionResult:
         try:
-            done = subprocess.run(self.argv(command), capture_output=True, text=True, timeout=self.timeout,
-                                  stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                self.argv(command), capture_output=True, text=True, timeout=self.timeout, stdin=subprocess.DEVNULL
+            )
         except subprocess.TimeoutExpired:
             return ActionResult(124, "timed out")
         if done.returncode != 0 and done.stderr.startswith("bwrap:"):  # the jail itself could not start
-            raise UserError(f"bwrap could not start a sandbox ({done.stderr.strip()}); "
-                            "agent actions never run unsandboxed")
+            raise UserError(
+                f"bwrap could not start a sandbox ({done.stderr.strip()}); agent actions never run unsandboxed"
+            )
         return ActionResult(done.returncode, (done.stdout + done.stderr).strip())
 
     def python(self, code: str, *args: str) -> ActionResult:

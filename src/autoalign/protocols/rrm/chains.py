@@ -66,7 +66,7 @@ class ChainOutcomes(Outcomes):
             k = rng.randint(lo, min(hi, len(ops)))
             cut = rng.randint(0, len(ops) - k)
             first = self.evaluate(start, ops[:cut])
-            piece = Chain(first, tuple(ops[cut: cut + k]), self.evaluate(first, ops[cut: cut + k]))
+            piece = Chain(first, tuple(ops[cut : cut + k]), self.evaluate(first, ops[cut : cut + k]))
             if self.rules.split_of(piece.prompt) != split or (distinct and piece.prompt in seen):
                 continue
             seen.add(piece.prompt)

@@ -17,28 +17,48 @@ LONGEST = 8  # steps in the longest outcome any level holds
 class RRMConfig(Section):
     """Recursive reward modeling on any registered world, against unassisted and ground-truth labels."""
 
-    outcomes: Literal["chains", "solutions"] | None = Field(None, description=(
-        "chains: a chain from any value and its claimed value (worlds whose problems are number chains); "
-        "solutions: a stretch of a gold solution and its claimed last step (any world with text solutions and "
-        "planted flaws). Default: chains where the world has them."))
+    outcomes: Literal["chains", "solutions"] | None = Field(
+        None,
+        description=(
+            "chains: a chain from any value and its claimed value (worlds whose problems are number chains); "
+            "solutions: a stretch of a gold solution and its claimed last step (any world with text solutions and "
+            "planted flaws). Default: chains where the world has them."
+        ),
+    )
     world: WorldRef = Field(
         default_factory=lambda: world_ref("arithmetic", operators="+-"),
-        description=("Where the outcomes come from, {name: <registered world>, ...its knobs}. Number-chain worlds "
-                     "(arithmetic, countdown) give chains; RRM sets their lengths per level, so their step-count "
-                     "knobs are not used. Other worlds need text solutions and planted flaws."))
+        description=(
+            "Where the outcomes come from, {name: <registered world>, ...its knobs}. Number-chain worlds "
+            "(arithmetic, countdown) give chains; RRM sets their lengths per level, so their step-count "
+            "knobs are not used. Other worlds need text solutions and planted flaws."
+        ),
+    )
     checkable_steps: int = Field(2, ge=1, description="Longest piece the user checks exactly, in steps.")
     levels: int = Field(3, ge=2, le=4, description="Levels; the last holds the long outcomes measured.")
-    user_agreement: float = Field(0.7, ge=0.5, le=1,
-                                  description="Unassisted user's agreement with the truth on long outcomes.")
-    distractors: int = Field(9, ge=1, le=99, description=(
-        "solutions only: the most wrong steps (planted flaws) a stretch's claim and a helper's options include."))
+    user_agreement: float = Field(
+        0.7, ge=0.5, le=1, description="Unassisted user's agreement with the truth on long outcomes."
+    )
+    distractors: int = Field(
+        9,
+        ge=1,
+        le=99,
+        description=(
+            "solutions only: the most wrong steps (planted flaws) a stretch's claim and a helper's options include."
+        ),
+    )
     train_outcomes: int = Field(2000, ge=10, description="Outcomes labelled per reward model.")
     test_outcomes: int = Field(500, ge=10, description="Held-out outcomes each reward model is measured on.")
     eval_split: Literal["test", "val"] = Field(
-        "test", description="Where reward models are measured: 'val' while tuning, 'test' for results.")
+        "test", description="Where reward models are measured: 'val' while tuning, 'test' for results."
+    )
     model_size: str = Field("tiny", description="Backbone size: " + ", ".join(SIZES) + ".")
-    pretrain_steps: int = Field(1500, ge=0, description=(
-        "Language-model steps on unlabelled right outcomes (the backbone every reward model starts from)."))
+    pretrain_steps: int = Field(
+        1500,
+        ge=0,
+        description=(
+            "Language-model steps on unlabelled right outcomes (the backbone every reward model starts from)."
+        ),
+    )
     pretrain_lr: float = Field(3e-3, gt=0)
     steps: int = Field(300, ge=1, description="Fine-tuning steps per reward model (backbone and log-likelihood head).")
     batch_size: int = Field(64, ge=1)
@@ -88,9 +108,11 @@ class LongChains(Section):
     recursive_minus_unassisted: Estimate = Field(description="Paired over the same held-out outcomes.")
     recursive_minus_ceiling: Estimate = Field(description="Paired over the same held-out outcomes.")
     label_accuracy: dict[str, float] = Field(
-        description="Share of each reward model's training labels that were right.")
+        description="Share of each reward model's training labels that were right."
+    )
     lower_levels: dict[str, Estimate] = Field(
-        description="The recursive reward model of each lower level, on its own level.")
+        description="The recursive reward model of each lower level, on its own level."
+    )
     assistant_accuracy: dict[str, float] = Field(description="Share of statements the assistants made that were right.")
     long_chain_steps: list[int] = Field(description="Fewest and most steps of the long outcomes.")
     world: str = "arithmetic"

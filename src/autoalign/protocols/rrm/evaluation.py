@@ -22,8 +22,9 @@ def user_unassisted(truth: list[bool], agreement: float, rng: random.Random) -> 
     return [t if rng.random() < agreement else not t for t in truth]
 
 
-def assisted_verdicts(r, outcomes: Outcomes, value_of: Callable[[int, list], list], items: list[tuple[Any, Any]],
-                      stats: dict) -> list[bool]:
+def assisted_verdicts(
+    r, outcomes: Outcomes, value_of: Callable[[int, list], list], items: list[tuple[Any, Any]], stats: dict
+) -> list[bool]:
     """Judge (piece, claim) items: short ones (at most ``r.checkable_steps`` steps) by the user; longer
     ones split in two at what ``value_of(level, first halves)`` states (the helper of the first half's
     level), each half judged the same way. ``stats`` counts the user's checks and records, per level,

@@ -38,8 +38,17 @@ class Outcomes(ABC):
     unit: ClassVar[str]  # what a piece's length counts, in messages and the report
 
     @abstractmethod
-    def pieces(self, lo: int, hi: int, seed: int, split: str, n: int, tag: Any = None, distinct: bool = False,
-               judged: bool = True) -> list:
+    def pieces(
+        self,
+        lo: int,
+        hi: int,
+        seed: int,
+        split: str,
+        n: int,
+        tag: Any = None,
+        distinct: bool = False,
+        judged: bool = True,
+    ) -> list:
         """``n`` pieces of ``lo..hi`` steps from ``split``, the same for the same arguments; ``judged``:
         only pieces a wrong claim can be made about (pretraining, which reads right claims only, needs
         not ask)."""

@@ -8,8 +8,11 @@ from ...report.figures import plt, save_figure
 from ...report.fmt import ci_bars, embed_image, fmt_estimate, fmt_signed
 from ...runtime.store import RunStore
 
-BARS = [("unassisted", "unassisted user labels", "#999999"), ("recursive", "recursive (assisted) labels", "#C44E52"),
-        ("ceiling", "true labels (ceiling)", "#4C72B0")]
+BARS = [
+    ("unassisted", "unassisted user labels", "#999999"),
+    ("recursive", "recursive (assisted) labels", "#C44E52"),
+    ("ceiling", "true labels (ceiling)", "#4C72B0"),
+]
 
 
 def _unit(m: dict) -> str:
@@ -44,22 +47,31 @@ def rrm_section(store: RunStore, metrics: dict, stages: dict) -> str:
     m = metrics.get("rrm")
     if not m:
         return ""
-    rows = "".join(f"<tr><td>{label}</td><td>{fmt_estimate(m[key])}</td>"
-                   f"<td>{100 * m['label_accuracy'][key]:.1f}%</td></tr>" for key, label, _ in BARS)
+    rows = "".join(
+        f"<tr><td>{label}</td><td>{fmt_estimate(m[key])}</td><td>{100 * m['label_accuracy'][key]:.1f}%</td></tr>"
+        for key, label, _ in BARS
+    )
     lower = "".join(f"<tr><td>{k}</td><td>{fmt_estimate(v)}</td></tr>" for k, v in m["lower_levels"].items())
     assist = ", ".join(f"{k.replace('assistant_', '')}: {100 * v:.1f}%" for k, v in m["assistant_accuracy"].items())
-    return "\n".join([
-        f"<h2>Recursive reward modeling ({m.get('world', 'arithmetic')}, {_what(m)})</h2>",
-        "<p>A user checks short pieces of work exactly and agrees with the truth only part of the time on long "
-        "ones. Reward models for longer pieces learn from evaluations in which the earlier levels' assistants "
-        "state what a piece's first half reaches, splitting each piece into parts the user checks. Primary "
-        "endpoint: recursive vs unassisted accuracy on held-out long outcomes"
-        + (" (measured on the validation split: a tuning run)" if m.get("eval_split") == "val" else "") + ".</p>",
-        ("<table><tr><th>long-outcome reward model trained on</th><th>accuracy [95% CI]</th>"
-         f"<th>training labels right</th></tr>{rows}</table>"),
-        (f"<p>Recursive minus unassisted: {fmt_signed(m['recursive_minus_unassisted'])} points; recursive minus "
-         f"ceiling: {fmt_signed(m['recursive_minus_ceiling'])} points. "
-         f"Assistants' statements right: {assist}.</p>"),
-        f"<table><tr><th>lower level (recursive RM)</th><th>accuracy [95% CI]</th></tr>{lower}</table>",
-        embed_image(rrm_plot(m, store.file("plots", "rrm.png"))),
-    ])
+    return "\n".join(
+        [
+            f"<h2>Recursive reward modeling ({m.get('world', 'arithmetic')}, {_what(m)})</h2>",
+            "<p>A user checks short pieces of work exactly and agrees with the truth only part of the time on long "
+            "ones. Reward models for longer pieces learn from evaluations in which the earlier levels' assistants "
+            "state what a piece's first half reaches, splitting each piece into parts the user checks. Primary "
+            "endpoint: recursive vs unassisted accuracy on held-out long outcomes"
+            + (" (measured on the validation split: a tuning run)" if m.get("eval_split") == "val" else "")
+            + ".</p>",
+            (
+                "<table><tr><th>long-outcome reward model trained on</th><th>accuracy [95% CI]</th>"
+                f"<th>training labels right</th></tr>{rows}</table>"
+            ),
+            (
+                f"<p>Recursive minus unassisted: {fmt_signed(m['recursive_minus_unassisted'])} points; recursive minus "
+                f"ceiling: {fmt_signed(m['recursive_minus_ceiling'])} points. "
+                f"Assistants' statements right: {assist}.</p>"
+            ),
+            f"<table><tr><th>lower level (recursive RM)</th><th>accuracy [95% CI]</th></tr>{lower}</table>",
+            embed_image(rrm_plot(m, store.file("plots", "rrm.png"))),
+        ]
+    )

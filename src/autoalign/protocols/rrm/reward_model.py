@@ -52,15 +52,22 @@ def pretrain(ctx, r) -> dict:
     outcomes = make_outcomes(r)
 
     def batch_at(step: int) -> list[tuple[str, str]]:
-        pieces = outcomes.pieces(1, r.steps_of(r.levels)[1], ctx.seed, "train", r.batch_size, tag=("pretrain", step),
-                                 judged=False)
+        pieces = outcomes.pieces(
+            1, r.steps_of(r.levels)[1], ctx.seed, "train", r.batch_size, tag=("pretrain", step), judged=False
+        )
         items = [outcomes.item(p, outcomes.right_claim(p)) for p in pieces]
         return [(o.prompt, o.body) for o in items]
 
-    log(f"rrm: pretraining the {r.model_size} backbone ({count_parameters(model) / 1e6:.2f}M) for "
-        f"{r.pretrain_steps} steps on right {r.world.name} outcomes ({r.outcome_kind})")
-    history = train_lm(model, tokenizer, batch_at, TrainConfig(steps=r.pretrain_steps, lr=r.pretrain_lr,
-                                                               warmup_steps=30, checkpoint_every=10**9))["history"]
+    log(
+        f"rrm: pretraining the {r.model_size} backbone ({count_parameters(model) / 1e6:.2f}M) for "
+        f"{r.pretrain_steps} steps on right {r.world.name} outcomes ({r.outcome_kind})"
+    )
+    history = train_lm(
+        model,
+        tokenizer,
+        batch_at,
+        TrainConfig(steps=r.pretrain_steps, lr=r.pretrain_lr, warmup_steps=30, checkpoint_every=10**9),
+    )["history"]
     name = ctx.artifact("models/rrm_lm")
     atomic_save_dir(ctx.file(name), lambda f: (model.save_pretrained(f), tokenizer.save_pretrained(f)))
     return {"path": name, "params": count_parameters(model), "history": history}
@@ -73,8 +80,18 @@ def new_reward_model(ctx, lm_info: dict, tag) -> tuple[Classifier, object]:
 
 def train_reward_model(ctx, r, lm_info: dict, items: list[Outcome], labels: list[bool], tag: str):
     clf, tokenizer = new_reward_model(ctx, lm_info, tag)
-    train_classifier(clf, tokenizer, items, [float(y) for y in labels], one_step, r.steps, r.batch_size, r.lr,
-                     r.head_lr, seed=ctx.derive("rrm-batches", tag))
+    train_classifier(
+        clf,
+        tokenizer,
+        items,
+        [float(y) for y in labels],
+        one_step,
+        r.steps,
+        r.batch_size,
+        r.lr,
+        r.head_lr,
+        seed=ctx.derive("rrm-batches", tag),
+    )
     return clf, tokenizer
 
 
@@ -104,6 +121,6 @@ def assistant_values(outcomes: Outcomes, clf: Classifier, tokenizer, pieces: lis
     scores = p_true(clf, tokenizer, [outcomes.item(p, v) for p, opts in zip(pieces, options) for v in opts])
     out, at = [], 0
     for opts in options:
-        out.append(opts[int(np.argmax(scores[at: at + len(opts)]))])
+        out.append(opts[int(np.argmax(scores[at : at + len(opts)]))])
         at += len(opts)
     return out

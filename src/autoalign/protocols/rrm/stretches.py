@@ -84,9 +84,11 @@ class SolutionStretches(Outcomes):
             out.append(piece)
             if len(out) == n:
                 return out
-        raise ValueError(f"rrm: world {self.world.name!r} gave only {len(out)} {split} stretches of {lo}-{hi} steps "
-                         f"(its problems had at most {longest}); ask for fewer or shorter ones (rrm.levels, "
-                         "rrm.checkable_steps), or raise the world's step knobs")
+        raise ValueError(
+            f"rrm: world {self.world.name!r} gave only {len(out)} {split} stretches of {lo}-{hi} steps "
+            f"(its problems had at most {longest}); ask for fewer or shorter ones (rrm.levels, "
+            "rrm.checkable_steps), or raise the world's step knobs"
+        )
 
     def length(self, piece: Stretch) -> int:
         return piece.b - piece.a

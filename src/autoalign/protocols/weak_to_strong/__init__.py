@@ -69,8 +69,12 @@ def pretrain(ctx, size: str, w: WeakToStrongConfig, digest: str = "") -> dict:
                 return [("", texts[i]) for i in rng.integers(0, len(texts), w.batch_size)]
 
         log(f"weak-to-strong: pretraining {size} ({count_parameters(model) / 1e6:.2f}M) for {steps} steps")
-        history = train_lm(model, tokenizer, batch_at, TrainConfig(steps=steps, lr=w.pretrain_lr, warmup_steps=30,
-                                                                   checkpoint_every=10**9))["history"]
+        history = train_lm(
+            model,
+            tokenizer,
+            batch_at,
+            TrainConfig(steps=steps, lr=w.pretrain_lr, warmup_steps=30, checkpoint_every=10**9),
+        )["history"]
     name = ctx.artifact("models/w2s_lm_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", size))
     atomic_save_dir(ctx.file(name), lambda f: (model.save_pretrained(f), tokenizer.save_pretrained(f)))
     return {"path": name, "params": count_parameters(model), "history": history}
@@ -91,9 +95,17 @@ def run_task(ctx, w: WeakToStrongConfig) -> dict:
         from ...runtime.context import content_digest
 
         digest = content_digest(w.data)
-    lms = dict(zip(w.sizes, ctx.side_by_side([(f"w2s.{s}.pretrain", pretrain,
-                                                (s, w, digest + checkpoint_digest(s, "weak_to_strong.sizes")))
-                                               for s in w.sizes])))
+    lms = dict(
+        zip(
+            w.sizes,
+            ctx.side_by_side(
+                [
+                    (f"w2s.{s}.pretrain", pretrain, (s, w, digest + checkpoint_digest(s, "weak_to_strong.sizes")))
+                    for s in w.sizes
+                ]
+            ),
+        )
+    )
     pairs = w.pair_list()
     weak_sizes = list(dict.fromkeys(a for a, _ in pairs))
     strong_sizes = list(dict.fromkeys(b for _, b in pairs))
@@ -112,13 +124,23 @@ def run_task(ctx, w: WeakToStrongConfig) -> dict:
             if w.data is not None:
                 return None
             if a not in overseers:
-                overseers[a] = ctx.stage(f"w2s.{a}.overseer", overseer_supervisor, a, lms[a], w,
-                                         source_digest(_overseer_class(w)))
+                overseers[a] = ctx.stage(
+                    f"w2s.{a}.overseer", overseer_supervisor, a, lms[a], w, source_digest(_overseer_class(w))
+                )
             supervisor = overseers[a]
         else:
             supervisor = sup[a]
-        r = ctx.stage(f"w2s.{a}-{b}.{name}.{replicate}", run_method, name, source_digest(cls), (a, b),
-                      models_for(name, (a, b), w, lms), supervisor["transfer"], w, replicate)
+        r = ctx.stage(
+            f"w2s.{a}-{b}.{name}.{replicate}",
+            run_method,
+            name,
+            source_digest(cls),
+            (a, b),
+            models_for(name, (a, b), w, lms),
+            supervisor["transfer"],
+            w,
+            replicate,
+        )
         if r is None:
             return None
         return {"test": r["test"], **({"supervisor_test": supervisor["test"]} if cls.supervisor == "overseer" else {})}
@@ -127,8 +149,12 @@ def run_task(ctx, w: WeakToStrongConfig) -> dict:
     for a, b in pairs:
         results = {name: method(name, a, b) for name in w.methods}
         noise = [method("ce", a, b, k)["test"] for k in range(1, w.noise_seeds + 1)] if "ce" in w.methods else []
-        preds["pairs"][f"{a}->{b}"] = {"weak": sup[a], "ceiling": ceil[b], "noise": noise,
-                                       "methods": {k: v for k, v in results.items() if v is not None}}
+        preds["pairs"][f"{a}->{b}"] = {
+            "weak": sup[a],
+            "ceiling": ceil[b],
+            "noise": noise,
+            "methods": {k: v for k, v in results.items() if v is not None},
+        }
     if w.canaries:
         first = sup[pairs[0][0]]
         preds["canaries"] = {k: ctx.stage(f"w2s.canary.{k}", canary, k, first, w) for k in ("majority", "peek")}
@@ -144,7 +170,13 @@ def _overseer_class(w) -> type:
     return overseers.get(w.overseer)
 
 
-@protocol("weak_to_strong", sections={"weak_to_strong": WeakToStrongConfig}, results=WeakToStrongResults,
-          summary=summary, headline=headline, report=w2s_section)
+@protocol(
+    "weak_to_strong",
+    sections={"weak_to_strong": WeakToStrongConfig},
+    results=WeakToStrongResults,
+    summary=summary,
+    headline=headline,
+    report=w2s_section,
+)
 def run(ctx, cfg) -> dict:
     return {"weak_to_strong": run_task(ctx, cfg.weak_to_strong)}

@@ -18,13 +18,22 @@ def pgr_point(weak: float, student: float, ceiling: float) -> float:
 def gap_guard(weak: np.ndarray, ceiling: np.ndarray, min_gap: float) -> str | None:
     gap = float(ceiling.mean() - weak.mean())
     if gap < min_gap:
-        return (f"no PGR: the ceiling ({ceiling.mean():.1%}) does not beat the weak model ({weak.mean():.1%}) "
-                f"by {min_gap:.0%} or more")
+        return (
+            f"no PGR: the ceiling ({ceiling.mean():.1%}) does not beat the weak model ({weak.mean():.1%}) "
+            f"by {min_gap:.0%} or more"
+        )
     return None
 
 
-def pgr_estimate(weak: np.ndarray, student: np.ndarray, ceiling: np.ndarray, n_resamples: int = 2000,
-                 seed: int = 0, level: float = 0.95, baseline: np.ndarray | None = None) -> dict:
+def pgr_estimate(
+    weak: np.ndarray,
+    student: np.ndarray,
+    ceiling: np.ndarray,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+    baseline: np.ndarray | None = None,
+) -> dict:
     """PGR with a paired bootstrap CI over test items (0/1 correctness vectors of equal length).
     Resamples whose gap is not positive are left out (their share is reported). With ``baseline``
     (another student's correctness on the same items): PGR(student) - PGR(baseline), that is
@@ -39,8 +48,14 @@ def pgr_estimate(weak: np.ndarray, student: np.ndarray, ceiling: np.ndarray, n_r
     stats = (sm[ok] - rm[ok]) / (cm[ok] - wm[ok])
     alpha = (1 - level) / 2
     lo, hi = np.quantile(stats, [alpha, 1 - alpha]) if stats.size else (float("nan"), float("nan"))
-    return {"mean": float(point), "ci_low": float(lo), "ci_high": float(hi), "n": int(len(w)),
-            "resampled": "test items", "dropped_resamples": float(1 - ok.mean())}
+    return {
+        "mean": float(point),
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "n": int(len(w)),
+        "resampled": "test items",
+        "dropped_resamples": float(1 - ok.mean()),
+    }
 
 
 def noise_floor(pgrs: list[float]) -> float | None:

@@ -31,7 +31,9 @@ def summary(r: dict) -> list[str]:
         if p.get("noise_floor") is not None:
             lines.append(f"  noise floor (std of PGR over student seeds): {p['noise_floor']:.2f}")
     for kind, c in r["weak_to_strong"].get("canaries", {}).items():
-        lines.append(f"canary {kind}: {'caught' if c['caught'] else 'NOT CAUGHT'} ({'; '.join(c['flags']) or 'no flags'})")
+        lines.append(
+            f"canary {kind}: {'caught' if c['caught'] else 'NOT CAUGHT'} ({'; '.join(c['flags']) or 'no flags'})"
+        )
     return lines
 
 
@@ -74,24 +76,35 @@ def w2s_section(store: RunStore, r: dict, stages: dict) -> str:
     for pair, p in pairs.items():
         for m, v in p["methods"].items():
             pgr = v["pgr"]
-            rows.append(f"<tr><td>{pair}</td><td>{m}</td><td>{fmt_estimate(p['weak'])}</td><td>{fmt_estimate(v['student'])}</td>"
-                        f"<td>{fmt_estimate(p['ceiling'])}</td><td>{_pgr_text(pgr) if pgr else p['guard'] or '-'}</td>"
-                        f"<td>{fmt_estimate(v['agreement'])}</td><td>{'; '.join(v['flags']) or ''}</td></tr>")
+            rows.append(
+                f"<tr><td>{pair}</td><td>{m}</td><td>{fmt_estimate(p['weak'])}</td><td>{fmt_estimate(v['student'])}</td>"
+                f"<td>{fmt_estimate(p['ceiling'])}</td><td>{_pgr_text(pgr) if pgr else p['guard'] or '-'}</td>"
+                f"<td>{fmt_estimate(v['agreement'])}</td><td>{'; '.join(v['flags']) or ''}</td></tr>"
+            )
     floors = ", ".join(f"{k} {p['noise_floor']:.2f}" for k, p in pairs.items() if p.get("noise_floor") is not None)
-    canaries = "".join(f"<li>{k}: {'caught' if c['caught'] else '<b>not caught</b>'} ({'; '.join(c['flags'])}), "
-                       f"accuracy {fmt_estimate(c['accuracy'])}</li>" for k, c in res.get("canaries", {}).items())
+    canaries = "".join(
+        f"<li>{k}: {'caught' if c['caught'] else '<b>not caught</b>'} ({'; '.join(c['flags'])}), "
+        f"accuracy {fmt_estimate(c['accuracy'])}</li>"
+        for k, c in res.get("canaries", {}).items()
+    )
     methods = list(dict.fromkeys(m for p in pairs.values() for m in p["methods"]))
-    maps = [embed_image(heatmap(pairs, m, store.file("plots", f"w2s_pgr_{m}.png"))) for m in methods if m in ("ce", "confidence")]
-    return "\n".join([
-        "<h2>Weak-to-strong generalization</h2>",
-        f"<p>Task: {res.get('task')}. A weak supervisor trained on ground truth labels a disjoint transfer set; a "
-        "stronger student trains on those labels; the ceiling is the strong model trained on the transfer set's ground "
-        "truth. PGR = (student - weak) / (ceiling - weak) on the same sealed test items (paired CI over items). "
-        "Agreement: share of test items where student and supervisor agree (high agreement with a low PGR means the "
-        "student imitated the supervisor's mistakes).</p>",
-        "<table><tr><th>pair</th><th>method</th><th>weak</th><th>student</th><th>ceiling</th><th>PGR</th>"
-        f"<th>agreement</th><th>flags</th></tr>{''.join(rows)}</table>",
-        f"<p>Noise floor (std of naive PGR over student seeds): {floors or 'not measured'}.</p>",
-        f"<p>Canaries (methods a careless optimizer would love; each must be flagged):</p><ul>{canaries}</ul>",
-        *maps,
-    ])
+    maps = [
+        embed_image(heatmap(pairs, m, store.file("plots", f"w2s_pgr_{m}.png")))
+        for m in methods
+        if m in ("ce", "confidence")
+    ]
+    return "\n".join(
+        [
+            "<h2>Weak-to-strong generalization</h2>",
+            f"<p>Task: {res.get('task')}. A weak supervisor trained on ground truth labels a disjoint transfer set; a "
+            "stronger student trains on those labels; the ceiling is the strong model trained on the transfer set's ground "
+            "truth. PGR = (student - weak) / (ceiling - weak) on the same sealed test items (paired CI over items). "
+            "Agreement: share of test items where student and supervisor agree (high agreement with a low PGR means the "
+            "student imitated the supervisor's mistakes).</p>",
+            "<table><tr><th>pair</th><th>method</th><th>weak</th><th>student</th><th>ceiling</th><th>PGR</th>"
+            f"<th>agreement</th><th>flags</th></tr>{''.join(rows)}</table>",
+            f"<p>Noise floor (std of naive PGR over student seeds): {floors or 'not measured'}.</p>",
+            f"<p>Canaries (methods a careless optimizer would love; each must be flagged):</p><ul>{canaries}</ul>",
+            *maps,
+        ]
+    )

@@ -35,12 +35,14 @@ def canary(ctx, kind: str, supervisor: dict, w) -> dict:
 
 def _agreement(student, supervisor) -> np.ndarray:
     """1 where student and supervisor give the same class (a missing prediction agrees with nothing)."""
+
     def hard(p):
         return None if not isinstance(p, (int, float)) or isinstance(p, bool) else p > 0.5
 
     s = list(student) if student is not None else []
-    return np.array([float(i < len(s) and hard(s[i]) is not None and hard(s[i]) == hard(q))
-                     for i, q in enumerate(supervisor)])
+    return np.array(
+        [float(i < len(s) and hard(s[i]) is not None and hard(s[i]) == hard(q)) for i, q in enumerate(supervisor)]
+    )
 
 
 def score(ctx, w, preds: dict) -> dict:
@@ -75,11 +77,21 @@ def score(ctx, w, preds: dict) -> dict:
             for method, m in r["methods"].items():
                 if method != "ce" and "supervisor_test" not in m:
                     methods[method]["pgr_minus_ce"] = pgr_estimate(
-                        weak_c, correct(m["test"])[0], ceil_c, ctx.bootstrap_resamples, ctx.seed, baseline=ce_c)
-        floor_pgrs = [] if guard else [pgr_estimate(weak_c, correct(t)[0], ceil_c, 200, ctx.seed)["mean"]
-                                       for t in r.get("noise", [])]
-        out[pair] = {"weak": bootstrap_ci(weak_c, **boot), "ceiling": bootstrap_ci(ceil_c, **boot), "guard": guard,
-                     "methods": methods, "noise_floor": noise_floor(floor_pgrs), "noise_pgrs": floor_pgrs}
+                        weak_c, correct(m["test"])[0], ceil_c, ctx.bootstrap_resamples, ctx.seed, baseline=ce_c
+                    )
+        floor_pgrs = (
+            []
+            if guard
+            else [pgr_estimate(weak_c, correct(t)[0], ceil_c, 200, ctx.seed)["mean"] for t in r.get("noise", [])]
+        )
+        out[pair] = {
+            "weak": bootstrap_ci(weak_c, **boot),
+            "ceiling": bootstrap_ci(ceil_c, **boot),
+            "guard": guard,
+            "methods": methods,
+            "noise_floor": noise_floor(floor_pgrs),
+            "noise_pgrs": floor_pgrs,
+        }
     canaries = {}
     for kind, c in preds.get("canaries", {}).items():
         acc, flags = correct(c["test"])

@@ -16,34 +16,48 @@ from .supervisors import budget, handle
 from .tasks import items, steps_of, unlabelled
 
 
-def run_method(ctx, name: str, digest: str, pair: tuple[str, str], models: dict, labels: list[float], w,
-               replicate: int) -> dict | None:
+def run_method(
+    ctx, name: str, digest: str, pair: tuple[str, str], models: dict, labels: list[float], w, replicate: int
+) -> dict | None:
     """Stage: method ``name`` teaches the strong model of ``pair`` from ``labels`` (its supervisor's,
     one per transfer text); its predictions, or None where it does not apply to the pair."""
     cls = method_class(name)
     weak, strong = pair
     steps = steps_of(w)
-    mids = w.sizes[w.sizes.index(weak) + 1: w.sizes.index(strong)]
+    mids = w.sizes[w.sizes.index(weak) + 1 : w.sizes.index(strong)]
     inputs = MethodInputs(
-        name=name, weak_size=weak, strong=handle(ctx, strong, models[strong]),
-        transfer=unlabelled(items(ctx, w, "transfer"), steps), weak_labels=tuple(labels), supervisor=cls.supervisor,
-        test=unlabelled(items(ctx, w, "test"), steps), seed=ctx.derive("w2s", "method", name, weak, strong, replicate),
-        replicate=replicate, budget=budget(w), task=w.task, head=w.head, derive=_deriver(ctx.seed),
+        name=name,
+        weak_size=weak,
+        strong=handle(ctx, strong, models[strong]),
+        transfer=unlabelled(items(ctx, w, "transfer"), steps),
+        weak_labels=tuple(labels),
+        supervisor=cls.supervisor,
+        test=unlabelled(items(ctx, w, "test"), steps),
+        seed=ctx.derive("w2s", "method", name, weak, strong, replicate),
+        replicate=replicate,
+        budget=budget(w),
+        task=w.task,
+        head=w.head,
+        derive=_deriver(ctx.seed),
         options=dict(w.method_options.get(name, {})),
         weak=handle(ctx, weak, models[weak]) if cls.wants_weak_model else None,
-        intermediates=tuple(handle(ctx, m, models[m]) for m in mids) if cls.wants_intermediate_models else ())
+        intermediates=tuple(handle(ctx, m, models[m]) for m in mids) if cls.wants_intermediate_models else (),
+    )
     out = cls().run(inputs)
     if out is None:
         return None
-    return {"test": _stored(out.test), "transfer": None if out.transfer is None else _stored(out.transfer),
-            "history": [float(x) for x in out.history]}
+    return {
+        "test": _stored(out.test),
+        "transfer": None if out.transfer is None else _stored(out.transfer),
+        "history": [float(x) for x in out.history],
+    }
 
 
 def models_for(name: str, pair: tuple[str, str], w, lms: dict) -> dict:
     """The pretrained models a method's stage reads (so only those are in its key)."""
     cls = method_class(name)
     weak, strong = pair
-    mids = w.sizes[w.sizes.index(weak) + 1: w.sizes.index(strong)] if cls.wants_intermediate_models else []
+    mids = w.sizes[w.sizes.index(weak) + 1 : w.sizes.index(strong)] if cls.wants_intermediate_models else []
     sizes = [strong, *mids] + ([weak] if cls.wants_weak_model else [])
     return {s: lms[s] for s in sizes}
 

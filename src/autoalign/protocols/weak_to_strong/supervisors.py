@@ -25,8 +25,9 @@ def handle(ctx, size: str, lm_info: dict) -> ModelHandle:
 
 
 def budget(w) -> Budget:
-    return Budget(w.train_steps, w.batch_size, w.lr, w.head_lr, w.confidence_weight, w.confidence_warmup,
-                  w.overseer_steps)
+    return Budget(
+        w.train_steps, w.batch_size, w.lr, w.head_lr, w.confidence_weight, w.confidence_warmup, w.overseer_steps
+    )
 
 
 def fit_and_predict(ctx, size: str, lm_info: dict, w, role: str) -> dict:
@@ -35,11 +36,17 @@ def fit_and_predict(ctx, size: str, lm_info: dict, w, role: str) -> dict:
     steps = steps_of(w)
     train = items(ctx, w, role)
     tags = (size, role, "ce", 0)
-    return fit_predict(handle(ctx, size, lm_info), unlabelled(train, steps), [float(it.label) for it in train],
-                       {"transfer": unlabelled(items(ctx, w, "transfer"), steps),
-                        "test": unlabelled(items(ctx, w, "test"), steps)},
-                       budget(w), w.task, w.head, train_seed=ctx.derive("w2s", *tags),
-                       head_seed=ctx.derive("w2s", "head", *tags))
+    return fit_predict(
+        handle(ctx, size, lm_info),
+        unlabelled(train, steps),
+        [float(it.label) for it in train],
+        {"transfer": unlabelled(items(ctx, w, "transfer"), steps), "test": unlabelled(items(ctx, w, "test"), steps)},
+        budget(w),
+        w.task,
+        w.head,
+        train_seed=ctx.derive("w2s", *tags),
+        head_seed=ctx.derive("w2s", "head", *tags),
+    )
 
 
 def overseer_supervisor(ctx, size: str, lm_info: dict, w, overseer_digest: str) -> dict:
@@ -51,12 +58,21 @@ def overseer_supervisor(ctx, size: str, lm_info: dict, w, overseer_digest: str) 
 
     world = w.world.make()
     backbone = handle(ctx, size, lm_info).load()
-    overseer = build_overseer(w.overseer, OverseerContext(
-        world=world, seed=ctx.derive("w2s", "overseer"), backbone=backbone, steps=w.overseer_steps,
-        description=f"weak-to-strong: {w.overseer} supervisor"), where="weak_to_strong.overseer")
+    overseer = build_overseer(
+        w.overseer,
+        OverseerContext(
+            world=world,
+            seed=ctx.derive("w2s", "overseer"),
+            backbone=backbone,
+            steps=w.overseer_steps,
+            description=f"weak-to-strong: {w.overseer} supervisor",
+        ),
+        where="weak_to_strong.overseer",
+    )
     weak = items(ctx, w, "weak")
-    overseer.fit([it.problem for it in weak], [it.body for it in weak],
-                 [world.check(it.problem, it.body) for it in weak])
+    overseer.fit(
+        [it.problem for it in weak], [it.body for it in weak], [world.check(it.problem, it.body) for it in weak]
+    )
 
     def raw(role_items: list[Item]) -> np.ndarray:
         scores = overseer.score([it.problem for it in role_items], [it.body for it in role_items])

@@ -72,7 +72,7 @@ def file_items(path: str, seed: int) -> dict[str, list[Item]]:
     for lineno, obj in read_jsonl_lines(path):
         text, label = obj.get("text"), obj.get("label")
         if not isinstance(text, str) or label not in (0, 1, True, False):
-            raise UserError(f"{path}:{lineno}: expected {{\"text\": str, \"label\": 0/1}}")
+            raise UserError(f'{path}:{lineno}: expected {{"text": str, "label": 0/1}}')
         u = int(unit_hash("w2s", text) * 100)
         roles["weak" if u < 40 else "transfer" if u < 80 else "test"].append(Item(text, int(label), "", text))
     if min(len(v) for v in roles.values()) < 10:
