@@ -110,3 +110,18 @@ def test_list_shows_each_runs_headline(tmp_path):
     out = run_cli("list", str(tmp_path / "runs"))
     assert out.returncode == 0, out.stderr
     assert "debate 77.0%" in out.stdout and "gdc_gaps" in out.stdout
+
+
+def test_every_shipped_and_demo_config_loads():
+    """The configs a user runs first are valid under today's schema (worlds as {name, ...knobs},
+    overseers and methods by registry name, provider settings in providers:)."""
+    from pathlib import Path
+
+    from autoalign.config import load_config
+
+    root = Path(__file__).resolve().parents[1]
+    paths = sorted(root.glob("configs/*.yaml")) + sorted((root / "src" / "autoalign" / "configs").glob("*.yaml"))
+    assert len(paths) >= 13
+    for path in paths:
+        cfg = load_config(str(path), [])
+        assert cfg.name, path.name
