@@ -23,12 +23,8 @@ stage alone reads test labels. It returns :class:`Predictions` (P(correct) per t
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, ClassVar, Sequence
 
 Spans = tuple[tuple[int, int], ...]
@@ -145,9 +141,8 @@ def check_method_names(names: Sequence[str]) -> None:
 
 
 def source_digest(cls: type) -> str:
-    """A hash of the file that defines ``cls``: part of a stage's key, so a method or overseer edited
-    in place (a plugin's, whose code autoalign's own code version does not cover) is run again."""
-    try:
-        return hashlib.sha256(Path(inspect.getsourcefile(sys.modules[cls.__module__])).read_bytes()).hexdigest()[:16]
-    except (TypeError, OSError, KeyError):  # defined where there is no file (an interactive session)
-        return hashlib.sha256(cls.__qualname__.encode()).hexdigest()[:16]
+    """A hash of the file that defines ``cls`` when it is a plugin's: part of a stage's key, so a method
+    or overseer edited in place is run again (autoalign's own code version covers its built-ins)."""
+    from ..runtime.context import outside_source_digest
+
+    return outside_source_digest(cls.__module__)

@@ -101,7 +101,8 @@ def check_overseer_names(names: Sequence[str], judges: str = "solutions") -> Non
             raise ValueError(f"overseer {name!r} judges {cls.judges}, not {judges}")
 
 
-def _text(completion) -> str:
+def completion_text(completion) -> str:
+    """A completion as TRL passes it (a string, or chat messages) as plain text."""
     if isinstance(completion, str):
         return completion
     if isinstance(completion, list) and completion and isinstance(completion[-1], dict):
@@ -135,8 +136,8 @@ class OverseerReward:
         raise UserError(f"reward: no problem known for prompt {prompt[:40]!r}")
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
-        prompt_texts = [_text(p) for p in prompts]
-        texts = [_text(c) for c in completions]
+        prompt_texts = [completion_text(p) for p in prompts]
+        texts = [completion_text(c) for c in completions]
         scores = self.overseer.score([self._problem(p) for p in prompt_texts], texts)
         if not self.probability:
             return [s.solution for s in scores]

@@ -1,7 +1,8 @@
-"""Every overseer is a reward function ``f(prompts, completions, **kwargs) -> list[float]``.
+"""A saved PRM or ORM as a reward function ``f(prompts, completions, **kwargs) -> list[float]``.
 
 That is the interface TRL's GRPO and RLOO trainers take, so a verifier trained here can score a
-policy's samples during RL without glue code. Completions may be plain strings or chat messages
+policy's samples during RL without glue code. Any registered overseer is a reward function too,
+through ``base.OverseerReward``; this one takes a verifier loaded from disk (``load_verifier``). Completions may be plain strings or chat messages
 (a list of ``{"role", "content"}`` dicts, as TRL passes for conversational data).
 """
 
@@ -9,16 +10,9 @@ from __future__ import annotations
 
 import math
 
+from .base import completion_text
 from .training import solution_score, step_probabilities
 from .verifier import StepVerifier
-
-
-def _text(completion) -> str:
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, list) and completion and isinstance(completion[-1], dict):
-        return str(completion[-1].get("content", ""))
-    return str(completion)
 
 
 class VerifierReward:
@@ -35,8 +29,8 @@ class VerifierReward:
         self.__name__ = f"{verifier.kind}_reward"  # TRL logs rewards under the function's name
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
-        prompt_texts = [_text(p) for p in prompts]
-        texts = [_text(c) for c in completions]
+        prompt_texts = [completion_text(p) for p in prompts]
+        texts = [completion_text(c) for c in completions]
         probs = step_probabilities(
             self.verifier,
             self.tokenizer,

@@ -64,9 +64,10 @@ def canonical(obj: Any) -> Any:
     raise TypeError(f"stage argument of type {type(obj).__name__} cannot be hashed; pass config or results")
 
 
-@lru_cache(maxsize=256)
-def _outside_source(module: str) -> str:
-    """A hash of a stage function's module when it lives outside autoalign (a plugin's)."""
+def outside_source_digest(module: str) -> str:
+    """A hash of a module's source when it lives outside autoalign (a plugin's stage function, method or
+    overseer): part of a stage's key, so editing the plugin reruns its stages. Autoalign's own code is
+    in every key already (``code_version``), so its modules give ""."""
     import inspect
     import sys
 
@@ -87,7 +88,7 @@ def stage_key(name: str, fn: Callable, args: tuple, seed: int, resamples: int, c
             seed,
             resamples,
             code,
-            _outside_source(fn.__module__),
+            outside_source_digest(fn.__module__),
         ],
         sort_keys=True,
     )

@@ -27,17 +27,14 @@ overseer that judges another kind of text than the organism's reads n/a, with th
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import io
-import sys
-from pathlib import Path
 
 import torch
 
 from ...errors import UserError
 from ...overseers.base import Overseer, OverseerContext
 from ...registry import overseers
+from ...runtime.context import outside_source_digest
 from ...runtime.store import atomic_write_bytes
 from .lab import load_model, world_of
 
@@ -57,15 +54,8 @@ def needs_subject(cls: type) -> bool:
 
 
 def source_digest(cls: type) -> str:
-    """A hash of a plugin overseer's module, so that its stages rerun when its code changes (autoalign's
-    own code is in every stage's key already)."""
-    module = cls.__module__
-    if module.split(".")[0] == "autoalign":
-        return ""
-    try:
-        return hashlib.sha256(Path(inspect.getsourcefile(sys.modules[module])).read_bytes()).hexdigest()[:16]
-    except (TypeError, OSError, KeyError):
-        return ""
+    """A hash of a plugin overseer's module, so that its stages rerun when its code changes."""
+    return outside_source_digest(cls.__module__)
 
 
 def context(ctx, cfg, name: str, shared: dict, seed: int, subject=None) -> OverseerContext:
