@@ -11,7 +11,6 @@ from ..config import RunConfig, config_from_dict
 from ..config_io import read_yaml_mapping
 from ..endpoints import record_endpoints
 from ..errors import UserError
-from ..models.device import resolve_device
 from ..protocol import get_protocol
 from ..runtime.context import RunContext
 from ..runtime.store import RunStore, atomic_write_text, split_units
@@ -81,7 +80,7 @@ def execute_single(store: RunStore, cfg: RunConfig) -> dict:
         cfg.seed,
         cfg.threads,
         cfg.bootstrap_resamples,
-        device=resolve_device(cfg.device),
+        device=_device(cfg.device),
         dtype=cfg.dtype,
         providers=providers,
     )
@@ -98,3 +97,10 @@ def execute_single(store: RunStore, cfg: RunConfig) -> dict:
     write_report(store)
     store.event("run_finished")
     return metrics
+
+
+def _device(spec: str) -> str:
+    """The concrete device; imported here so that a config error never pays for importing transformers."""
+    from ..models.device import resolve_device
+
+    return resolve_device(spec)
