@@ -188,13 +188,13 @@ organisms:
   organisms: [liar]
   overseers: [prm, consistency, step_table]
   sizes: [micro]
-  base_steps: {micro: 150}
+  base_steps: {micro: 60}
   overseer_size: micro
-  overseer_steps: 60
-  verifier_steps: 15
-  verifier_problems: 40
-  test_problems: 30
-  liar: {steps: 40}
+  overseer_steps: 30
+  verifier_steps: 10
+  verifier_problems: 30
+  test_problems: 24
+  liar: {steps: 20}
 """
 
 
