@@ -55,9 +55,13 @@ def _finish(store, metrics: dict, as_json: bool, quiet: bool) -> None:
         typer.echo(f"pooled over seeds {seeds} (CIs resample seeds and problems)")
     sweep = store.file("sweep.json").exists()
     for label, group in metrics.items() if sweep else [("", metrics)]:
+        if label == "provenance":
+            continue
         if label:
             typer.echo(f"[{label}]")
         for name, results in group.items():
+            if name == "provenance":  # what the run was, not what it measured (``autoalign endpoints``)
+                continue
             try:
                 if name == "endpoints":
                     from .endpoints import summary_lines
@@ -121,7 +125,7 @@ def run(
                 raise UserError("give a config file (autoalign run CONFIG.yaml) or --resume RUN_DIR")
             extra = [f"ray_address={ray_address}", "executor=ray"] if ray_address else []
             cfg = load_config(config, list(set_) + extra)
-            store, _ = open_run(cfg, run_dir)
+            store, _ = open_run(cfg, run_dir, config_file=config)
         metrics = execute(store, cfg)
         _finish(store, metrics, as_json, quiet)
 
@@ -148,7 +152,7 @@ def demo(
             cfg = config_from_dict(read_yaml_mapping(path), str(path))
         folder = run_dir or Path("runs") / name
         try:
-            store, resumed = open_run(cfg, folder)
+            store, resumed = open_run(cfg, folder, config_file=path)
         except UserError:
             if not (folder / "config.yaml").exists():
                 raise  # not a run folder: never move a user's folder
@@ -157,7 +161,7 @@ def demo(
             folder.rename(kept)
             if not quiet and not as_json:
                 typer.echo(f"the demo changed; kept the previous run as {kept}", err=True)
-            store, resumed = open_run(cfg, folder)
+            store, resumed = open_run(cfg, folder, config_file=path)
         if resumed and not quiet and not as_json:
             typer.echo(f"reusing finished stages in {folder}", err=True)
         metrics = execute(store, cfg)
@@ -181,15 +185,59 @@ def report(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
 
 
 @app.command()
+def preregister(
+    config: Path = typer.Argument(..., help="Experiment config (YAML) whose endpoints to register."),
+    seeds: Optional[str] = typer.Option(
+        None, "--seeds", help="Seeds to run, e.g. 6,7,8,9,10 or 6-10 (default: seeds:)."
+    ),
+    replication: str = typer.Option(
+        "second-attempt",
+        "--replication",
+        help="If more seeds are added later: pooled (one test over all) or second-attempt (alone, at half the alpha).",
+    ),
+    supersede: bool = typer.Option(
+        False, "--supersede", help="Register fresh seeds; keep the old file as NAME.N.json."
+    ),
+    folder: Optional[Path] = typer.Option(
+        None, "--dir", help="Where registrations live (default: preregistered/ at the root of autoalign's checkout)."
+    ),
+) -> None:
+    """Write preregistered/CONFIG-NAME.json: endpoints, seeds, replication rule, science digest. Commit it
+    before the runs: only runs whose commit holds a matching registration are confirmatory."""
+    from .config import load_config
+    from .preregistration import FOLDER, parse_seeds, preregister, seed_span, source_checkout
+
+    def go():
+        cfg = load_config(config)
+        where = folder or (source_checkout() or Path.cwd()) / FOLDER
+        path, entry = preregister(config, cfg, parse_seeds(seeds) if seeds else None, replication, where, supersede)
+        typer.echo(
+            f"wrote {path}: {len(entry['endpoints'])} endpoints, seeds {seed_span(entry['seeds'])}, attempt "
+            f"{entry['attempt']} at alpha {entry['alpha']:g}, replication {entry['replication']}, "
+            f"science digest {entry['science_digest']}"
+        )
+        keep = f" {where / entry['supersedes']['file']}" if entry["supersedes"] else ""
+        typer.echo(f"commit it before any run:  git add {path}{keep} && git commit -m 'Pre-register {path.stem}'")
+        typer.echo(
+            f"then, from a clean tree:    autoalign run {config} --set seeds=[{','.join(map(str, entry['seeds']))}]"
+        )
+
+    _guard(go)
+
+
+@app.command()
 def endpoints(
     run_dirs: list[Path] = typer.Argument(..., help="Run folders (a fan-out's top folder pools its seeds)."),
     exploratory: bool = typer.Option(False, "--exploratory", help="Add the exploratory endpoints."),
 ) -> None:
-    """Print one markdown table of the pre-registered endpoints of several runs."""
+    """Print one markdown table of the pre-registered endpoints of several runs; the last column says
+    whether each run is confirmatory (its commit holds a matching registration) or exploratory, and why."""
+    from .preregistration import confirmatory, source_checkout
     from .report.endpoints import MARKDOWN_HEAD, endpoint_blocks, markdown_rows
 
     def go():
-        lines = list(MARKDOWN_HEAD)
+        repo = source_checkout()
+        lines = [MARKDOWN_HEAD[0] + " evidence |", MARKDOWN_HEAD[1] + " --- |"] + list(MARKDOWN_HEAD[2:])
         for folder in run_dirs:
             path = folder / "metrics.json"
             if not path.is_file():
@@ -201,8 +249,11 @@ def endpoints(
             blocks = endpoint_blocks(metrics)
             if not blocks:
                 raise UserError(f"{path}: no endpoints block (the config declares no endpoints)")
+            ok, why = confirmatory(metrics, repo)
+            evidence = f"confirmatory: {why}" if ok else f"exploratory: {why}"
             for label, block in blocks:
-                lines += markdown_rows(f"{folder.name}{' ' + label if label else ''}", block, exploratory)
+                rows = markdown_rows(f"{folder.name}{' ' + label if label else ''}", block, exploratory)
+                lines += [f"{row} {evidence} |" if row.startswith("|") else row for row in rows]
         typer.echo("\n".join(lines))
 
     _guard(go)

@@ -69,7 +69,7 @@ def hierarchical_resamples(
     units_per_seed: list[list[float]], n_resamples: int = 2000, seed: int = 0
 ) -> tuple[float, np.ndarray]:
     """The point estimate and the bootstrap distribution behind ``hierarchical_bootstrap`` (the
-    same draws for the same seed), for tests read off that distribution (``endpoints.py``)."""
+    same draws for the same seed). A CI, not a test: endpoints are tested over seeds (``seed_t_test``)."""
     groups = [np.asarray(u, dtype=float) for u in units_per_seed if len(u)]
     if not groups:
         raise ValueError("hierarchical_bootstrap needs at least one non-empty seed")
@@ -94,6 +94,50 @@ def mean_resamples(values, n_resamples: int = 2000, seed: int = 0) -> tuple[floa
         raise ValueError("bootstrap_ci needs at least one value")
     idx = np.random.default_rng(seed).integers(0, x.size, size=(n_resamples, x.size))
     return float(x.mean()), x[idx].mean(axis=1)
+
+
+def seed_t_test(per_seed, threshold: float = 0.0, direction: str = "greater", level: float = 0.95) -> dict:
+    """One-sided one-sample t-test of per-seed values against ``threshold``, with its t-interval.
+
+    The seed is the unit of replication: each value is one independently trained run's estimate
+    (its mean over its own test items, or a number such as an AUROC), so the spread over seeds
+    already carries each seed's item noise once. ``direction`` is the alternative (``greater``:
+    the mean over seeds is above ``threshold``). Vectorised over leading axes: ``per_seed`` has
+    shape ``(..., n_seeds)`` and every returned array has the leading shape (plain floats for 1-D).
+
+    Returns ``{"mean", "ci_low", "ci_high", "sd", "t", "p", "df", "n"}``: the two-sided ``level``
+    t-interval over seeds, and the one-sided p (``scipy.stats.ttest_1samp``). Where the seeds do not
+    vary (every value equal, to rounding) the t statistic is undefined and ``t`` and ``p`` are NaN:
+    a constant is no evidence about the spread, so it is never a small p. Needs two seeds or more.
+    """
+    import warnings
+
+    from scipy import stats
+
+    if direction not in ("greater", "less"):
+        raise ValueError(f"direction must be 'greater' or 'less', not {direction!r}")
+    x = np.asarray(per_seed, dtype=float)
+    n = x.shape[-1] if x.ndim else 0
+    if n < 2:
+        raise ValueError("a seed-level test needs at least two seeds")
+    mean = x.mean(axis=-1)
+    sd = x.std(axis=-1, ddof=1)
+    constant = np.ptp(x, axis=-1) <= 1e-9 * np.maximum(1.0, np.abs(mean))
+    with warnings.catch_warnings():  # nearly identical seeds: scipy warns; they are NaN below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.ttest_1samp(x, threshold, axis=-1, alternative=direction)
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n)
+    out = {
+        "mean": mean,
+        "ci_low": mean - half,
+        "ci_high": mean + half,
+        "sd": sd,
+        "t": np.where(constant, np.nan, res.statistic),
+        "p": np.where(constant, np.nan, res.pvalue),
+    }
+    if x.ndim == 1:
+        out = {k: float(v) for k, v in out.items()}
+    return {**out, "df": n - 1, "n": n}
 
 
 def seed_bootstrap(values: list[float], n_resamples: int = 2000, seed: int = 0) -> Estimate:

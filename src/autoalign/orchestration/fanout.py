@@ -17,9 +17,10 @@ where the sub-runs recorded per-problem values, or over seeds alone where a stat
 per-problem values (AUROC, Elo). Other numbers are averaged over seeds; a value the seeds agree on
 is kept; anything else (an estimate in one seed and none in another) is listed per seed, unpooled.
 
-Pre-registered endpoints (``endpoints:``, see ``endpoints.py``) are judged on the pooled
-distribution: per-seed values, the pooled CI, a one-sided p and Holm's correction within each
-family, under ``endpoints`` in the pooled ``metrics.json`` (per sweep point with a sweep).
+Pre-registered endpoints (``endpoints:``, see ``endpoints.py``) are judged over the seeds:
+per-seed values, a one-sided t-test with its t-interval and Holm's correction within each family,
+under ``endpoints`` in the pooled ``metrics.json`` (per sweep point with a sweep). Its ``provenance``
+(``preregistration.py``) is the fan-out's own, with every seed's commit beside it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..config_io import _set_dotted
 from ..endpoints import evaluate_endpoints, without_endpoints
 from ..errors import UserError
 from ..measures import hierarchical_bootstrap, seed_bootstrap
+from ..preregistration import START_FILE, fanout_provenance, without_provenance
 from ..runtime.store import RunStore, atomic_write_json
 from .report import write_report
 from .runner import execute_single, open_run
@@ -73,7 +75,7 @@ def expand(cfg: RunConfig, run_dir: Path) -> list[Task]:
     return tasks
 
 
-def run_task(folder: str, config: dict, threads: int, quiet: bool = False) -> dict:
+def run_task(folder: str, config: dict, threads: int, quiet: bool = False, config_file: str | None = None) -> dict:
     """One sub-run, start to finish (or resumed): what every executor calls."""
     import torch
 
@@ -85,7 +87,7 @@ def run_task(folder: str, config: dict, threads: int, quiet: bool = False) -> di
     torch.set_num_threads(threads)
     if quiet:  # runs side by side would interleave their progress bars
         set_progress(False)
-    store, _ = open_run(cfg, folder)
+    store, _ = open_run(cfg, folder, config_file=config_file)
     try:
         return execute_single(store, cfg)
     finally:
@@ -110,9 +112,9 @@ def thread_plan(n_tasks: int, workers: int, threads: int) -> list[int]:
     return plan
 
 
-def run_tasks(cfg: RunConfig, tasks: list[Task]) -> list[dict]:
+def run_tasks(cfg: RunConfig, tasks: list[Task], config_file: str | None = None) -> list[dict]:
     if cfg.executor == "serial":
-        return [run_task(t.folder, t.config, cfg.threads) for t in tasks]
+        return [run_task(t.folder, t.config, cfg.threads, False, config_file) for t in tasks]
     workers = _workers(cfg, len(tasks))
     per = max(1, cfg.threads // workers)
     if cfg.executor == "process":
@@ -127,12 +129,13 @@ def run_tasks(cfg: RunConfig, tasks: list[Task]) -> list[dict]:
                     [t.config for t in tasks],
                     thread_plan(len(tasks), workers, cfg.threads),
                     [True] * len(tasks),
+                    [config_file] * len(tasks),
                 )
             )
-    return _run_on_ray(cfg, tasks, per)
+    return _run_on_ray(cfg, tasks, per, config_file)
 
 
-def _run_on_ray(cfg: RunConfig, tasks: list[Task], per: int) -> list[dict]:
+def _run_on_ray(cfg: RunConfig, tasks: list[Task], per: int, config_file: str | None) -> list[dict]:
     try:
         import ray
     except ImportError:
@@ -146,7 +149,7 @@ def _run_on_ray(cfg: RunConfig, tasks: list[Task], per: int) -> list[dict]:
         started = True
     try:
         remote = ray.remote(num_cpus=per)(run_task)
-        return ray.get([remote.remote(t.folder, t.config, per, True) for t in tasks])
+        return ray.get([remote.remote(t.folder, t.config, per, True, config_file) for t in tasks])
     finally:
         if started:
             ray.shutdown()
@@ -183,10 +186,18 @@ def pool_metrics(per_seed: list[dict], units: list[dict], seeds: list[int], n_re
     return walk(per_seed, "")
 
 
+def _config_file(store: RunStore) -> str | None:
+    """The config file the fan-out was started from, for its sub-runs' provenance."""
+    try:
+        return json.loads(store.file(START_FILE).read_text()).get("config_file")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def execute_fanout(store: RunStore, cfg: RunConfig) -> dict:
     tasks = expand(cfg, store.path.resolve())  # absolute: Ray workers do not share our working directory
     store.event("fanout_started", tasks=len(tasks), executor=cfg.executor)
-    run_tasks(cfg, tasks)
+    run_tasks(cfg, tasks, _config_file(store))
     pooled: dict = {}
     labels = list(dict.fromkeys(t.label for t in tasks))
     for label in labels:
@@ -198,10 +209,10 @@ def execute_fanout(store: RunStore, cfg: RunConfig) -> dict:
                 "must be on a file system every node shares)"
             )
         subs = [RunStore(t.folder) for t in group]
-        per_seed = [without_endpoints(s.metrics) for s in subs]  # each sub-run judged its own seed alone
+        per_seed = [without_provenance(without_endpoints(s.metrics)) for s in subs]  # each judged its seed alone
         units, seeds = [s.units for s in subs], [t.seed for t in group]
         tree = pool_metrics(per_seed, units, seeds, cfg.bootstrap_resamples, seed=cfg.seed)
-        if cfg.endpoints:  # the same bootstrap draws as the pooled estimates above
+        if cfg.endpoints:  # a t-test over the same per-seed values (endpoints.py)
             tree["endpoints"] = evaluate_endpoints(
                 cfg.endpoints, per_seed, units, seeds, cfg.bootstrap_resamples, seed=cfg.seed
             )
@@ -209,6 +220,7 @@ def execute_fanout(store: RunStore, cfg: RunConfig) -> dict:
             pooled[label] = tree
         else:
             pooled = tree
+    pooled["provenance"] = fanout_provenance(store.path, cfg, [RunStore(t.folder).metrics for t in tasks])
     atomic_write_json(store.file("metrics.json"), pooled, sort_keys=False)
     atomic_write_json(store.file("seeds.json"), cfg.seeds or [cfg.seed])
     if cfg.sweep:

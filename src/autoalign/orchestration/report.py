@@ -68,7 +68,7 @@ def write_report(store: RunStore) -> Path:
             "estimate is the mean over seeds; its CI resamples seeds and problems within seeds.</p>"
         )
     sweep = store.file("sweep.json").exists()
-    groups = metrics.items() if sweep else [("", metrics)]
+    groups = [(k, v) for k, v in metrics.items() if k != "provenance"] if sweep else [("", metrics)]
     for label, group in groups:
         if label:
             parts.append(f"<h2>Sweep point <code>{html.escape(label)}</code></h2>")

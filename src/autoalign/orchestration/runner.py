@@ -11,6 +11,7 @@ from ..config import RunConfig, config_from_dict
 from ..config_io import read_yaml_mapping
 from ..endpoints import record_endpoints
 from ..errors import UserError
+from ..preregistration import record_provenance, record_run_start
 from ..protocol import get_protocol
 from ..runtime.context import RunContext
 from ..runtime.store import RunStore, atomic_write_text, split_units
@@ -29,10 +30,13 @@ def _first_difference(a: dict, b: dict, prefix: str = "") -> str | None:
     return None
 
 
-def open_run(cfg: RunConfig, run_dir: str | Path | None, runs_root: str | Path = "runs") -> tuple[RunStore, bool]:
+def open_run(
+    cfg: RunConfig, run_dir: str | Path | None, runs_root: str | Path = "runs", config_file: str | Path | None = None
+) -> tuple[RunStore, bool]:
     """A run folder for ``cfg``: new, or the same run again (resumed) if it holds the same config.
 
-    Returns ``(store, resumed)``. A folder holding a different config is never overwritten.
+    Returns ``(store, resumed)``. A folder holding a different config is never overwritten. A new
+    folder records the code's commit and the config file it came from (``preregistration.py``).
     """
     if run_dir is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -58,6 +62,7 @@ def open_run(cfg: RunConfig, run_dir: str | Path | None, runs_root: str | Path =
         raise UserError(f"{run_dir}: folder exists and is not an autoalign run; choose another --run-dir")
     store = RunStore(run_dir)
     atomic_write_text(saved, cfg.to_yaml())
+    record_run_start(run_dir, config_file)
     store.event("run_created", config_digest=cfg.digest())
     return store, False
 
@@ -93,7 +98,8 @@ def execute_single(store: RunStore, cfg: RunConfig) -> dict:
         if spec.results is not None:
             spec.results.model_validate(split_units(results)[0])  # typed results: fail loudly, here
         metrics = store.write_results(name, results)
-    metrics = record_endpoints(store, cfg)  # after every protocol: endpoints may span several
+    record_endpoints(store, cfg)  # after every protocol: endpoints may span several
+    metrics = record_provenance(store, cfg)  # commit, clean tree, science digest, seeds
     write_report(store)
     store.event("run_finished")
     return metrics
