@@ -13,6 +13,18 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+def pip_install_target(package, site) -> dict:
+    """Install the package folder ``package`` with pip into the folder ``site`` (pip writes its entry
+    points, as for a user) and return an environment whose Python sees it."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
+    r = subprocess.run(cmd + ["--target", str(site), str(package)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+
+
 @pytest.fixture(autouse=True)
 def _threads():
     torch.set_num_threads(2)

@@ -11,13 +11,13 @@ names the plugin: the last test checks that.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import pip_install_target
 
 HERE = Path(__file__).parent
 SRC = HERE.parent / "src" / "autoalign"
@@ -28,26 +28,8 @@ def plugin_env(tmp_path_factory):
     root = tmp_path_factory.mktemp("plugin")
     shutil.copytree(HERE / "outside_plugin", root / "pkg")
     site = root / "site"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(root / "pkg"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
+    env = pip_install_target(root / "pkg", site)
     assert (next(site.glob("graph_walk_lab-*.dist-info")) / "entry_points.txt").read_text().count("autoalign.plugins")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
     return root, env
 
 

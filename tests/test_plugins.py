@@ -7,6 +7,8 @@ import subprocess
 import sys
 import textwrap
 
+from conftest import pip_install_target
+
 PLUGIN = '''
 """A plugin: the parity world (is the sum of the digits even?) and a protocol that measures a rule."""
 import random
@@ -187,26 +189,7 @@ def test_outside_provider_is_found_on_every_lookup_path(tmp_path):
         echo = "echo_provider"
     """)
     )
-    site = tmp_path / "site"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(pkg),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    env = pip_install_target(pkg, tmp_path / "site")
     r = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
