@@ -9,16 +9,20 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo demo-quick test lint test-slow bench clean
 
+# --no-compile: pip would byte-compile every file of torch, transformers and ray (about 90 s here);
+# Python compiles the modules a run imports, once, on first import instead.
+PIP := $(BIN)/python -m pip install --quiet --no-compile
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PIP) --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
 	# bubblewrap: the organisms' tool sandbox (without it those tests skip and the organisms run stops with a clear error)
 	command -v bwrap >/dev/null || apt-get install -y -q bubblewrap || (apt-get update -q && apt-get install -y -q bubblewrap) \
 		|| echo "warning: could not install bubblewrap (Debian package); the organisms experiment needs it"
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench,trl,ray,serve]"
+	$(BIN)/python -c "import torch" 2>/dev/null || $(PIP) "$(TORCH)"
+	$(PIP) -e ".[dev,bench,trl,ray,serve]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -33,10 +37,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 
-# Lint first, then unit tests (seconds), then the science checks (minutes).
+# Lint first, then unit tests (seconds), then the science checks (minutes). Two pytest-xdist workers
+# with one torch thread each (tests/conftest.py): on 2 cores about 1.6x two threads in turn.
+# XDIST=0 runs everything in one process.
+XDIST ?= 2
+PYTEST := $(BIN)/python -m pytest -q $(if $(filter-out 0,$(XDIST)),-n $(XDIST) --dist worksteal)
+
 test: lint
-	$(BIN)/python -m pytest -q --durations=10 -m "not slow and not science"
-	$(BIN)/python -m pytest -q --durations=30 -m "science and not slow"
+	$(PYTEST) --durations=10 -m "not slow and not science"
+	$(PYTEST) --durations=30 -m "science and not slow"
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

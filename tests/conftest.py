@@ -5,6 +5,14 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# Under pytest-xdist (`make test` runs two workers on two cores) every test and every run it starts
+# uses one torch thread, so that the workers never oversubscribe the cores (two threads per job on a
+# loaded core made training several times slower); the in-process tests get the same.
+TEST_THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
+if TEST_THREADS == 1:
+    os.environ["AUTOALIGN_THREADS"] = "1"
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 # CI replays a fixed set of generated examples (reproducible); elsewhere hypothesis keeps searching.
 from hypothesis import settings  # noqa: E402
 
@@ -27,7 +35,7 @@ def pip_install_target(package, site) -> dict:
 
 @pytest.fixture(autouse=True)
 def _threads():
-    torch.set_num_threads(2)
+    torch.set_num_threads(TEST_THREADS)
     from autoalign.runtime.progress import set_progress
 
     set_progress(False)
@@ -69,7 +77,19 @@ SCIENCE = {
 SCIENCE_TESTS = {"test_digits_debate_run_lifts_the_judge", "test_facts_run_has_protocols_and_elo"}
 
 
+# The longest checks start first, so that two workers finish together (the rest fill in around them).
+LONGEST_FIRST = [
+    "test_briefly_trained_critic_catches_planted_flaws_and_an_untrained_one_does_not",
+    "test_kill_mid_training_then_resume_matches_uninterrupted_run",
+    "test_side_by_side_stages_survive_sigkill",
+    "test_seeds_on_a_process_pool_match_serial",
+    "test_amplification_runs_end_to_end_and_its_targets_improve",
+]
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in SCIENCE or item.originalname in SCIENCE_TESTS:
             item.add_marker(pytest.mark.science)
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.originalname, len(rank)))  # stable: the rest keep their order

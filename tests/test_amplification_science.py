@@ -11,7 +11,7 @@ def test_amplification_runs_end_to_end_and_its_targets_improve(tmp_path):
         "configs/amplification.yaml",
         [
             "bootstrap_resamples=200",
-            "amplification.tasks=[sequential_assignments,union_find]",
+            "amplification.tasks=[sequential_assignments]",  # union_find: no check here (see below)
             "amplification.sizes=[3,4]",
             "amplification.steps=300",
             "amplification.eval_every=100",

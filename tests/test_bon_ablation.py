@@ -7,6 +7,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from conftest import TEST_THREADS
 
 from autoalign.measures import auroc_ci
 from autoalign.models import build_char_tokenizer, build_model
@@ -182,7 +183,7 @@ WORLD = ArithmeticConfig(min_steps=1, max_steps=2)
 
 @pytest.fixture(scope="module")
 def micro():
-    torch.set_num_threads(2)
+    torch.set_num_threads(TEST_THREADS)
     tok = build_char_tokenizer()
     rng = random.Random(0)
     examples = []

@@ -125,3 +125,15 @@ def test_every_shipped_and_demo_config_loads():
     for path in paths:
         cfg = load_config(str(path), [])
         assert cfg.name, path.name
+
+
+def test_threads_default_to_autoalign_threads_and_a_bad_value_is_one_line(monkeypatch):
+    monkeypatch.setenv("AUTOALIGN_THREADS", "3")
+    assert load_config("configs/generator.yaml").threads == 3
+    assert load_config("configs/generator.yaml", ["threads=1"]).threads == 1  # the config still wins
+    monkeypatch.delenv("AUTOALIGN_THREADS")
+    assert load_config("configs/generator.yaml").threads == 2
+    for bad in ("two", "0", "-1"):
+        monkeypatch.setenv("AUTOALIGN_THREADS", bad)
+        with pytest.raises(UserError, match="AUTOALIGN_THREADS: expected a whole number"):
+            load_config("configs/generator.yaml")

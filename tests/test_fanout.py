@@ -10,9 +10,15 @@ import pytest
 from autoalign.measures import bootstrap_ci, hierarchical_bootstrap
 from autoalign.orchestration.fanout import pool_metrics, thread_plan
 
+# The fan-out's machinery, not the science: the smallest run that still trains a judge per seed
+# (the optional ablation, planning and long-walk stages off).
 FACTS = [
-    "debate_facts.judge_train_questions=400",
-    "debate_facts.test_questions=60",
+    "debate_facts.judge_train_questions=300",
+    "debate_facts.test_questions=40",
+    "debate_facts.calibration_questions=20",
+    "debate_facts.ablation_questions=0",
+    "debate_facts.planning_questions=0",
+    "debate_facts.long_walk_hops=0",
     "debate_facts.tournament_strengths=[]",
     "bootstrap_resamples=200",
 ]
@@ -108,6 +114,8 @@ def _fanout(tmp_path, executor):
             "--set",
             f"executor={executor}",
             "--set",
+            "threads=2",  # two workers of one thread each (a serial run: its seeds in turn on two)
+            "--set",
             ENDPOINT,
             *[x for kv in FACTS for x in ("--set", kv)],
         ],
@@ -193,9 +201,11 @@ def test_process_executor_with_side_by_side_stages_inside_finishes(tmp_path):
             "--set",
             "threads=4",
             "--set",
-            "debate_digits.judge_steps=200",
+            "debate_digits.ks=[4]",
             "--set",
-            "debate_digits.test_images=20",
+            "debate_digits.judge_steps=100",
+            "--set",
+            "debate_digits.test_images=10",
             "--set",
             "debate_digits.search=greedy",
             "--set",

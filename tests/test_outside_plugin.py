@@ -184,9 +184,7 @@ def test_the_organisms_table_shows_the_outside_overseer_beside_the_built_ins(plu
     root, env = plugin_env
     config = root / "organisms.yaml"
     config.write_text(ORGANISMS)
-    r = autoalign(
-        env, "run", str(config), "--run-dir", str(root / "runs" / "organisms"), "--json", "--set", "threads=2"
-    )
+    r = autoalign(env, "run", str(config), "--run-dir", str(root / "runs" / "organisms"), "--json")
     assert r.returncode == 0, r.stderr[-3000:]
     liar = json.loads(r.stdout)["metrics"]["organisms"]["liar"]
     for column in ("prm", "consistency", "step_table"):

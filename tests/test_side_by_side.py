@@ -8,28 +8,31 @@ import subprocess
 import sys
 import time
 
+# The stages' machinery, not the science: the smallest best-of-N run whose PRM and ORM train side by
+# side (two threads: two workers of one each).
 TINY_BEST_OF_N = [
+    "threads=2",
     "generator.size=tiny",
-    "generator.train_steps=200",
-    "generator.eval_every=100",
-    "generator.eval_problems=32",
+    "generator.train_steps=60",
+    "generator.eval_every=60",
+    "generator.eval_problems=16",
     "generator.lr=0.005",
     "generator.target_accuracy=null",
     "world.min_steps=1",
     "world.max_steps=2",
     "best_of_n.worlds=[arithmetic]",
-    "best_of_n.train_problems=120",
+    "best_of_n.train_problems=48",
     "best_of_n.train_samples_per_problem=4",
-    "best_of_n.test_problems=40",
-    "best_of_n.pool_size=8",
-    "best_of_n.n_values=[1,2,4,8]",
-    "best_of_n.subsets=50",
-    "best_of_n.verifier.steps=60",
+    "best_of_n.test_problems=16",
+    "best_of_n.pool_size=4",
+    "best_of_n.n_values=[1,2,4]",
+    "best_of_n.subsets=20",
+    "best_of_n.verifier.steps=40",
     "best_of_n.verifier.batch_size=32",
     "best_of_n.verifier.weak_baseline=false",
     "best_of_n.verifier.ablation=false",
     "best_of_n.active_learning.enabled=false",
-    "bootstrap_resamples=200",
+    "bootstrap_resamples=100",
 ]
 
 

@@ -5,6 +5,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from conftest import TEST_THREADS
 from sklearn.metrics import roc_auc_score
 
 from autoalign.errors import UserError
@@ -35,7 +36,7 @@ WORLD = ArithmeticConfig(min_steps=1, max_steps=2)
 @pytest.fixture(scope="module")
 def backbone():
     """A tiny generator trained briefly on gold solutions (about 15 s)."""
-    torch.set_num_threads(2)
+    torch.set_num_threads(TEST_THREADS)
     tok = build_char_tokenizer()
     lm = build_model("llama", "tiny", tok, 0)
     train_lm(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +23,17 @@ from .config_io import apply_overrides, one_line, read_yaml_mapping, show  # noq
 from .endpoints import Endpoint, check_endpoints
 from .errors import UserError
 from .protocol import Section
+
+
+def default_threads() -> int:
+    """A run's torch threads when its config names none: ``$AUTOALIGN_THREADS`` (e.g. 1 on a machine
+    shared with other jobs, where two threads per job would oversubscribe the cores), else 2."""
+    raw = os.environ.get("AUTOALIGN_THREADS", "").strip()
+    if not raw:
+        return 2
+    if not raw.isdigit() or int(raw) < 1:
+        raise UserError(f"AUTOALIGN_THREADS: expected a whole number of threads >= 1, got {raw!r}")
+    return int(raw)
 
 
 class RunConfig(Section):
@@ -43,7 +55,11 @@ class RunConfig(Section):
     )
     workers: int | None = Field(None, ge=1, description="Runs at once (default: as many as cores).")
     ray_address: str | None = Field(None, description="A Ray cluster's address (default: a local Ray).")
-    threads: int = Field(2, ge=1, description="torch threads in all (divided among parallel work).")
+    threads: int = Field(
+        default_factory=lambda: default_threads(),
+        ge=1,
+        description="torch threads in all (divided among parallel work); default: $AUTOALIGN_THREADS, else 2.",
+    )
     device: str = Field(
         "auto", description="auto (a CUDA GPU if torch sees one, then MPS, else CPU), cpu, cuda, cuda:N or mps."
     )

@@ -8,17 +8,24 @@ real Hugging Face checkpoint folder alike. Loading never touches the network.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import torch
-import transformers
-from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, LlamaConfig
 
 from ..errors import UserError
 
-# Our own progress bars describe the work; the library's per-shard bars only add noise.
-transformers.utils.logging.disable_progress_bar()
-transformers.utils.logging.set_verbosity_error()
+
+@cache
+def transformers_lib():
+    """transformers, imported on first use: it adds about 3 s to every process that imports it, and a
+    config check, a report or a CLI error need no model. Our own progress bars describe the work; the
+    library's per-shard bars only add noise."""
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    return transformers
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,7 @@ MAX_POSITIONS = 256
 def build_config(arch: str, size: str, vocab_size: int, pad_id: int, eos_id: int):
     s = SIZES[size]
     if arch == "llama":
-        return LlamaConfig(
+        return transformers_lib().LlamaConfig(
             vocab_size=vocab_size,
             hidden_size=s.d_model,
             intermediate_size=s.d_ff,
@@ -56,7 +63,7 @@ def build_config(arch: str, size: str, vocab_size: int, pad_id: int, eos_id: int
             attention_dropout=0.0,
         )
     if arch == "gpt2":
-        return GPT2Config(
+        return transformers_lib().GPT2Config(
             vocab_size=vocab_size,
             n_embd=s.d_model,
             n_layer=s.n_layers,
@@ -77,7 +84,7 @@ def build_model(arch: str, size: str, tokenizer, seed: int):
     """A freshly initialised causal LM (initialisation fixed by ``seed``)."""
     config = build_config(arch, size, len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id)
     torch.manual_seed(seed)
-    return AutoModelForCausalLM.from_config(config)
+    return transformers_lib().AutoModelForCausalLM.from_config(config)
 
 
 def count_parameters(model) -> int:
@@ -89,10 +96,10 @@ def load_pretrained(path: str | Path):
     path = Path(path)
     if not (path / "config.json").exists():
         raise UserError(f"{path}: not a model folder (no config.json)")
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    tokenizer = transformers_lib().AutoTokenizer.from_pretrained(path, local_files_only=True)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+    model = transformers_lib().AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
     model.eval()
     return model, tokenizer

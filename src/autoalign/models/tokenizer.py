@@ -8,9 +8,14 @@ in ``PreTrainedTokenizerFast``, so ``AutoTokenizer.from_pretrained`` loads it li
 from __future__ import annotations
 
 import string
+from typing import TYPE_CHECKING
 
 from tokenizers import Tokenizer, decoders, models
-from transformers import PreTrainedTokenizerFast
+
+from .lm import transformers_lib
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
 # Digits and arithmetic first; letters and punctuation leave room for later worlds (critiques, facts).
@@ -24,6 +29,6 @@ def build_char_tokenizer(alphabet: str = ALPHABET) -> PreTrainedTokenizerFast:
     core = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token=UNK))
     core.add_special_tokens(specials)
     core.decoder = decoders.Fuse()
-    return PreTrainedTokenizerFast(
+    return transformers_lib().PreTrainedTokenizerFast(
         tokenizer_object=core, pad_token=PAD, eos_token=EOS, unk_token=UNK, padding_side="left"
     )

@@ -7,16 +7,34 @@ that a run killed while a report is written never leaves half an image.
 from __future__ import annotations
 
 import io
+from functools import cache
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ..runtime.store import atomic_write_bytes  # noqa: E402
+from ..runtime.store import atomic_write_bytes
 
 __all__ = ["plt", "save_figure"]
+
+
+@cache
+def _pyplot():
+    """matplotlib.pyplot on Agg, imported on first use (about 1 s that a run without a report,
+    a config check or a CLI error need not pay)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+
+    return matplotlib.pyplot
+
+
+class _Pyplot:
+    """``plt``: stands for matplotlib.pyplot and imports it on the first attribute read."""
+
+    def __getattr__(self, name: str):
+        return getattr(_pyplot(), name)
+
+
+plt = _Pyplot()
 
 
 def save_figure(fig, path: Path) -> Path:
