@@ -10,8 +10,11 @@ STAMP := $(VENV)/.installed
 .PHONY: demo demo-quick test lint test-slow bench clean
 
 # --no-compile: pip would byte-compile every file of torch, transformers and ray (about 90 s here);
-# Python compiles the modules a run imports, once, on first import instead.
+# Python compiles the modules a run imports, once, on first import instead. That needs Python to
+# write its bytecode cache, which some sandboxes turn off (PYTHONDONTWRITEBYTECODE=1): without it
+# every process would compile torch afresh.
 PIP := $(BIN)/python -m pip install --quiet --no-compile
+unexport PYTHONDONTWRITEBYTECODE
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
