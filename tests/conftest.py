@@ -42,16 +42,18 @@ def _threads():
     yield
 
 
+# The kill-and-resume machinery, not the science (test_verifiers checks that a briefly trained tiny
+# generator is far above chance): long enough to be killed between checkpoints.
 TINY_RUN = [
     "generator.size=tiny",
-    "generator.train_steps=300",
-    "generator.eval_every=100",
+    "generator.train_steps=100",
+    "generator.eval_every=50",
     "generator.checkpoint_every=25",
-    "generator.eval_problems=32",
+    "generator.eval_problems=16",
     "generator.lr=0.005",
     "world.min_steps=1",
     "world.max_steps=2",
-    "sampling.test_problems=60",
+    "sampling.test_problems=30",
     "sampling.samples_per_problem=2",
     "bootstrap_resamples=200",
 ]

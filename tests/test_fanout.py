@@ -97,33 +97,19 @@ def test_a_last_round_short_of_workers_gets_every_thread():
     assert thread_plan(6, 4, 8) == [2, 2, 2, 2, 4, 4]
 
 
+def _run(config, run_dir, *flags, sets=()):
+    """``autoalign run CONFIG --run-dir RUN_DIR FLAGS --set ...`` in a subprocess; asserts it succeeded."""
+    cmd = [sys.executable, "-m", "autoalign", "run", config, "--run-dir", str(run_dir), *flags]
+    r = subprocess.run(cmd + [x for kv in sets for x in ("--set", kv)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+
 def _fanout(tmp_path, executor):
     run_dir = tmp_path / executor
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "autoalign",
-            "run",
-            "configs/debate_facts.yaml",
-            "--run-dir",
-            str(run_dir),
-            "--json",
-            "--set",
-            "seeds=[0,1,2]",
-            "--set",
-            f"executor={executor}",
-            "--set",
-            "threads=2",  # two workers of one thread each (a serial run: its seeds in turn on two)
-            "--set",
-            ENDPOINT,
-            *[x for kv in FACTS for x in ("--set", kv)],
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert r.returncode == 0, r.stderr[-3000:]
+    # threads=2: two workers of one thread each (a serial run: its seeds in turn on two)
+    sets = ["seeds=[0,1,2]", f"executor={executor}", "threads=2", ENDPOINT, *FACTS]
+    r = _run("configs/debate_facts.yaml", run_dir, "--json", sets=sets)
     metrics = json.loads(r.stdout)["metrics"]
     debate = metrics["debate_facts"]["facts"]["debate"]
     assert debate["seeds"] == [0, 1, 2] and len(debate["per_seed"]) == 3
@@ -155,24 +141,7 @@ def test_seeds_on_ray(tmp_path):
 
 def test_sweep_runs_every_point_and_reports_each(tmp_path):
     run_dir = tmp_path / "sweep"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "autoalign",
-            "run",
-            "configs/debate_facts.yaml",
-            "--run-dir",
-            str(run_dir),
-            "--set",
-            "sweep={debate_facts.rounds: [1, 3]}",
-            *[x for kv in FACTS for x in ("--set", kv)],
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert r.returncode == 0, r.stderr[-3000:]
+    r = _run("configs/debate_facts.yaml", run_dir, sets=["sweep={debate_facts.rounds: [1, 3]}", *FACTS])
     assert "[debate_facts.rounds=1]" in r.stdout and "[debate_facts.rounds=3]" in r.stdout
     metrics = json.loads((run_dir / "metrics.json").read_text())
     one, three = (metrics[f"debate_facts.rounds={k}"]["debate_facts"]["facts"]["debate"] for k in (1, 3))
@@ -184,39 +153,8 @@ def test_process_executor_with_side_by_side_stages_inside_finishes(tmp_path):
     """Sub-runs with two threads each run their own stages side by side (a pool inside a pool
     worker): the fan-out must still finish (the inner pool is shut down with its sub-run)."""
     run_dir = tmp_path / "nested"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "autoalign",
-            "run",
-            "configs/debate_digits.yaml",
-            "--run-dir",
-            str(run_dir),
-            "--quiet",
-            "--set",
-            "seeds=[0,1]",
-            "--set",
-            "executor=process",
-            "--set",
-            "threads=4",
-            "--set",
-            "debate_digits.ks=[4]",
-            "--set",
-            "debate_digits.judge_steps=100",
-            "--set",
-            "debate_digits.test_images=10",
-            "--set",
-            "debate_digits.search=greedy",
-            "--set",
-            "debate_digits.random_draws=2",
-            "--set",
-            "bootstrap_resamples=100",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert r.returncode == 0, r.stderr[-3000:]
+    digits = ["ks=[4]", "judge_steps=100", "test_images=10", "search=greedy", "random_draws=2"]
+    sets = ["seeds=[0,1]", "executor=process", "threads=4", "bootstrap_resamples=100"]
+    _run("configs/debate_digits.yaml", run_dir, "--quiet", sets=sets + [f"debate_digits.{kv}" for kv in digits])
     pooled = json.loads((run_dir / "metrics.json").read_text())["debate_digits"]["debate"]["k4"]["honest_win"]
     assert len(pooled["per_seed"]) == 2

@@ -51,7 +51,3 @@ def test_kill_mid_training_then_resume_matches_uninterrupted_run(tmp_path):
     r = subprocess.run(cli("run", "--resume", str(killed), "--quiet"), timeout=600)
     assert r.returncode == 0
     assert json.loads((killed / "metrics.json").read_text()) == resumed
-
-    # science check: even this tiny, briefly trained generator is far above chance (about 1%)
-    accuracy = reference["generator"]["accuracy"]
-    assert accuracy["mean"] > 0.15 and accuracy["ci_low"] > 0.05

@@ -9,7 +9,7 @@ from conftest import TEST_THREADS
 from sklearn.metrics import roc_auc_score
 
 from autoalign.errors import UserError
-from autoalign.models import TrainConfig, build_char_tokenizer, build_model, train_lm
+from autoalign.models import TrainConfig, build_char_tokenizer, build_model, sample_solutions, train_lm
 from autoalign.overseers import (
     StepVerifier,
     VerifierReward,
@@ -46,6 +46,23 @@ def backbone():
         TrainConfig(steps=250, lr=5e-3, warmup_steps=20),
     )
     return lm, tok
+
+
+def greedy_accuracy(lm, tok, n: int = 100) -> float:
+    """Greedy accuracy on held-out problems (seed 7; the backbone trained on seeds 1000+)."""
+    world, problems = make_world("arithmetic", WORLD), generate(7, n, WORLD)
+    texts = sample_solutions(lm, tok, [p.prompt for p in problems], temperature=0.0, max_new_tokens=48)
+    return float(np.mean([world.check(p, t).correct for p, t in zip(problems, texts)]))
+
+
+def test_briefly_trained_generator_is_far_above_chance(backbone):
+    """The science check under every overseer here: 250 steps on gold 1-2 step chains teach a tiny
+    generator to solve many held-out problems; the same model untrained solves almost none (guessing
+    a two-digit-or-more answer is about 1%)."""
+    lm, tok = backbone
+    untrained = build_model("llama", "tiny", tok, 0)
+    trained, chance = greedy_accuracy(lm, tok), greedy_accuracy(untrained, tok)
+    assert trained > 0.15 and chance < 0.05, (trained, chance)
 
 
 def test_one_pass_scores_equal_scoring_each_prefix_separately(backbone):
