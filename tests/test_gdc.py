@@ -66,7 +66,7 @@ def test_briefly_trained_critic_catches_planted_flaws_and_an_untrained_one_does_
     store, metrics = _run(tmp_path, "trained", 600)
     assert critic_catches_flaws(metrics, floor=0.15), metrics["critic"]
     _check_run(store, metrics, 600)
-    _, untrained = _run(tmp_path, "untrained", 1, ["gdc.curve_every=0", "gdc.bonuses=[0]"])
+    _, untrained = _run(tmp_path, "untrained", 1, ["gdc.curve_every=0", "gdc.bonuses=[0]", "gdc.test_problems=40"])
     assert not critic_catches_flaws(untrained, floor=0.15), untrained["critic"]
 
 
