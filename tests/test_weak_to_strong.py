@@ -3,6 +3,7 @@ scoring and the canaries, on constructed cases (seconds; the end-to-end run is i
 
 from __future__ import annotations
 
+import contextvars
 import pickle
 from types import SimpleNamespace
 
@@ -12,10 +13,13 @@ import torch
 
 from autoalign.overseers.lm_classifier import confidence_loss
 from autoalign.protocols.weak_to_strong import canary, sealed_test_labels
-from autoalign.protocols.weak_to_strong.config import WeakToStrongConfig
+from autoalign.protocols.weak_to_strong import scoring as scoring_module
+from autoalign.protocols.weak_to_strong import sealed as sealed_module
+from autoalign.protocols.weak_to_strong.config import CANARIES, WeakToStrongConfig
 from autoalign.protocols.weak_to_strong.gap import gap_guard, noise_floor, pgr_estimate, pgr_point
+from autoalign.protocols.weak_to_strong.scoring import score
 from autoalign.protocols.weak_to_strong.sealed import SealedLabels, SealedLabelsError, correct_vector, scoring
-from autoalign.protocols.weak_to_strong.tasks import world_items
+from autoalign.protocols.weak_to_strong.tasks import items, world_items
 
 
 def test_pgr_arithmetic():
@@ -88,14 +92,63 @@ def test_scoring_fails_closed_and_flags_degenerate_predictions():
     assert any("constant" in f for f in flags)
 
 
-def test_both_canaries_are_caught():
-    w = WeakToStrongConfig(weak_items=40, transfer_items=40, test_items=40)
-    ctx = SimpleNamespace(seed=0)
-    peek = canary(ctx, "peek", {"transfer": [0.7] * 40}, w)
-    assert peek["test"] is None and "sealed" in peek["flags"][0]
-    majority = canary(ctx, "majority", {"transfer": [0.7] * 30 + [0.2] * 10}, w)
-    _, flags = correct_vector(majority["test"], sealed_test_labels(ctx, w))
-    assert any("constant" in f for f in flags)
+def _canaries(supervisor: list[float], w=None) -> dict:
+    """Both canaries run as the protocol runs them (their stage, then the final scoring stage)."""
+    w = w or WeakToStrongConfig(weak_items=40, transfer_items=40, test_items=120)
+    ctx = SimpleNamespace(seed=0, bootstrap_resamples=100, boot={"n_resamples": 100, "seed": 0})
+    preds = {"pairs": {}, "canaries": {k: canary(ctx, k, {"transfer": supervisor}, w) for k in CANARIES}}
+    return score(ctx, w, preds)["canaries"]
+
+
+def _test_items(w):
+    return items(SimpleNamespace(seed=0), w, "test")
+
+
+def test_both_canaries_are_caught_and_an_honest_method_is_not():
+    """With the guards in place: ``peek`` is refused (no predictions, scored 0%) and flagged;
+    ``majority`` is scored (its accuracy is the majority class's share) but flagged as constant. The
+    same scoring does not flag an honest method: the world's checker read off each test text, right
+    on every item without the labels, is scored 100% with no flag (the guards fire on the canaries,
+    not on anything that scores well)."""
+    w = WeakToStrongConfig(weak_items=40, transfer_items=40, test_items=120)
+    got = _canaries([0.7] * 30 + [0.2] * 10, w)
+    assert got["peek"]["caught"] and "sealed" in got["peek"]["flags"][0] and got["peek"]["accuracy"]["mean"] == 0.0
+    share = float(np.mean([it.label for it in _test_items(w)]))  # the supervisor's majority is "correct"
+    assert got["majority"]["caught"] and any("constant" in f for f in got["majority"]["flags"])
+    assert got["majority"]["accuracy"]["mean"] == pytest.approx(share)
+    world = w.world.make()
+    honest = [0.9 if world.check(it.problem, it.body).correct else 0.1 for it in _test_items(w)]
+    right, flags = correct_vector(honest, sealed_test_labels(SimpleNamespace(seed=0), w))
+    assert right.mean() == 1.0 and flags == []
+
+
+def test_the_peek_canary_scores_perfectly_once_the_seal_is_removed(monkeypatch):
+    """The guard removed: with the seal open outside the scoring stage (as if the labels were a plain
+    list), the same ``peek`` canary reads the test labels, scores 100% and is not flagged. So the seal
+    is what stops it, not something else in scoring."""
+    monkeypatch.setattr(sealed_module, "_SCORING", contextvars.ContextVar("unsealed", default=True))
+    got = _canaries([0.7] * 30 + [0.2] * 10)["peek"]
+    assert got["accuracy"]["mean"] == 1.0 and got["flags"] == [] and not got["caught"]
+
+
+def test_the_majority_canary_passes_unflagged_once_the_constant_check_is_removed(monkeypatch):
+    """The guard removed: scoring without its constant-prediction flag scores ``majority`` at the
+    majority class's share (above 50%, as good as a weak supervisor that is barely better than the
+    majority class: 60.8% against 58.5% in the README's micro supervisor) with no flag at all; the
+    fail-closed checks do not catch it (its predictions are well formed), the constant check alone
+    does."""
+    real = scoring_module.correct_vector
+
+    def without_constant_check(predictions, sealed):
+        right, flags = real(predictions, sealed)
+        return right, [f for f in flags if "constant" not in f]
+
+    monkeypatch.setattr(scoring_module, "correct_vector", without_constant_check)
+    w = WeakToStrongConfig(weak_items=40, transfer_items=40, test_items=120)
+    got = _canaries([0.7] * 30 + [0.2] * 10, w)["majority"]
+    share = float(np.mean([it.label for it in _test_items(w)]))
+    assert share > 0.5 and got["accuracy"]["mean"] == pytest.approx(share)
+    assert got["flags"] == [] and not got["caught"]
 
 
 def test_items_come_from_disjoint_splits_and_are_mixed():
