@@ -2,7 +2,9 @@
 
 Prompts are sorted by length and sampled in batches, so padding is rare; each batch draws from a
 generator seeded by (seed, batch index), so the same call gives the same texts whatever ran before.
-Works for our tiny models and any local Hugging Face causal LM alike.
+Works for our tiny models and any local Hugging Face causal LM alike: decoding runs in our own loop
+(``decoding.py``: the tokens ``model.generate`` writes, with less work per step), or in ``model.generate``
+for a model that loop does not support.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import torch
 
 from ..runtime.progress import progress_bar
 from ..seeding import derive_seed
+from .decoding import decode, unsupported_reason
 from .device import model_device
 from .encoding import encode_prompts
 
@@ -46,6 +49,7 @@ def sample_solutions(
     out: list[str | None] = [None] * len(prompts)
     pad = tokenizer.pad_token_id
     eos = tokenizer.eos_token_id
+    fallback = unsupported_reason(model)
     with progress_bar(description, total=len(prompts)) as bar:
         for b, start in enumerate(range(0, len(order), batch_size)):
             idx = order[start : start + batch_size]
@@ -57,18 +61,10 @@ def sample_solutions(
                 mask[r, width - len(encoded[i]) :] = 1
             ids, mask = ids.to(device), mask.to(device)
             torch.manual_seed(derive_seed(seed, b))
-            kwargs = dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
-            if temperature == 0:
-                kwargs = dict(do_sample=False)
-            gen = model.generate(
-                input_ids=ids,
-                attention_mask=mask,
-                max_new_tokens=max_new_tokens,
-                pad_token_id=pad,
-                eos_token_id=eos,
-                **kwargs,
-            )
-            new = gen[:, width:].cpu()
+            if fallback is None:
+                new = decode(model, ids, mask, max_new_tokens, temperature, pad, eos).cpu()
+            else:
+                new = generate_new_tokens(model, ids, mask, max_new_tokens, temperature, pad, eos).cpu()
             counts["positions"] += int(new.numel())
             for r, i in enumerate(idx):
                 toks = new[r].tolist()
@@ -84,3 +80,20 @@ def sample_solutions(
     if tokens_out is not None:
         tokens_out[:] = token_ids
     return out  # type: ignore[return-value]
+
+
+def generate_new_tokens(model, ids, mask, max_new_tokens: int, temperature: float, pad: int, eos) -> torch.Tensor:
+    """The new tokens of ``model.generate`` for left-padded ``ids`` (the fallback, and the reference
+    ``decoding.decode`` is checked against)."""
+    kwargs = dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
+    if temperature == 0:
+        kwargs = dict(do_sample=False)
+    gen = model.generate(
+        input_ids=ids,
+        attention_mask=mask,
+        max_new_tokens=max_new_tokens,
+        pad_token_id=pad,
+        eos_token_id=eos,
+        **kwargs,
+    )
+    return gen[:, ids.shape[1] :]

@@ -1,0 +1,136 @@
+"""Sampling throughput: ``model.generate`` (the old sampler) against our decoding loop, side by side.
+
+The setting of ``bench_generator.py``'s sampling measurement: the small Llama generator trained on
+arithmetic until its solutions end with EOS, 512 prompts in one batch of 512, temperature 1.0 (and
+greedy, temperature 0). Both decoders run through ``sample_solutions`` on the same model and prompts,
+alternated, and each keeps its best of ``--repeats`` runs (the machine is shared and noisy). The texts
+and token ids of the two are checked equal, and one more run of each under the torch profiler shows where
+a decoding step's time goes. Writes ``bench/results/sampling.json``.
+
+    python bench/bench_sampling.py [--size small] [--threads 2] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+
+from autoalign.models import TrainConfig, build_char_tokenizer, build_model, sample_solutions, train_lm
+from autoalign.models.decoding import generate_only
+from autoalign.models.lm import SIZES
+from autoalign.seeding import derive_seed
+from autoalign.worlds import ArithmeticConfig, generate
+
+DECODERS = {"generate": generate_only, "loop": nullcontext}
+
+
+def trained_generator(size: str, world, steps: int, batch_size: int = 64):
+    """The small generator, trained long enough that its solutions end (as in bench_generator.py)."""
+    data = [
+        [(p.prompt, p.solution) for p in generate(derive_seed(0, "bench", i), batch_size, world)] for i in range(40)
+    ]
+    tok = build_char_tokenizer()
+    model = build_model("llama", size, tok, 0)
+    train_lm(model, tok, lambda i: data[i % len(data)], TrainConfig(steps=steps, lr=2e-3, warmup_steps=5))
+    return model.eval(), tok
+
+
+def run(model, tok, prompts, temperature, decoder, batch_size=512):
+    stats: dict = {}
+    tokens: list = []
+    with DECODERS[decoder]():
+        t0 = time.perf_counter()
+        texts = sample_solutions(
+            model, tok, prompts, temperature, batch_size=batch_size, seed=1, stats=stats, tokens_out=tokens
+        )
+        seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "stats": stats, "texts": texts, "tokens": tokens}
+
+
+def figures(best, n):
+    s, stats = best["seconds"], best["stats"]
+    return {
+        "new_tokens_per_s": stats["new_tokens"] / s,
+        "positions_per_s": stats["positions"] / s,
+        "solutions_per_s": n / s,
+        "ms_per_decoding_step": 1000 * s / (stats["positions"] / n),
+        "seconds": s,
+    }
+
+
+def profile_steps(model, tok, prompts, temperature, decoder, top=8):
+    """Where a decoding step's time goes: self CPU milliseconds per step of the costliest torch ops."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        r = run(model, tok, prompts, temperature, decoder)
+    steps = r["stats"]["positions"] / len(prompts)
+    ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in ops)
+    out = {e.key: e.self_cpu_time_total / 1000 / steps for e in ops[:top]}
+    out["all ops"] = total / 1000 / steps
+    return out
+
+
+def compare(model, tok, prompts, temperature, repeats):
+    runs = {name: [] for name in DECODERS}
+    for name in DECODERS:  # warm-up: first calls allocate and load kernels
+        run(model, tok, prompts[:64], temperature, name, batch_size=64)
+    for _ in range(repeats):
+        for name in DECODERS:
+            runs[name].append(run(model, tok, prompts, temperature, name))
+    best = {name: min(r, key=lambda x: x["seconds"]) for name, r in runs.items()}
+    old, new = best["generate"], best["loop"]
+    out = {name: figures(b, len(prompts)) for name, b in best.items()}
+    out["speedup_new_tokens_per_s"] = out["loop"]["new_tokens_per_s"] / out["generate"]["new_tokens_per_s"]
+    out["outputs_equal"] = old["texts"] == new["texts"] and old["tokens"] == new["tokens"]
+    out["new_tokens"] = new["stats"]["new_tokens"]
+    out["mean_new_tokens"] = new["stats"]["new_tokens"] / len(prompts)
+    out["decoding_steps"] = new["stats"]["positions"] // len(prompts)
+    out["temperature"] = temperature
+    out["ms_per_step_by_op"] = {name: profile_steps(model, tok, prompts, temperature, name) for name in DECODERS}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", default="small", choices=list(SIZES))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--train-steps", type=int, default=440, help="as bench_generator.py: 40 + 400 steps")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "sampling.json"))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    world = ArithmeticConfig(min_steps=2, max_steps=5)
+    t0 = time.perf_counter()
+    model, tok = trained_generator(args.size, world, args.train_steps)
+    train_seconds = time.perf_counter() - t0
+    prompts = [p.prompt for p in generate(99, 512, world)]
+    result = {
+        "machine": {
+            "processor": platform.processor() or platform.machine(),
+            "threads": args.threads,
+            "torch": torch.__version__,
+        },
+        "model": {"arch": "llama", "size": args.size, "params": sum(p.numel() for p in model.parameters())},
+        "train_steps": args.train_steps,
+        "train_seconds": train_seconds,
+        "prompts": len(prompts),
+        "batch_size": 512,
+        "repeats": args.repeats,
+        "sampled": compare(model, tok, prompts, 1.0, args.repeats),
+        "greedy": compare(model, tok, prompts, 0.0, args.repeats),
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""Our decoding loop writes exactly the tokens ``model.generate`` writes, greedy and sampled, for the same seed."""
+
+from contextlib import nullcontext
+
+import pytest
+import torch
+
+from autoalign.models import build_char_tokenizer, build_model, sample_solutions
+from autoalign.models.decoding import decode, generate_only, unsupported_reason
+from autoalign.models.encoding import encode_prompts
+from autoalign.models.sampling import generate_new_tokens
+
+# sorted by length, as sample_solutions orders a batch (a row's tokens then need no reordering to compare)
+PROMPTS = ["9=", "1+2=", "12+30=", "7*8-5=", "100-99=", "4*4*4=", "(3+4)*5=", "2+2+2+2+2="]
+ARCHS = ["llama", "gpt2"]
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return build_char_tokenizer()
+
+
+def eos_prone(arch, tok):
+    """A fresh micro model whose EOS logit varies widely with the context, so greedy and sampled rows
+    end at different steps (an untrained model would almost never write EOS)."""
+    model = build_model(arch, "micro", tok, 0).eval()
+    with torch.no_grad():
+        model.get_output_embeddings().weight[tok.eos_token_id] *= 15.0
+    return model
+
+
+@pytest.fixture(scope="module", params=ARCHS)
+def model(request, tok):
+    return eos_prone(request.param, tok)
+
+
+def left_padded(tok, prompts):
+    encoded = encode_prompts(tok, prompts)
+    width = max(map(len, encoded))
+    ids = torch.full((len(encoded), width), tok.pad_token_id)
+    mask = torch.zeros((len(encoded), width), dtype=torch.long)
+    for r, e in enumerate(encoded):
+        ids[r, width - len(e) :], mask[r, width - len(e) :] = torch.tensor(e), 1
+    return ids, mask
+
+
+def both(model, tok, prompts, temperature, seed, max_new_tokens=24):
+    ids, mask = left_padded(tok, prompts)
+    args = (model, ids, mask, max_new_tokens, temperature, tok.pad_token_id, tok.eos_token_id)
+    torch.manual_seed(seed)
+    reference = generate_new_tokens(*args)
+    torch.manual_seed(seed)
+    return reference, decode(*args)
+
+
+def test_tiny_models_use_the_loop(model):
+    assert unsupported_reason(model) is None
+    with generate_only():
+        assert unsupported_reason(model) == "generate asked for"
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0, 0.7])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_equal_to_generate_on_padded_batches(model, tok, temperature, seed):
+    reference, ours = both(model, tok, PROMPTS, temperature, seed)
+    assert torch.equal(ours, reference)
+    if temperature == 1.0:  # rows end at different steps (and with Llama some run to max_new_tokens)
+        assert len(set(end_steps(reference, tok.eos_token_id))) >= 2
+
+
+def test_rows_end_at_different_steps_greedy_and_early_stop(model, tok):
+    reference, ours = both(model, tok, PROMPTS, 0.0, 0, max_new_tokens=60)
+    assert torch.equal(ours, reference)
+    assert len(set(end_steps(reference, tok.eos_token_id))) >= 2
+    assert reference.shape[1] < 60  # every row ended: both stopped at the same step
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_equal_with_eager_attention(tok, temperature):
+    model = eos_prone("gpt2", tok)
+    model.set_attn_implementation("eager")
+    assert unsupported_reason(model) is None
+    reference, ours = both(model, tok, PROMPTS, temperature, 5)
+    assert torch.equal(ours, reference)
+
+
+def test_equal_without_padding(model, tok):
+    same_length = ["1+2=", "3*4=", "9-7=", "5+5="]
+    for temperature in (0.0, 1.0):
+        reference, ours = both(model, tok, same_length, temperature, 3)
+        assert torch.equal(ours, reference)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_sample_solutions_equal_through_generate(model, tok, temperature):
+    prompts = PROMPTS * 2 + ["((1+1))="]
+    runs = []
+    for forced in (False, True):
+        stats, tokens = {}, []
+        with generate_only() if forced else nullcontext():
+            texts = sample_solutions(
+                model, tok, prompts, temperature, 20, batch_size=5, seed=4, stats=stats, tokens_out=tokens
+            )
+        runs.append((texts, stats, tokens))
+    assert runs[0] == runs[1]
+
+
+def sharp_attention(arch, tok):
+    """A fresh micro model whose attention depends strongly on where each key is (its query and key
+    projections scaled up): at initialisation attention is nearly uniform, so a position bug in a RoPE
+    model would barely move its logits, let alone its tokens."""
+    model = build_model(arch, "micro", tok, 0).eval()
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith(("q_proj.weight", "k_proj.weight", "c_attn.weight")):
+                param *= 8.0
+    return model
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_an_off_by_one_in_positions_is_caught(arch, tok, monkeypatch):
+    """The equality checks have teeth: a loop whose decode steps use positions one too far writes other tokens."""
+    model = sharp_attention(arch, tok)
+    reference, ours = both(model, tok, PROMPTS, 1.0, 0, max_new_tokens=16)
+    assert torch.equal(ours, reference)
+    forward = model.forward
+
+    def shifted(*a, position_ids=None, input_ids=None, **kw):
+        if input_ids.shape[1] == 1:
+            position_ids = position_ids + 1
+        return forward(*a, input_ids=input_ids, position_ids=position_ids, **kw)
+
+    monkeypatch.setattr(model, "forward", shifted)
+    ids, mask = left_padded(tok, PROMPTS)
+    torch.manual_seed(0)
+    assert not torch.equal(decode(model, ids, mask, 16, 1.0, tok.pad_token_id, tok.eos_token_id), reference)
+
+
+def test_models_the_loop_does_not_reproduce_go_through_generate(tok):
+    model = build_model("gpt2", "micro", tok, 0).eval()
+    model.generation_config.repetition_penalty = 2.0
+    assert unsupported_reason(model) == "generation config sets repetition_penalty"
+    reference, ours = both(model, tok, PROMPTS, 0.0, 0)
+    assert not torch.equal(ours, reference)  # the loop applies no penalty, so the condition matters
+    tokens: list = []
+    sample_solutions(model, tok, PROMPTS, 0.0, 24, batch_size=len(PROMPTS), tokens_out=tokens)
+    assert tokens == [cut_at_eos(row, tok.eos_token_id) for row in reference.tolist()]
+
+
+def end_steps(tokens, eos):
+    return [row.index(eos) for row in tokens.tolist() if eos in row]
+
+
+def cut_at_eos(row, eos):
+    return row[: row.index(eos)] if eos in row else row
