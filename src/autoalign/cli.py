@@ -43,36 +43,16 @@ def _setup(quiet: bool, as_json: bool) -> None:
 
 
 def _finish(store, metrics: dict, as_json: bool, quiet: bool) -> None:
-    from .protocol import get_protocol
+    from .report.summary import summary_lines
 
     if as_json:
         typer.echo(json.dumps({"run_dir": str(store.path), "metrics": metrics}, indent=2))
         return
     if quiet:
         return
-    if store.file("seeds.json").exists():
-        seeds = ", ".join(map(str, json.loads(store.file("seeds.json").read_text())))
-        typer.echo(f"pooled over seeds {seeds} (CIs resample seeds and problems)")
-    sweep = store.file("sweep.json").exists()
-    for label, group in metrics.items() if sweep else [("", metrics)]:
-        if label == "provenance":
-            continue
-        if label:
-            typer.echo(f"[{label}]")
-        for name, results in group.items():
-            if name == "provenance":  # what the run was, not what it measured (``autoalign endpoints``)
-                continue
-            try:
-                if name == "endpoints":
-                    from .endpoints import summary_lines
-
-                    lines = summary_lines(results)
-                else:
-                    lines = get_protocol(name).summary(results)
-            except UserError:
-                lines = [f"{name}: (no summary)"]  # a protocol no longer installed
-            for line in lines:
-                typer.echo(("  " if label else "") + line)
+    seeds = json.loads(store.file("seeds.json").read_text()) if store.file("seeds.json").exists() else None
+    for line in summary_lines(metrics, seeds, sweep=store.file("sweep.json").exists()):
+        typer.echo(line)
     typer.echo(f"report: {store.file('report.html')}")
 
 
@@ -135,7 +115,10 @@ def run(
 @app.command()
 def demo(
     quick: bool = typer.Option(False, "--quick", help="A smaller demo, about 4 minutes."),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run folder (default runs/demo)."),
+    run_dir: Optional[Path] = typer.Option(
+        None, "--run-dir", help="Run folder (default runs/demo, or runs/demo-seedK with --seed K)."
+    ),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Another seed than the demo's 0 (retrains everything)."),
     quiet: bool = QUIET,
     as_json: bool = JSON,
 ) -> None:
@@ -149,8 +132,13 @@ def demo(
 
     def go():
         with resources.as_file(resources.files("autoalign") / "configs" / f"{name}.yaml") as path:
-            cfg = config_from_dict(read_yaml_mapping(path), str(path))
-        folder = run_dir or Path("runs") / name
+            mapping = read_yaml_mapping(path)
+            default = name
+            if seed is not None and seed != mapping["seed"]:
+                mapping["seed"] = seed
+                default = f"{name}-seed{seed}"
+            cfg = config_from_dict(mapping, str(path))
+        folder = run_dir or Path("runs") / default
         try:
             store, resumed = open_run(cfg, folder, config_file=path)
         except UserError:
@@ -168,6 +156,17 @@ def demo(
         _finish(store, metrics, as_json, quiet)
 
     _guard(go)
+
+
+@app.command()
+def summary(
+    run_dir: Path = typer.Argument(..., help="A finished run folder, or a shipped copy of its metrics.json's folder."),
+) -> None:
+    """Print the summary a run printed when it ended, from its metrics.json (the README's demo figures
+    are this command's output on results/demo/)."""
+    from .report.summary import folder_summary
+
+    _guard(lambda: [typer.echo(line) for line in folder_summary(run_dir)])
 
 
 @app.command()
