@@ -229,3 +229,14 @@ def test_every_shipped_config_declares_a_primary_endpoint_on_its_own_metrics():
             assert [e.name for e in cfg.endpoints if e.kind == "guarantee"] == ["escapes"]
         protocols = [cfg.protocol] if isinstance(cfg.protocol, str) else list(cfg.protocol)
         assert all(e.metric.split(".", 1)[0] in protocols for e in cfg.endpoints), path.name
+
+
+def test_a_guarantee_survives_the_round_trip_a_fan_out_makes():
+    """A fan-out writes each seed's config with every default spelled out; a guarantee must load again
+    (it once failed with "drop family and primary", and a five-seed demo stopped before its first stage)."""
+    g = {"name": "a", "metric": "generator.accuracy", "direction": "less", "kind": "guarantee", "threshold": 0.5}
+    cfg = config_from_dict({"protocol": "generator", "endpoints": [g]}, "cfg.yaml")
+    again = config_from_dict(cfg.model_dump(mode="json"), "seed-0/config.yaml")
+    assert again.endpoints[0].kind == "guarantee" and again.endpoints[0].primary
+    with pytest.raises(UserError, match="drop primary"):
+        config_from_dict({"protocol": "generator", "endpoints": [{**g, "primary": False}]}, "cfg.yaml")
