@@ -240,3 +240,15 @@ def test_a_guarantee_survives_the_round_trip_a_fan_out_makes():
     assert again.endpoints[0].kind == "guarantee" and again.endpoints[0].primary
     with pytest.raises(UserError, match="drop primary"):
         config_from_dict({"protocol": "generator", "endpoints": [{**g, "primary": False}]}, "cfg.yaml")
+
+
+def test_a_second_attempt_is_judged_at_its_registrations_alpha():
+    """p = 0.03 holds at the first attempt's 0.05 and not at a second attempt's 0.025; missing stays."""
+    from autoalign.endpoints import rejudge
+
+    e = {"estimate": {"mean": 0.1}, "p_holm": 0.03, "threshold": 0.0, "direction": "greater", "status": "held"}
+    block = {"alpha": 0.05, "primary": {"a": e, "b": {"status": "missing"}}, "exploratory": {}}
+    assert rejudge(block, 0.05) is block
+    second = rejudge(block, 0.025)
+    assert second["primary"]["a"]["status"] == "not held" and second["primary"]["b"] == {"status": "missing"}
+    assert second["alpha"] == 0.025 and block["primary"]["a"]["status"] == "held"  # the input is not changed

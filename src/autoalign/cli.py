@@ -170,6 +170,23 @@ def summary(
 
 
 @app.command()
+def ship(
+    run_dir: Path = typer.Argument(..., help="A finished run folder."),
+    dest: Path = typer.Argument(..., help="Where to copy its results, e.g. results/<config-name>/<run>."),
+) -> None:
+    """Copy a run's result files (metrics, units, config, provenance; each seed's too), not its models,
+    to a folder that can be committed: `autoalign summary` and `autoalign endpoints` read them there."""
+    from .runtime.ship import ship_run
+
+    def go():
+        files = ship_run(run_dir, dest)
+        size = sum(f.stat().st_size for f in files)
+        typer.echo(f"shipped {len(files)} files ({size / 1e6:.1f} MB) to {dest}")
+
+    _guard(go)
+
+
+@app.command()
 def report(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
     """Rebuild a run's report.html from what the run wrote."""
     from .orchestration import write_report
@@ -231,7 +248,8 @@ def endpoints(
 ) -> None:
     """Print one markdown table of the pre-registered endpoints of several runs; the last column says
     whether each run is confirmatory (its commit holds a matching registration) or exploratory, and why."""
-    from .preregistration import confirmatory, source_checkout
+    from .endpoints import rejudge
+    from .preregistration import confirmatory_evidence, source_checkout
     from .report.endpoints import MARKDOWN_HEAD, endpoint_blocks, markdown_rows
 
     def go():
@@ -248,9 +266,10 @@ def endpoints(
             blocks = endpoint_blocks(metrics)
             if not blocks:
                 raise UserError(f"{path}: no endpoints block (the config declares no endpoints)")
-            ok, why = confirmatory(metrics, repo)
+            ok, why, alpha = confirmatory_evidence(metrics, repo)
             evidence = f"confirmatory: {why}" if ok else f"exploratory: {why}"
             for label, block in blocks:
+                block = rejudge(block, alpha)  # at the registration's alpha (0.05 when exploratory)
                 rows = markdown_rows(f"{folder.name}{' ' + label if label else ''}", block, exploratory)
                 lines += [f"{row} {evidence} |" if row.startswith("|") else row for row in rows]
         typer.echo("\n".join(lines))

@@ -311,6 +311,24 @@ def evaluate_endpoints(
     }
 
 
+def rejudge(block: dict, alpha: float) -> dict:
+    """An endpoints block judged at another alpha (a registration's second attempt runs at half the
+    first's): the same p-values, ``held`` and ``status`` recomputed; missing and untested unchanged."""
+    if alpha == block.get("alpha", ALPHA):
+        return block
+    out = {**block, "alpha": alpha}
+    for group, key in (("primary", "p_holm"), ("exploratory", "p_value")):
+        out[group] = {}
+        for name, entry in (block.get(group) or {}).items():
+            if entry.get("status") in ("held", "not held"):
+                held, beyond = judge(
+                    entry["estimate"]["mean"], entry[key], entry["threshold"], entry["direction"], alpha
+                )
+                entry = {**entry, "direction_holds": beyond, "held": held, "status": "held" if held else "not held"}
+            out[group][name] = entry
+    return out
+
+
 def without_endpoints(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if k != "endpoints"}
 

@@ -252,31 +252,39 @@ def seed_span(seeds: list) -> str:
     return f"{s[0]}-{s[-1]}" if len(s) > 2 and s == list(range(s[0], s[-1] + 1)) else ", ".join(map(str, s))
 
 
-def confirmatory(metrics_json: dict, repo: Path | None) -> tuple[bool, str]:
-    """Whether a run's endpoints are a confirmatory test, and why (or why not)."""
+def confirmatory_evidence(metrics_json: dict, repo: Path | None) -> tuple[bool, str, float]:
+    """Whether a run's endpoints are a confirmatory test, why (or why not), and the alpha its
+    registration judges them at (a second attempt on fresh seeds: half the first's)."""
     p = metrics_json.get("provenance") if isinstance(metrics_json, dict) else None
     if not isinstance(p, dict):
-        return False, "no provenance recorded (the run predates it)"
+        return False, "no provenance recorded (the run predates it)", ALPHA
     commit, name = p.get("commit"), p.get("config_name")
     if not commit:
-        return False, "no commit recorded (autoalign was not run from a git checkout)"
+        return False, "no commit recorded (autoalign was not run from a git checkout)", ALPHA
     if p.get("clean") is not True or p.get("finished_clean") is not True:
-        return False, "the tree was not clean (uncommitted changes to tracked files during the run)"
+        return False, "the tree was not clean (uncommitted changes to tracked files during the run)", ALPHA
     if p.get("finished_commit") != commit or p.get("seed_commits", [commit]) != [commit]:
-        return False, f"the code changed during the run (started at {commit[:10]})"
+        return False, f"the code changed during the run (started at {commit[:10]})", ALPHA
     if not name:
-        return False, "no config file recorded"
+        return False, "no config file recorded", ALPHA
     if repo is None:
-        return False, "no git checkout to look the registration up in"
+        return False, "no git checkout to look the registration up in", ALPHA
     found, why = registration_at(repo, commit, name)
     if found is None:
-        return False, why
+        return False, why, ALPHA
     if found.get("science_digest") != p.get("science_digest"):
-        return False, f"the config differs from {FOLDER}/{name}.json (science digest)"
+        return False, f"the config differs from {FOLDER}/{name}.json (science digest)", ALPHA
     if sorted(found.get("seeds") or []) != sorted(p.get("seeds") or []):
         return (
             False,
             f"seeds {seed_span(p.get('seeds') or [])} are not the registered {seed_span(found.get('seeds') or [])}",
+            ALPHA,
         )
     attempt, alpha = found.get("attempt", 1), found.get("alpha", ALPHA)
-    return True, f"{FOLDER}/{name}.json in {commit[:10]} (attempt {attempt}, alpha {alpha:g})"
+    return True, f"{FOLDER}/{name}.json in {commit[:10]} (attempt {attempt}, alpha {alpha:g})", alpha
+
+
+def confirmatory(metrics_json: dict, repo: Path | None) -> tuple[bool, str]:
+    """Whether a run's endpoints are a confirmatory test, and why (or why not)."""
+    ok, why, _ = confirmatory_evidence(metrics_json, repo)
+    return ok, why

@@ -1,0 +1,44 @@
+"""Ship a run's results, not its models: the small files a reader needs to rebuild its tables.
+
+``results/<config-name>/<run>/`` holds, for a run folder and each of its ``seed-K/`` sub-runs, the
+files the summary, the endpoint table and the report's numbers are computed from (metrics.json,
+units.json, config.yaml, provenance.json and, for a fan-out, seeds.json), and nothing a stage can
+recompute (models, samples, stage files). Committed beside the README, they let ``autoalign
+summary`` and ``autoalign endpoints`` rebuild every quoted figure on a fresh clone, and let a test
+check that the README says what those commands print.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from ..errors import UserError
+
+SHIPPED = ("config.yaml", "metrics.json", "units.json", "provenance.json", "seeds.json", "sweep.json")
+
+
+def _ship_folder(run: Path, dest: Path) -> list[Path]:
+    out = []
+    for name in SHIPPED:
+        if (run / name).is_file():
+            out.append(dest / name)
+            tmp = dest / f".{name}.tmp"
+            shutil.copyfile(run / name, tmp)
+            tmp.replace(dest / name)  # atomic: a reader never sees half a file
+    for sub in sorted(run.glob("seed-*")):
+        if (sub / "metrics.json").is_file():
+            (dest / sub.name).mkdir(exist_ok=True)
+            out += _ship_folder(sub, dest / sub.name)
+    return out
+
+
+def ship_run(run: str | Path, dest: str | Path) -> list[Path]:
+    """Copy ``run``'s result files (and its seeds') into ``dest``; returns the files written."""
+    run, dest = Path(run), Path(dest)
+    if not (run / "metrics.json").is_file():
+        raise UserError(f"{run}: no metrics.json (not a finished run folder)")
+    if dest.exists() and any(dest.iterdir()) and not (dest / "metrics.json").is_file():
+        raise UserError(f"{dest}: exists and is not a shipped run; choose an empty or new folder")
+    dest.mkdir(parents=True, exist_ok=True)
+    return _ship_folder(run, dest)
