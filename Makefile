@@ -25,7 +25,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	command -v bwrap >/dev/null || apt-get install -y -q bubblewrap || (apt-get update -q && apt-get install -y -q bubblewrap) \
 		|| echo "warning: could not install bubblewrap (Debian package); the organisms experiment needs it"
 	$(BIN)/python -c "import torch" 2>/dev/null || $(PIP) "$(TORCH)"
-	$(PIP) -e ".[dev,bench,trl,ray,serve]"
+	$(PIP) -e ".[dev,bench,trl,ray,serve,research]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import sys
 
 import pytest
@@ -164,3 +165,34 @@ def test_a_methods_source_is_part_of_its_stage_key(tmp_path, monkeypatch):
     module = importlib.reload(module)
     assert source_digest(module.M) != before
     sys.modules.pop("w2s_plugin_method", None)
+
+
+def test_tunable_without_options_is_confidence_and_runs_differing_in_methods_share_their_models(monkeypatch, tmp_path):
+    """The researcher's starting point is the hand-written method exactly (same student, same
+    predictions); an option changes the student; and a second run in the same folder that differs
+    only in its methods trains no model, supervisor or ceiling again (``WeakToStrongConfig.shared``)."""
+    import autoalign.protocols.weak_to_strong as w2s
+    from autoalign.runtime.context import RunContext
+
+    monkeypatch.setattr(w2s, "fit_and_predict", _stand_in_supervisor)
+    cfg = load_config(
+        "configs/weak_to_strong.yaml",
+        TINY + ["weak_to_strong.methods=[confidence, tunable]", "weak_to_strong.train_steps=20"],
+    )
+    store, _ = open_run(cfg, tmp_path / "run")
+    r = execute(store, cfg)["weak_to_strong"]["weak_to_strong"]
+    (pair,) = r["pairs"].values()
+    assert pair["methods"]["tunable"]["student"] == pair["methods"]["confidence"]["student"]
+    tuned = store.finished_stages["w2s.micro-tiny.tunable.0"]["result"]["test"]
+    assert tuned == store.finished_stages["w2s.micro-tiny.confidence.0"]["result"]["test"]
+
+    files = set((store.path / "stages").glob("*.json"))
+    w = cfg.weak_to_strong.model_copy(
+        update={"methods": ["tunable"], "method_options": {"tunable": {"lr_scale": 3.0, "label_temperature": 0.5}}}
+    )
+    ctx = RunContext(str(store.path), cfg.seed, 1, cfg.bootstrap_resamples)
+    w2s.run_task(ctx, w)
+    new = [json.loads(f.read_text()) for f in set((store.path / "stages").glob("*.json")) - files]
+    assert sorted(r["name"] for r in new) == ["w2s.micro-tiny.tunable.0", "w2s.score"]
+    (student,) = [r for r in new if r["name"] == "w2s.micro-tiny.tunable.0"]
+    assert student["result"]["test"] != tuned

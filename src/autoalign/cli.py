@@ -159,6 +159,34 @@ def demo(
 
 
 @app.command()
+def research(
+    config: Path = typer.Argument(..., help="Research config (YAML): target, search space, proposers, seeds."),
+    set_: list[str] = typer.Option([], "--set", help="Override a key: --set research.proposers.tpe=4"),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Research folder (default runs/NAME-TIME)."),
+    quiet: bool = QUIET,
+) -> None:
+    """Search a weak-to-strong method space with proposers (random, Optuna TPE), keep a proposal only if
+    a seed-level test says it beats the incumbent, then score what was kept once on sealed test labels
+    of fresh seeds. Writes notebook.jsonl, research.json, curve.png and research.html."""
+    from .research.config import load_research
+    from .research.loop import run_research
+    from .research.notebook import summary_lines
+
+    _setup(quiet, False)
+
+    def go():
+        research_file, _ = load_research(config, list(set_))  # a bad config fails before any folder exists
+        folder = run_dir or Path("runs") / f"{research_file.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        result = run_research(config, folder, list(set_))
+        if not quiet:
+            for line in summary_lines(result):
+                typer.echo(line)
+            typer.echo(f"report: {folder / 'research.html'}")
+
+    _guard(go)
+
+
+@app.command()
 def summary(
     run_dir: Path = typer.Argument(..., help="A finished run folder, or a shipped copy of its metrics.json's folder."),
 ) -> None:

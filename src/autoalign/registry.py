@@ -126,7 +126,10 @@ overseers: Registry = Registry(
 # Weak-to-strong methods: classes of ``methods.base.Method`` (weak labels in, test predictions out).
 methods: Registry = Registry(
     "weak-to-strong method",
-    {name: "autoalign.methods.builtin" for name in ("ce", "confidence", "bootstrap", "overseer")},
+    {
+        **{name: "autoalign.methods.builtin" for name in ("ce", "confidence", "bootstrap", "overseer")},
+        "tunable": "autoalign.methods.tunable",
+    },
 )
 organisms: Registry = Registry(
     "organism",

@@ -90,6 +90,7 @@ def _alphabet(ctx, w) -> str:
 
 
 def run_task(ctx, w: WeakToStrongConfig) -> dict:
+    ws = w.shared()  # what the models, supervisors and ceilings are keyed by: not the methods
     digest = ""
     if w.data is not None:  # a file edited in place is a new input
         from ...runtime.context import content_digest
@@ -100,7 +101,7 @@ def run_task(ctx, w: WeakToStrongConfig) -> dict:
             w.sizes,
             ctx.side_by_side(
                 [
-                    (f"w2s.{s}.pretrain", pretrain, (s, w, digest + checkpoint_digest(s, "weak_to_strong.sizes")))
+                    (f"w2s.{s}.pretrain", pretrain, (s, ws, digest + checkpoint_digest(s, "weak_to_strong.sizes")))
                     for s in w.sizes
                 ]
             ),
@@ -109,8 +110,8 @@ def run_task(ctx, w: WeakToStrongConfig) -> dict:
     pairs = w.pair_list()
     weak_sizes = list(dict.fromkeys(a for a, _ in pairs))
     strong_sizes = list(dict.fromkeys(b for _, b in pairs))
-    sup = {s: ctx.stage(f"w2s.{s}.weak", fit_and_predict, s, lms[s], w, "weak") for s in weak_sizes}
-    ceil = {s: ctx.stage(f"w2s.{s}.ceiling", fit_and_predict, s, lms[s], w, "transfer") for s in strong_sizes}
+    sup = {s: ctx.stage(f"w2s.{s}.weak", fit_and_predict, s, lms[s], ws, "weak") for s in weak_sizes}
+    ceil = {s: ctx.stage(f"w2s.{s}.ceiling", fit_and_predict, s, lms[s], ws, "transfer") for s in strong_sizes}
     overseen = w.overseer_supervised()
     if overseen and w.data is not None:
         log(f"weak-to-strong: {', '.join(overseen)} skipped: an overseer supervisor needs a world, not a data file")
@@ -125,7 +126,7 @@ def run_task(ctx, w: WeakToStrongConfig) -> dict:
                 return None
             if a not in overseers:
                 overseers[a] = ctx.stage(
-                    f"w2s.{a}.overseer", overseer_supervisor, a, lms[a], w, source_digest(_overseer_class(w))
+                    f"w2s.{a}.overseer", overseer_supervisor, a, lms[a], ws, source_digest(_overseer_class(w))
                 )
             supervisor = overseers[a]
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -134,7 +134,24 @@ class WeakToStrongConfig(Section):
         for name in self.method_options:
             if name not in self.methods:
                 raise ValueError(f"method_options: {name!r} is not in methods")
+        if "tunable" in self.method_options:
+            from ...methods.tunable import options_error
+
+            error = options_error(self.method_options["tunable"])
+            if error:
+                raise ValueError(f"method_options.tunable.{error}")
         return self
+
+    METHOD_ONLY: ClassVar[tuple[str, ...]] = ("methods", "method_options", "noise_seeds", "canaries", "min_gap")
+
+    def shared(self) -> "WeakToStrongConfig":
+        """This config less what only the methods and scoring read: the key of the stages every method
+        builds on (pretrained models, supervisors, ceilings), so that runs differing only in their
+        methods (an automated researcher's proposals) train those once."""
+        defaults = {
+            k: WeakToStrongConfig.model_fields[k].get_default(call_default_factory=True) for k in self.METHOD_ONLY
+        }
+        return self.model_copy(update=defaults)
 
     def overseer_supervised(self) -> list[str]:
         """The methods that learn from the overseer's labels (not the weak model's)."""

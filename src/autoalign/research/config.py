@@ -1,0 +1,117 @@
+"""What a research run declares before it starts: the target experiment, the search space, the
+proposers and their budgets, the seeds the search may look at, and the fresh seeds of the sealed test.
+
+A research config is a YAML file::
+
+    name: research_w2s
+    seed: 0                       # the proposers' seed
+    research: {...}               # ResearchConfig below
+    weak_to_strong: {...}         # the target: a weak_to_strong section, as in any run config
+
+The weak_to_strong section is validated exactly as ``autoalign run`` validates it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..config import RunConfig, _format_error, config_from_dict
+from ..config_io import apply_overrides, read_yaml_mapping
+from ..errors import UserError
+from .space import Knob
+
+TARGETS = ("weak_to_strong",)
+
+
+class ResearchConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target: str = Field("weak_to_strong", description="The experiment searched: weak_to_strong (PGR).")
+    method: str = Field("tunable", description="The registered method whose options are searched.")
+    baseline: dict = Field(
+        {}, description="The hand-written method to beat, as options of ``method`` ({} is ``confidence``)."
+    )
+    pair: tuple[str, str] | None = Field(None, description="(weak, strong) sizes; default the first pair.")
+    space: dict[str, Knob] = Field(min_length=1, description="The declared search space: option -> range or choices.")
+    proposers: dict[str, int] = Field(
+        {"random": 8, "tpe": 8}, description="Proposer name -> number of proposals (its budget)."
+    )
+    search_seeds: list[int] = Field(min_length=2, description="Seeds whose test items are the validation split.")
+    test_seeds: list[int] = Field(min_length=2, description="Fresh seeds for the sealed test, never searched.")
+    alpha: float = Field(0.05, gt=0, lt=1, description="Familywise alpha of the keep-or-discard looks.")
+    workers: int = Field(1, ge=1, description="Seeds evaluated at once (processes); threads are divided among them.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "ResearchConfig":
+        if self.target not in TARGETS:
+            raise ValueError(f"target: expected one of {', '.join(TARGETS)}, got {self.target!r}")
+        shared = sorted(set(self.search_seeds) & set(self.test_seeds))
+        if shared:
+            raise ValueError(f"test_seeds: {shared} are search seeds too; the sealed test needs fresh seeds")
+        for seeds, key in ((self.search_seeds, "search_seeds"), (self.test_seeds, "test_seeds")):
+            if len(set(seeds)) != len(seeds):
+                raise ValueError(f"{key}: seeds must be distinct")
+        if not self.proposers or any(n < 1 for n in self.proposers.values()):
+            raise ValueError("proposers: name at least one proposer with at least one proposal")
+        from .proposers import PROPOSERS
+
+        for name in self.proposers:
+            if name not in PROPOSERS:
+                raise ValueError(f"proposers: unknown proposer {name!r} (known: {', '.join(PROPOSERS)})")
+        return self
+
+
+class ResearchFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "research"
+    seed: int = 0
+    threads: int | None = Field(None, ge=1)
+    research: ResearchConfig
+    weak_to_strong: dict = Field(description="The target experiment's section (see `autoalign run`).")
+
+
+def target_config(data: dict, seed: int, source: str) -> RunConfig:
+    """The weak-to-strong run config of one seed, validated as ``autoalign run`` would."""
+    mapping = {
+        "name": data["name"],
+        "protocol": "weak_to_strong",
+        "seed": seed,
+        "weak_to_strong": data["weak_to_strong"],
+    }
+    if data.get("threads") is not None:
+        mapping["threads"] = data["threads"]
+    return config_from_dict(mapping, source)
+
+
+def load_research(path: str | Path, overrides: list[str] | None = None) -> tuple[ResearchFile, RunConfig]:
+    """The research config and its target's config (at the proposers' seed), or one-line UserError."""
+    data = read_yaml_mapping(path)
+    source = str(path)
+    if overrides:
+        data, source = apply_overrides(data, overrides), f"{path} (with --set)"
+    try:
+        research = ResearchFile.model_validate(data)
+    except ValidationError as e:
+        raise UserError(_format_error(source, e)) from None
+    base = target_config(research.model_dump(mode="json"), research.seed, source)
+    w = base.weak_to_strong
+    pairs = w.pair_list()
+    pair = tuple(research.research.pair) if research.research.pair else pairs[0]
+    if pair not in pairs:
+        raise UserError(f"{source}: research.pair: {list(pair)} is not a pair of weak_to_strong (sizes, pairs)")
+    from ..methods.tunable import options_error
+
+    if research.research.method != "tunable":
+        raise UserError(f"{source}: research.method: only 'tunable' has a declared option space so far")
+    for key, knob in research.research.space.items():
+        probe = knob.choices[0] if knob.choices is not None else knob.low
+        error = options_error({key: probe})
+        if error:
+            raise UserError(f"{source}: research.space.{key}: not an option of tunable ({error})")
+    error = options_error(research.research.baseline)
+    if error:
+        raise UserError(f"{source}: research.baseline.{error}")
+    return research, base

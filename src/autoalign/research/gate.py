@@ -1,0 +1,66 @@
+"""Keep or discard: a proposal replaces the incumbent only if a seed-level test says it is better.
+
+Both are run on the same search seeds (the same pretrained models, weak labels and validation items,
+and the same student seed), and the test is the project's endpoint rule (``measures.seed_t_test``):
+a one-sided t-test over the per-seed differences in validation PGR. Identical reruns of the
+incumbent with another student seed give the noise floor: their spread is what a proposal must beat,
+and the t-test sees it through the differences' own spread. Looks are corrected for: the k-th
+proposal is tested at alpha * 6 / (pi^2 k^2), which sums to alpha over any number of proposals, so
+trying more proposals cannot buy a false acceptance.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..measures import seed_t_test
+
+
+def alpha_at(k: int, alpha: float) -> float:
+    """The k-th look's share of alpha (k = 1, 2, ...): alpha * 6 / (pi^2 k^2)."""
+    if k < 1:
+        raise ValueError("looks are counted from 1")
+    return alpha * 6 / (math.pi**2 * k**2)
+
+
+def keep_or_discard(candidate: list, incumbent: list, k: int, alpha: float) -> dict:
+    """The decision on the k-th proposal from per-seed validation PGRs (None: no PGR on that seed)."""
+    level = alpha_at(k, alpha)
+    if any(v is None for v in candidate) or any(v is None for v in incumbent):
+        return {"kept": False, "alpha_k": level, "reason": "no PGR on some seed (gap guard or a failed run)"}
+    diffs = np.asarray(candidate, float) - np.asarray(incumbent, float)
+    test = seed_t_test(diffs, 0.0, "greater")
+    p = float(test["p"])
+    kept = bool(test["mean"] > 0 and p < level)  # NaN p (identical on every seed) never keeps
+    reason = (
+        f"gain {test['mean']:+.3f} PGR, p {p:.3g} < {level:.3g}"
+        if kept
+        else f"gain {test['mean']:+.3f} PGR, p {'n/a' if math.isnan(p) else f'{p:.3g}'} not below {level:.3g}"
+    )
+    return {
+        "kept": kept,
+        "alpha_k": level,
+        "gain": float(test["mean"]),
+        "gain_ci": [float(test["ci_low"]), float(test["ci_high"])],
+        "p": None if math.isnan(p) else p,
+        "reason": reason,
+    }
+
+
+def noise_floor(first: list, rerun: list, alpha: float) -> dict:
+    """The spread of identical reruns: the SD over seeds of (rerun - first) validation PGR, and the
+    smallest mean gain a one-sided t-test over these seeds could call real at the first look."""
+    from scipy import stats
+
+    pairs = [(a, b) for a, b in zip(first, rerun) if a is not None and b is not None]
+    if len(pairs) < 2:
+        return {"sd": None, "detectable_gain": None, "n": len(pairs)}
+    d = np.array([b - a for a, b in pairs])
+    sd = float(d.std(ddof=1))
+    return {
+        "sd": sd,
+        "detectable_gain": float(stats.t.ppf(1 - alpha_at(1, alpha), len(d) - 1) * sd / math.sqrt(len(d))),
+        "n": len(d),
+    }

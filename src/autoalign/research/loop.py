@@ -1,0 +1,162 @@
+"""The research loop: search on validation seeds, keep or discard each proposal, then one sealed test
+on fresh seeds.
+
+1. The baseline (the hand-written method) runs on every search seed, and again with another student
+   seed: the identical reruns whose spread is the noise floor.
+2. Each proposer, in turn and from the baseline, proposes points of the declared space; each is run on
+   every search seed (their test items are the validation split: the loop holds those labels, the
+   sealed test's seeds are never touched) and kept only if ``gate.keep_or_discard`` says it beats the
+   proposer's incumbent.
+3. Each proposer's final incumbent, ``ce`` and the baseline run once on the fresh test seeds, with the
+   weak-to-strong canaries; PGR per seed, CIs over seeds, and each kept method against the baseline
+   by the same seed-level test.
+
+Every finished student is a stage, so a stopped search resumes where it stopped (the proposers are
+seeded and replay the same proposals from the notebook's scores).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from ..errors import UserError
+from ..runtime.progress import log
+from ..runtime.store import atomic_write_json, atomic_write_text
+from .config import load_research
+from .evaluate import evaluate
+from .gate import keep_or_discard, noise_floor
+from .notebook import Notebook, final_summary, write_report
+from .proposers import make_proposer
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+class Evaluator:
+    """Runs ``evaluate`` on several seeds at once (``workers`` processes) or in this process."""
+
+    def __init__(self, root: Path, base_data: dict, pair: tuple, workers: int, threads: int):
+        self.root, self.base, self.pair, self.workers = str(root), base_data, list(pair), workers
+        self.threads = max(1, threads // workers)
+        self.pool = None
+        if workers > 1:
+            self.pool = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.threads,),
+            )
+
+    def run(self, seeds: list[int], methods: dict, canaries: bool = False) -> list[dict]:
+        args = [(self.root, self.base, s, self.pair, methods, canaries, self.threads) for s in seeds]
+        if self.pool is None:
+            return [evaluate(*a) for a in args]
+        return list(self.pool.map(evaluate, *zip(*args)))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+def _pgrs(runs: list[dict], name: str = "tunable") -> list:
+    return [r["methods"][name]["pgr"] if name in r["methods"] else None for r in runs]
+
+
+def _mean(values: list) -> float | None:
+    vals = [v for v in values if v is not None]
+    return None if len(vals) < len(values) or not vals else sum(vals) / len(vals)
+
+
+def run_research(config: Path, run_dir: Path, overrides: list[str] | None = None) -> dict:
+    research, base = load_research(config, overrides)
+    r = research.research
+    run_dir = Path(run_dir)
+    saved = run_dir / "research.yaml"
+    text = Path(config).read_text()
+    if saved.exists() and saved.read_text() != text:
+        raise UserError(f"{run_dir}: holds another research config; choose another --run-dir")
+    if not saved.exists():
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise UserError(f"{run_dir}: folder exists and is not a research run; choose another --run-dir")
+        atomic_write_text(saved, text)
+    pair = tuple(r.pair) if r.pair else base.weak_to_strong.pair_list()[0]
+    base_data = base.model_dump(mode="json")
+    notebook = Notebook(run_dir / "notebook.jsonl")
+    ev = Evaluator(run_dir / "search", base_data, pair, r.workers, base.threads)
+    started = time.time()
+    try:
+        log(f"research: baseline {r.baseline or '(confidence)'} on search seeds {r.search_seeds}")
+        first = ev.run(r.search_seeds, {"tunable": dict(r.baseline)})
+        rerun = ev.run(r.search_seeds, {"tunable": {**r.baseline, "rerun": 1}})
+        floor = noise_floor(_pgrs(first), _pgrs(rerun), r.alpha)
+        notebook.add(
+            proposer="baseline",
+            k=0,
+            params=dict(r.baseline),
+            rationale="the hand-written method",
+            runs=first,
+            decision={"kept": True, "reason": "the starting incumbent"},
+        )
+        notebook.add(
+            proposer="baseline",
+            k=0,
+            params={**r.baseline, "rerun": 1},
+            rationale="the baseline again with another student seed: the noise floor",
+            runs=rerun,
+            decision={"kept": False, "reason": "an identical rerun, for the noise floor"},
+        )
+        incumbents = {}
+        for p_index, (name, budget) in enumerate(r.proposers.items()):
+            proposer = make_proposer(name, r.space, research.seed + 1000 * p_index)
+            inc_params, inc_pgrs = dict(r.baseline), _pgrs(first)
+            for k in range(1, budget + 1):
+                proposal = proposer.propose()
+                params = {**r.baseline, **proposal.params}
+                runs = ev.run(r.search_seeds, {"tunable": params})
+                pgrs = _pgrs(runs)
+                proposer.observe(proposal, _mean(pgrs))
+                decision = keep_or_discard(pgrs, inc_pgrs, k, r.alpha)
+                if decision["kept"]:
+                    inc_params, inc_pgrs = params, pgrs
+                notebook.add(
+                    proposer=name, k=k, params=params, rationale=proposal.rationale, runs=runs, decision=decision
+                )
+                log(
+                    f"research: {name} {k}/{budget} {params}: {decision['reason']}"
+                    + (" -> kept" if decision["kept"] else "")
+                )
+            incumbents[name] = {"params": inc_params, "validation_pgr": inc_pgrs}
+        log(f"research: sealed test on fresh seeds {r.test_seeds}")
+        sealed = {"baseline+ce": ev.run(r.test_seeds, {"ce": {}, "confidence": {}}, canaries=True)}
+        for name, inc in incumbents.items():
+            if inc["params"] != dict(r.baseline):
+                sealed[name] = ev.run(r.test_seeds, {"tunable": inc["params"]})
+    finally:
+        ev.close()
+    result = final_summary(r, pair, floor, first, incumbents, sealed, notebook.rows, time.time() - started)
+    result["provenance"] = provenance()
+    atomic_write_json(run_dir / "research.json", result, sort_keys=False)
+    write_report(run_dir, result, notebook.rows)
+    return result
+
+
+def provenance() -> dict:
+    """The code the search ran: commit and whether the tracked files were clean (None: no git)."""
+    from ..preregistration import head_commit, source_checkout, tree_clean
+
+    repo = source_checkout()
+    return {"commit": head_commit(repo), "clean": tree_clean(repo)}
+
+
+def load_result(run_dir: Path) -> dict:
+    path = Path(run_dir) / "research.json"
+    if not path.exists():
+        raise UserError(f"{run_dir}: no research.json (not a finished research run)")
+    return json.loads(path.read_text())

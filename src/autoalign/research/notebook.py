@@ -1,0 +1,191 @@
+"""The lab notebook (every proposal, its rationale, runs, scores, decision and compute), the
+compute-to-alignment curve, the sealed test's summary, and the research run's page.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from ..measures import seed_t_test
+from ..runtime.store import atomic_write_text
+
+
+class Notebook:
+    """Rows appended in order and written whole (atomically) after each: a stopped run loses nothing."""
+
+    def __init__(self, path: Path):
+        self.path, self.rows = Path(path), []
+
+    def add(self, proposer: str, k: int, params: dict, rationale: str, runs: list[dict], decision: dict) -> None:
+        pgrs = [run["methods"]["tunable"]["pgr"] for run in runs]
+        vals = [v for v in pgrs if v is not None]
+        self.rows.append(
+            {
+                "id": len(self.rows),
+                "proposer": proposer,
+                "k": k,
+                "params": params,
+                "rationale": rationale,
+                "seeds": [run["seed"] for run in runs],
+                "validation_pgr": pgrs,
+                "mean_validation_pgr": sum(vals) / len(vals) if vals and len(vals) == len(pgrs) else None,
+                "decision": decision,
+                "seconds": round(sum(run["seconds"] for run in runs), 1),
+            }
+        )
+        atomic_write_text(self.path, "".join(json.dumps(row) + "\n" for row in self.rows))
+
+
+def _stats(values: list) -> dict:
+    vals = [v for v in values if v is not None]
+    out = {"per_seed": values, "mean": sum(vals) / len(vals) if vals else None}
+    if len(vals) >= 2 and len(vals) == len(values):
+        t = seed_t_test(vals, 0.0, "greater")
+        out.update(ci_low=float(t["ci_low"]), ci_high=float(t["ci_high"]))
+    return out
+
+
+def _paired(a: list, b: list) -> dict:
+    """a - b per seed, with its t-interval and one-sided p (a > b)."""
+    if any(v is None for v in a + b):
+        return {"per_seed": None, "mean": None, "p": None}
+    d = [x - y for x, y in zip(a, b)]
+    t = seed_t_test(d, 0.0, "greater")
+    p = float(t["p"])
+    return {
+        "per_seed": d,
+        "mean": float(t["mean"]),
+        "ci_low": float(t["ci_low"]),
+        "ci_high": float(t["ci_high"]),
+        "p": None if p != p else p,
+    }
+
+
+def curves(rows: list[dict]) -> dict:
+    """Per proposer: after each proposal, the compute spent so far (seconds, the baseline's included)
+    and the incumbent's mean validation PGR: the compute-to-alignment curve."""
+    base = [r for r in rows if r["proposer"] == "baseline"]
+    spent0 = sum(r["seconds"] for r in base)
+    out = {}
+    for name in dict.fromkeys(r["proposer"] for r in rows if r["proposer"] != "baseline"):
+        best, spent, points = base[0]["mean_validation_pgr"], spent0, []
+        for r in (r for r in rows if r["proposer"] == name):
+            spent += r["seconds"]
+            if r["decision"]["kept"]:
+                best = r["mean_validation_pgr"]
+            points.append({"k": r["k"], "seconds": round(spent, 1), "incumbent_validation_pgr": best})
+        out[name] = points
+    return out
+
+
+def final_summary(
+    r, pair: tuple, floor: dict, first: list, incumbents: dict, sealed: dict, rows: list, seconds: float
+) -> dict:
+    def pgr(runs, name):
+        return [run["methods"][name]["pgr"] for run in runs]
+
+    base_test = pgr(sealed["baseline+ce"], "confidence")
+    test = {"ce": _stats(pgr(sealed["baseline+ce"], "ce")), "baseline": _stats(base_test)}
+    base_val = [run["methods"]["tunable"]["pgr"] for run in first]
+    proposers = {}
+    for name, inc in incumbents.items():
+        kept = inc["params"] != dict(r.baseline)
+        values = pgr(sealed[name], "tunable") if kept else base_test
+        test[name] = _stats(values)
+        proposers[name] = {
+            "proposals": sum(1 for row in rows if row["proposer"] == name),
+            "kept": sum(1 for row in rows if row["proposer"] == name and row["decision"]["kept"]),
+            "final": inc["params"],
+            "validation_gain": _paired(inc["validation_pgr"], base_val),
+            "test_gain": _paired(values, base_test),
+        }
+    canaries = {}
+    for run in sealed["baseline+ce"]:
+        for kind, c in run["canaries"].items():
+            canaries.setdefault(kind, []).append(c["caught"])
+    return {
+        "pair": list(pair),
+        "search_seeds": r.search_seeds,
+        "test_seeds": r.test_seeds,
+        "baseline": dict(r.baseline),
+        "alpha": r.alpha,
+        "noise_floor": floor,
+        "proposers": proposers,
+        "sealed_test_pgr": test,
+        "canaries_caught": {k: all(v) for k, v in canaries.items()},
+        "curves": curves(rows),
+        "compute": {
+            "seconds": round(seconds, 1),
+            "evaluations": sum(len(row["seeds"]) for row in rows),
+        },
+    }
+
+
+def _f(x, signed: bool = False) -> str:
+    return "-" if x is None else (f"{x:+.3f}" if signed else f"{x:.3f}")
+
+
+def summary_lines(result: dict) -> list[str]:
+    t = result["sealed_test_pgr"]
+    floor = result["noise_floor"]
+    lines = [
+        f"research: noise floor (identical reruns) SD {_f(floor['sd'])} PGR over {floor['n']} search seeds; "
+        f"smallest gain the first look could keep {_f(floor['detectable_gain'])}",
+    ]
+    for name, p in result["proposers"].items():
+        v, g = p["validation_gain"], p["test_gain"]
+        lines.append(
+            f"  {name}: {p['proposals']} proposals, {p['kept']} kept; validation gain {_f(v['mean'], True)}, "
+            f"sealed-test gain {_f(g['mean'], True)} [{_f(g.get('ci_low'), True)}, {_f(g.get('ci_high'), True)}]"
+            f" (p {_f(g.get('p'))})"
+        )
+    cells = ", ".join(f"{k} {_f(v['mean'])} [{_f(v.get('ci_low'))}, {_f(v.get('ci_high'))}]" for k, v in t.items())
+    lines.append(f"  sealed-test PGR on fresh seeds {result['test_seeds']}: {cells}")
+    caught = ", ".join(f"{k} {'caught' if ok else 'NOT caught'}" for k, ok in result["canaries_caught"].items())
+    lines.append(f"  canaries on every test seed: {caught}; compute {result['compute']['seconds'] / 60:.1f} min")
+    return lines
+
+
+def write_report(run_dir: Path, result: dict, rows: list[dict]) -> Path:
+    """research.html: the summary, the curve and every notebook row."""
+    from ..report.figures import plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, points in result["curves"].items():
+        ax.step(
+            [p["seconds"] / 60 for p in points],
+            [p["incumbent_validation_pgr"] for p in points],
+            where="post",
+            label=name,
+        )
+    ax.set_xlabel("compute (minutes of worker time)")
+    ax.set_ylabel("incumbent's validation PGR")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(run_dir / "curve.png", dpi=100)
+    plt.close(fig)
+    head = (
+        "<tr><th>#</th><th>proposer</th><th>options</th><th>rationale</th><th>validation PGR per seed</th>"
+        "<th>decision</th><th>s</th></tr>"
+    )
+    body = "".join(
+        f"<tr><td>{r['id']}</td><td>{r['proposer']} {r['k']}</td><td>{html.escape(json.dumps(r['params']))}</td>"
+        f"<td>{html.escape(r['rationale'])}</td>"
+        f"<td>{', '.join(_f(v) for v in r['validation_pgr'])}</td>"
+        f"<td>{'<b>kept</b>' if r['decision']['kept'] else 'discarded'}: {html.escape(r['decision']['reason'])}</td>"
+        f"<td>{r['seconds']}</td></tr>"
+        for r in rows
+    )
+    page = (
+        "<html><head><meta charset='utf-8'><title>autoalign research</title></head><body>"
+        "<h1>Automated research: weak-to-strong</h1><pre>"
+        + html.escape("\n".join(summary_lines(result)))
+        + "</pre><img src='curve.png'><h2>Lab notebook</h2><table border=1>"
+        + head
+        + body
+        + "</table></body></html>"
+    )
+    atomic_write_text(run_dir / "research.html", page)
+    return run_dir / "research.html"

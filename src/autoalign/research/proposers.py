@@ -1,0 +1,90 @@
+"""Proposers: who picks the next point of the search space.
+
+* ``random``: uniform (or log-uniform) over the space, the baseline every curve is compared with;
+* ``tpe``: Optuna's Tree-structured Parzen Estimator (ask and tell), which models where the good
+  validation scores lie. Optuna is the ``research`` extra, imported when a TPE proposer starts.
+
+A proposer sees only validation scores (the loop's own split), never a test score. Each proposal
+carries its rationale for the notebook. A language-model proposer that writes method code needs the
+sandboxed evaluation boundary first (issue #25); it is not here yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserError
+from .space import Knob, rounded
+
+
+@dataclass
+class Proposal:
+    params: dict
+    rationale: str
+    handle: Any = field(default=None, repr=False)  # the proposer's own token (an Optuna trial)
+
+
+class RandomProposer:
+    name = "random"
+
+    def __init__(self, space: dict[str, Knob], seed: int):
+        self.space, self.rng = space, np.random.default_rng(seed)
+
+    def propose(self) -> Proposal:
+        params = rounded({k: knob.sample(self.rng) for k, knob in self.space.items()})
+        return Proposal(params, "a uniform draw from the declared space (the baseline search)")
+
+    def observe(self, proposal: Proposal, score: float | None) -> None:
+        pass
+
+
+class TPEProposer:
+    name = "tpe"
+
+    def __init__(self, space: dict[str, Knob], seed: int, startup: int = 4):
+        try:
+            import optuna
+        except ImportError:
+            raise UserError("the tpe proposer needs Optuna: pip install 'autoalign[research]'") from None
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.space = space
+        self.study = optuna.create_study(
+            direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
+        )
+        self.startup = startup
+
+    def propose(self) -> Proposal:
+        trial = self.study.ask()
+        params = {}
+        for k, knob in self.space.items():
+            if knob.choices is not None:
+                params[k] = trial.suggest_categorical(k, knob.choices)
+            else:
+                params[k] = trial.suggest_float(k, knob.low, knob.high, log=knob.log)
+        n = len(self.study.trials)
+        why = (
+            f"TPE start-up draw {n} of {self.startup} (random until TPE has scores to model)"
+            if n <= self.startup
+            else f"TPE: most likely better than the best of {n - 1} scored so far, given their validation PGRs"
+        )
+        return Proposal(rounded(params), why, trial)
+
+    def observe(self, proposal: Proposal, score: float | None) -> None:
+        import optuna
+
+        if score is None:
+            self.study.tell(proposal.handle, state=optuna.trial.TrialState.FAIL)
+        else:
+            self.study.tell(proposal.handle, score)
+
+
+PROPOSERS = {"random": RandomProposer, "tpe": TPEProposer}
+
+
+def make_proposer(name: str, space: dict[str, Knob], seed: int):
+    if name not in PROPOSERS:
+        raise UserError(f"research.proposers: unknown proposer {name!r} (known: {', '.join(PROPOSERS)})")
+    return PROPOSERS[name](space, seed)

@@ -1,0 +1,58 @@
+"""Every README block marked ``<!-- printed by: autoalign ... -->`` is what that command prints on
+the shipped results (``results/``), and the check can fail: a changed figure is caught."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("readme_figures", ROOT / "scripts" / "readme_figures.py")
+readme_figures = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = readme_figures  # dataclasses look their module up there
+spec.loader.exec_module(readme_figures)
+
+
+def test_every_marked_readme_block_is_its_commands_output():
+    readme = (ROOT / "README.md").read_text()
+    assert readme_figures.blocks(readme), "the README marks no printed block"
+    diffs = readme_figures.differences(readme)
+    assert not diffs, "\n\n".join(diffs) + "\n(run: python scripts/readme_figures.py --write)"
+
+
+def test_a_changed_figure_is_caught():
+    readme = (ROOT / "README.md").read_text()
+    first = readme_figures.blocks(readme)[0]
+    lines = readme.split("\n")
+    digit = next(i for i in range(first.start, first.end) if any(c.isdigit() for c in lines[i]))
+    lines[digit] = "".join(str((int(c) + 1) % 10) if c.isdigit() else c for c in lines[digit])
+    assert readme_figures.differences("\n".join(lines))
+
+
+def test_a_mark_without_a_block_is_an_error():
+    with pytest.raises(ValueError, match="line 2: a mark must be followed"):
+        readme_figures.blocks("text\n<!-- printed by: autoalign summary x -->\nprose")
+
+
+def test_ship_copies_results_not_models(tmp_path):
+    from typer.testing import CliRunner
+
+    from autoalign.cli import app
+
+    run = tmp_path / "run"
+    for folder in (run, run / "seed-3"):
+        (folder / "models").mkdir(parents=True)
+        (folder / "models" / "weights.bin").write_bytes(b"x" * 100)
+        for name in ("metrics.json", "units.json", "config.yaml", "provenance.json"):
+            (folder / name).write_text("{}")
+    (run / "seeds.json").write_text("[3]")
+    r = CliRunner().invoke(app, ["ship", str(run), str(tmp_path / "results" / "x")])
+    assert r.exit_code == 0, r.output
+    shipped = sorted(str(p.relative_to(tmp_path / "results" / "x")) for p in (tmp_path / "results" / "x").rglob("*"))
+    assert shipped == sorted(
+        ["config.yaml", "metrics.json", "units.json", "provenance.json", "seeds.json", "seed-3"]
+        + [f"seed-3/{n}" for n in ("config.yaml", "metrics.json", "units.json", "provenance.json")]
+    )
+    r = CliRunner().invoke(app, ["ship", str(tmp_path / "nothing"), str(tmp_path / "y")])
+    assert r.exit_code == 2 and "no metrics.json" in r.output
