@@ -55,4 +55,4 @@ def test_ship_copies_results_not_models(tmp_path):
         + [f"seed-3/{n}" for n in ("config.yaml", "metrics.json", "units.json", "provenance.json")]
     )
     r = CliRunner().invoke(app, ["ship", str(tmp_path / "nothing"), str(tmp_path / "y")])
-    assert r.exit_code == 2 and "no metrics.json" in r.output
+    assert r.exit_code == 2 and "no metrics.json or research.json" in r.output

@@ -177,7 +177,7 @@ def test_tunable_without_options_is_confidence_and_runs_differing_in_methods_sha
     monkeypatch.setattr(w2s, "fit_and_predict", _stand_in_supervisor)
     cfg = load_config(
         "configs/weak_to_strong.yaml",
-        TINY + ["weak_to_strong.methods=[confidence, tunable]", "weak_to_strong.train_steps=20"],
+        TINY + ["weak_to_strong.methods=[confidence, tunable]"],
     )
     store, _ = open_run(cfg, tmp_path / "run")
     r = execute(store, cfg)["weak_to_strong"]["weak_to_strong"]

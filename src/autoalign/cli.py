@@ -191,10 +191,21 @@ def summary(
     run_dir: Path = typer.Argument(..., help="A finished run folder, or a shipped copy of its metrics.json's folder."),
 ) -> None:
     """Print the summary a run printed when it ended, from its metrics.json (the README's demo figures
-    are this command's output on results/demo/)."""
+    are this command's output on results/demo/), or a research folder's, from its research.json."""
     from .report.summary import folder_summary
 
-    _guard(lambda: [typer.echo(line) for line in folder_summary(run_dir)])
+    def go():
+        if (run_dir / "research.json").is_file():
+            from .research.loop import load_result
+            from .research.notebook import summary_lines
+
+            lines = summary_lines(load_result(run_dir))
+        else:
+            lines = folder_summary(run_dir)
+        for line in lines:
+            typer.echo(line)
+
+    _guard(go)
 
 
 @app.command()

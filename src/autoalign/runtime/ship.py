@@ -15,7 +15,19 @@ from pathlib import Path
 
 from ..errors import UserError
 
-SHIPPED = ("config.yaml", "metrics.json", "units.json", "provenance.json", "seeds.json", "sweep.json")
+SHIPPED = (
+    "config.yaml",
+    "metrics.json",
+    "units.json",
+    "provenance.json",
+    "seeds.json",
+    "sweep.json",
+    # an ``autoalign research`` folder: its config, result, notebook and curve
+    "research.yaml",
+    "research.json",
+    "notebook.jsonl",
+    "curve.png",
+)
 
 
 def _ship_folder(run: Path, dest: Path) -> list[Path]:
@@ -36,9 +48,13 @@ def _ship_folder(run: Path, dest: Path) -> list[Path]:
 def ship_run(run: str | Path, dest: str | Path) -> list[Path]:
     """Copy ``run``'s result files (and its seeds') into ``dest``; returns the files written."""
     run, dest = Path(run), Path(dest)
-    if not (run / "metrics.json").is_file():
-        raise UserError(f"{run}: no metrics.json (not a finished run folder)")
-    if dest.exists() and any(dest.iterdir()) and not (dest / "metrics.json").is_file():
+    if not any((run / f).is_file() for f in ("metrics.json", "research.json")):
+        raise UserError(f"{run}: no metrics.json or research.json (not a finished run folder)")
+    if (
+        dest.exists()
+        and any(dest.iterdir())
+        and not any((dest / f).is_file() for f in ("metrics.json", "research.json"))
+    ):
         raise UserError(f"{dest}: exists and is not a shipped run; choose an empty or new folder")
     dest.mkdir(parents=True, exist_ok=True)
     return _ship_folder(run, dest)
