@@ -165,7 +165,7 @@ def research(
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Research folder (default runs/NAME-TIME)."),
     quiet: bool = QUIET,
 ) -> None:
-    """Search a weak-to-strong method space with proposers (random, Optuna TPE), keep a proposal only if
+    """Search a weak-to-strong method space with proposers (random, Optuna TPE, a language model), keep a proposal only if
     a seed-level test says it beats the incumbent, then score what was kept once on sealed test labels
     of fresh seeds. Writes notebook.jsonl, research.json, curve.png and research.html."""
     from .research.config import load_research

@@ -8,11 +8,13 @@ A research config is a YAML file::
     research: {...}               # ResearchConfig below
     weak_to_strong: {...}         # the target: a weak_to_strong section, as in any run config
 
-The weak_to_strong section is validated exactly as ``autoalign run`` validates it.
+The weak_to_strong section is validated exactly as ``autoalign run`` validates it. Naming the ``lm``
+proposer needs ``research.lm`` (``LMSettings``: the model that proposes, see ``lm_proposer.py``).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -23,6 +25,23 @@ from ..errors import UserError
 from .space import Knob
 
 TARGETS = ("weak_to_strong",)
+
+
+class LMSettings(BaseModel):
+    """``research.lm``: the language model of the ``lm`` proposer and how to reach it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="A model address: openai/<name> (a server) or hf/<folder> (a local checkpoint).")
+    temperature: float = Field(0.7, ge=0, description="Sampling temperature of each reply.")
+    max_new_tokens: int = Field(600, ge=1, description="The longest reply, in tokens.")
+    base_url: str | None = Field(
+        None, min_length=1, description="The server of an openai/ address (else OPENAI_BASE_URL)."
+    )
+    timeout: float = Field(60.0, gt=0, description="Seconds to wait for one reply (openai/).")
+    max_failures: int = Field(
+        3, ge=1, description="Rejected replies in a row after which the lm proposer stops (the loop goes on)."
+    )
 
 
 class ResearchConfig(BaseModel):
@@ -42,6 +61,7 @@ class ResearchConfig(BaseModel):
     test_seeds: list[int] = Field(min_length=2, description="Fresh seeds for the sealed test, never searched.")
     alpha: float = Field(0.05, gt=0, lt=1, description="Familywise alpha of the keep-or-discard looks.")
     workers: int = Field(1, ge=1, description="Seeds evaluated at once (processes); threads are divided among them.")
+    lm: LMSettings | None = Field(None, description="The model of the lm proposer (needed when proposers name lm).")
 
     @model_validator(mode="after")
     def _check(self) -> "ResearchConfig":
@@ -55,11 +75,13 @@ class ResearchConfig(BaseModel):
                 raise ValueError(f"{key}: seeds must be distinct")
         if not self.proposers or any(n < 1 for n in self.proposers.values()):
             raise ValueError("proposers: name at least one proposer with at least one proposal")
-        from .proposers import PROPOSERS
+        from .proposers import NAMES
 
         for name in self.proposers:
-            if name not in PROPOSERS:
-                raise ValueError(f"proposers: unknown proposer {name!r} (known: {', '.join(PROPOSERS)})")
+            if name not in NAMES:
+                raise ValueError(f"proposers: unknown proposer {name!r} (known: {', '.join(NAMES)})")
+        if "lm" in self.proposers and self.lm is None:
+            raise ValueError("proposers: the lm proposer needs research.lm (its model: openai/<name> or hf/<folder>)")
         return self
 
 
@@ -114,4 +136,19 @@ def load_research(path: str | Path, overrides: list[str] | None = None) -> tuple
     error = options_error(research.research.baseline)
     if error:
         raise UserError(f"{source}: research.baseline.{error}")
+    if research.research.lm is not None:
+        _check_lm(research.research.lm, source)
     return research, base
+
+
+def _check_lm(lm: LMSettings, source: str) -> None:
+    """The lm proposer's address parses and an openai/ one has a server (the model opens only when the
+    proposer starts, after the baseline ran: what a config can get wrong fails here, first)."""
+    from ..models.providers import parse_address
+
+    address = parse_address(lm.model, f"{source}: research.lm.model")
+    if address.provider == "openai" and not (lm.base_url or os.environ.get("OPENAI_BASE_URL")):
+        raise UserError(
+            f"{source}: research.lm.base_url: an openai/ model needs its server's URL here or in OPENAI_BASE_URL "
+            "(for example http://127.0.0.1:8000/v1)"
+        )

@@ -6,13 +6,15 @@ on fresh seeds.
 2. Each proposer, in turn and from the baseline, proposes points of the declared space; each is run on
    every search seed (their test items are the validation split: the loop holds those labels, the
    sealed test's seeds are never touched) and kept only if ``gate.keep_or_discard`` says it beats the
-   proposer's incumbent.
+   proposer's incumbent. A rejected proposal (a language model's reply that is not a proposal inside
+   the space, or carries code) is a notebook row that is never run; it still counts as a look.
 3. Each proposer's final incumbent, ``ce`` and the baseline run once on the fresh test seeds, with the
    weak-to-strong canaries; PGR per seed, CIs over seeds, and each kept method against the baseline
    by the same seed-level test.
 
 Every finished student is a stage, so a stopped search resumes where it stopped (the proposers are
-seeded and replay the same proposals from the notebook's scores).
+seeded and replay the same proposals from the notebook's scores; the lm proposer asks its model
+afresh).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ..runtime.store import atomic_write_json, atomic_write_text
 from .config import load_research
 from .evaluate import evaluate
 from .gate import keep_or_discard, noise_floor
+from .lm_proposer import LMProposer
 from .notebook import Notebook, final_summary, write_report
 from .proposers import make_proposer
 
@@ -113,11 +116,20 @@ def run_research(config: Path, run_dir: Path, overrides: list[str] | None = None
             decision={"kept": False, "reason": "an identical rerun, for the noise floor"},
         )
         incumbents = {}
+        task = {"pair": list(pair), "baseline": dict(r.baseline), "seeds": len(r.search_seeds), "alpha": r.alpha}
         for p_index, (name, budget) in enumerate(r.proposers.items()):
-            proposer = make_proposer(name, r.space, research.seed + 1000 * p_index)
+            seed = research.seed + 1000 * p_index
+            if name == "lm":
+                proposer = LMProposer(r.space, seed, r.lm, notebook.rows, task, budget)
+            else:
+                proposer = make_proposer(name, r.space, seed)
             inc_params, inc_pgrs = dict(r.baseline), _pgrs(first)
             for k in range(1, budget + 1):
                 proposal = proposer.propose()
+                if proposal.rejected is not None:
+                    if _rejected(notebook, proposer, proposal, name, k, budget):
+                        break
+                    continue
                 params = {**r.baseline, **proposal.params}
                 runs = ev.run(r.search_seeds, {"tunable": params})
                 pgrs = _pgrs(runs)
@@ -126,7 +138,13 @@ def run_research(config: Path, run_dir: Path, overrides: list[str] | None = None
                 if decision["kept"]:
                     inc_params, inc_pgrs = params, pgrs
                 notebook.add(
-                    proposer=name, k=k, params=params, rationale=proposal.rationale, runs=runs, decision=decision
+                    proposer=name,
+                    k=k,
+                    params=params,
+                    rationale=proposal.rationale,
+                    runs=runs,
+                    decision=decision,
+                    **proposal.record,
                 )
                 log(
                     f"research: {name} {k}/{budget} {params}: {decision['reason']}"
@@ -145,6 +163,28 @@ def run_research(config: Path, run_dir: Path, overrides: list[str] | None = None
     atomic_write_json(run_dir / "research.json", result, sort_keys=False)
     write_report(run_dir, result, notebook.rows)
     return result
+
+
+def _rejected(notebook: Notebook, proposer, proposal, name: str, k: int, budget: int) -> bool:
+    """Record a rejected proposal (never run, no evaluation); True when its proposer stops here."""
+    proposer.observe(proposal, None)
+    decision = {"kept": False, "rejected": True, "reason": f"rejected: {proposal.rejected}"}
+    stopped = getattr(proposer, "stopped", None)
+    if stopped:
+        decision["stopped"] = stopped
+    notebook.add(
+        proposer=name,
+        k=k,
+        params=proposal.params,
+        rationale=proposal.rationale,
+        runs=[],
+        decision=decision,
+        **proposal.record,
+    )
+    log(f"research: {name} {k}/{budget} {decision['reason']}")
+    if stopped:
+        log(f"research: {name}: {stopped}, after {k} of {budget} proposals")
+    return bool(stopped)
 
 
 def provenance() -> dict:

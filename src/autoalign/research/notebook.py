@@ -18,7 +18,10 @@ class Notebook:
     def __init__(self, path: Path):
         self.path, self.rows = Path(path), []
 
-    def add(self, proposer: str, k: int, params: dict, rationale: str, runs: list[dict], decision: dict) -> None:
+    def add(
+        self, proposer: str, k: int, params: dict | None, rationale: str, runs: list[dict], decision: dict, **more
+    ) -> None:
+        """One proposal's row; a rejected one has no runs (``more``: a model's raw reply, its code)."""
         pgrs = [run["methods"]["tunable"]["pgr"] for run in runs]
         vals = [v for v in pgrs if v is not None]
         self.rows.append(
@@ -33,6 +36,7 @@ class Notebook:
                 "mean_validation_pgr": sum(vals) / len(vals) if vals and len(vals) == len(pgrs) else None,
                 "decision": decision,
                 "seconds": round(sum(run["seconds"] for run in runs), 1),
+                **more,
             }
         )
         atomic_write_text(self.path, "".join(json.dumps(row) + "\n" for row in self.rows))
@@ -97,6 +101,7 @@ def final_summary(
         proposers[name] = {
             "proposals": sum(1 for row in rows if row["proposer"] == name),
             "kept": sum(1 for row in rows if row["proposer"] == name and row["decision"]["kept"]),
+            "rejected": sum(1 for row in rows if row["proposer"] == name and row["decision"].get("rejected")),
             "final": inc["params"],
             "validation_gain": _paired(inc["validation_pgr"], base_val),
             "test_gain": _paired(values, base_test),
@@ -137,7 +142,9 @@ def summary_lines(result: dict) -> list[str]:
     for name, p in result["proposers"].items():
         v, g = p["validation_gain"], p["test_gain"]
         lines.append(
-            f"  {name}: {p['proposals']} proposals, {p['kept']} kept; validation gain {_f(v['mean'], True)}, "
+            f"  {name}: {p['proposals']} proposals, {p['kept']} kept"
+            + (f", {p['rejected']} rejected (not run)" if p.get("rejected") else "")
+            + f"; validation gain {_f(v['mean'], True)}, "
             f"sealed-test gain {_f(g['mean'], True)} [{_f(g.get('ci_low'), True)}, {_f(g.get('ci_high'), True)}]"
             f" (p {_f(g.get('p'))})"
         )
@@ -146,6 +153,19 @@ def summary_lines(result: dict) -> list[str]:
     caught = ", ".join(f"{k} {'caught' if ok else 'NOT caught'}" for k, ok in result["canaries_caught"].items())
     lines.append(f"  canaries on every test seed: {caught}; compute {result['compute']['seconds'] / 60:.1f} min")
     return lines
+
+
+def _decision(d: dict) -> str:
+    if d.get("rejected"):  # its reason starts "rejected: "
+        return html.escape(d["reason"]) + (f"<br>{html.escape(d['stopped'])}" if d.get("stopped") else "")
+    return f"{'<b>kept</b>' if d['kept'] else 'discarded'}: {html.escape(d['reason'])}"
+
+
+def _shown(row: dict, key: str, label: str) -> str:
+    """A model's reply or code, escaped and folded (text, never a link or a script)."""
+    if not row.get(key):
+        return ""
+    return f"<details><summary>{label}</summary><pre>{html.escape(row[key])}</pre></details>"
 
 
 def write_report(run_dir: Path, result: dict, rows: list[dict]) -> Path:
@@ -171,10 +191,12 @@ def write_report(run_dir: Path, result: dict, rows: list[dict]) -> Path:
         "<th>decision</th><th>s</th></tr>"
     )
     body = "".join(
-        f"<tr><td>{r['id']}</td><td>{r['proposer']} {r['k']}</td><td>{html.escape(json.dumps(r['params']))}</td>"
-        f"<td>{html.escape(r['rationale'])}</td>"
+        f"<tr><td>{r['id']}</td><td>{html.escape(str(r['proposer']))} {r['k']}</td>"
+        f"<td>{html.escape(json.dumps(r['params']))}</td>"
+        f"<td>{html.escape(r['rationale'])}"
+        f"{_shown(r, 'code', 'code (not executed)')}{_shown(r, 'reply', 'reply')}</td>"
         f"<td>{', '.join(_f(v) for v in r['validation_pgr'])}</td>"
-        f"<td>{'<b>kept</b>' if r['decision']['kept'] else 'discarded'}: {html.escape(r['decision']['reason'])}</td>"
+        f"<td>{_decision(r['decision'])}</td>"
         f"<td>{r['seconds']}</td></tr>"
         for r in rows
     )

@@ -2,11 +2,15 @@
 
 * ``random``: uniform (or log-uniform) over the space, the baseline every curve is compared with;
 * ``tpe``: Optuna's Tree-structured Parzen Estimator (ask and tell), which models where the good
-  validation scores lie. Optuna is the ``research`` extra, imported when a TPE proposer starts.
+  validation scores lie. Optuna is the ``research`` extra, imported when a TPE proposer starts;
+* ``lm``: a language model that reads the task, the space and the lab notebook and replies with one
+  JSON proposal (``lm_proposer.py``, which imports this module, never the other way round).
 
 A proposer sees only validation scores (the loop's own split), never a test score. Each proposal
-carries its rationale for the notebook. A language-model proposer that writes method code needs the
-sandboxed evaluation boundary first (issue #25); it is not here yet.
+carries its rationale for the notebook. A proposal may come back ``rejected`` (with why): the loop
+records it and never runs it. A proposer with a ``stopped`` reason proposes no more (the loop goes on
+with the next). Method code from a language model is recorded and rejected, not run: it needs the
+sandboxed evaluation boundary first (issue #25), which is not built yet.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from .space import Knob, rounded
 
 @dataclass
 class Proposal:
-    params: dict
+    params: dict | None
     rationale: str
     handle: Any = field(default=None, repr=False)  # the proposer's own token (an Optuna trial)
+    rejected: str | None = None  # why it must not run (None: it runs)
+    record: dict = field(default_factory=dict)  # more for its notebook row (a model's raw reply, its code)
 
 
 class RandomProposer:
@@ -82,6 +88,7 @@ class TPEProposer:
 
 
 PROPOSERS = {"random": RandomProposer, "tpe": TPEProposer}
+NAMES = (*PROPOSERS, "lm")  # lm: lm_proposer.LMProposer, which needs research.lm
 
 
 def make_proposer(name: str, space: dict[str, Knob], seed: int):
