@@ -56,3 +56,19 @@ def test_ship_copies_results_not_models(tmp_path):
     )
     r = CliRunner().invoke(app, ["ship", str(tmp_path / "nothing"), str(tmp_path / "y")])
     assert r.exit_code == 2 and "no metrics.json or research.json" in r.output
+
+
+@pytest.mark.slow
+def test_make_demo_prints_the_readmes_seed_0_block(tmp_path):
+    """``autoalign demo`` on this checkout (about 30 minutes on 2 cores) prints, line for line, the
+    README's seed-0 block: the figures a newcomer reads are the ones their first run shows."""
+    from typer.testing import CliRunner
+
+    from autoalign.cli import app
+
+    readme = (ROOT / "README.md").read_text()
+    block = next(b for b in readme_figures.blocks(readme) if b.command.startswith("autoalign summary results/demo/"))
+    r = CliRunner().invoke(app, ["demo", "--run-dir", str(tmp_path / "demo")])
+    assert r.exit_code == 0, r.output
+    printed = [line.rstrip() for line in r.stdout.splitlines() if not line.startswith("report: ")]
+    assert printed == block.text.rstrip().split("\n")
