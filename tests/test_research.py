@@ -49,7 +49,18 @@ def test_the_gate_keeps_a_clear_gain_and_discards_noise_a_constant_and_a_missing
     assert keep_or_discard([v + 0.2 + d for v, d in zip(inc, (0.01, -0.01, 0.02, 0.0))], inc, 1, 0.05)["kept"]
     assert not keep_or_discard([v + d for v, d in zip(inc, (0.05, -0.04, 0.03, -0.02))], inc, 1, 0.05)["kept"]
     assert not keep_or_discard(inc, inc, 1, 0.05)["kept"]  # identical on every seed: no evidence
-    assert not keep_or_discard([0.9, 0.9, None, 0.9], inc, 1, 0.05)["kept"]
+    assert not keep_or_discard([0.9, 0.9, None, 0.9], inc, 1, 0.05)["kept"]  # failed where the incumbent ran
+
+
+def test_a_seed_without_pgr_for_any_method_is_left_out_alike():
+    """A seed under the gap guard (ceiling - weak < min_gap: shared by every method) has no PGR for
+    the incumbent either; the gate tests over the other seeds, and still discards a null there."""
+    inc = [0.30, 0.35, None, 0.40]
+    gain = keep_or_discard([0.50, 0.56, None, 0.59], inc, 1, 0.05)
+    assert gain["kept"] and gain["seeds_tested"] == 3 and "over 3 of 4 seeds" in gain["reason"]
+    assert not keep_or_discard([0.33, 0.31, None, 0.42], inc, 1, 0.05)["kept"]
+    assert not keep_or_discard([0.9, None, None, 0.9], inc, 1, 0.05)["kept"]  # failed on seed 2
+    assert not keep_or_discard([0.9, None, None, None], [0.3, None, None, None], 1, 0.05)["kept"]  # one seed
 
 
 def test_many_null_proposals_rarely_replace_the_incumbent_and_a_naive_rule_would():

@@ -25,12 +25,32 @@ def alpha_at(k: int, alpha: float) -> float:
     return alpha * 6 / (math.pi**2 * k**2)
 
 
+def paired(candidate: list, reference: list) -> tuple[list[float], list[float], bool]:
+    """The seeds both have a PGR on, as two lists, and whether the candidate lacks one where the
+    reference has it (a failed run: the candidate's, never excused).
+
+    A seed without the reference's PGR is one whose weak-to-ceiling gap is under ``min_gap``: the
+    weak model and the ceiling are shared by every method on a seed (their stages ignore the method),
+    so that seed has no PGR for any method and is left out of every comparison alike; it is decided
+    before any method runs, so leaving it out cannot favour one."""
+    both = [(c, r) for c, r in zip(candidate, reference) if c is not None and r is not None]
+    failed = any(c is None and r is not None for c, r in zip(candidate, reference))
+    return [c for c, _ in both], [r for _, r in both], failed
+
+
 def keep_or_discard(candidate: list, incumbent: list, k: int, alpha: float) -> dict:
     """The decision on the k-th proposal from per-seed validation PGRs (None: no PGR on that seed)."""
     level = alpha_at(k, alpha)
-    if any(v is None for v in candidate) or any(v is None for v in incumbent):
-        return {"kept": False, "alpha_k": level, "reason": "no PGR on some seed (gap guard or a failed run)"}
-    diffs = np.asarray(candidate, float) - np.asarray(incumbent, float)
+    cand, inc, failed = paired(candidate, incumbent)
+    if failed:
+        return {
+            "kept": False,
+            "alpha_k": level,
+            "reason": "no PGR on a seed where the incumbent has one (a failed run)",
+        }
+    if len(cand) < 2:
+        return {"kept": False, "alpha_k": level, "reason": f"PGR on {len(cand)} seed(s): too few to test"}
+    diffs = np.asarray(cand, float) - np.asarray(inc, float)
     test = seed_t_test(diffs, 0.0, "greater")
     p = float(test["p"])
     kept = bool(test["mean"] > 0 and p < level)  # NaN p (identical on every seed) never keeps
@@ -45,7 +65,11 @@ def keep_or_discard(candidate: list, incumbent: list, k: int, alpha: float) -> d
         "gain": float(test["mean"]),
         "gain_ci": [float(test["ci_low"]), float(test["ci_high"])],
         "p": None if math.isnan(p) else p,
-        "reason": reason,
+        "seeds_tested": len(cand),
+        "reason": reason
+        + (
+            f" (over {len(cand)} of {len(candidate)} seeds: the rest have no PGR)" if len(cand) < len(candidate) else ""
+        ),
     }
 
 

@@ -30,7 +30,7 @@ from ..runtime.progress import log
 from ..runtime.store import atomic_write_json, atomic_write_text
 from .config import load_research
 from .evaluate import evaluate
-from .gate import keep_or_discard, noise_floor
+from .gate import keep_or_discard, noise_floor, paired
 from .lm_proposer import LMProposer
 from .notebook import Notebook, final_summary, write_report
 from .proposers import make_proposer
@@ -72,9 +72,11 @@ def _pgrs(runs: list[dict], name: str = "tunable") -> list:
     return [r["methods"][name]["pgr"] if name in r["methods"] else None for r in runs]
 
 
-def _mean(values: list) -> float | None:
-    vals = [v for v in values if v is not None]
-    return None if len(vals) < len(values) or not vals else sum(vals) / len(vals)
+def _mean(values: list, reference: list) -> float | None:
+    """The mean PGR over the seeds the reference (the baseline) has one on; None where the
+    candidate failed on such a seed (a seed under the gap guard has no PGR for any method)."""
+    vals, _, failed = paired(values, reference)
+    return None if failed or not vals else sum(vals) / len(vals)
 
 
 def run_research(config: Path, run_dir: Path, overrides: list[str] | None = None) -> dict:
@@ -133,7 +135,7 @@ def run_research(config: Path, run_dir: Path, overrides: list[str] | None = None
                 params = {**r.baseline, **proposal.params}
                 runs = ev.run(r.search_seeds, {"tunable": params})
                 pgrs = _pgrs(runs)
-                proposer.observe(proposal, _mean(pgrs))
+                proposer.observe(proposal, _mean(pgrs, _pgrs(first)))
                 decision = keep_or_discard(pgrs, inc_pgrs, k, r.alpha)
                 if decision["kept"]:
                     inc_params, inc_pgrs = params, pgrs

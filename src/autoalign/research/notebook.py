@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..measures import seed_t_test
 from ..runtime.store import atomic_write_text
+from .gate import paired
 
 
 class Notebook:
@@ -33,7 +34,7 @@ class Notebook:
                 "rationale": rationale,
                 "seeds": [run["seed"] for run in runs],
                 "validation_pgr": pgrs,
-                "mean_validation_pgr": sum(vals) / len(vals) if vals and len(vals) == len(pgrs) else None,
+                "mean_validation_pgr": sum(vals) / len(vals) if vals else None,  # over seeds with a PGR
                 "decision": decision,
                 "seconds": round(sum(run["seconds"] for run in runs), 1),
                 **more,
@@ -43,19 +44,20 @@ class Notebook:
 
 
 def _stats(values: list) -> dict:
-    vals = [v for v in values if v is not None]
-    out = {"per_seed": values, "mean": sum(vals) / len(vals) if vals else None}
-    if len(vals) >= 2 and len(vals) == len(values):
+    vals = [v for v in values if v is not None]  # a seed under the gap guard has no PGR for any method
+    out = {"per_seed": values, "mean": sum(vals) / len(vals) if vals else None, "seeds": len(vals)}
+    if len(vals) >= 2:
         t = seed_t_test(vals, 0.0, "greater")
         out.update(ci_low=float(t["ci_low"]), ci_high=float(t["ci_high"]))
     return out
 
 
 def _paired(a: list, b: list) -> dict:
-    """a - b per seed, with its t-interval and one-sided p (a > b)."""
-    if any(v is None for v in a + b):
+    """a - b per seed (the seeds both have a PGR on), with its t-interval and one-sided p (a > b)."""
+    xs, ys, failed = paired(a, b)
+    if failed or len(xs) < 2:
         return {"per_seed": None, "mean": None, "p": None}
-    d = [x - y for x, y in zip(a, b)]
+    d = [x - y for x, y in zip(xs, ys)]
     t = seed_t_test(d, 0.0, "greater")
     p = float(t["p"])
     return {
