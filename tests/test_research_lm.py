@@ -111,12 +111,13 @@ def reply(params=None, rationale="a reason", **more) -> str:
     return json.dumps({"params": params, "rationale": rationale, **more})
 
 
-def config(url="http://127.0.0.1:1/v1", proposers="{lm: 2}", max_failures=3, timeout=10) -> str:
-    return CONFIG.format(proposers=proposers, url=url, max_failures=max_failures, timeout=timeout)
+def config(url="http://127.0.0.1:1/v1", proposers="{lm: 2}", max_failures=3, timeout=10, parallel=1) -> str:
+    text = CONFIG.format(proposers=proposers, url=url, max_failures=max_failures, timeout=timeout)
+    return text if parallel == 1 else text.replace("  proposers:", f"  parallel: {parallel}\n  proposers:")
 
 
-def run(tmp_path, monkeypatch, url, proposers="{lm: 2}", max_failures=3, timeout=10):
-    (tmp_path / "r.yaml").write_text(config(url, proposers, max_failures, timeout))
+def run(tmp_path, monkeypatch, url, proposers="{lm: 2}", max_failures=3, timeout=10, parallel=1):
+    (tmp_path / "r.yaml").write_text(config(url, proposers, max_failures, timeout, parallel))
     calls: list = []
     monkeypatch.setattr(loop, "evaluate", scripted_evaluator(calls))
     result = loop.run_research(tmp_path / "r.yaml", tmp_path / "run")
@@ -169,6 +170,32 @@ def test_a_helpful_proposal_runs_and_is_kept_and_an_equal_one_is_discarded(tmp_p
     later = requests[1]["messages"][1]["content"]
     assert '#2 lm 1: {"lr_scale": 2.0}; mean validation PGR 0.5' in later and "; kept: gain +0.3" in later
     assert requests[0]["temperature"] == 0.7 and requests[0]["max_tokens"] == 600
+
+
+def test_in_a_batch_the_model_is_asked_in_turn_and_sees_the_batch_s_earlier_proposals(tmp_path, monkeypatch):
+    """research.parallel 2: both proposals are asked before either runs (the second request shows the
+    first as pending), run together, and decided in order: the equal second one against the first."""
+    script = [reply({"lr_scale": 2.0}, "a larger learning rate"), reply({"lr_scale": 1.9}, "a little less")]
+    requests: list = []
+    with background(scripted_app(script, requests)) as url:
+        result, rows, calls = run(tmp_path, monkeypatch, f"{url}/v1", "{lm: 2}", parallel=2)
+    lm = [r for r in rows if r["proposer"] == "lm"]
+    assert [(r["k"], r["batch"], r["decision"]["kept"]) for r in lm] == [(1, 1, True), (2, 1, False)]
+    assert abs(lm[1]["decision"]["gain"]) < 0.1  # judged against the first, just kept, not the baseline
+    first, second = (r["messages"][1]["content"] for r in requests)
+    assert "Proposed in this batch" not in first
+    assert "Proposed in this batch, being run now (no scores yet)" in second and '- {"lr_scale": 2.0}' in second
+    assert "#2 lm" not in second  # not scored yet: not in the notebook
+    assert searched(calls)[8:] == [{"lr_scale": 2.0}] * 4 + [{"lr_scale": 1.9}] * 4
+
+
+def test_a_proposer_that_stops_in_a_batch_is_asked_no_more(tmp_path, monkeypatch):
+    result, rows, calls = run(tmp_path, monkeypatch, closed_port_url(), "{lm: 6, random: 3}", 2, parallel=4)
+    lm = [r for r in rows if r["proposer"] == "lm"]
+    assert [(r["k"], r["batch"]) for r in lm] == [(1, 1), (2, 1)]
+    assert "stopped" not in lm[0]["decision"] and "max_failures" in lm[1]["decision"]["stopped"]
+    assert [(r["k"], r["batch"]) for r in rows if r["proposer"] == "random"] == [(1, 1), (2, 1), (3, 1)]
+    assert len(searched(calls)) == 4 * (2 + 3)
 
 
 # -- garbage ---------------------------------------------------------------------------------------

@@ -10,12 +10,18 @@ A research config is a YAML file::
 
 The weak_to_strong section is validated exactly as ``autoalign run`` validates it. Naming the ``lm``
 proposer needs ``research.lm`` (``LMSettings``: the model that proposes, see ``lm_proposer.py``).
+How the search spends the machine: ``research.workers`` evaluations at once on ``research.executor``
+(``process`` or ``ray``, see ``executor.py``), and ``research.parallel`` proposals per batch of each
+proposer (see ``loop.py``)::
+
+    research: {workers: 4, executor: ray, parallel: 2}   # 2 proposals x 2 seeds at once, on Ray
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -60,7 +66,18 @@ class ResearchConfig(BaseModel):
     search_seeds: list[int] = Field(min_length=2, description="Seeds whose test items are the validation split.")
     test_seeds: list[int] = Field(min_length=2, description="Fresh seeds for the sealed test, never searched.")
     alpha: float = Field(0.05, gt=0, lt=1, description="Familywise alpha of the keep-or-discard looks.")
-    workers: int = Field(1, ge=1, description="Seeds evaluated at once (processes); threads are divided among them.")
+    workers: int = Field(
+        1, ge=1, description="Evaluations (one proposal on one seed) at once, processes or Ray tasks; threads divided."
+    )
+    executor: Literal["process", "ray"] = Field(
+        "process", description="Where evaluations run: a local process pool, or Ray tasks (autoalign[ray])."
+    )
+    ray_address: str | None = Field(
+        None, min_length=1, description="With executor ray: a Ray cluster's address (default: a local Ray)."
+    )
+    parallel: int = Field(
+        1, ge=1, description="Proposals each proposer makes at once (a batch), evaluated together, decided in order."
+    )
     lm: LMSettings | None = Field(None, description="The model of the lm proposer (needed when proposers name lm).")
 
     @model_validator(mode="after")
@@ -80,6 +97,8 @@ class ResearchConfig(BaseModel):
         for name in self.proposers:
             if name not in NAMES:
                 raise ValueError(f"proposers: unknown proposer {name!r} (known: {', '.join(NAMES)})")
+        if self.ray_address is not None and self.executor != "ray":
+            raise ValueError("ray_address: only with executor: ray")
         if "lm" in self.proposers and self.lm is None:
             raise ValueError("proposers: the lm proposer needs research.lm (its model: openai/<name> or hf/<folder>)")
         return self

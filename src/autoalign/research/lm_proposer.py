@@ -7,8 +7,11 @@ reason (a notebook row that costs no evaluation), and a reply that carries metho
 and rejected unread, because method code runs only behind the sandboxed evaluation boundary of issue
 #25, which is not built yet. A failed model call (an unreachable server, an HTTP error, a malformed
 body, a timeout) is a rejection too. After ``max_failures`` rejections in a row the proposer stops and
-the loop goes on with the next proposer. The model opens when the proposer starts. A stopped search
-resumes with fresh replies: a model is not a seeded sampler, so its proposals are not replayed.
+the loop goes on with the next proposer. With ``research.parallel`` above 1 the model is asked that
+many times in a row before the batch runs, each time shown the batch's earlier proposals as pending
+(not scored yet), so that it proposes something else. The model opens when the proposer starts. A
+stopped search resumes with fresh replies: a model is not a seeded sampler, so its proposals are not
+replayed.
 
 Configured as ``research.lm``::
 
@@ -180,9 +183,17 @@ def _row_line(row: dict) -> str:
     return f"#{row['id']} {row['proposer']} {row['k']}: {params}; {score}; {verdict}: {reason}"
 
 
-def conversation(space: dict[str, Knob], rows: list[dict], task: dict, k: int, budget: int) -> list[dict]:
-    """The chat the model answers: the task and the rules, the space, and the notebook so far."""
+def conversation(
+    space: dict[str, Knob], rows: list[dict], task: dict, k: int, budget: int, pending: list | None = None
+) -> list[dict]:
+    """The chat the model answers: the task and the rules, the space, the notebook so far, and the
+    batch's earlier proposals (``pending``: being run, not scored yet; none with ``parallel: 1``)."""
     shown = rows[-NOTEBOOK_ROWS:]
+    waiting = [
+        "Proposed in this batch, being run now (no scores yet): propose something else:",
+        *(f"- {json.dumps(params)}" for params in pending or []),
+        "",
+    ]
     lines = [
         f"Target: weak-to-strong, pair {task['pair'][0]} -> {task['pair'][1]}; method tunable; baseline "
         f"options {json.dumps(task['baseline'])} (the hand-written method); {task['seeds']} search seeds; "
@@ -196,6 +207,7 @@ def conversation(space: dict[str, Knob], rows: list[dict], task: dict, k: int, b
         + ":",
         *(_row_line(row) for row in shown),
         "",
+        *(waiting if pending else []),
         f"Your proposal {k} of {budget}: one JSON object.",
     ]
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
@@ -211,6 +223,7 @@ class LMProposer:
         self.space, self.seed, self.settings = space, seed, settings
         self.rows, self.task, self.budget = rows, task, budget
         self.model, self.k, self.failures, self.stopped = None, 0, 0, None
+        self.pending: list[Proposal] = []  # proposed, not yet observed (a batch's earlier proposals)
 
     def _open(self):
         from ..models.providers import open_model, parse_address
@@ -233,7 +246,8 @@ class LMProposer:
             except Exception as e:
                 self.stopped = "the model does not open: the lm proposer stops"
                 return Proposal(None, "lm: (no model)", rejected=f"cannot open {self.settings.model}: {first_line(e)}")
-        messages = conversation(self.space, self.rows, self.task, self.k, self.budget)
+        pending = [p.params for p in self.pending]
+        messages = conversation(self.space, self.rows, self.task, self.k, self.budget, pending)
         try:
             s = self.settings
             reply = self.model.chat([messages], s.temperature, s.max_new_tokens, derive_seed(self.seed, self.k))[0]
@@ -251,6 +265,7 @@ class LMProposer:
         if proposal.rejected is not None:
             return self._rejected(proposal)
         self.failures = 0
+        self.pending.append(proposal)
         return proposal
 
     def _rejected(self, proposal: Proposal) -> Proposal:
@@ -262,4 +277,5 @@ class LMProposer:
         return proposal
 
     def observe(self, proposal: Proposal, score: float | None) -> None:
-        pass  # the model reads the whole notebook at its next proposal
+        # the model reads the whole notebook (this proposal's row with it) at its next proposal
+        self.pending = [p for p in self.pending if p is not proposal]

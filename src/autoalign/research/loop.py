@@ -8,6 +8,15 @@ on fresh seeds.
    sealed test's seeds are never touched) and kept only if ``gate.keep_or_discard`` says it beats the
    proposer's incumbent. A rejected proposal (a language model's reply that is not a proposal inside
    the space, or carries code) is a notebook row that is never run; it still counts as a look.
+   Proposals come in batches of ``research.parallel``: a proposer is asked that many times before
+   it sees a score (Optuna's TPE asks several trials before telling; the lm proposer sees the
+   batch's earlier proposals as pending), every runnable proposal of the batch runs on every search
+   seed at once (``executor.py``: ``workers`` evaluations at once, in processes or on Ray), and then
+   they are decided in proposal order, each against the incumbent as the batch's earlier decisions
+   left it. All the batch's scores are known by then, so the decisions are those of one proposal at
+   a time, with k counting every proposal and alpha spent as without batches; only what a proposer
+   has seen when it proposes differs. With ``parallel: 1`` (the default) a batch is one proposal.
+   Each notebook row records its ``batch`` (per proposer, from 1; the baseline's rows 0).
 3. Each proposer's final incumbent, ``ce`` and the baseline run once on the fresh test seeds, with the
    weak-to-strong canaries; PGR per seed, CIs over seeds, and each kept method against the baseline
    by the same seed-level test.
@@ -20,9 +29,7 @@ afresh).
 from __future__ import annotations
 
 import json
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from ..errors import UserError
@@ -30,42 +37,11 @@ from ..runtime.progress import log
 from ..runtime.store import atomic_write_json, atomic_write_text
 from .config import load_research
 from .evaluate import evaluate
+from .executor import Evaluator
 from .gate import keep_or_discard, noise_floor, paired
 from .lm_proposer import LMProposer
 from .notebook import Notebook, final_summary, write_report
 from .proposers import make_proposer
-
-
-def _init_worker(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-class Evaluator:
-    """Runs ``evaluate`` on several seeds at once (``workers`` processes) or in this process."""
-
-    def __init__(self, root: Path, base_data: dict, pair: tuple, workers: int, threads: int):
-        self.root, self.base, self.pair, self.workers = str(root), base_data, list(pair), workers
-        self.threads = max(1, threads // workers)
-        self.pool = None
-        if workers > 1:
-            self.pool = ProcessPoolExecutor(
-                workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(self.threads,),
-            )
-
-    def run(self, seeds: list[int], methods: dict, canaries: bool = False) -> list[dict]:
-        args = [(self.root, self.base, s, self.pair, methods, canaries, self.threads) for s in seeds]
-        if self.pool is None:
-            return [evaluate(*a) for a in args]
-        return list(self.pool.map(evaluate, *zip(*args)))
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
 
 
 def _pgrs(runs: list[dict], name: str = "tunable") -> list:
@@ -94,7 +70,7 @@ def run_research(config: Path, run_dir: Path, overrides: list[str] | None = None
     pair = tuple(r.pair) if r.pair else base.weak_to_strong.pair_list()[0]
     base_data = base.model_dump(mode="json")
     notebook = Notebook(run_dir / "notebook.jsonl")
-    ev = Evaluator(run_dir / "search", base_data, pair, r.workers, base.threads)
+    ev = Evaluator(run_dir / "search", base_data, pair, r.workers, base.threads, r.executor, r.ray_address, evaluate)
     started = time.time()
     try:
         log(f"research: baseline {r.baseline or '(confidence)'} on search seeds {r.search_seeds}")
@@ -125,39 +101,12 @@ def run_research(config: Path, run_dir: Path, overrides: list[str] | None = None
                 proposer = LMProposer(r.space, seed, r.lm, notebook.rows, task, budget)
             else:
                 proposer = make_proposer(name, r.space, seed)
-            inc_params, inc_pgrs = dict(r.baseline), _pgrs(first)
-            for k in range(1, budget + 1):
-                proposal = proposer.propose()
-                if proposal.rejected is not None:
-                    if _rejected(notebook, proposer, proposal, name, k, budget):
-                        break
-                    continue
-                params = {**r.baseline, **proposal.params}
-                runs = ev.run(r.search_seeds, {"tunable": params})
-                pgrs = _pgrs(runs)
-                proposer.observe(proposal, _mean(pgrs, _pgrs(first)))
-                decision = keep_or_discard(pgrs, inc_pgrs, k, r.alpha)
-                if decision["kept"]:
-                    inc_params, inc_pgrs = params, pgrs
-                notebook.add(
-                    proposer=name,
-                    k=k,
-                    params=params,
-                    rationale=proposal.rationale,
-                    runs=runs,
-                    decision=decision,
-                    **proposal.record,
-                )
-                log(
-                    f"research: {name} {k}/{budget} {params}: {decision['reason']}"
-                    + (" -> kept" if decision["kept"] else "")
-                )
-            incumbents[name] = {"params": inc_params, "validation_pgr": inc_pgrs}
+            incumbents[name] = _search(ev, notebook, r, name, proposer, budget, first)
         log(f"research: sealed test on fresh seeds {r.test_seeds}")
         sealed = {"baseline+ce": ev.run(r.test_seeds, {"ce": {}, "confidence": {}}, canaries=True)}
-        for name, inc in incumbents.items():
-            if inc["params"] != dict(r.baseline):
-                sealed[name] = ev.run(r.test_seeds, {"tunable": inc["params"]})
+        kept = {name: inc["params"] for name, inc in incumbents.items() if inc["params"] != dict(r.baseline)}
+        runs = ev.run_many([(r.test_seeds, {"tunable": params}, False) for params in kept.values()])
+        sealed.update(zip(kept, runs))
     finally:
         ev.close()
     result = final_summary(r, pair, floor, first, incumbents, sealed, notebook.rows, time.time() - started)
@@ -167,11 +116,70 @@ def run_research(config: Path, run_dir: Path, overrides: list[str] | None = None
     return result
 
 
-def _rejected(notebook: Notebook, proposer, proposal, name: str, k: int, budget: int) -> bool:
-    """Record a rejected proposal (never run, no evaluation); True when its proposer stops here."""
-    proposer.observe(proposal, None)
+def _search(ev: Evaluator, notebook: Notebook, r, name: str, proposer, budget: int, first: list) -> dict:
+    """One proposer's search, in batches of ``r.parallel`` proposals (the last may be smaller): a
+    batch's proposals are asked before any is observed, the runnable ones evaluated at once, then
+    decided in proposal order, each against the incumbent as the batch's earlier decisions left it
+    (the k-th proposal at the k-th look's alpha), and observed. Returns the final incumbent."""
+    inc_params, inc_pgrs = dict(r.baseline), _pgrs(first)
+    k, batch, stopped = 0, 0, False
+    while k < budget and not stopped:
+        batch += 1
+        asked = _ask(proposer, min(r.parallel, budget - k))
+        runnable = [p for p in asked if p.rejected is None]
+        results = iter(
+            ev.run_many([(r.search_seeds, {"tunable": {**r.baseline, **p.params}}, False) for p in runnable])
+        )
+        scores = []
+        for proposal in asked:  # decided in proposal order, each against the incumbent so far
+            k += 1
+            if proposal.rejected is not None:
+                last = proposal is asked[-1]  # a proposer stops at a rejection: the batch's last
+                _rejected(notebook, proposal, name, k, budget, batch, last and stop_reason(proposer))
+                scores.append(None)
+                continue
+            params, runs = {**r.baseline, **proposal.params}, next(results)
+            pgrs = _pgrs(runs)
+            scores.append(_mean(pgrs, _pgrs(first)))
+            decision = keep_or_discard(pgrs, inc_pgrs, k, r.alpha)
+            if decision["kept"]:
+                inc_params, inc_pgrs = params, pgrs
+            notebook.add(
+                proposer=name,
+                k=k,
+                params=params,
+                rationale=proposal.rationale,
+                runs=runs,
+                decision=decision,
+                batch=batch,
+                **proposal.record,
+            )
+            log(
+                f"research: {name} {k}/{budget} {params}: {decision['reason']}"
+                + (" -> kept" if decision["kept"] else "")
+            )
+        for proposal, score in zip(asked, scores):
+            proposer.observe(proposal, score)
+        stopped = bool(stop_reason(proposer))
+    return {"params": inc_params, "validation_pgr": inc_pgrs}
+
+
+def stop_reason(proposer) -> str | None:
+    """Why a proposer proposes no more (None: it goes on); only the lm proposer ever stops."""
+    return getattr(proposer, "stopped", None)
+
+
+def _ask(proposer, n: int) -> list:
+    """A batch: ``n`` proposals asked before any is observed (fewer if the proposer stops)."""
+    asked = []
+    while len(asked) < n and not stop_reason(proposer):
+        asked.append(proposer.propose())
+    return asked
+
+
+def _rejected(notebook: Notebook, proposal, name: str, k: int, budget: int, batch: int, stopped) -> None:
+    """Record a rejected proposal (never run, no evaluation); ``stopped``: why its proposer stops here."""
     decision = {"kept": False, "rejected": True, "reason": f"rejected: {proposal.rejected}"}
-    stopped = getattr(proposer, "stopped", None)
     if stopped:
         decision["stopped"] = stopped
     notebook.add(
@@ -181,12 +189,12 @@ def _rejected(notebook: Notebook, proposer, proposal, name: str, k: int, budget:
         rationale=proposal.rationale,
         runs=[],
         decision=decision,
+        batch=batch,
         **proposal.record,
     )
     log(f"research: {name} {k}/{budget} {decision['reason']}")
     if stopped:
         log(f"research: {name}: {stopped}, after {k} of {budget} proposals")
-    return bool(stopped)
 
 
 def provenance() -> dict:

@@ -20,9 +20,18 @@ class Notebook:
         self.path, self.rows = Path(path), []
 
     def add(
-        self, proposer: str, k: int, params: dict | None, rationale: str, runs: list[dict], decision: dict, **more
+        self,
+        proposer: str,
+        k: int,
+        params: dict | None,
+        rationale: str,
+        runs: list[dict],
+        decision: dict,
+        batch: int = 0,
+        **more,
     ) -> None:
-        """One proposal's row; a rejected one has no runs (``more``: a model's raw reply, its code)."""
+        """One proposal's row; a rejected one has no runs (``more``: a model's raw reply, its code).
+        ``batch``: the proposer's batch it was made in (1, 2, ...; 0: the baseline's rows)."""
         pgrs = [run["methods"]["tunable"]["pgr"] for run in runs]
         vals = [v for v in pgrs if v is not None]
         self.rows.append(
@@ -30,6 +39,7 @@ class Notebook:
                 "id": len(self.rows),
                 "proposer": proposer,
                 "k": k,
+                "batch": batch,
                 "params": params,
                 "rationale": rationale,
                 "seeds": [run["seed"] for run in runs],
