@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from research_fakes import evaluation
 from typer.testing import CliRunner
 
 from autoalign.cli import app
@@ -129,17 +130,8 @@ def scripted(calls: list):
         for name, opts in methods.items():
             gain = 0.3 * math.exp(-(math.log(opts.get("lr_scale", 1.0) / 2.0) ** 2)) if name == "tunable" else 0.0
             gain -= 0.1 if name == "ce" else 0.0
-            out[name] = {"pgr": 0.2 + gain + rng.normal(0, 0.02), "student": 0.7, "flags": []}
-        canary = {k: {"caught": True, "flags": ["x"]} for k in ("majority", "peek")} if canaries else {}
-        return {
-            "seed": seed,
-            "weak": 0.6,
-            "ceiling": 0.8,
-            "guard": None,
-            "methods": out,
-            "canaries": canary,
-            "seconds": 1.0,
-        }
+            out[name] = 0.2 + gain + rng.normal(0, 0.02)
+        return evaluation(seed, out, canaries)
 
     return evaluate
 
@@ -175,16 +167,7 @@ def test_with_no_effect_nothing_is_kept_and_the_test_reports_no_gain(tmp_path, m
 
     def flat(root, base, seed, pair, methods, canaries, threads):
         rng = np.random.default_rng([seed, len(json.dumps(methods, sort_keys=True))])
-        out = {n: {"pgr": 0.2 + rng.normal(0, 0.05), "student": 0.7, "flags": []} for n in methods}
-        return {
-            "seed": seed,
-            "weak": 0.6,
-            "ceiling": 0.8,
-            "guard": None,
-            "methods": out,
-            "canaries": {},
-            "seconds": 1.0,
-        }
+        return evaluation(seed, {n: 0.2 + rng.normal(0, 0.05) for n in methods}, False)
 
     monkeypatch.setattr(loop, "evaluate", flat)
     result = loop.run_research(tmp_path / "r.yaml", tmp_path / "run")

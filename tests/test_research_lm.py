@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from research_fakes import evaluation
 
 from autoalign.errors import UserError
 from autoalign.research import loop
@@ -92,17 +93,8 @@ def scripted_evaluator(calls: list):
         for name, opts in methods.items():
             rng = np.random.default_rng([seed, zlib.crc32(json.dumps([name, opts], sort_keys=True).encode())])
             gain = 0.3 if name == "tunable" and abs(opts.get("lr_scale", 1.0) - 2.0) < 0.5 else 0.0
-            out[name] = {"pgr": 0.2 + gain + rng.normal(0, 0.02), "student": 0.7, "flags": []}
-        canary = {k: {"caught": True, "flags": ["x"]} for k in ("majority", "peek")} if canaries else {}
-        return {
-            "seed": seed,
-            "weak": 0.6,
-            "ceiling": 0.8,
-            "guard": None,
-            "methods": out,
-            "canaries": canary,
-            "seconds": 1.0,
-        }
+            out[name] = 0.2 + gain + rng.normal(0, 0.02)
+        return evaluation(seed, out, canaries)
 
     return evaluate
 
