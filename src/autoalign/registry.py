@@ -107,6 +107,8 @@ protocols: Registry = Registry(
         "amplification": "autoalign.protocols.amplification",
         "rrm": "autoalign.protocols.rrm",
         "organisms": "autoalign.protocols.organisms",
+        "overoptimization": "autoalign.protocols.overoptimization",
+        "alignment_loop": "autoalign.protocols.alignment_loop",
     },
 )
 # Overseers: classes of ``overseers.base.Overseer`` (``score(problems, texts)``), built per use.
