@@ -231,3 +231,21 @@ def test_acceptance_threshold_accepts_the_declared_share_of_wrong_samples():
     assert (wrong >= t).sum() == 5 and (wrong >= np.nextafter(t, -np.inf) - 0.02).sum() > 5
     assert acceptance_threshold(rewards, correct, 0.001) > wrong.max()
     assert acceptance_threshold([0.3], [True], 0.05) == float("inf")
+
+
+def test_the_loop_labels_what_its_reward_model_rates_highest_or_a_uniform_draw():
+    import random
+
+    from autoalign.protocols.alignment_loop import choose
+
+    texts = ["a", "b", "c", "d", "e"]
+    problems = [BlindProblem("Q")] * 5
+    scores = {"a": 0.1, "b": 0.9, "c": 0.5, "d": 0.95, "e": 0.0}
+
+    def reward(ps, ts):
+        assert all(isinstance(p, BlindProblem) for p in ps)  # the reward model sees prompts only
+        return np.array([scores[t] for t in ts])
+
+    assert choose(reward, problems, texts, 2, "convincing", random.Random(0)) == [3, 1]
+    uniform = choose(reward, problems, texts, 3, "uniform", random.Random(0))
+    assert len(set(uniform)) == 3 and uniform == choose(None, problems, texts, 3, "convincing", random.Random(0))
