@@ -249,3 +249,46 @@ def test_the_loop_labels_what_its_reward_model_rates_highest_or_a_uniform_draw()
     assert choose(reward, problems, texts, 2, "convincing", random.Random(0)) == [3, 1]
     uniform = choose(reward, problems, texts, 3, "uniform", random.Random(0))
     assert len(set(uniform)) == 3 and uniform == choose(None, problems, texts, 3, "convincing", random.Random(0))
+
+
+def test_an_overseer_that_asks_the_checker_is_caught_on_the_protocols_path():
+    """The real path, not the seal alone: a registered overseer built by ``fit_reward`` (what both
+    protocols call) whose score asks its world's checker raises GoldLeak at the first reward call;
+    one that reads a gold answer off a problem does too."""
+    from autoalign.optimization.overseer_reward import fit_reward
+    from autoalign.overseers.base import Overseer, OverseerScores
+    from autoalign.registry import overseers
+
+    class AsksTheChecker(Overseer):
+        def score(self, problems, texts):
+            return [
+                OverseerScores(0.0 if self.ctx.world.check(p, t).correct else -5.0) for p, t in zip(problems, texts)
+            ]
+
+    class ReadsTheAnswer(Overseer):
+        def score(self, problems, texts):
+            return [OverseerScores(0.0 if str(p.answer) in t else -5.0) for p, t in zip(problems, texts)]
+
+    overseers.register("test_asks_the_checker", AsksTheChecker)
+    overseers.register("test_reads_the_answer", ReadsTheAnswer)
+    arithmetic = worlds.get("arithmetic")()
+    (problem,) = arithmetic.problems(0, "overseer", 1)
+    rows = [{"prompt": problem.prompt, "text": problem.solution, "step_labels": [True], "correct": True}]
+    for name in ("test_asks_the_checker", "test_reads_the_answer"):
+        reward = fit_reward(name, arithmetic, None, rows, seed=0, training={})
+        with pytest.raises(GoldLeak):
+            reward([BlindProblem(problem.prompt)], [problem.solution])
+
+
+def test_a_sample_cut_short_scores_no_end_token():
+    from autoalign.optimization.policy import sequence_logprobs
+
+    policy, _, tokenizer = micro_policy(5)
+    prompts, texts = ["Q:1+2\nA:"] * 2, ["1+2=3;#3", "1+2=3;#3"]
+    with torch.no_grad():
+        both, counts = sequence_logprobs(policy, tokenizer, prompts, texts, finished=[True, False])
+        eos = torch.log_softmax(
+            policy(input_ids=torch.tensor([tokenizer(prompts[0] + texts[0]).input_ids])).logits[0, -1], -1
+        )
+    assert int(counts[0]) == len(texts[0]) + 1
+    assert float(both[0] - both[1]) == pytest.approx(float(eos[tokenizer.eos_token_id]), abs=1e-4)

@@ -1,9 +1,11 @@
 """What every policy optimizer needs of a causal LM: its samples with their tokens, and the
 log-probability of those exact tokens, with gradients (the policy) or without (the reference).
 
-A sample's log-probability counts its tokens and the end token after them: ``sample_solutions``
-strips the end token, and a sample cut at ``max_new_tokens`` (rare: solutions are far shorter) is
-scored as if it had ended there, a small bias stated here rather than hidden. Dropout stays off
+A sample's log-probability counts its tokens and, when the sample ended (it wrote the end token
+before ``max_new_tokens``), that end token; a sample cut at ``max_new_tokens`` never drew one, so
+none is scored (``ended``): neither the KL estimate nor the policy gradient counts a token that was
+not sampled. Log-probabilities are at temperature 1: the optimizers and the KL estimate sample at
+T = 1, where these are the sampling distribution's. Dropout stays off
 (``eval`` mode) while optimizing, so the log-probabilities trained on are those of the distribution
 sampled from.
 """
@@ -15,6 +17,14 @@ import torch
 from ..models.device import model_device
 from ..models.encoding import IGNORE, encode_pairs
 from ..models.sampling import sample_solutions
+
+
+def require_unit_temperature(temperature: float, what: str) -> None:
+    if temperature != 1.0:
+        raise ValueError(
+            f"{what} samples at temperature 1 (sampling.temperature is {temperature}): its log-probabilities and "
+            "KL are those of the distribution sampled from only there"
+        )
 
 
 def sample(
@@ -36,14 +46,26 @@ def sample(
     return texts, tokens
 
 
-def sequence_logprobs(model, tokenizer, prompts: list[str], texts: list[str], tokens: list | None = None):
-    """(sum of log p over each completion's tokens and its end token, token counts): differentiable."""
+def ended(tokens: list, max_new_tokens: int) -> list[bool]:
+    """Per sample: did it end by itself (an end token before ``max_new_tokens``)?"""
+    return [len(t) < max_new_tokens for t in tokens]
+
+
+def sequence_logprobs(
+    model, tokenizer, prompts: list[str], texts: list[str], tokens: list | None = None, finished: list | None = None
+):
+    """(sum of log p over each completion's tokens and its end token, token counts): differentiable.
+    ``finished[i]`` False: sample ``i`` was cut short, so its (unsampled) end token is not counted."""
     ids, labels = encode_pairs(tokenizer, list(zip(prompts, texts)), tokens, with_eos=True)
     device = model_device(model)
     ids, labels = ids.to(device), labels.to(device)
     logits = model(input_ids=ids).logits[:, :-1].float()
     target = labels[:, 1:]
     mask = target != IGNORE
+    if finished is not None and not all(finished):
+        last = mask.long().cumsum(1).argmax(1)  # the first position reaching the full count: the end token
+        cut = torch.tensor([not f for f in finished], device=mask.device)
+        mask[cut, last[cut]] = False
     logp = torch.log_softmax(logits, -1).gather(-1, target.clamp(min=0)[..., None]).squeeze(-1)
     return (logp * mask).sum(1), mask.sum(1)
 

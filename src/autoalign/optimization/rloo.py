@@ -26,7 +26,7 @@ import torch
 
 from ..runtime.progress import progress_bar
 from ..seeding import derive_seed
-from .policy import logprobs_no_grad, sample, sequence_logprobs
+from .policy import ended, logprobs_no_grad, require_unit_temperature, sample, sequence_logprobs
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ def rloo(
     at the end (with the step and the samples drawn so far)."""
     if cfg.samples_per_prompt < 2:
         raise ValueError("RLOO needs at least 2 samples per prompt (the leave-one-out baseline)")
+    require_unit_temperature(cfg.temperature, "RLOO")
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr, betas=(0.9, 0.95))
     reference.eval()
     steps, checkpoints, drawn = [], [], 0
@@ -83,8 +84,9 @@ def rloo(
             )
             drawn += len(texts)
             r = np.asarray(reward(problems, texts), float)
-            ref = logprobs_no_grad(reference, tokenizer, prompts, texts, tokens)
-            logp, _ = sequence_logprobs(policy, tokenizer, prompts, texts, tokens)
+            finished = ended(tokens, cfg.max_new_tokens)
+            ref = logprobs_no_grad(reference, tokenizer, prompts, texts, tokens, finished)
+            logp, _ = sequence_logprobs(policy, tokenizer, prompts, texts, tokens, finished)
             kl = (logp.detach().cpu() - ref).numpy()
             advantage = torch.tensor(leave_one_out(r - cfg.kl_coef * kl, k), dtype=logp.dtype, device=logp.device)
             loss = -(advantage * logp).mean()

@@ -21,7 +21,11 @@ every label it gives is counted:
 3. After each round, on held-out test problems: gold accuracy (the checker), the share of samples the
    arm's reward model accepts and the checker rejects, and KL(pi || pi_0).
 
-The primary comparison is refresh vs upfront at the end (equal labels), paired per problem.
+The primary comparison is refresh vs upfront at the end (equal labels, equal RL steps on the same
+prompts), paired per problem. Not equal: refresh fits its reward model once a round (``rounds``
+fits), the others once, and refresh samples a fresh pool each round; the wall time of each arm is
+in its stage record. Wrong-but-accepted is judged by each arm's own reward model (a stricter model
+lowers it without a better policy), so it is described, not tested; gold is the common yardstick.
 """
 
 from __future__ import annotations
@@ -61,11 +65,16 @@ def label(world, problems: list, texts: list[str]) -> list[dict]:
     return rows
 
 
-def pool(policy, tokenizer, world, ctx, rnd: int, c: AlignmentLoopConfig, s: SamplingConfig, size: int = 1):
-    """(problems, texts): the policy's samples of fresh overseer-split problems for round ``rnd``."""
+def pool(
+    policy, tokenizer, world, ctx, rnd: int, c: AlignmentLoopConfig, s: SamplingConfig, exclude: set, size: int = 1
+):
+    """(problems, texts): the policy's samples of fresh overseer-split problems for round ``rnd``,
+    none of them a calibration problem (``exclude``: their prompts)."""
     from ...optimization.policy import sample
 
-    problems = world.problems(ctx.seed, "overseer", c.pool_problems * size, tag=("loop-pool", rnd))
+    n = c.pool_problems * size
+    drawn = world.problems(ctx.seed, "overseer", n + len(exclude), tag=("loop-pool", rnd))
+    problems = [p for p in drawn if p.prompt not in exclude][:n]
     reps = [p for p in problems for _ in range(c.pool_samples_per_problem)]
     texts, _ = sample(
         policy, tokenizer, [p.prompt for p in reps], s.temperature, s.max_new_tokens, ctx.derive("pool", rnd)
@@ -91,6 +100,7 @@ def run_arm(
     for p in reference.parameters():
         p.requires_grad_(False)
     calibration = read_samples(ctx, calibration_path)
+    held_out = {r["prompt"] for r in calibration}
     test = world.problems(ctx.seed, "test", c.test_problems)
     rng = py_rng(ctx.seed, "loop-labels", arm)
     rows: list[dict] = []
@@ -99,10 +109,10 @@ def run_arm(
         refit = arm == "refresh" or rnd == 0
         if refit:
             if arm == "upfront":
-                problems, texts = pool(policy, tokenizer, world, ctx, rnd, c, s, size=c.rounds)
+                problems, texts = pool(policy, tokenizer, world, ctx, rnd, c, s, held_out, size=c.rounds)
                 n = c.rounds * c.labels_per_round
             else:
-                problems, texts = pool(policy, tokenizer, world, ctx, rnd, c, s)
+                problems, texts = pool(policy, tokenizer, world, ctx, rnd, c, s, held_out)
                 n = c.labels_per_round
             picked = choose(reward if rnd else None, problems, texts, n, c.selection, rng)
             rows += label(world, [problems[i] for i in picked], [texts[i] for i in picked])

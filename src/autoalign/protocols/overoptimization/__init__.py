@@ -56,6 +56,17 @@ from .config import OverOptimizationConfig
 from .report import headline, overoptimization_section, summary
 
 
+def first_per_problem(rows: list[dict], k: int) -> list[dict]:
+    """The first ``k`` samples of each problem."""
+    counts: dict = {}
+    kept = []
+    for r in rows:
+        counts[r["problem"]] = counts.get(r["problem"], 0) + 1
+        if counts[r["problem"]] <= k:
+            kept.append(r)
+    return kept
+
+
 def build_reward(ctx, name: str, world, gen: dict, train_path: str, o: OverOptimizationConfig):
     """(reward, its acceptance threshold, labels used): ``majority``, or the registered overseer
     ``name`` fit on the initial policy's checker-labelled samples of most overseer-split problems;
@@ -65,6 +76,8 @@ def build_reward(ctx, name: str, world, gen: dict, train_path: str, o: OverOptim
     every = round(1 / t.calibration_share)
     fit_rows = [r for r in rows if r["problem"] % every]
     calibration = [r for r in rows if not r["problem"] % every]
+    if name == MAJORITY:  # agreement among k samples takes steps of 1/(k-1): calibrate with the tests' k
+        calibration = first_per_problem(calibration, o.test_samples_per_problem)
     training = t.training()
     backbone = None if name == MAJORITY else load_generator(ctx, gen)
     reward = fit_reward(
@@ -157,9 +170,7 @@ def curve_summary(ctx, result: dict, method: str) -> dict:
     gain = [c["gold"] - cps[0]["gold"] for c in cps]
     at = "step" if method == "rloo" else "round"
     return {
-        "curve": [
-            {k: c[k] for k in (at, "samples", "gold", "proxy", "wrong_accepted", "kl", "kl_se", "sqrt_kl")} for c in cps
-        ],
+        "curve": [{k: v for k, v in c.items() if k != "gold_by_problem"} for c in cps],
         "initial_gold": cps[0]["gold"],
         "final_gold": cps[-1]["gold"],
         "peak_gold": float(gold.mean(1).max()),
