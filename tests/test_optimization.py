@@ -142,7 +142,12 @@ class _World:
 def test_sealed_world_and_blind_problems_refuse_the_gold_reward():
     world = SealedWorld(_World())
     assert world.steps("abc") == [(0, 3)] and world.name == "toy"
-    for leak in (lambda: world.check(None, "x"), lambda: world.gold_step(None, 0), lambda: world.tamper):
+    for leak in (
+        lambda: world.check(None, "x"),
+        lambda: world.gold_step(None, 0),
+        lambda: world.tamper,
+        lambda: world.parse_prompt("Q:1+1\nA:"),
+    ):
         with pytest.raises(GoldLeak):
             leak()
     arithmetic = worlds.get("arithmetic")()
@@ -292,3 +297,19 @@ def test_a_sample_cut_short_scores_no_end_token():
         )
     assert int(counts[0]) == len(texts[0]) + 1
     assert float(both[0] - both[1]) == pytest.approx(float(eos[tokenizer.eos_token_id]), abs=1e-4)
+
+
+def test_the_controls_floor_and_ceiling():
+    """oracle: the checker itself (1 right, 0 wrong); likelihood: the backbone's own log-probability."""
+    from autoalign.optimization.overseer_reward import fit_reward
+    from autoalign.optimization.policy import logprobs_no_grad
+
+    arithmetic = worlds.get("arithmetic")()
+    (p,) = arithmetic.problems(0, "train", 1)
+    wrong = p.solution.replace(f"#{p.answer}", f"#{(int(p.answer) + 1) % 100}")
+    oracle = fit_reward("oracle", arithmetic, None, [], seed=0, training={})
+    assert list(oracle([BlindProblem(p.prompt)] * 2, [p.solution, wrong])) == [1.0, 0.0]
+    model, _, tokenizer = micro_policy(6)
+    likelihood = fit_reward("likelihood", arithmetic, (model, tokenizer), [], seed=0, training={})
+    got = likelihood([BlindProblem(p.prompt)] * 2, [p.solution, wrong])
+    assert np.allclose(got, logprobs_no_grad(model, tokenizer, [p.prompt] * 2, [p.solution, wrong]).numpy())

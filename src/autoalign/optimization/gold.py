@@ -4,22 +4,25 @@ The world's checker is the gold reward (it plays the human who knows the answer)
 record carries its gold solution and answer. A reward handed to an optimizer therefore gets only:
 
 * a :class:`SealedWorld`: the parts of the World contract that read a text's form (``steps``,
-  ``step_texts``, ``parse_prompt``, its name and config) pass through; ``check``, ``gold_step``,
-  ``tamper``, ``correction`` and everything else raise :class:`GoldLeak`;
+  ``step_texts``, its name and config) pass through; ``check``, ``gold_step``, ``tamper``,
+  ``correction``, ``parse_prompt`` (it rebuilds a problem, gold solution included) and everything
+  else raise :class:`GoldLeak`;
 * :class:`BlindProblem` s: the prompt; asking for the answer or the gold solution raises.
 
 An allow-list, not a block-list: a World method added later is sealed until someone decides it
 reveals nothing. The protocol measures gold accuracy itself, outside the optimizer, on held-out test
 problems only. This guards against mistakes and in-process shortcuts (a reward built on the
-checker), not against hostile code that imports a world module and builds its own checker: untrusted
-code runs behind the research loop's sandboxed evaluation boundary, not here.
+checker), not against code that computes the answer itself: an arithmetic prompt states its whole
+problem, so a reward that evaluates the chain needs no checker. Such a reward is an oracle, and the
+``oracle`` reward is exactly that, named as the ceiling; untrusted code runs behind the research
+loop's sandboxed evaluation boundary, not here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-READABLE = frozenset({"name", "config", "steps", "step_texts", "parse_prompt", "identity", "split_of", "capabilities"})
+READABLE = frozenset({"name", "config", "steps", "step_texts", "identity", "split_of", "capabilities"})
 
 
 class GoldLeak(RuntimeError):

@@ -15,16 +15,24 @@ from types import SimpleNamespace
 
 from ..overseers.base import OverseerContext, build_overseer
 from .gold import BlindProblem, SealedWorld
-from .rewards import OverseerRewardFn, acceptance_threshold, majority_reward
+from .rewards import LikelihoodReward, OverseerRewardFn, acceptance_threshold, majority_reward, oracle_reward
 
 MAJORITY = "majority"
+LIKELIHOOD = "likelihood"
+ORACLE = "oracle"
+CONTROLS = (MAJORITY, LIKELIHOOD, ORACLE)  # rewards that are not registered overseers
 
 
 def fit_reward(name: str, world, backbone, rows: list[dict], seed: int, training: dict, where: str = "rewards"):
-    """The reward ``name`` (``majority``, or a registered overseer fit on ``rows``)."""
+    """The reward ``name``: a control (``majority``; ``likelihood``, the backbone's own log-probability,
+    the floor; ``oracle``, the unsealed checker, the ceiling) or a registered overseer fit on ``rows``."""
     sealed = SealedWorld(world)
     if name == MAJORITY:
         return majority_reward(sealed)
+    if name == LIKELIHOOD:
+        return LikelihoodReward(*backbone)
+    if name == ORACLE:
+        return oracle_reward(world)
     overseer = build_overseer(
         name,
         OverseerContext(

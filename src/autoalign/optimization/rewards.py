@@ -5,6 +5,11 @@
 * :func:`majority_reward`: self-consistency, the label-free baseline best-of-N compares with: a
   sample's reward is the share of the other samples of its prompt that reach the same final answer
   (the world's last step text). It needs no labels and no checker, and can be fooled by agreeing.
+* :class:`LikelihoodReward`: the initial policy's own log-probability of the sample: no labels, no
+  judge. The floor for rewards built on the generator's likelihood (the PRM's and ORM's heads are
+  affine maps of it): what optimizing toward the initial policy's mode does alone.
+* :func:`oracle_reward`: the checker itself, unsealed (1 right, 0 wrong): the ceiling, what a perfect
+  overseer would give. The only reward that sees gold, named so.
 
 Rewards see :class:`~autoalign.optimization.gold.BlindProblem` s and a sealed world only.
 """
@@ -69,3 +74,24 @@ def acceptance_threshold(rewards, correct, fpr: float) -> float:
         return float("inf")
     allowed = int(np.floor(fpr * wrong.size))  # wrong samples that may be accepted
     return float(np.nextafter(wrong[-allowed - 1], np.inf))
+
+
+class LikelihoodReward:
+    """log pi_0(text | prompt), summed over the text's tokens and its end token."""
+
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model, tokenizer
+
+    def __call__(self, problems, texts) -> np.ndarray:
+        from .policy import logprobs_no_grad
+
+        return logprobs_no_grad(self.model, self.tokenizer, [p.prompt for p in problems], list(texts)).numpy()
+
+
+def oracle_reward(world) -> Reward:
+    """The checker as the reward (the ceiling): problems are rebuilt from their prompts."""
+
+    def reward(problems, texts) -> np.ndarray:
+        return np.array([float(world.check(world.parse_prompt(p.prompt), t).correct) for p, t in zip(problems, texts)])
+
+    return reward

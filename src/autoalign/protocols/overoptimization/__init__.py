@@ -37,7 +37,7 @@ from ...optimization.expert_iteration import expert_iteration
 from ...optimization.fit import fit_form
 from ...optimization.gold import blind
 from ...optimization.measure import measure
-from ...optimization.overseer_reward import MAJORITY, calibrate, fit_reward
+from ...optimization.overseer_reward import CONTROLS, MAJORITY, ORACLE, calibrate, fit_reward
 from ...optimization.rloo import rloo
 from ...pipeline.generator import (
     GeneratorConfig,
@@ -79,11 +79,11 @@ def build_reward(ctx, name: str, world, gen: dict, train_path: str, o: OverOptim
     if name == MAJORITY:  # agreement among k samples takes steps of 1/(k-1): calibrate with the tests' k
         calibration = first_per_problem(calibration, o.test_samples_per_problem)
     training = t.training()
-    backbone = None if name == MAJORITY else load_generator(ctx, gen)
+    backbone = None if name in (MAJORITY, ORACLE) else load_generator(ctx, gen)
     reward = fit_reward(
         name, world, backbone, fit_rows, ctx.derive("overseer", name), training, "overoptimization.rewards"
     )
-    labels = 0 if name == MAJORITY else len(rows)
+    labels = None if name == ORACLE else 0 if name in CONTROLS else len(rows)  # None: the checker on every sample
     return reward, calibrate(reward, calibration, o.accept_fpr), labels
 
 

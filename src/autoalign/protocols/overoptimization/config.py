@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from ...optimization.overseer_reward import MAJORITY
+from ...optimization.overseer_reward import CONTROLS, MAJORITY
 from ...optimization.sections import ExpertIterationSection, OverseerTraining, RLSection
 from ...overseers.base import check_overseer_names
 from ...protocol import Section
@@ -29,7 +29,9 @@ class OverOptimizationConfig(Section):
 
     rewards: list[str] = Field(
         default_factory=lambda: ["prm", "orm", MAJORITY],
-        description="Registered overseers (prm, orm, a plugin's) and/or 'majority' (self-consistency, no labels).",
+        description="Registered overseers (prm, orm, a plugin's) and the controls: 'majority' (self-consistency, "
+        "no labels), 'likelihood' (the initial policy's own log-probability: the floor for likelihood-based "
+        "reward models) and 'oracle' (the checker itself on training prompts: the ceiling).",
     )
     methods: list[Literal["rloo", "expert_iteration"]] = Field(default_factory=lambda: list(METHODS))
     overseer: RewardTraining = Field(default_factory=RewardTraining)
@@ -52,7 +54,7 @@ class OverOptimizationConfig(Section):
             raise ValueError("name at least one reward")
         if len(set(names)) != len(names):
             raise ValueError("a reward is listed twice")
-        check_overseer_names([n for n in names if n != MAJORITY])
+        check_overseer_names([n for n in names if n not in CONTROLS])
         return names
 
     @field_validator("methods")

@@ -17,7 +17,10 @@ def summary(r: dict) -> list[str]:
         labels = by_method.get("labels", 0)
         threshold = by_method.get("accept_threshold")
         accepts = "accepts nothing" if threshold is None else f"accepts at >= {threshold:.3g}"
-        lines.append(f"reward {name} ({f'{labels} checker labels' if labels else 'no labels'}; {accepts})")
+        said = (
+            "the checker on every sample" if labels is None else f"{labels} checker labels" if labels else "no labels"
+        )
+        lines.append(f"reward {name} ({said}; {accepts})")
         for method, c in by_method.items():
             if not isinstance(c, dict):
                 continue
