@@ -3,43 +3,64 @@
 from __future__ import annotations
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+def _fmt(x, spec: str, scale: float = 1.0) -> str:
+    """A number as ``spec``; pooled over seeds, a value that differed by seed (or was None on one)
+    comes as ``{"per_seed": [...]}``: then each seed's, in order."""
+    if isinstance(x, dict) and "per_seed" in x:
+        return "per seed " + "/".join("-" if v is None else format(scale * v, spec) for v in x["per_seed"])
+    return "-" if x is None else format(scale * x, spec)
+
+
+def _pct(x) -> str:
+    return _fmt(x, ".1f", 100) + "%"
 
 
 def _est(e: dict) -> str:
-    return f"{100 * e['mean']:+.1f} [{100 * e['ci_low']:+.1f}, {100 * e['ci_high']:+.1f}]"
+    text = f"{100 * e['mean']:+.1f} [{100 * e['ci_low']:+.1f}, {100 * e['ci_high']:+.1f}]"
+    if e.get("per_seed"):
+        text += " (seeds " + ", ".join(f"{100 * v:+.1f}" for v in e["per_seed"]) + ")"
+    return text
+
+
+def _labels(by_method: dict) -> str:
+    labels, threshold = by_method.get("labels", 0), by_method.get("accept_threshold")
+    said = (
+        "the checker on every sample"
+        if labels is None
+        else f"{_fmt(labels, 'g')} checker labels"
+        if labels
+        else "no labels"
+    )
+    accepts = "accepts nothing" if threshold is None else f"accepts at >= {_fmt(threshold, '.3g')}"
+    return f"{said}; {accepts}"
 
 
 def summary(r: dict) -> list[str]:
     lines = []
     for name, by_method in r.items():
-        labels = by_method.get("labels", 0)
-        threshold = by_method.get("accept_threshold")
-        accepts = "accepts nothing" if threshold is None else f"accepts at >= {threshold:.3g}"
-        said = (
-            "the checker on every sample" if labels is None else f"{labels} checker labels" if labels else "no labels"
-        )
-        lines.append(f"reward {name} ({said}; {accepts})")
+        lines.append(f"reward {name} ({_labels(by_method)})")
         for method, c in by_method.items():
-            if not isinstance(c, dict):
+            if not isinstance(c, dict) or "curve" not in c:
                 continue
             at = "step" if method == "rloo" else "round"
             lines.append(
-                f"  {method}: gold {_pct(c['initial_gold'])} -> {_pct(c['final_gold'])} (gain {_est(c['gain'])} points), "
-                f"peak {_pct(c['peak_gold'])} at {at} {c['peak_at']}, drop from peak {_est(c['drop_from_peak'])} "
-                f"(cross-fitted), sqrt KL {c['final_sqrt_kl']:.2f}"
+                f"  {method}: gold {_pct(c['initial_gold'])} -> {_pct(c['final_gold'])}, gain {_est(c['gain'])} points"
+            )
+            lines.append(
+                f"    peak {_pct(c['peak_gold'])} at {at} {_fmt(c['peak_at'], 'g')}; drop from the peak (cross-fitted) "
+                f"{_est(c['drop_from_peak'])} points; sqrt KL {_fmt(c['final_sqrt_kl'], '.2f')}"
             )
             first, last = c["curve"][0], c["curve"][-1]
             lines.append(
-                f"    proxy {first['proxy']:.3f} -> {last['proxy']:.3f}; wrong but accepted "
+                f"    proxy {_fmt(first['proxy'], '.3f')} -> {_fmt(last['proxy'], '.3f')}; wrong but accepted "
                 f"{_pct(first['wrong_accepted'])} -> {_pct(last['wrong_accepted'])}"
             )
             for form, f in c["fits"].items():
-                if f["alpha"] is not None:
-                    peak = f"peak at d = {f['peak_d']:.2f}" if f["peak_d"] is not None else "no peak"
-                    r2 = "n/a" if f["r2"] is None else f"{f['r2']:.2f}"
-                    lines.append(f"    fit {form}: alpha {f['alpha']:+.3f}, beta {f['beta']:+.3f}, R^2 {r2}, {peak}")
+                if f.get("alpha") is not None:
+                    lines.append(
+                        f"    fit {form}: alpha {_fmt(f['alpha'], '+.3f')}, beta {_fmt(f['beta'], '+.3f')}, "
+                        f"R^2 {_fmt(f['r2'], '.2f')}, peak at d = {_fmt(f['peak_d'], '.2f')}"
+                    )
     return lines
 
 
