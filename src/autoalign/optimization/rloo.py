@@ -4,7 +4,10 @@ Each step draws ``prompts_per_step`` training prompts, samples ``samples_per_pro
 of each from the current policy, and rewards them. The reward is shaped with a sequence-level KL
 penalty, ``r - kl_coef * (log pi(y) - log pi_0(y))`` (the single-sample estimate of KL(pi || pi_0)
 that Gao et al. and InstructGPT put in the reward), and each sample's advantage is its shaped reward
-minus the mean of the other K - 1 of its prompt (Ahmadian et al. 2024). The loss is
+minus the mean of the other K - 1 of its prompt (Ahmadian et al. 2024). Rewards differ in scale (a
+PRM's product of step probabilities lies near 0.1, a majority vote spans 0..1, a log-likelihood is in
+nats), and the KL penalty is not scale-free: with ``standardize`` each batch's rewards are z-scored
+first, so ``kl_coef`` weighs KL against a reward of unit spread whichever reward it is. The loss is
 ``-mean(advantage * log pi(y))``: one on-policy gradient step per batch, so no importance ratio or
 clipping is needed (GRPO with a single update per batch reduces to this, with a different baseline).
 
@@ -39,6 +42,7 @@ class RLConfig:
     temperature: float = 1.0
     max_new_tokens: int = 64
     measure_every: int = 25
+    standardize: bool = False  # z-score each batch's rewards before the KL penalty (see the module docstring)
 
 
 def leave_one_out(shaped: np.ndarray, k: int) -> np.ndarray:
@@ -84,11 +88,12 @@ def rloo(
             )
             drawn += len(texts)
             r = np.asarray(reward(problems, texts), float)
+            shaped = (r - r.mean()) / (r.std() + 1e-8) if cfg.standardize else r
             finished = ended(tokens, cfg.max_new_tokens)
             ref = logprobs_no_grad(reference, tokenizer, prompts, texts, tokens, finished)
             logp, _ = sequence_logprobs(policy, tokenizer, prompts, texts, tokens, finished)
             kl = (logp.detach().cpu() - ref).numpy()
-            advantage = torch.tensor(leave_one_out(r - cfg.kl_coef * kl, k), dtype=logp.dtype, device=logp.device)
+            advantage = torch.tensor(leave_one_out(shaped - cfg.kl_coef * kl, k), dtype=logp.dtype, device=logp.device)
             loss = -(advantage * logp).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -19,6 +19,10 @@ class RLSection(Section):
     lr: float = Field(1e-4, gt=0, description="Adam learning rate.")
     kl_coef: float = Field(0.005, ge=0, description="Weight of the sequence-level KL penalty in the reward.")
     measure_every: int = Field(25, ge=1, description="Steps between checkpoints measured on test problems.")
+    standardize: bool = Field(
+        False,
+        description="z-score each batch's rewards before the KL penalty, so kl_coef means the same for every reward.",
+    )
 
     def config(self, temperature: float, max_new_tokens: int) -> RLConfig:
         return RLConfig(
@@ -30,6 +34,7 @@ class RLSection(Section):
             temperature,
             max_new_tokens,
             self.measure_every,
+            self.standardize,
         )
 
 
