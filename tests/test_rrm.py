@@ -111,6 +111,16 @@ def test_the_user_guesses_long_outcomes_at_the_declared_agreement():
     assert abs(agree - 0.7) < 0.015
 
 
+@pytest.mark.parametrize("noise", ["rejects_right", "accepts_wrong"])
+def test_one_sided_user_noise_errs_on_one_side_at_the_declared_agreement(noise):
+    truth = [bool(i % 2) for i in range(20000)]
+    said = user_unassisted(truth, 0.7, random.Random(0), noise)
+    agree = np.mean([a == b for a, b in zip(said, truth)])
+    assert abs(agree - 0.7) < 0.015
+    wrong_on = {t for a, t in zip(said, truth) if a != t}
+    assert wrong_on == {noise == "rejects_right"}
+
+
 def test_levels_cover_the_chain_lengths():
     r = RRMConfig(checkable_steps=2, levels=3)
     assert r.outcome_kind == "chains" and r.world.name == "arithmetic"

@@ -115,7 +115,7 @@ def train_level(ctx, r: RRMConfig, level: int, kind: str, lm: dict, lower: dict)
     if kind == "ceiling":
         labels = truth
     elif kind == "unassisted" and level > 1:
-        labels = user_unassisted(truth, r.user_agreement, random.Random(f"rrm-user:{ctx.seed}:{level}"))
+        labels = user_unassisted(truth, r.user_agreement, random.Random(f"rrm-user:{ctx.seed}:{level}"), r.user_noise)
     else:  # the user's own checks on level 1, assisted evaluation above it
         assistants = {int(k): load_reward_model(ctx, lm, path) for k, path in lower.items()}
         labels = assisted_verdicts(

@@ -38,6 +38,13 @@ class RRMConfig(Section):
     user_agreement: float = Field(
         0.7, ge=0.5, le=1, description="Unassisted user's agreement with the truth on long outcomes."
     )
+    user_noise: Literal["symmetric", "rejects_right", "accepts_wrong"] = Field(
+        "symmetric",
+        description=(
+            "Where the unassisted user's errors fall: symmetric (either way), rejects_right (only right claims "
+            "misjudged: one-sided, like assisted evaluation's errors) or accepts_wrong (only wrong claims, accepted)."
+        ),
+    )
     distractors: int = Field(
         9,
         ge=1,

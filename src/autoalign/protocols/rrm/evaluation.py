@@ -16,10 +16,23 @@ from typing import Any
 
 from .outcomes import Outcomes
 
+NOISE = ("symmetric", "rejects_right", "accepts_wrong")
 
-def user_unassisted(truth: list[bool], agreement: float, rng: random.Random) -> list[bool]:
-    """The user's judgment of long pieces they cannot check: right with probability ``agreement``."""
-    return [t if rng.random() < agreement else not t for t in truth]
+
+def user_unassisted(truth: list[bool], agreement: float, rng: random.Random, noise: str = "symmetric") -> list[bool]:
+    """The user's judgment of long pieces they cannot check, right on a share ``agreement`` of them
+    (outcomes are half right, half wrong). ``noise`` says where the errors fall: ``symmetric``, each
+    judgment wrong with probability 1 - agreement (noise a reward model averages away);
+    ``rejects_right``, only right claims are misjudged, at twice that rate (one-sided errors, the
+    kind assisted evaluation makes when a helper states something wrong); ``accepts_wrong``, only
+    wrong claims are, accepted (the dangerous side)."""
+    if noise not in NOISE:
+        raise ValueError(f"unknown user noise {noise!r}; known: {', '.join(NOISE)}")
+    if noise == "symmetric":
+        return [t if rng.random() < agreement else not t for t in truth]
+    flip = min(1.0, 2 * (1 - agreement))
+    exposed = noise == "rejects_right"  # the claims the user can misjudge are the right ones (else the wrong ones)
+    return [(not t) if t == exposed and rng.random() < flip else t for t in truth]
 
 
 def assisted_verdicts(
