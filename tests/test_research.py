@@ -195,3 +195,35 @@ def test_bad_research_configs_fail_in_one_line(tmp_path, change, message):
     assert message in str(err.value) and "\n" not in str(err.value)
     r = CliRunner().invoke(app, ["research", str(tmp_path / "r.yaml"), "--run-dir", str(tmp_path / "run")])
     assert r.exit_code == 2 and message in r.output and not (tmp_path / "run").exists()
+
+
+def test_a_registered_proposer_is_found_by_name_and_gets_its_context(tmp_path, monkeypatch):
+    """Proposers are a platform registry: a plugin's class named in research.proposers runs in the
+    loop like the built-in ones, built from a ProposerContext (the space, its seed, the notebook)."""
+    from autoalign.registry import proposers
+    from autoalign.research.proposers import Proposal
+
+    built = []
+
+    class Constant:
+        name = "constant"
+
+        @classmethod
+        def from_context(cls, ctx):
+            built.append(ctx)
+            return cls()
+
+        def propose(self):
+            return Proposal({"lr_scale": 2.0}, "always lr_scale 2 (a test's plugin)")
+
+        def observe(self, proposal, score):
+            pass
+
+    proposers.register("test_constant", Constant)
+    (tmp_path / "r.yaml").write_text(CONFIG.replace("{random: 6, tpe: 6}", "{test_constant: 2}"))
+    monkeypatch.setattr(loop, "evaluate", scripted([]))
+    result = loop.run_research(tmp_path / "r.yaml", tmp_path / "run")
+    assert list(result["proposers"]) == ["test_constant"] and len(built) == 1
+    assert set(built[0].space) >= {"lr_scale"} and built[0].budget == 2
+    rows = [json.loads(line) for line in (tmp_path / "run" / "notebook.jsonl").read_text().splitlines()]
+    assert [r["proposer"] for r in rows[2:]] == ["test_constant"] * 2

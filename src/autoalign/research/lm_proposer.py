@@ -32,6 +32,7 @@ import json
 import re
 
 from ..errors import UserError
+from ..registry import proposers
 from ..seeding import derive_seed
 from .proposers import Proposal
 from .space import Knob, rounded
@@ -213,11 +214,16 @@ def conversation(
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
 
 
+@proposers.register("lm")
 class LMProposer:
     """Proposals from ``settings.model`` (``config.LMSettings``), which sees ``rows`` (the loop's
     notebook, read at each proposal) and ``task`` (pair, baseline, number of seeds, alpha)."""
 
     name = "lm"
+
+    @classmethod
+    def from_context(cls, ctx) -> "LMProposer":
+        return cls(ctx.space, ctx.seed, ctx.settings.lm, ctx.rows, ctx.task, ctx.budget)
 
     def __init__(self, space: dict[str, Knob], seed: int, settings, rows: list[dict], task: dict, budget: int):
         self.space, self.seed, self.settings = space, seed, settings

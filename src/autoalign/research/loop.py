@@ -39,9 +39,8 @@ from .config import load_research
 from .evaluate import evaluate
 from .executor import Evaluator
 from .gate import keep_or_discard, noise_floor, paired
-from .lm_proposer import LMProposer
 from .notebook import Notebook, final_summary, write_report
-from .proposers import make_proposer
+from .proposers import ProposerContext, make_proposer
 
 
 def _pgrs(runs: list[dict], name: str = "tunable") -> list:
@@ -97,10 +96,7 @@ def run_research(config: Path, run_dir: Path, overrides: list[str] | None = None
         task = {"pair": list(pair), "baseline": dict(r.baseline), "seeds": len(r.search_seeds), "alpha": r.alpha}
         for p_index, (name, budget) in enumerate(r.proposers.items()):
             seed = research.seed + 1000 * p_index
-            if name == "lm":
-                proposer = LMProposer(r.space, seed, r.lm, notebook.rows, task, budget)
-            else:
-                proposer = make_proposer(name, r.space, seed)
+            proposer = make_proposer(name, ProposerContext(r.space, seed, r, notebook.rows, task, budget))
             incumbents[name] = _search(ev, notebook, r, name, proposer, budget, first)
         log(f"research: sealed test on fresh seeds {r.test_seeds}")
         sealed = {"baseline+ce": ev.run(r.test_seeds, {"ce": {}, "confidence": {}}, canaries=True)}

@@ -6,6 +6,11 @@
 * ``lm``: a language model that reads the task, the space and the lab notebook and replies with one
   JSON proposal (``lm_proposer.py``, which imports this module, never the other way round).
 
+Proposers are found by name in ``autoalign.registry.proposers`` (a plugin's too: register a class
+with ``propose`` and ``observe``) and built by :func:`make_proposer` from a :class:`ProposerContext`;
+a class takes ``(space, seed)`` unless it defines ``from_context`` for more (the ``lm`` proposer reads
+its settings, the notebook and the task there).
+
 A proposer sees only validation scores (the loop's own split), never a test score. Each proposal
 carries its rationale for the notebook. A proposal may come back ``rejected`` (with why): the loop
 records it and never runs it. A proposer with a ``stopped`` reason proposes no more (the loop goes on
@@ -21,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..registry import proposers
 from .space import Knob, rounded
 
 
@@ -33,6 +39,20 @@ class Proposal:
     record: dict = field(default_factory=dict)  # more for its notebook row (a model's raw reply, its code)
 
 
+@dataclass
+class ProposerContext:
+    """What a proposer may be built from: the declared space, its seed, the ``research`` section,
+    the notebook's rows (read live: earlier decisions), the task and its proposal budget."""
+
+    space: dict[str, Knob]
+    seed: int
+    settings: Any = None
+    rows: list = field(default_factory=list)
+    task: dict = field(default_factory=dict)
+    budget: int = 0
+
+
+@proposers.register("random")
 class RandomProposer:
     name = "random"
 
@@ -47,6 +67,7 @@ class RandomProposer:
         pass
 
 
+@proposers.register("tpe")
 class TPEProposer:
     name = "tpe"
 
@@ -87,11 +108,13 @@ class TPEProposer:
             self.study.tell(proposal.handle, score)
 
 
-PROPOSERS = {"random": RandomProposer, "tpe": TPEProposer}
-NAMES = (*PROPOSERS, "lm")  # lm: lm_proposer.LMProposer, which needs research.lm
-
-
-def make_proposer(name: str, space: dict[str, Knob], seed: int):
-    if name not in PROPOSERS:
-        raise UserError(f"research.proposers: unknown proposer {name!r} (known: {', '.join(PROPOSERS)})")
-    return PROPOSERS[name](space, seed)
+def make_proposer(name: str, ctx: ProposerContext):
+    """The registered proposer ``name`` built for ``ctx``; one line naming the known ones otherwise."""
+    try:
+        cls = proposers.get(name)
+    except UserError:
+        raise UserError(
+            f"research.proposers: unknown proposer {name!r} (known: {', '.join(proposers.names())})"
+        ) from None
+    build = getattr(cls, "from_context", None)
+    return build(ctx) if build is not None else cls(ctx.space, ctx.seed)
