@@ -220,6 +220,16 @@ def load_generator(ctx, trained: dict, role: str = "a verifier backbone"):
     return model.module, model.tokenizer
 
 
+def policy_and_reference(ctx, trained: dict):
+    """(policy, reference, tokenizer): two copies of the generator, for optimizing a policy; the
+    reference (pi_0, what KL is measured from) is frozen."""
+    policy, tokenizer = load_generator(ctx, trained, "the policy")
+    reference, _ = load_generator(ctx, trained, "the reference policy")
+    for p in reference.parameters():
+        p.requires_grad_(False)
+    return policy, reference, tokenizer
+
+
 def sample_and_check(
     ctx, world_ref: WorldRef, trained: dict, split: str, n_problems: int, k: int, sampling: SamplingConfig
 ) -> str:

@@ -43,6 +43,7 @@ from ...pipeline.generator import (
     GeneratorWorld,
     SamplingConfig,
     load_generator,
+    policy_and_reference,
     read_samples,
     sample_and_check,
     train_generator,
@@ -95,10 +96,7 @@ def run_arm(
 ) -> dict:
     """Stage: one arm of the loop; its labels and its measurements after each round."""
     world = world_ref.make()
-    policy, tokenizer = load_generator(ctx, gen, "the policy")
-    reference, _ = load_generator(ctx, gen, "the reference policy")
-    for p in reference.parameters():
-        p.requires_grad_(False)
+    policy, reference, tokenizer = policy_and_reference(ctx, gen)
     calibration = read_samples(ctx, calibration_path)
     held_out = {r["prompt"] for r in calibration}
     test = world.problems(ctx.seed, "test", c.test_problems)

@@ -44,6 +44,7 @@ from ...pipeline.generator import (
     GeneratorWorld,
     SamplingConfig,
     load_generator,
+    policy_and_reference,
     read_samples,
     sample_and_check,
     train_generator,
@@ -96,10 +97,7 @@ def optimize_reward(
     test = world.problems(ctx.seed, "test", o.test_problems)
     out: dict = {"labels": labels, "accept_threshold": threshold}
     for method in o.methods:
-        policy, tokenizer = load_generator(ctx, gen, "the policy")
-        reference, _ = load_generator(ctx, gen, "the reference policy")
-        for p in reference.parameters():
-            p.requires_grad_(False)
+        policy, reference, tokenizer = policy_and_reference(ctx, gen)
 
         def checkpoint(policy=policy, reference=reference, tokenizer=tokenizer) -> dict:
             return measure(
