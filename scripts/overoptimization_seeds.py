@@ -1,7 +1,7 @@
 """Across the seeds of a shipped over-optimization run: where gold peaks, chosen without the seed it is
 measured on, and Gao et al.'s coefficients with t-intervals over seeds.
 
-    python scripts/overoptimization_seeds.py results/overoptimization/seeds0-4
+    python scripts/overoptimization_seeds.py results/overoptimization/seeds0-4 [--plot OUT.png]
 
 Why: the run's own "drop from the peak" is cross-fitted over problems, which removes the test
 sampling's noise from the choice of the peak but not the training trajectory's (both halves share
@@ -66,7 +66,36 @@ def main(folder: str) -> None:
                 print(f"  Gao {form} form (fitted per seed): alpha {alpha}; beta {beta}")
 
 
+def plot(folder: str, out: str) -> None:
+    """Gold accuracy against sqrt KL, one panel per reward, one line per seed and optimizer."""
+    from autoalign.report.figures import plt, save_figure
+
+    by_seed = seed_metrics(Path(folder))
+    names = list(next(iter(by_seed.values())))
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), sharey=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, name in zip(np.atleast_1d(axes), names):
+        for i, (seed, m) in enumerate(sorted(by_seed.items())):
+            for method, style in (("rloo", "o-"), ("expert_iteration", "s--")):
+                c = m[name].get(method)
+                if isinstance(c, dict) and "curve" in c:
+                    d = [x["sqrt_kl"] for x in c["curve"]]
+                    ax.plot(d, [100 * x["gold"] for x in c["curve"]], style, color=colors[i % len(colors)], ms=3, lw=1)
+        ax.set_title(f"optimized against {name}")
+        ax.set_xlabel("sqrt KL(policy || initial), nats^0.5")
+    np.atleast_1d(axes)[0].set_ylabel("gold accuracy, held-out problems (%)")
+    np.atleast_1d(axes)[0].plot([], [], "k-", label="RLOO")
+    np.atleast_1d(axes)[0].plot([], [], "k--", label="expert iteration")
+    np.atleast_1d(axes)[0].legend(fontsize=7, title="one colour per seed", title_fontsize=7)
+    save_figure(fig, Path(out))
+    print(f"wrote {out}")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    if len(args) == 3 and args[1] == "--plot":
+        plot(args[0], args[2])
+    elif len(args) == 1:
+        main(args[0])
+    else:
         raise SystemExit(__doc__)
-    main(sys.argv[1])
