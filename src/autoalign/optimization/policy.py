@@ -72,13 +72,26 @@ def sequence_logprobs(
 
 @torch.inference_mode()
 def logprobs_no_grad(
-    model, tokenizer, prompts: list[str], texts: list[str], tokens: list | None = None, batch_size: int = 512
+    model,
+    tokenizer,
+    prompts: list[str],
+    texts: list[str],
+    tokens: list | None = None,
+    finished: list | None = None,
+    batch_size: int = 512,
 ):
     """``sequence_logprobs`` without gradients, in batches: a float tensor, one value per text."""
     model.eval()
     out = []
     for a in range(0, len(texts), batch_size):
         b = a + batch_size
-        logp, _ = sequence_logprobs(model, tokenizer, prompts[a:b], texts[a:b], tokens[a:b] if tokens else None)
+        logp, _ = sequence_logprobs(
+            model,
+            tokenizer,
+            prompts[a:b],
+            texts[a:b],
+            tokens[a:b] if tokens else None,
+            finished[a:b] if finished is not None else None,
+        )
         out.append(logp.cpu())
     return torch.cat(out) if out else torch.zeros(0)

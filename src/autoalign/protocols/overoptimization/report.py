@@ -55,6 +55,8 @@ def summary(r: dict) -> list[str]:
                 f"    proxy {_fmt(first['proxy'], '.3f')} -> {_fmt(last['proxy'], '.3f')}; wrong but accepted "
                 f"{_pct(first['wrong_accepted'])} -> {_pct(last['wrong_accepted'])}"
             )
+            if c["gain"].get("per_seed"):  # pooled: a mean of per-seed fits is not a fit; see the seeds' own
+                continue
             for form, f in c["fits"].items():
                 if f.get("alpha") is not None:
                     lines.append(
