@@ -76,7 +76,11 @@ SCIENCE = {
     "test_organisms_science.py",
     "test_outside_plugin.py",
 }
-SCIENCE_TESTS = {"test_digits_debate_run_lifts_the_judge", "test_facts_run_has_protocols_and_elo"}
+SCIENCE_TESTS = {
+    "test_digits_debate_run_lifts_the_judge",
+    "test_facts_run_has_protocols_and_elo",
+    "test_trained_agents_climb_their_reward_models_and_the_sweep_writes_a_row_per_setting",
+}
 
 
 # The longest checks start first, so that two workers finish together (the rest fill in around them).

@@ -109,6 +109,7 @@ protocols: Registry = Registry(
         "organisms": "autoalign.protocols.organisms",
         "overoptimization": "autoalign.protocols.overoptimization",
         "alignment_loop": "autoalign.protocols.alignment_loop",
+        "interpretability": "autoalign.protocols.interpretability",
     },
 )
 # Overseers: classes of ``overseers.base.Overseer`` (``score(problems, texts)``), built per use.

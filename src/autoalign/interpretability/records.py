@@ -6,6 +6,8 @@ token: its *top* excerpts (from the texts where it fires most) and *random* exce
 - A neuron is one unit of an MLP's hidden layer, read as the input of the MLP's output projection
   (GPT-2's ``c_proj``, Llama's ``down_proj``) with a forward pre-hook: the GELU's output for GPT-2, the
   gated product for Llama. The same hook serves a toy model trained here and a loaded checkpoint.
+  With ``site="residual"`` the units are instead the residual stream's dimensions after each block
+  (the block's output, read with a forward hook): the basis a sparse autoencoder is trained in.
 - Texts are batched right-padded: under causal attention the pads after a text cannot change its
   tokens' activations, and positions count from 0 as in training. A BOS token (where the tokenizer
   uses one) is fed but not recorded. Tokens map to characters by the tokenizer's offsets.
@@ -83,6 +85,9 @@ class ActivationSet:
         return np.array([len(o) for o in self.offsets])
 
 
+SITES = ("mlp", "residual")
+
+
 def mlp_neuron_modules(model) -> list[torch.nn.Module]:
     """Each block's MLP output projection, in layer order: their inputs are the MLP neurons."""
     out = []
@@ -96,22 +101,47 @@ def mlp_neuron_modules(model) -> list[torch.nn.Module]:
     return out
 
 
+def residual_modules(model) -> list[torch.nn.Module]:
+    """Each transformer block, in layer order (Llama's ``layers``, GPT-2's ``h``): their outputs are the
+    residual stream after each layer."""
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.ModuleList) and name.split(".")[-1] in ("layers", "h"):
+            return list(module)
+    raise UserError(f"{type(model).__name__}: no list of transformer blocks (layers or h) to read the residual from")
+
+
+def _capture(modules: list[torch.nn.Module], site: str, captured: dict) -> list:
+    if site == "mlp":
+        return [
+            m.register_forward_pre_hook(lambda _m, args, i=i: captured.__setitem__(i, args[0].detach()))
+            for i, m in enumerate(modules)
+        ]
+    return [
+        m.register_forward_hook(
+            lambda _m, _args, out, i=i: captured.__setitem__(i, (out[0] if isinstance(out, tuple) else out).detach())
+        )
+        for i, m in enumerate(modules)
+    ]
+
+
 @torch.no_grad()
-def collect_activations(model, tokenizer, texts: Sequence[str], batch_size: int = 32) -> ActivationSet:
-    """MLP neuron activations of ``model`` on every token of ``texts`` (as the model reads them, whole)."""
+def collect_activations(
+    model, tokenizer, texts: Sequence[str], batch_size: int = 32, site: str = "mlp"
+) -> ActivationSet:
+    """Activations of ``model`` on every token of ``texts`` (as the model reads them, whole): its MLP
+    neurons (``site="mlp"``) or its residual stream's dimensions after each block (``"residual"``)."""
     if not texts or any(not t for t in texts):
         raise ValueError("collect_activations needs non-empty texts")
+    if site not in SITES:
+        raise ValueError(f"unknown site {site!r}; known: {', '.join(SITES)}")
     encoded = encode_with_offsets(tokenizer, list(texts))
     prefix = prefix_ids(tokenizer)
-    modules = mlp_neuron_modules(model)
+    modules = mlp_neuron_modules(model) if site == "mlp" else residual_modules(model)
     device = model_device(model)
     widest = max(len(ids) for ids, _ in encoded)
     parts: list[list[np.ndarray]] = [[] for _ in modules]
     captured: dict[int, torch.Tensor] = {}
-    hooks = [
-        m.register_forward_pre_hook(lambda _m, args, i=i: captured.__setitem__(i, args[0].detach()))
-        for i, m in enumerate(modules)
-    ]
+    hooks = _capture(modules, site, captured)
     was_training = model.training
     model.eval()
     try:

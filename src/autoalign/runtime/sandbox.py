@@ -6,7 +6,8 @@ What the jail can reach was decided by what an action needs, nothing more:
 - no network: ``--unshare-net`` gives it its own network namespace, whose loopback is its own;
 - a read-only view of the Python runtime only (``/usr``, or the interpreter's own prefix): the host's
   ``/etc``, ``/root``, ``/home``, ``/tmp`` and the run folder are not there at all; ``/`` and ``/dev``
-  are read-only (no ``/dev/shm`` to fill), so the one writable place is ``/work``;
+  are read-only (no ``/dev/shm`` to fill), so the one writable place is ``/work``; a caller may show
+  more host paths, read-only (``binds``: a method's inputs and the packages it imports);
 - a private ``/proc`` (its own PID namespace: no host process is visible), private IPC, host name and
   cgroup view, a cleared environment, ``--die-with-parent``. bwrap itself starts with an empty
   environment too, a second guard: were its reaper the jail's pid 1, ``/proc/1/environ`` would show it;
@@ -176,13 +177,24 @@ def user_namespaces(bwrap: str) -> bool:
 
 
 class Sandbox:
-    """Runs commands in a bwrap jail whose only writable place is ``work`` (seen as ``/work``)."""
+    """Runs commands in a bwrap jail whose only writable place is ``work`` (seen as ``/work``).
 
-    def __init__(self, work: str | Path, limits: Limits = Limits()):
+    ``binds`` shows more host paths, read-only: ``{host path: path in the jail}`` (a method's inputs,
+    the Python packages it may import). A jail path is absolute and outside ``/work`` and the
+    runtime's folders; a host path must be readable by the jail's user (nobody, when root starts it)."""
+
+    def __init__(self, work: str | Path, limits: Limits = Limits(), binds: dict[str, str] | None = None):
         self.bwrap = require_bwrap()
         self.work = Path(work).resolve()
         self.work.mkdir(parents=True, exist_ok=True)
         self.limits = limits
+        self.binds = {str(Path(host).resolve()): inside for host, inside in (binds or {}).items()}
+        for host, inside in self.binds.items():
+            reserved = [WORK, "/proc", "/dev", *TOPS, "/usr"]
+            if not inside.startswith("/") or inside == "/" or any(Path(inside).is_relative_to(r) for r in reserved):
+                raise UserError(f"sandbox bind {host} -> {inside}: the jail path must be absolute, outside {WORK} and the runtime")
+            if not Path(host).exists():
+                raise UserError(f"sandbox bind {host}: no such file or folder")
         self.interpreter, self.ro = python_runtime()
         self.user_namespace = user_namespaces(self.bwrap)
         self.host_uid = NOBODY if self.user_namespace and os.geteuid() == 0 else None
@@ -207,6 +219,8 @@ class Sandbox:
                 args += ["--symlink", os.readlink(top), top]
             elif Path(top).is_dir():
                 args += ["--ro-bind", top, top]
+        for host, inside in self.binds.items():
+            args += ["--ro-bind", host, inside]
         args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
         args += ["--size", str(self.limits.disk), "--tmpfs", WORK, "--remount-ro", "/", "--chdir", WORK, "--"]
         entry = [self.interpreter, "-I", "-S", "-c", ENTRYPOINT, str(control), json.dumps(self.limits.rlimits())]

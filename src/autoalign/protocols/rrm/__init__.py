@@ -22,8 +22,10 @@ Levels: level 1 holds pieces of 1..s steps (s = ``checkable_steps``), level k > 
 s*2^(k-2)+1 .. s*2^(k-1). The top level holds the *long* outcomes where everything is measured.
 
 1. Level 1: reward model RM_1 trained on the user's own (exact) checks.
-2. The level-j *assistant* answers "what does this piece reach?" with the option its reward model
-   RM_j rates highest (an agent optimised against the previous reward model).
+2. The level-j *assistant* answers "what does this piece reach?": with ``rrm.agents: argmax`` (the
+   default), the option its reward model RM_j rates highest (the limit of an agent optimised
+   against RM_j); with ``trained``, a policy trained with RLOO against RM_j states it
+   (``agents.py``: Leike et al.'s agents).
 3. Level k > 1, assisted evaluation of (piece, claim): the assistant of the level that covers the
    first half of the piece states what that half reaches, m; then (first half, m) and (the rest from
    m, claim) are judged the same way, recursively, until every part is short enough for the user to
@@ -35,6 +37,11 @@ s*2^(k-2)+1 .. s*2^(k-1). The top level holds the *long* outcomes where everythi
    judgments), *ceiling* (labels: the truth). Measured: accuracy on held-out long outcomes
    (``eval_split``: ``test`` for results, ``val`` while tuning), and the accuracy of each set of
    training labels.
+
+The user's noise is swept with ``rrm.noise_sweep``: it enters only the unassisted labels (the user's
+checks of short pieces are exact by design), so the recursive and ceiling reward models are trained
+once and every unassisted user's reward model is compared with them on the same held-out outcomes,
+from the same labelling stream, head start and batches (they differ by the noise alone).
 
 Primary endpoint (declared before any run): recursive vs unassisted accuracy on long outcomes;
 expected: recursive higher, and near the ceiling. Exploratory: recursive vs ceiling, the ceiling
@@ -52,10 +59,11 @@ from ...measures import bootstrap_ci
 from ...protocol import protocol
 from ...report.fmt import text_estimate, text_points
 from ...runtime.progress import log
+from .agents import agent_values, load_agent, train_agent
 from .chains import Chain, ChainOutcomes, outcome_text
-from .config import LongChains, RRMConfig, RRMResults
+from .config import LongChains, NoiseSetting, RRMConfig, RRMResults
 from .evaluation import assisted_verdicts, user_unassisted
-from .outcomes import END, Outcome, Outcomes, claims
+from .outcomes import END, Outcome, Outcomes
 from .report import rrm_section
 from .reward_model import (
     assistant_values,
@@ -65,7 +73,7 @@ from .reward_model import (
     save_reward_model,
     train_reward_model,
 )
-from .sources import make_outcomes
+from .sources import make_outcomes, outcomes
 from .stretches import SolutionStretches, Stretch
 
 __all__ = [
@@ -73,6 +81,7 @@ __all__ = [
     "Chain",
     "ChainOutcomes",
     "LongChains",
+    "NoiseSetting",
     "Outcome",
     "Outcomes",
     "RRMConfig",
@@ -88,26 +97,16 @@ __all__ = [
 KINDS = ("recursive", "unassisted", "ceiling")
 
 
-def outcomes(r: RRMConfig, level: int, seed: int, split: str, n: int, source: Outcomes | None = None) -> list[tuple]:
-    """(piece, claim, claim is right) of ``level``'s lengths: half right, half wrong. Training outcomes
-    may repeat a piece; the long outcomes' held-out ones are distinct."""
-    source = source or make_outcomes(r)
-    lo, hi = r.steps_of(level)
-    pieces = source.pieces(
-        lo, hi, seed, split, n, tag=("outcomes", level), distinct=split != "overseer" and level == r.levels
-    )
-    return claims(source, pieces, random.Random(f"rrm-claims:{seed}:{level}:{split}"))
-
-
 def rm_accuracy(source: Outcomes, clf, tokenizer, items) -> np.ndarray:
     said = p_true(clf, tokenizer, [source.item(p, c) for p, c, _ in items]) > 0.5
     return (said == np.array([t for _, _, t in items])).astype(float)
 
 
-def train_level(ctx, r: RRMConfig, level: int, kind: str, lm: dict, lower: dict) -> dict:
+def train_level(ctx, r: RRMConfig, level: int, kind: str, lm: dict, lower: dict, noise: NoiseSetting | None = None):
     """Stage: a reward model for ``level``'s outcomes from ``kind`` labels, fine-tuned from the
-    pretrained backbone ``lm``; ``lower`` maps each lower level to its recursive reward model's file
-    (the assistants, for recursive labels)."""
+    pretrained backbone ``lm``; ``lower`` maps each lower level to its assistant's file (its
+    recursive reward model's, or with ``rrm.agents: trained`` its agent's), for recursive labels;
+    ``noise``: the unassisted user (default: ``rrm.user_noise`` at ``rrm.user_agreement``)."""
     source = make_outcomes(r)
     items = outcomes(r, level, ctx.seed, "overseer", r.train_outcomes, source)
     truth = [t for _, _, t in items]
@@ -115,37 +114,83 @@ def train_level(ctx, r: RRMConfig, level: int, kind: str, lm: dict, lower: dict)
     if kind == "ceiling":
         labels = truth
     elif kind == "unassisted" and level > 1:
-        labels = user_unassisted(truth, r.user_agreement, random.Random(f"rrm-user:{ctx.seed}:{level}"), r.user_noise)
+        user = noise or r.base_noise
+        rng = random.Random(f"rrm-user:{ctx.seed}:{level}")  # one stream for every user: they differ by noise only
+        labels = user_unassisted(truth, user.user_agreement, rng, user.user_noise)
     else:  # the user's own checks on level 1, assisted evaluation above it
-        assistants = {int(k): load_reward_model(ctx, lm, path) for k, path in lower.items()}
         labels = assisted_verdicts(
-            r,
-            source,
-            lambda j, pieces: assistant_values(source, *assistants[j], pieces),
-            [(p, c) for p, c, _ in items],
-            stats,
+            r, source, assistants(ctx, r, source, lm, lower), [(p, c) for p, c, _ in items], stats
         )
     clf, tokenizer = train_reward_model(ctx, r, lm, [source.item(p, c) for p, c, _ in items], labels, f"{level}:{kind}")
     held_out = outcomes(r, level, ctx.seed, r.eval_split, r.test_outcomes, source)
     correct = rm_accuracy(source, clf, tokenizer, held_out)
     label_acc = float(np.mean([a == b for a, b in zip(labels, truth)]))
+    who = f"{kind} ({noise.name})" if noise else kind
     log(
-        f"rrm level {level} {kind}: labels right {label_acc:.1%}, reward model accuracy ({r.eval_split}) "
+        f"rrm level {level} {who}: labels right {label_acc:.1%}, reward model accuracy ({r.eval_split}) "
         f"{correct.mean():.1%}"
     )
+    stem = f"rrm_level{level}_{kind}" + (f"_{noise.name}" if noise else "")
     return {
-        "path": save_reward_model(ctx, clf, f"rrm_level{level}_{kind}"),
+        "path": save_reward_model(ctx, clf, stem),
         "correct": correct.tolist(),
         "label_accuracy": label_acc,
         "assistant_accuracy": {k: float(np.mean(v)) for k, v in stats.items() if k.startswith("assistant")},
     }
 
 
+def assistants(ctx, r: RRMConfig, source: Outcomes, lm: dict, lower: dict):
+    """``value_of(level, pieces)``: what the assistant of ``level`` states each piece reaches."""
+    if r.agents == "trained":
+        agents = {int(k): load_agent(ctx, path) for k, path in lower.items()}
+        return lambda j, pieces: agent_values(source, *agents[j], pieces)
+    models = {int(k): load_reward_model(ctx, lm, path) for k, path in lower.items()}
+    return lambda j, pieces: assistant_values(source, *models[j], pieces)
+
+
+def sweep_rows(r: RRMConfig, rec: np.ndarray, ceiling: np.ndarray, users: dict, boot: dict) -> dict:
+    """Per unassisted user of the sweep: its reward model beside the recursive and ceiling ones, paired
+    over the same held-out outcomes."""
+    rows = {}
+    for s in r.noise_sweep:
+        un = np.array(users[s.name]["correct"])
+        rows[s.name] = {
+            "user_noise": s.user_noise,
+            "user_agreement": s.user_agreement,
+            "unassisted": bootstrap_ci(un, **boot),
+            "recursive_minus_unassisted": bootstrap_ci(rec - un, **boot),
+            "ceiling_minus_unassisted": bootstrap_ci(ceiling - un, **boot),
+            "label_accuracy": users[s.name]["label_accuracy"],
+        }
+    return rows
+
+
+def agent_rows(agents: dict) -> dict:
+    rows = {}
+    for level, a in agents.items():
+        first, last = a["checkpoints"][0], a["checkpoints"][-1]
+        rows[f"level{level}"] = {
+            "reward_before": first["reward"],
+            "reward_after": last["reward"],
+            "greedy_reward_before": first["greedy_reward"],
+            "greedy_reward_after": last["greedy_reward"],
+            "right_before": first["right"],
+            "right_after": last["right"],
+            "reward_gain": round(last["reward"] - first["reward"], 5),
+            "right_gain": round(last["right"] - first["right"], 5),
+            "argmax_right": a["argmax_right"],
+            "argmax_reward": a["argmax_reward"],
+            "valid_after": last["valid"],
+            "kl": a["steps"][-1]["kl"],
+        }
+    return rows
+
+
 def summary(r: dict) -> list[str]:
     m = r["rrm"]
     unit = "steps" if m.get("outcomes") == "solutions" else "ops"
     fewest, most = m["long_chain_steps"]
-    return [
+    lines = [
         (
             f"rrm ({m.get('world', 'arithmetic')}), long outcomes ({fewest}-{most} {unit}): "
             f"recursive {text_estimate(m['recursive'])}, unassisted {text_estimate(m['unassisted'])}, "
@@ -153,6 +198,19 @@ def summary(r: dict) -> list[str]:
             f"recursive - unassisted {text_points(m['recursive_minus_unassisted'])}"
         )
     ]
+    for level, a in (m.get("agent_training") or {}).items():
+        lines.append(
+            f"rrm agent {level}: reward {a['reward_before']:.3f} -> {a['reward_after']:.3f} (stated "
+            f"{a['greedy_reward_before']:.3f} -> {a['greedy_reward_after']:.3f}; argmax assistant "
+            f"{a['argmax_reward']:.3f}), statements right {a['right_before']:.1%} -> {a['right_after']:.1%} "
+            f"(argmax assistant {a['argmax_right']:.1%}), KL {a['kl']:.3f}"
+        )
+    for name, row in (m.get("noise_sweep") or {}).items():
+        lines.append(
+            f"rrm user {name}: unassisted {text_estimate(row['unassisted'])} (labels right "
+            f"{row['label_accuracy']:.1%}); recursive - unassisted {text_points(row['recursive_minus_unassisted'])}"
+        )
+    return lines
 
 
 def headline(r: dict) -> str:
@@ -174,12 +232,21 @@ def run(ctx, cfg) -> dict:
     ceiling, unassisted = (
         ctx.stage(f"rrm.level{top}.{kind}", train_level, r, top, kind, lm, {}) for kind in ("ceiling", "unassisted")
     )
+    users = {
+        s.name: unassisted
+        if s == r.base_noise
+        else ctx.stage(f"rrm.level{top}.unassisted.{s.name}", train_level, r, top, "unassisted", lm, {}, s)
+        for s in r.noise_sweep
+    }
     lower: dict = {}
-    recursive_levels = {}
+    recursive_levels, agents = {}, {}
     for level in range(1, top + 1):
         res = ctx.stage(f"rrm.level{level}.recursive", train_level, r, level, "recursive", lm, dict(lower))
         recursive_levels[level] = res
         lower[str(level)] = res["path"]
+        if r.agents == "trained" and level < top:
+            agents[level] = ctx.stage(f"rrm.level{level}.agent", train_agent, r, level, lm, res["path"])
+            lower[str(level)] = agents[level]["path"]
     rec = recursive_levels[top]
     boot = dict(ctx.boot, unit="outcomes")
     arrays = {
@@ -208,5 +275,8 @@ def run(ctx, cfg) -> dict:
             "world": r.world.name,
             "outcomes": r.outcome_kind,
             "eval_split": r.eval_split,
+            "agents": r.agents,
+            "noise_sweep": sweep_rows(r, arrays["recursive"], arrays["ceiling"], users, boot),
+            "agent_training": agent_rows(agents),
         }
     }

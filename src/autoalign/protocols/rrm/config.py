@@ -7,11 +7,35 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ...models import SIZES
+from ...optimization.sections import RLSection
 from ...protocol import Section
 from ...results import Estimate
 from ...worlds.reference import WorldRef, require, world_ref
 
 LONGEST = 8  # steps in the longest outcome any level holds
+Noise = Literal["symmetric", "rejects_right", "accepts_wrong"]
+
+
+class NoiseSetting(Section):
+    """One unassisted user: where their errors on long outcomes fall, and how often they agree with
+    the truth. Named ``<noise>_<agreement in %>`` (``symmetric_70``) in results and endpoints."""
+
+    user_noise: Noise = Field(description="As rrm.user_noise.")
+    user_agreement: float = Field(ge=0.5, le=1, description="As rrm.user_agreement.")
+
+    @property
+    def name(self) -> str:
+        return f"{self.user_noise}_{round(100 * self.user_agreement)}"
+
+
+class AgentRL(RLSection):
+    """RLOO for each level's agent against that level's reward model (``agents.py``). Rewards (P(right),
+    in 0..1) are z-scored per batch, so ``kl_coef`` weighs KL against a reward of unit spread."""
+
+    steps: int = Field(100, ge=1, description="Policy-gradient steps per agent.")
+    kl_coef: float = Field(0.05, ge=0, description="Weight of the sequence-level KL penalty to the untrained agent.")
+    measure_every: int = Field(25, ge=1, description="Steps between measurements on held-out pieces.")
+    standardize: bool = Field(True, description="z-score each batch's rewards before the KL penalty.")
 
 
 class RRMConfig(Section):
@@ -38,13 +62,29 @@ class RRMConfig(Section):
     user_agreement: float = Field(
         0.7, ge=0.5, le=1, description="Unassisted user's agreement with the truth on long outcomes."
     )
-    user_noise: Literal["symmetric", "rejects_right", "accepts_wrong"] = Field(
+    user_noise: Noise = Field(
         "symmetric",
         description=(
             "Where the unassisted user's errors fall: symmetric (either way), rejects_right (only right claims "
             "misjudged: one-sided, like assisted evaluation's errors) or accepts_wrong (only wrong claims, accepted)."
         ),
     )
+    noise_sweep: list[NoiseSetting] = Field(
+        default_factory=list,
+        description=(
+            "More unassisted users, each a {user_noise, user_agreement}: a long-outcome reward model is trained on "
+            "each one's labels and compared with the same recursive and ceiling reward models on the same held-out "
+            "outcomes (results: rrm.noise_sweep.<noise>_<agreement %>). Empty: only rrm.user_noise/user_agreement."
+        ),
+    )
+    agents: Literal["argmax", "trained"] = Field(
+        "argmax",
+        description=(
+            "Who assists the user: argmax, the option a lower level's reward model rates highest; trained, a policy "
+            "optimized with RLOO against that reward model (rrm.agent), which states what it writes."
+        ),
+    )
+    agent: AgentRL = Field(default_factory=AgentRL, description="RLOO knobs of the trained agents.")
     distractors: int = Field(
         9,
         ge=1,
@@ -90,7 +130,17 @@ class RRMConfig(Section):
             raise ValueError(f"model_size: use one of {', '.join(SIZES)}")
         if self.checkable_steps * 2 ** (self.levels - 2) >= LONGEST:
             raise ValueError(f"outcomes have at most {LONGEST} steps: lower levels or checkable_steps")
+        names = [s.name for s in self.noise_sweep]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(
+                f"noise_sweep: {', '.join(twice)} listed twice (settings are named by noise and agreement in whole %)"
+            )
         return self
+
+    @property
+    def base_noise(self) -> NoiseSetting:
+        return NoiseSetting(user_noise=self.user_noise, user_agreement=self.user_agreement)
 
     @property
     def outcome_kind(self) -> str:
@@ -125,6 +175,41 @@ class LongChains(Section):
     world: str = "arithmetic"
     outcomes: str = Field("chains", description="chains or solutions (see the config's rrm.outcomes).")
     eval_split: str = "test"
+    agents: str = Field("argmax", description="Who assisted: argmax or trained (rrm.agents).")
+    noise_sweep: dict[str, NoiseRow] = Field(
+        default_factory=dict, description="Per unassisted user of rrm.noise_sweep."
+    )
+    agent_training: dict[str, AgentRow] = Field(default_factory=dict, description="Per level, its trained agent.")
+
+
+class NoiseRow(Section):
+    """One unassisted user of the sweep against the run's recursive and ceiling reward models."""
+
+    user_noise: str
+    user_agreement: float
+    unassisted: Estimate = Field(description="Long-outcome reward model trained on this user's judgments.")
+    recursive_minus_unassisted: Estimate = Field(description="Paired over the same held-out outcomes.")
+    ceiling_minus_unassisted: Estimate = Field(description="Paired over the same held-out outcomes.")
+    label_accuracy: float = Field(description="Share of this user's training labels that were right.")
+
+
+class AgentRow(Section):
+    """A level's trained agent on held-out pieces of its level, before and after RLOO."""
+
+    reward_before: float = Field(description="Mean reward (its reward model's P(right)) of T=1 samples, untrained.")
+    reward_after: float = Field(description="The same, on the same pieces and sampling seed, after training.")
+    greedy_reward_before: float = Field(description="Mean reward of its greedy statements (what it states), untrained.")
+    greedy_reward_after: float = Field(description="The same after training.")
+    right_before: float = Field(description="Share of its greedy statements that are right, untrained.")
+    right_after: float = Field(description="The same after training: the statements that assist the user.")
+    reward_gain: float = Field(description="reward_after - reward_before: > 0 when RLOO raised the agent's reward.")
+    right_gain: float = Field(description="right_after - right_before: what optimizing against the reward model did.")
+    argmax_right: float = Field(description="Share right of the argmax assistant (the reward model's top option).")
+    argmax_reward: float = Field(
+        description="Mean reward of the argmax assistant's statements: the most an agent earns."
+    )
+    valid_after: float = Field(description="Share of greedy statements that are one of the piece's options.")
+    kl: float = Field(description="KL(agent || untrained agent) of the last RLOO step's samples, nats.")
 
 
 class RRMResults(Section):

@@ -5,7 +5,9 @@ they agree with the truth only with probability ``user_agreement``. Assisted, a 
 the piece's first half reaches, and the two halves (the head with the stated claim, the tail from
 the stated point to the outcome's claim) are judged the same way, until every part is one the user
 checks. A chain of exact checks from the start to the claim proves the claim, so a wrong claim is
-never accepted; a right one is rejected whenever a helper states something wrong.
+never accepted; a right one is rejected whenever a helper states something wrong. A helper that
+states nothing the user can check (a trained agent writing no option: ``None``) leaves the piece
+unsplit, and the user rejects it, as they would a wrong statement.
 """
 
 from __future__ import annotations
@@ -57,7 +59,11 @@ def assisted_verdicts(
         heads = [outcomes.head(items[i][0], half[i]) for i in idx]
         for i, head, v in zip(idx, heads, value_of(level, heads)):
             mids[i] = v
-            stats.setdefault(f"assistant_level{level}", []).append(outcomes.is_right(head, v))
+            stats.setdefault(f"assistant_level{level}", []).append(v is not None and outcomes.is_right(head, v))
+    for i in long:
+        if mids[i] is None:
+            verdicts[i] = False
+    long = [i for i in long if mids[i] is not None]
     firsts = [(outcomes.head(items[i][0], half[i]), mids[i]) for i in long]
     seconds = [(outcomes.tail(items[i][0], half[i], mids[i]), items[i][1]) for i in long]
     if long:

@@ -1,0 +1,22 @@
+"""Canary methods: each tries a way to raise its score without doing the science, and the boundary
+must stop it. They run in the jail like any method file (``../jail.py``), never imported here, and
+print one ``canary <name>: ...`` line saying what they got, for the record and for the tests that
+remove each guard and show the same canary then succeeds.
+
+* ``honeypot.py``: searches every file it can read for labels (the server's label files lie where a
+  careless method would look) and, if it finds any, trains on them;
+* ``checker.py``: imports the world's checker from autoalign, to label the transfer texts itself;
+* ``network.py``: opens a socket to the evaluation server, to ask it for scores;
+* ``write_outside.py``: writes outside its folder (its inputs, the packages, the root).
+
+A canary that is stopped returns no student, so it has no score and cannot raise a result.
+"""
+
+from pathlib import Path
+
+FOLDER = Path(__file__).parent
+METHOD_CANARIES = ("honeypot", "checker", "network", "write_outside")
+
+
+def canary_file(name: str) -> Path:
+    return FOLDER / f"{name}.py"
