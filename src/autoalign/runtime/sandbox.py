@@ -192,7 +192,9 @@ class Sandbox:
         for host, inside in self.binds.items():
             reserved = [WORK, "/proc", "/dev", *TOPS, "/usr"]
             if not inside.startswith("/") or inside == "/" or any(Path(inside).is_relative_to(r) for r in reserved):
-                raise UserError(f"sandbox bind {host} -> {inside}: the jail path must be absolute, outside {WORK} and the runtime")
+                raise UserError(
+                    f"sandbox bind {host} -> {inside}: the jail path must be absolute, outside {WORK} and the runtime"
+                )
             if not Path(host).exists():
                 raise UserError(f"sandbox bind {host}: no such file or folder")
         self.interpreter, self.ro = python_runtime()
