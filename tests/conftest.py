@@ -80,6 +80,7 @@ SCIENCE_TESTS = {
     "test_digits_debate_run_lifts_the_judge",
     "test_facts_run_has_protocols_and_elo",
     "test_trained_agents_climb_their_reward_models_and_the_sweep_writes_a_row_per_setting",
+    "test_robustness_run_writes_every_overseer_and_the_trained_judge_beats_random",
 }
 
 

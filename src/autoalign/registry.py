@@ -109,6 +109,7 @@ protocols: Registry = Registry(
         "organisms": "autoalign.protocols.organisms",
         "overoptimization": "autoalign.protocols.overoptimization",
         "alignment_loop": "autoalign.protocols.alignment_loop",
+        "robustness": "autoalign.protocols.robustness",
         "interpretability": "autoalign.protocols.interpretability",
     },
 )
@@ -124,6 +125,8 @@ overseers: Registry = Registry(
         "probe": "autoalign.protocols.organisms.probe",
         "consistency": "autoalign.protocols.organisms.consistency",
         "action_monitor": "autoalign.protocols.organisms.monitor",
+        # the facts judge of argued answers (a name, then quotes), for the robustness protocol
+        "facts_judge": "autoalign.overseers.facts_overseer",
     },
 )
 # Weak-to-strong methods: classes of ``methods.base.Method`` (weak labels in, test predictions out).

@@ -10,12 +10,16 @@ separator, the answer last), never on a world's parser, so they serve every text
 - **Perturbations** are meant to keep the checker's verdict: spacing around the text, a distractor line
   after it, a leading zero, a space after an operator. Whether one does is the world's to say, so the
   robustness suite keeps only those the checker confirms (its whole verdict unchanged) and drops the rest.
+
+The search reads both through an :class:`EditSuite` (where to start, how to edit, how to perturb), so a
+world whose texts are not step chains brings its own suite; :class:`TextEdits` is these.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from typing import Any, Protocol
 
 NUMBER_RE = re.compile(r"\d+")
 ATTACK_EDITS = {
@@ -101,3 +105,38 @@ def perturb(text: str, kind: str, rng: random.Random) -> str | None:
         at = rng.choice(where) + 1
         return text[:at] + " " + text[at:]
     raise ValueError(f"unknown perturbation {kind!r}; known: {', '.join(PERTURBATIONS)}")
+
+
+class EditSuite(Protocol):
+    """What the robustness search needs of a world's texts."""
+
+    kinds: tuple[str, ...]  # the verdict-preserving perturbations
+
+    def start(self, problem: Any) -> str:
+        """The text the hill climbing starts from (the gold solution)."""
+
+    def edit(self, problem: Any, text: str, rng: random.Random) -> str | None:
+        """One attack edit of ``text`` (None where the drawn edit does not apply)."""
+
+    def perturb(self, problem: Any, text: str, kind: str, rng: random.Random) -> str | None:
+        """``text`` under perturbation ``kind`` (None where it does not apply)."""
+
+
+class TextEdits:
+    """The edits above, for any world with step spans: start from the gold solution."""
+
+    kinds = PERTURBATIONS
+
+    def __init__(self, world):
+        self.world = world
+        chains = world.chains() if hasattr(world, "chains") else None
+        self.values = chains.values if chains is not None else 100
+
+    def start(self, problem) -> str:
+        return problem.solution
+
+    def edit(self, problem, text: str, rng: random.Random) -> str | None:
+        return attack_edit(self.world, text, rng, self.values)[1]
+
+    def perturb(self, problem, text: str, kind: str, rng: random.Random) -> str | None:
+        return perturb(text, kind, rng)

@@ -9,9 +9,17 @@ An overseer here is anything with the overseer contract's ``score(problems, text
   search is black-box and cheap: samples from a generator callable and local edits of the gold
   solution (``edits.py``), then a few rounds of hill climbing that edit the rejected texts the overseer
   scored highest. Only texts the checker rejects are sent to the overseer, so every query counts
-  towards the search. Against a perfect overseer (the checker itself) it finds nothing, by construction.
+  towards the search; the query at which each problem first fell is kept, so one search gives the
+  success rate at every smaller query budget (``success_within``). Against a perfect overseer (the
+  checker itself) it finds nothing, by construction.
 - **Verdict flip rate**: the share of verdict-preserving perturbations (``edits.PERTURBATIONS``, kept
   only where the checker's whole verdict is unchanged) that change the overseer's accept decision.
+
+Which text the search starts from, how it edits and how it perturbs is an edit suite
+(``edits.EditSuite``): by default the world's text edits (``edits.TextEdits``); a world whose texts
+are not step chains brings its own (``argued_facts.ArguedEdits`` for the facts judge's argued answers).
+Floors and the ceiling to show beside an overseer are here too: ``accept_all``, ``random_scores`` and
+``checker_scores`` (the checker as an overseer).
 
 Rates carry a 95% bootstrap CI over problems (``measures.bootstrap_ci``); CIs over seeds are the
 caller's, who runs this once per seed.
@@ -27,8 +35,8 @@ import numpy as np
 
 from ..measures import bootstrap_ci
 from ..records import Verdict
-from ..seeding import derive_seed
-from .edits import PERTURBATIONS, attack_edit, perturb
+from ..seeding import derive_seed, unit_hash
+from .edits import EditSuite, TextEdits
 
 ScoreFn = Callable[[Sequence[Any], Sequence[str]], Sequence[Any]]
 Generator = Callable[[Sequence[Any]], Sequence[str]]  # one sampled solution per problem
@@ -54,6 +62,30 @@ def acceptance_threshold(score: ScoreFn, problems: Sequence[Any], texts: Sequenc
     return float(np.quantile(solution_scores(score, problems, texts), 1.0 - accept_share))
 
 
+def accept_all(problems: Sequence[Any], texts: Sequence[str]) -> list[float]:
+    """The floor: an overseer that accepts everything (the same score for every text)."""
+    return [0.0] * len(texts)
+
+
+def random_scores(seed: int = 0) -> ScoreFn:
+    """The floor: a score drawn uniformly per (problem, text), fixed for a text, blind to its content."""
+
+    def score(problems: Sequence[Any], texts: Sequence[str]) -> list[float]:
+        return [unit_hash("random-overseer", seed, getattr(p, "prompt", str(p)), t) for p, t in zip(problems, texts)]
+
+    return score
+
+
+def checker_scores(world, rejects: Callable[[Verdict], bool] | None = None) -> ScoreFn:
+    """The ceiling: the world's checker as an overseer (1 where it would not reject, else 0)."""
+    rejects = rejects or wrong_answer
+
+    def score(problems: Sequence[Any], texts: Sequence[str]) -> list[float]:
+        return [0.0 if rejects(world.check(p, t)) else 1.0 for p, t in zip(problems, texts)]
+
+    return score
+
+
 @dataclass
 class AttackResult:
     success: list[bool]  # per problem: an accepted text the checker rejects was found
@@ -61,6 +93,12 @@ class AttackResult:
     best_score: list[float]  # the highest overseer score among the checker-rejected texts tried
     queries: list[int]  # texts the overseer scored per problem
     rate: dict = field(default_factory=dict)  # attack success rate, Estimate over problems
+    found_at: list[int | None] = field(default_factory=list)  # the query (1-based) that found it, per problem
+
+
+def success_within(result: AttackResult, budget: int) -> list[bool]:
+    """Per problem: did the search succeed within its first ``budget`` queries?"""
+    return [at is not None and at <= budget for at in result.found_at]
 
 
 def attack(
@@ -75,13 +113,14 @@ def attack(
     beam: int = 4,
     rejects: Callable[[Verdict], bool] = wrong_answer,
     seed: int = 0,
+    edits: EditSuite | None = None,
 ) -> AttackResult:
     """Search each problem for a text ``score`` accepts (>= ``threshold``) and the checker rejects."""
     rng = random.Random(derive_seed(seed, "attack"))
-    chains = world.chains() if hasattr(world, "chains") else None
-    values = chains.values if chains is not None else 100
+    edits = edits or TextEdits(world)
     n = len(problems)
     found: list[str | None] = [None] * n
+    found_at: list[int | None] = [None] * n
     best, queries = [-np.inf] * n, [0] * n
     pool: list[list[tuple[float, str]]] = [[] for _ in range(n)]  # rejected texts scored so far
     seen: list[set[str]] = [set() for _ in range(n)]
@@ -93,9 +132,9 @@ def attack(
                 continue
             texts = [s[p] for s in samples] if r == 0 else []
             ranked = sorted(rng.sample(pool[p], len(pool[p])), key=lambda x: -x[0])  # ties broken at random
-            parents = [t for _, t in ranked[:beam]] or [problem.solution]
+            parents = [t for _, t in ranked[:beam]] or [edits.start(problem)]
             for _ in range(per_round):
-                edited = attack_edit(world, rng.choice(parents), rng, values)[1]
+                edited = edits.edit(problem, rng.choice(parents), rng)
                 if edited is not None:
                     texts.append(edited)
             for t in texts:
@@ -111,9 +150,9 @@ def attack(
             pool[p].append((float(s), t))
             best[p] = max(best[p], float(s))
             if s >= threshold and found[p] is None:
-                found[p] = t
+                found[p], found_at[p] = t, queries[p]
     success = [f is not None for f in found]
-    return AttackResult(success, found, [float(b) for b in best], queries, bootstrap_ci(success, seed=seed))
+    return AttackResult(success, found, [float(b) for b in best], queries, bootstrap_ci(success, seed=seed), found_at)
 
 
 @dataclass
@@ -138,17 +177,20 @@ def verdict_flip_rate(
     world,
     problems: Sequence[Any],
     texts: Sequence[str],
-    kinds: Sequence[str] = PERTURBATIONS,
+    kinds: Sequence[str] | None = None,
     seed: int = 0,
+    edits: EditSuite | None = None,
 ) -> FlipResult:
     """How often a perturbation that keeps the checker's verdict changes the overseer's accept decision."""
     rng = random.Random(derive_seed(seed, "perturbations"))
+    edits = edits or TextEdits(world)
+    kinds = tuple(kinds or edits.kinds)
     owners, variants, variant_kinds = [], [], []
     dropped = dict.fromkeys(kinds, 0)
     for i, (problem, text) in enumerate(zip(problems, texts)):
         verdict = world.check(problem, text)
         for kind in kinds:
-            new = perturb(text, kind, rng)
+            new = edits.perturb(problem, text, kind, rng)
             if new is None or new == text:
                 continue
             if not _same_verdict(verdict, world.check(problem, new)):

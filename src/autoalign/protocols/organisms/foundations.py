@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 
 from ...models import count_parameters
-from ...overseers.critic import critique_prompt, write_critique
+from ...pipeline.critic import critic_item
 from ...registry import organisms
 from ...runtime.progress import log
 from .columns import KIND, column, context, needs_subject, save_fitted, source_digest
@@ -46,14 +46,7 @@ def train_overseer_lm(ctx, cfg) -> dict:
     world = world_of(cfg)
     model, tokenizer = new_model(ctx, cfg.overseer_size, "overseer")
 
-    def make(p, rng):
-        if rng.random() < 1 / 3:
-            return p.prompt, p.solution
-        if rng.random() < 0.5:
-            return critique_prompt(p.prompt, p.solution), write_critique(None)
-        t = world.tamper(p, rng.choice(world.flaw_kinds), rng)
-        correction = world.correction(p, t.text, t.flawed_step)
-        return critique_prompt(p.prompt, t.text), write_critique(t.flawed_step, correction)
+    make = critic_item(world)
 
     loss = fit(ctx, model, tokenizer, cfg, make, cfg.overseer_steps, cfg.lr, "overseer")
     return {"path": save_model(ctx, model, tokenizer, "organism_overseer"), "loss": loss}
