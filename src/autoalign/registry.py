@@ -123,6 +123,7 @@ overseers: Registry = Registry(
         # the overseen organism (probe, consistency) or judge tool-use transcripts (action monitor)
         "critic": "autoalign.protocols.organisms.critic",
         "probe": "autoalign.protocols.organisms.probe",
+        "feature_detector": "autoalign.protocols.organisms.feature_detector",
         "consistency": "autoalign.protocols.organisms.consistency",
         "action_monitor": "autoalign.protocols.organisms.monitor",
         # the facts judge of argued answers (a name, then quotes), for the robustness protocol
