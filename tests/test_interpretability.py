@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from autoalign.interpretability import (
+    Excerpt,
     NeuronRecord,
     attack,
     build_grammar,
@@ -21,6 +22,7 @@ from autoalign.interpretability import (
     correlation_score,
     detection_score,
     explain_neuron,
+    fit_and_held,
     neuron_records,
     recovery,
     synthetic_neuron,
@@ -84,6 +86,48 @@ def test_the_explainer_recovers_a_planted_feature(arithmetic, planted):
     assert found.planted_score > 0.8
     assert found.found.score - found.found.random_baseline > 0.5
     assert found.found.fuzzing_auroc > 0.9
+
+
+def _excerpt(text: str, activations) -> Excerpt:
+    return Excerpt(text, 0, 0, [(j, j + 1) for j in range(len(text))], [float(a) for a in activations])
+
+
+def test_random_excerpts_tell_nested_thresholds_apart_where_top_excerpts_cannot(arithmetic):
+    """Seed 5's failure, constructed: a neuron reads 'exceeds 50'; its top texts never pass through 25-50,
+    so on them 'exceeds 25' fits exactly as well and comes first in the grammar. Fitting on random
+    excerpts too (which do pass through 25-50, where the neuron is quiet) recovers the planted one."""
+    world, _, _, grammar = arithmetic
+    texts = [p.prompt + p.solution for p in world.problems(3, "train", 600)]
+    over50, over25 = (grammar.features[grammar.index(f"the running value so far exceeds {t}")] for t in (50, 25))
+    draw = np.random.default_rng(0)
+
+    def excerpt(text):
+        return _excerpt(text, over50.signal(text) + 0.01 * draw.standard_normal(len(text)))
+
+    middle = [t for t in texts if (over25.signal(t) != over50.signal(t)).any()]
+    jumps = [t for t in texts if over50.signal(t).any() and (over25.signal(t) == over50.signal(t)).all()]
+    assert len(jumps) >= 20 and len(middle) >= 20
+    record = NeuronRecord(1, 0, [excerpt(t) for t in jumps[:20]], [excerpt(t) for t in middle[:20]])
+    planted = "the running value so far exceeds 50"
+    top_only = recovery(record, grammar, planted, seed=0, fit_random=False)
+    both = recovery(record, grammar, planted, seed=0, fit_random=True)
+    assert top_only.rank > 1  # the guard's negative control: top excerpts alone cannot tell them apart
+    assert both.rank == 1 and both.found.explanation == planted
+    assert both.found.score > top_only.found.score  # held out, the planted explanation is the better one
+
+
+def test_fit_and_held_out_excerpts_never_overlap(arithmetic):
+    _, _, texts, grammar = arithmetic
+    feature = grammar.features[grammar.index("the token is '7'")]
+    record = synthetic_neuron(texts, feature, noise=0.1, seed=4)
+    fit, held, held_random = fit_and_held(record, seed=4, fit_random=True)
+    ids = {id(e) for e in fit}
+    assert not ids & {id(e) for e in held + held_random}
+    assert len(fit) + len(held) + len(held_random) == len(record.top) + len(record.random)
+    assert {id(e) for e in fit} & {id(e) for e in record.random}  # the explainer sees random excerpts...
+    fit_top, _, all_random = fit_and_held(record, seed=4, fit_random=False)
+    assert not {id(e) for e in fit_top} & {id(e) for e in record.random}  # ...only when asked to
+    assert len(all_random) == len(record.random)
 
 
 def test_a_neuron_of_pure_noise_scores_like_the_random_baseline(arithmetic):

@@ -12,7 +12,7 @@ It sits beside ``methods`` and ``pipeline``: it reads models, worlds and oversee
 use it; it never imports a protocol.
 """
 
-from .autointerp import NeuronExplanation, explain_neuron, score_explanation, split_record
+from .autointerp import NeuronExplanation, explain_neuron, fit_and_held, score_explanation, split_random, split_record
 from .edits import ATTACK_EDITS, PERTURBATIONS, attack_edit, perturb
 from .explain import Explanation, explain
 from .features import Feature, Grammar, build_grammar, chain_features, text_features
@@ -68,6 +68,7 @@ __all__ = [
     "detection_score",
     "explain",
     "explain_neuron",
+    "fit_and_held",
     "fuzzing_score",
     "mlp_neuron_modules",
     "neuron_feature_correlation",
@@ -77,6 +78,7 @@ __all__ = [
     "recovery",
     "score_explanation",
     "solution_scores",
+    "split_random",
     "split_record",
     "synthetic_neuron",
     "text_features",

@@ -1,10 +1,17 @@
 """Explain, simulate, score: one neuron's explanation and its held-out scores, with two baselines.
 
-The method of Bills et al. (2023), offline. A neuron's top excerpts are split at random into a fit half
-and a held-out half (never the same excerpt in both). The explainer chooses an explanation on the fit
-half; the simulator predicts activations from the explanation alone on the held-out top excerpts and
-all random excerpts (which the explainer never sees); the correlation score pools those. Detection and
+The method of Bills et al. (2023), offline. A neuron's top excerpts, and its random excerpts, are each
+split at random into a fit half and a held-out half (never the same excerpt in both). The explainer
+chooses an explanation on the fit halves; the simulator predicts activations from the explanation
+alone on the held-out top and random excerpts; the correlation score pools those. Detection and
 fuzzing (delphi) are scored on the same held-out excerpts.
+
+Why the explainer also fits on random excerpts (``fit_random``, declared 2026-12-04): on top excerpts
+alone, nested features cannot be told apart. Interpretability seed 5 planted "the running value so far
+exceeds 50"; on its top excerpts every token above 50 is also above 25, so "exceeds 25" fitted as well
+and won, and the planted explanation ranked third (held out it scored 0.876 against 0.747). Random
+excerpts hold the tokens between 25 and 50 where the neuron is quiet. ``fit_random=False`` is the
+method of the seeds 1-5 run (top excerpts to fit, every random excerpt held out).
 
 What an explanation's score is compared with, per neuron, on the same held-out excerpts:
 
@@ -45,7 +52,7 @@ class NeuronExplanation:
     detection_balanced_accuracy: float
     fuzzing_auroc: float
     fuzzing_balanced_accuracy: float
-    ranking: list[str]  # the best explanations on the fit half, best first
+    ranking: list[str]  # the best explanations on the fit excerpts, best first
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,6 +69,28 @@ def split_record(record: NeuronRecord, seed: int, fit_share: float = 0.5) -> tup
     return [record.top[i] for i in order[:n_fit]], [record.top[i] for i in order[n_fit:]]
 
 
+def split_random(record: NeuronRecord, seed: int, fit_share: float = 0.5) -> tuple[list[Excerpt], list[Excerpt]]:
+    """(fit, held-out) random excerpts: a random split per neuron, at least one excerpt on each side."""
+    if len(record.random) < 2:
+        raise ValueError(
+            f"neuron {record.layer}/{record.neuron}: need two random excerpts to fit on one, score on another"
+        )
+    order = rng(seed, "random fit split", record.layer, record.neuron).permutation(len(record.random))
+    n_fit = min(max(1, round(fit_share * len(record.random))), len(record.random) - 1)
+    return [record.random[i] for i in order[:n_fit]], [record.random[i] for i in order[n_fit:]]
+
+
+def fit_and_held(
+    record: NeuronRecord, seed: int, fit_share: float = 0.5, fit_random: bool = True
+) -> tuple[list[Excerpt], list[Excerpt], list[Excerpt]]:
+    """(fit excerpts, held-out top excerpts, held-out random excerpts) of ``record``."""
+    fit, held = split_record(record, seed, fit_share)
+    if not fit_random:
+        return fit, held, list(record.random)
+    fit_rand, held_rand = split_random(record, seed, fit_share)
+    return fit + fit_rand, held, held_rand
+
+
 def score_explanation(explanation: str, held_top: Sequence[Excerpt], random: Sequence[Excerpt], simulator: Simulator):
     """The correlation score of ``explanation`` on held-out top and random excerpts."""
     excerpts = list(held_top) + list(random)
@@ -69,18 +98,23 @@ def score_explanation(explanation: str, held_top: Sequence[Excerpt], random: Seq
 
 
 def explain_neuron(
-    record: NeuronRecord, grammar: Grammar, seed: int = 0, simulator: Simulator | None = None, fit_share: float = 0.5
+    record: NeuronRecord,
+    grammar: Grammar,
+    seed: int = 0,
+    simulator: Simulator | None = None,
+    fit_share: float = 0.5,
+    fit_random: bool = True,
 ) -> NeuronExplanation:
-    """Explain ``record``'s neuron on a fit half of its top excerpts and score it on the rest."""
+    """Explain ``record``'s neuron on a fit half of its excerpts and score it on the rest."""
     simulator = simulator or GrammarSimulator(grammar)
-    fit, held = split_record(record, seed, fit_share)
+    fit, held, held_random = fit_and_held(record, seed, fit_share, fit_random)
     ranking = explain(fit, grammar)
     best = ranking[0].text
-    score = score_explanation(best, held, record.random, simulator)
+    score = score_explanation(best, held, held_random, simulator)
     draws = rng(seed, "baselines", record.layer, record.neuron)
     random_feature = grammar.features[int(draws.integers(len(grammar)))].description
     shuffled = explain(fit, grammar, shuffle=draws)[0].text
-    sim_held, sim_random = simulator(best, held), simulator(best, record.random)
+    sim_held, sim_random = simulator(best, held), simulator(best, held_random)
     detection = detection_score(sim_held, sim_random)
     fuzzing = fuzzing_score(held, sim_held, draws)
     return NeuronExplanation(
@@ -90,8 +124,8 @@ def explain_neuron(
         fit_correlation=ranking[0].fit_correlation,
         score=score.value,
         score_reason=score.reason,
-        random_baseline=score_explanation(random_feature, held, record.random, simulator).value,
-        shuffled_baseline=score_explanation(shuffled, held, record.random, simulator).value,
+        random_baseline=score_explanation(random_feature, held, held_random, simulator).value,
+        shuffled_baseline=score_explanation(shuffled, held, held_random, simulator).value,
         detection_auroc=detection.auroc,
         detection_balanced_accuracy=detection.balanced_accuracy,
         fuzzing_auroc=fuzzing.auroc,

@@ -27,7 +27,7 @@ import torch
 from ..models.device import model_device
 from ..models.encoding import encode_with_offsets, prefix_ids
 from ..seeding import rng
-from .autointerp import NeuronExplanation, explain_neuron, score_explanation, split_record
+from .autointerp import NeuronExplanation, explain_neuron, fit_and_held, score_explanation
 from .explain import explain
 from .features import Feature, Grammar
 from .records import ActivationSet, NeuronRecord, collect_activations, mlp_neuron_modules, neuron_records
@@ -67,12 +67,15 @@ def synthetic_neuron(
     return neuron_records(ActivationSet(list(texts), offsets, acts, [(-1, 0)]), None, n_top, n_random, seed=seed)[0]
 
 
-def recovery(record: NeuronRecord, grammar: Grammar, planted: str, seed: int = 0) -> PlantedRecovery:
-    """Where the planted explanation ranks on the fit half, its held-out score, and the explainer's result."""
-    fit, held = split_record(record, seed)
+def recovery(
+    record: NeuronRecord, grammar: Grammar, planted: str, seed: int = 0, fit_random: bool = True
+) -> PlantedRecovery:
+    """Where the planted explanation ranks on the fit excerpts, its held-out score, and the explainer's result."""
+    fit, held, held_random = fit_and_held(record, seed, fit_random=fit_random)
     ranking = [e.text for e in explain(fit, grammar)]
-    score = score_explanation(planted, held, record.random, GrammarSimulator(grammar))
-    return PlantedRecovery(planted, ranking.index(planted) + 1, score.value, explain_neuron(record, grammar, seed))
+    score = score_explanation(planted, held, held_random, GrammarSimulator(grammar))
+    found = explain_neuron(record, grammar, seed, fit_random=fit_random)
+    return PlantedRecovery(planted, ranking.index(planted) + 1, score.value, found)
 
 
 def neuron_feature_correlation(

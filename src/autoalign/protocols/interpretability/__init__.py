@@ -78,7 +78,7 @@ def training_texts(ctx, world, n: int, what: str) -> list[str]:
 def explain_units(ctx, acts, grammar, i: InterpretabilityConfig, site: str) -> tuple[dict, list[dict], list[dict]]:
     """Explain every unit of ``acts``: (compact per-unit results, full explanations, best units' records)."""
     records = neuron_records(acts, None, i.n_top, i.n_random, i.window, seed=ctx.derive("records", site))
-    found = [explain_neuron(r, grammar, seed=ctx.derive("explain", site)) for r in records]
+    found = [explain_neuron(r, grammar, seed=ctx.derive("explain", site), fit_random=i.fit_random) for r in records]
     compact = {
         "units": [[e.layer, e.neuron] for e in found],
         "explanations": [e.explanation for e in found],
@@ -224,7 +224,7 @@ def planted_neuron(ctx, world_ref: WorldRef, gen: dict, i: InterpretabilityConfi
     record = neuron_records(
         acts, [acts.neurons.index((p.layer, neuron))], i.n_top, i.n_random, i.window, ctx.derive("records", "planted")
     )[0]
-    found = recovery(record, grammar, p.feature, seed=ctx.derive("explain", "planted"))
+    found = recovery(record, grammar, p.feature, seed=ctx.derive("explain", "planted"), fit_random=i.fit_random)
     # does the model use it? ablate it where the feature fires, against random neurons of its layer there
     held = collect_activations(model, tokenizer, ablation_texts)
     means, clean = neuron_means(held), next_token_logprobs(model, tokenizer, ablation_texts)

@@ -50,7 +50,16 @@ class InterpretabilityConfig(Section):
 
     texts: int = Field(400, ge=4, description="Held-out (test-split) texts the records are collected over.")
     n_top: int = Field(20, ge=2, description="Top-activating excerpts per unit (half to fit, half to score).")
-    n_random: int = Field(20, ge=1, description="Random excerpts, shared by all units, scored only.")
+    n_random: int = Field(
+        20, ge=2, description="Random excerpts, shared by all units (half to fit with fit_random, else scored only)."
+    )
+    fit_random: bool = Field(
+        True,
+        description=(
+            "The explainer fits on half the random excerpts as well as half the top ones (declared 2026-12-04 "
+            "after seed 5 of the first run chose 'exceeds 25' for a planted 'exceeds 50'; false: top only)."
+        ),
+    )
     window: int = Field(64, ge=2, description="Most tokens in an excerpt.")
     residual: bool = Field(True, description="Also explain the residual stream's dimensions after each block.")
     planted: PlantedSection = Field(default_factory=PlantedSection)
