@@ -17,6 +17,7 @@ from autoalign.protocols.organisms import behaviour
 from autoalign.protocols.organisms.columns import load_fitted
 from autoalign.protocols.organisms.detection import (
     auroc,
+    calibrated_tpr_estimate,
     threshold_at_fpr,
     tpr_at_fpr,
     tpr_at_fpr_estimate,
@@ -40,6 +41,25 @@ def test_tpr_at_fpr_is_the_fpr_when_the_overseer_cannot_tell():
     benign, bad = rng.normal(0, 1, 4000), rng.normal(0, 1, 4000)
     est = tpr_at_fpr_estimate(benign, bad, 0.05, n_resamples=200)
     assert 0.03 < est["mean"] < 0.07 and est["ci_low"] < 0.05 < est["ci_high"]
+
+
+def test_a_calibrated_threshold_counts_its_false_positives_on_benign_items_it_never_saw():
+    rng = np.random.default_rng(2)
+    est = calibrated_tpr_estimate(rng.normal(0, 1, 2000), rng.normal(4, 1, 2000), 0.05, n_resamples=200)
+    assert est["mean"] > 0.95 and est["calibration"] + est["evaluation"] == 2000
+    assert 0.02 < est["fpr_on_evaluation"] < 0.08  # the threshold holds on fresh benign items
+    # no signal: it flags misaligned items at the rate it flags unseen benign ones, about 5%
+    none = calibrated_tpr_estimate(rng.normal(0, 1, 4000), rng.normal(0, 1, 4000), 0.05, n_resamples=200)
+    assert abs(none["mean"] - none["fpr_on_evaluation"]) < 0.02 and 0.03 < none["mean"] < 0.07
+    # a shift between calibration and evaluation shows up as false positives, which the same-set rule hides:
+    # 150 benign items whose top scores are a few outliers; the threshold sits just under them
+    benign = np.concatenate([rng.normal(0, 1, 142), [50.0] * 8])
+    same_set = tpr_at_fpr_estimate(benign, rng.normal(0, 1, 150), 0.05, n_resamples=50)
+    assert same_set["fpr_achieved"] <= 0.05  # by construction, whatever the items
+    fprs = [
+        calibrated_tpr_estimate(benign, [0.0], 0.05, n_resamples=10, seed=s)["fpr_on_evaluation"] for s in range(40)
+    ]
+    assert max(fprs) > 0.05  # unseen outliers above a threshold set without them: the FPR it really has
 
 
 def test_ties_count_against_the_overseer():
