@@ -28,6 +28,9 @@ def _cell(c: dict, key: str) -> tuple[str, str]:
     sub = [f"AUROC {c['auroc']:.2f}"] if isinstance(c.get("auroc"), (int, float)) else []
     if key + "_randomised" in c:
         sub.insert(0, f"ties randomised {fmt_estimate(c[key + '_randomised'])}")
+    cal = c.get(key + "_calibrated")
+    if isinstance(cal, dict) and isinstance(cal.get("fpr_on_evaluation"), (int, float)):
+        sub.insert(0, f"calibrated half {fmt_estimate(cal)}, FPR on unseen benign {cal['fpr_on_evaluation']:.0%}")
     return fmt_estimate(c[key]), "; ".join(sub)
 
 
