@@ -80,6 +80,7 @@ worlds: Registry = Registry(
     "world",
     {
         "arithmetic": "autoalign.worlds.arithmetic",
+        "secret_arithmetic": "autoalign.worlds.secret_arithmetic",
         "countdown": "autoalign.worlds.countdown",
         "facts": "autoalign.worlds.facts",
         "digits": "autoalign.worlds.digits",

@@ -8,6 +8,7 @@ remove each guard and show the same canary then succeeds.
 * ``checker.py``: imports the world's checker from autoalign, to label the transfer texts itself;
 * ``network.py``: opens a socket to the evaluation server, to ask it for scores;
 * ``write_outside.py``: writes outside its folder (its inputs, the packages, the root).
+* ``own_checker.py``: labels the transfer texts with a standard-arithmetic checker of its own.
 
 A canary that is stopped returns no student, so it has no score and cannot raise a result.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 FOLDER = Path(__file__).parent
 METHOD_CANARIES = ("honeypot", "checker", "network", "write_outside")
+TASK_CANARIES = ("own_checker",)  # returns a student: the secret-bearing world, not the jail, makes it fail
 
 
 def canary_file(name: str) -> Path:
