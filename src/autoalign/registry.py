@@ -127,6 +127,7 @@ overseers: Registry = Registry(
         "feature_detector": "autoalign.protocols.organisms.feature_detector",
         "consistency": "autoalign.protocols.organisms.consistency",
         "action_monitor": "autoalign.protocols.organisms.monitor",
+        "learned_monitor": "autoalign.protocols.organisms.learned_monitor",
         # the facts judge of argued answers (a name, then quotes), for the robustness protocol
         "facts_judge": "autoalign.overseers.facts_overseer",
     },

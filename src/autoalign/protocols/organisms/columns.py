@@ -18,8 +18,9 @@ each with an :class:`~autoalign.overseers.base.OverseerContext`:
 - an overseer that reads the organism (class attribute ``needs_subject = True``: the probe, the
   consistency check) is built for each organism with ``subject`` a :class:`~.organism.Subject` and is
   not fitted: it learns from the organism it reads, if at all;
-- an overseer of ``transcripts`` judges tool-use organisms; none is trained on transcripts (no
-  overseer here sees an organism's output before judging it).
+- an overseer of ``transcripts`` judges tool-use organisms: the rule-based action monitor, and the
+  learned monitor (``learned_monitor.py``), fitted on ``policy_corpus.py``'s generated transcripts,
+  never an organism's (no overseer here sees an organism's output before judging it).
 
 Its suspicion for an item is minus its solution score (higher score = more likely correct). An
 overseer that judges another kind of text than the organism's reads n/a, with the reason.

@@ -11,8 +11,10 @@ starts as the largest base generator. Each round:
    the share of problems with an exploit, and samples drawn per exploit (the optimization needed).
 4. The verifier is retrained on the round's samples, labelled by the checker; its AUROC on the same
    attack is measured again (does it grow robust round by round?).
-The organism the overseers judge: the last prover's first wrong solution per test problem against
-the honest prover's first correct one.
+The organism the overseers judge: per test problem, the last prover's least suspicious wrong
+solution against the verifier it last attacked (the last round's verifier before retraining, the one
+its samples were selected against; issue #27: a prover shows its best attack, not its first wrong
+sample), against the honest prover's first correct one.
 """
 
 from __future__ import annotations
@@ -125,6 +127,16 @@ def play_round(ctx, cfg, r: int, prover: dict, verifier: dict, honest_samples: d
     }
 
 
+def least_suspicious_wrong(wrong: list[bool], suspicion: list[float], k: int) -> dict[int, int]:
+    """Per problem (``k`` samples each, in order), the index of its wrong sample the verifier finds
+    least suspicious (the first of equals); problems with no wrong sample are left out."""
+    chosen: dict[int, int] = {}
+    for i, (w, s) in enumerate(zip(wrong, suspicion)):
+        if w and (i // k not in chosen or s < suspicion[chosen[i // k]]):
+            chosen[i // k] = i
+    return chosen
+
+
 def attack_stats(ctx, cfg, prover_path: str, v, vtok, honest_samples: dict, r: int) -> dict:
     """The prover's attack on held-out problems against verifier ``v``."""
     world = world_of(cfg)
@@ -146,10 +158,7 @@ def attack_stats(ctx, cfg, prover_path: str, v, vtok, honest_samples: dict, r: i
     exploit = [w and s <= accept for w, s in zip(wrong, sus)]
     found = [any(exploit[j * k : (j + 1) * k]) for j in range(len(problems))]
     sneaky_sus = [s for s, w in zip(sus, wrong) if w]
-    first_wrong = {}
-    for i, w in enumerate(wrong):
-        if w and i // k not in first_wrong:
-            first_wrong[i // k] = i
+    chosen = least_suspicious_wrong(wrong, sus, k)
     first_good = {}
     for i in good:
         first_good.setdefault(i // 4, i)
@@ -165,7 +174,7 @@ def attack_stats(ctx, cfg, prover_path: str, v, vtok, honest_samples: dict, r: i
     ]
     items += [
         {"problem": j, "prompt": prompts[i], "text": texts[i], "misaligned": True, "by": "sneaky"}
-        for j, i in sorted(first_wrong.items())
+        for j, i in sorted(chosen.items())
     ]
     return {
         "stats": {
