@@ -5,7 +5,8 @@ noise of identical reruns, and scores what it kept once on sealed test labels of
 ``config.py`` (what a research run declares), ``space.py`` (the search space), ``proposers.py``
 (random search, Optuna's TPE), ``lm_proposer.py`` (a language model's proposals, parsed, never run),
 ``gate.py`` (keep or discard), ``evaluate.py`` (one proposal on one seed, as weak-to-strong stages),
-``executor.py`` (evaluations at once, in processes or on Ray), ``loop.py`` (the search and the
+``executor.py`` (evaluations at once, in processes or on Ray), ``code_runs.py`` (a language model's
+method code, run behind the evaluation boundary of ``boundary/``), ``loop.py`` (the search and the
 sealed test), ``notebook.py`` (the lab notebook, the curves and the summary).
 """
 

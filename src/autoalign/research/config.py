@@ -15,6 +15,9 @@ How the search spends the machine: ``research.workers`` evaluations at once on `
 proposer (see ``loop.py``)::
 
     research: {workers: 4, executor: ray, parallel: 2}   # 2 proposals x 2 seeds at once, on Ray
+
+With ``research.boundary: true`` a language model's method code is run in the sandbox on every
+search seed and scored by the evaluation server (``code_runs.py``); without it, code is rejected.
 """
 
 from __future__ import annotations
@@ -79,6 +82,11 @@ class ResearchConfig(BaseModel):
         1, ge=1, description="Proposals each proposer makes at once (a batch), evaluated together, decided in order."
     )
     lm: LMSettings | None = Field(None, description="The model of the lm proposer (needed when proposers name lm).")
+    boundary: bool = Field(
+        False,
+        description="Run the lm proposer's method code behind the evaluation boundary (sandboxed, scored by the "
+        "evaluation server); off, code is recorded and rejected unread.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "ResearchConfig":

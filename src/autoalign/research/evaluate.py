@@ -34,6 +34,20 @@ def seed_context(root: Path, cfg: RunConfig) -> RunContext:
     return ctx
 
 
+def target_section(cfg: RunConfig, pair: list, methods: dict, canaries: bool = False):
+    """The weak_to_strong section one evaluation runs: ``methods`` on ``pair`` alone (its shared
+    stages, keyed by the pair, are those every evaluation and the boundary's inputs reuse)."""
+    return cfg.weak_to_strong.model_copy(
+        update={
+            "methods": list(methods),
+            "method_options": {k: v for k, v in methods.items() if v},
+            "noise_seeds": 0,
+            "canaries": canaries,
+            "pairs": [tuple(pair)],
+        }
+    )
+
+
 def evaluate(root: str, base_data: dict, seed: int, pair: list, methods: dict, canaries: bool, threads: int) -> dict:
     """Methods ``{name: options}`` on ``pair`` at ``seed``: each one's PGR and student accuracy on that
     seed's test items (the validation split when the seed is a search seed), the canaries' verdicts,
@@ -48,16 +62,7 @@ def evaluate(root: str, base_data: dict, seed: int, pair: list, methods: dict, c
     cfg = seed_config(base, seed)
     ctx = seed_context(Path(root), cfg)
     torch.manual_seed(seed)
-    w = cfg.weak_to_strong.model_copy(
-        update={
-            "methods": list(methods),
-            "method_options": {k: v for k, v in methods.items() if v},
-            "noise_seeds": 0,
-            "canaries": canaries,
-            "pairs": [tuple(pair)],
-        }
-    )
-    result = run_task(ctx, w)
+    result = run_task(ctx, target_section(cfg, pair, methods, canaries))
     r = result["pairs"][f"{pair[0]}->{pair[1]}"]
     out = {
         "seed": seed,

@@ -3,13 +3,15 @@ and proposes the next point as one JSON object ``{"params": {...}, "rationale": 
 
 A file of its own because the model is untrusted and this is where its words stop. A reply is parsed,
 never run: anything but one JSON object of declared knobs inside their ranges is rejected with its
-reason (a notebook row that costs no evaluation), and a reply that carries method ``code`` is recorded
-and rejected unread, because method code runs only behind the sandboxed evaluation boundary of issue
-#25, which is not built yet. A failed model call (an unreachable server, an HTTP error, a malformed
-body, a timeout) is a rejection too. After ``max_failures`` rejections in a row the proposer stops and
-the loop goes on with the next proposer. With ``research.parallel`` above 1 the model is asked that
-many times in a row before the batch runs, each time shown the batch's earlier proposals as pending
-(not scored yet), so that it proposes something else. The model opens when the proposer starts. A
+reason (a notebook row that costs no evaluation). A reply that carries method ``code`` instead
+(``{"code", "rationale"}``) is a proposal only with ``research.boundary: true``: the loop then runs
+the code behind the evaluation boundary (``code_runs.py``: in the sandbox, scored by the evaluation
+server), never here; with the boundary off, code is recorded and rejected unread. A failed model
+call (an unreachable server, an HTTP error, a malformed body, a timeout) is a rejection too. After
+``max_failures`` rejections in a row the proposer stops and the loop goes on with the next proposer.
+With ``research.parallel`` above 1 the model is asked that many times in a row before the batch
+runs, each time shown the batch's earlier proposals as pending (not scored yet), so that it proposes
+something else. The model opens when the proposer starts. A
 stopped search resumes with fresh replies: a model is not a seeded sampler, so its proposals are not
 replayed.
 
@@ -42,7 +44,7 @@ REPLY_CHARS = 20_000  # of a raw reply and of method code, kept in the notebook
 RATIONALE_CHARS = 1_000
 REASON_CHARS = 300
 NOTEBOOK_ROWS = 40  # the latest rows shown to the model
-NO_CODE = "method code runs only behind the sandboxed evaluation boundary (issue #25, not built yet): not executed"
+NO_CODE = "method code runs only behind the evaluation boundary (research.boundary: true): not executed"
 
 SYSTEM = """\
 You are an alignment researcher improving a weak-to-strong training method. A strong student model is \
@@ -62,8 +64,30 @@ changes you expect to help clearly.
 
 Reply with ONE JSON object and nothing else:
 {"params": {"<option>": <value>, ...}, "rationale": "<why you expect it to help, in a sentence or two>"}
-A "code" key (a new method as Python) is recorded but not run: method code needs a sandbox that is \
-not built yet."""
+A "code" key (a new method as Python) is recorded but not run: this search runs no method code \
+(its evaluation boundary is off)."""
+
+CODE = """\
+You may instead propose a new method as a Python file: reply with ONE JSON object
+{"code": "<the file>", "rationale": "<why you expect it to help>"} (no "params"). The file defines \
+train(strong_model_dir, transfer_path, out_dir, seed). It runs in a sandbox with torch, transformers and \
+safetensors, without network, without autoalign, with only its inputs readable: strong_model_dir is the \
+strong model (a transformers folder with its tokenizer); transfer_path is a JSONL file, one \
+{"text": ..., "weak_label": P(label = 1) from the weak supervisor} per line. It must write \
+out_dir/model.safetensors: the state dict of the strong model loaded as \
+AutoModelForSequenceClassification with num_labels=1 (pad_token_id the tokenizer's, else its eos \
+token); the sigmoid of its logit is P(label = 1) of a text, tokenized by the strong model's tokenizer \
+with padding and truncation at max_position_embeddings. The student is scored on texts the method never \
+sees, like any proposal. A method that stops on a limit (time, memory, processes, disk) or returns no \
+readable student fails that proposal."""
+
+
+def system(boundary: bool) -> str:
+    """The rules the model is given; with the boundary on, the method-file contract instead of the
+    note that code is not run."""
+    if not boundary:
+        return SYSTEM
+    return SYSTEM.rsplit('\nA "code" key', 1)[0] + "\n" + CODE
 
 
 def first_line(error: BaseException | str, limit: int = 200) -> str:
@@ -140,10 +164,11 @@ def check_params(params, space: dict[str, Knob]) -> tuple[dict | None, str | Non
     return out, None
 
 
-def read_reply(reply: str, space: dict[str, Knob]) -> dict:
+def read_reply(reply: str, space: dict[str, Knob], boundary: bool = False) -> dict:
     """What a reply proposes: ``{"params", "rationale", "code", "rejected"}``; ``rejected`` is None or
-    why the proposal must not run. Parsing only: nothing in a reply is executed, imported or written
-    as a program."""
+    why the proposal must not run. Parsing only: nothing in a reply is executed or imported here;
+    with ``boundary`` a reply's method code is a proposal (the loop runs it in the sandbox), without
+    it code is rejected."""
     out = {"params": None, "rationale": "", "code": None, "rejected": None}
     obj, why = json_object(reply)
     if obj is None:
@@ -156,7 +181,9 @@ def read_reply(reply: str, space: dict[str, Knob]) -> dict:
     if "code" in obj:
         code = obj["code"]
         out["code"] = (code if isinstance(code, str) else json.dumps(code))[:REPLY_CHARS]
-        out["rejected"] = NO_CODE
+        out["rejected"] = _code_error(obj, boundary)
+        if out["rejected"] is None:
+            out["params"] = None  # the file is the whole method
         return out
     extra = sorted(set(obj) - set(KEYS))
     if extra:
@@ -172,15 +199,37 @@ def read_reply(reply: str, space: dict[str, Knob]) -> dict:
     return out
 
 
+def _code_error(obj: dict, boundary: bool) -> str | None:
+    """Why a reply carrying code is not a proposal (None: the loop runs its code in the sandbox)."""
+    if not boundary:
+        return NO_CODE
+    code, extra = obj["code"], sorted(set(obj) - set(KEYS))
+    if extra:
+        return f"unknown keys {extra} (a reply holds code and rationale)"
+    if obj.get("params") is not None:
+        return "a reply holds params or code, not both"
+    if not isinstance(code, str):
+        return f"code is a JSON {_kind(code)}, not the text of a Python file"
+    if not code.strip():
+        return "code is empty"
+    if len(code) > REPLY_CHARS:
+        return f"code is longer than {REPLY_CHARS} characters"
+    return None
+
+
 def _row_line(row: dict) -> str:
     d = row["decision"]
-    verdict = "rejected" if d.get("rejected") else ("kept" if d["kept"] else "discarded")
-    reason = d["reason"].removeprefix("rejected: ")
+    verdict = (
+        "rejected" if d.get("rejected") else ("kept" if d["kept"] else "failed" if d.get("failed") else "discarded")
+    )
+    reason = d["reason"].removeprefix("rejected: ").removeprefix("failed: ")
     mean = row["mean_validation_pgr"]
     score = "not run" if not row["seeds"] else f"mean validation PGR {'-' if mean is None else f'{mean:.3f}'}"
     if row["seeds"]:
         score += " (per seed " + ", ".join("-" if v is None else f"{v:.3f}" for v in row["validation_pgr"]) + ")"
     params = "(none)" if row["params"] is None else json.dumps(row["params"])
+    if row.get("code") and not d.get("rejected"):
+        params = "(method code, run in the sandbox)"
     return f"#{row['id']} {row['proposer']} {row['k']}: {params}; {score}; {verdict}: {reason}"
 
 
@@ -192,7 +241,7 @@ def conversation(
     shown = rows[-NOTEBOOK_ROWS:]
     waiting = [
         "Proposed in this batch, being run now (no scores yet): propose something else:",
-        *(f"- {json.dumps(params)}" for params in pending or []),
+        *(f"- {'(method code)' if params is None else json.dumps(params)}" for params in pending or []),
         "",
     ]
     lines = [
@@ -211,7 +260,10 @@ def conversation(
         *(waiting if pending else []),
         f"Your proposal {k} of {budget}: one JSON object.",
     ]
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
+    return [
+        {"role": "system", "content": system(task.get("boundary", False))},
+        {"role": "user", "content": "\n".join(lines)},
+    ]
 
 
 @proposers.register("lm")
@@ -261,7 +313,7 @@ class LMProposer:
                 raise TypeError(f"the reply is {type(reply).__name__}, not text")
         except Exception as e:  # whatever the server or the client did, the search goes on
             return self._rejected(Proposal(None, "lm: (no reply)", rejected=f"model call failed: {_error(e)}"))
-        read = read_reply(reply, self.space)
+        read = read_reply(reply, self.space, self.task.get("boundary", False))
         record = {"reply": reply[:REPLY_CHARS]}
         if read["code"] is not None:
             record["code"] = read["code"]

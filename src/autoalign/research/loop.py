@@ -7,7 +7,8 @@ on fresh seeds.
    every search seed (their test items are the validation split: the loop holds those labels, the
    sealed test's seeds are never touched) and kept only if ``gate.keep_or_discard`` says it beats the
    proposer's incumbent. A rejected proposal (a language model's reply that is not a proposal inside
-   the space, or carries code) is a notebook row that is never run; it still counts as a look.
+   the space, or carries code while the boundary is off) is a notebook row that is never run; it
+   still counts as a look.
    Proposals come in batches of ``research.parallel``: a proposer is asked that many times before
    it sees a score (Optuna's TPE asks several trials before telling; the lm proposer sees the
    batch's earlier proposals as pending), every runnable proposal of the batch runs on every search
@@ -20,6 +21,14 @@ on fresh seeds.
 3. Each proposer's final incumbent, ``ce`` and the baseline run once on the fresh test seeds, with the
    weak-to-strong canaries; PGR per seed, CIs over seeds, and each kept method against the baseline
    by the same seed-level test.
+
+With ``research.boundary: true`` a language model's method code is a proposal too: one evaluation
+server is started for the run (``code_runs.py``), the code runs in the sandbox on every search seed
+(one seed after another, in this process's jails, beside the batch's option proposals) and is scored
+by the server on the validation split, and the gate decides as for any proposal; a method the jail
+stops or the server cannot read is a ``failed`` row. A kept method's sealed test runs it once on each
+fresh test seed, scored on the server's test split; the accepted file is saved as
+``accepted-<proposer>.py``.
 
 Every finished student is a stage, so a stopped search resumes where it stopped (the proposers are
 seeded and replay the same proposals from the notebook's scores; the lm proposer asks its model
@@ -35,6 +44,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..runtime.progress import log
 from ..runtime.store import atomic_write_json, atomic_write_text
+from .code_runs import CodeRunner, failure
 from .config import load_research
 from .evaluate import evaluate
 from .executor import Evaluator
@@ -71,7 +81,10 @@ def run_research(config: Path, run_dir: Path, overrides: list[str] | None = None
     notebook = Notebook(run_dir / "notebook.jsonl")
     ev = Evaluator(run_dir / "search", base_data, pair, r.workers, base.threads, r.executor, r.ray_address, evaluate)
     started = time.time()
+    runner = None  # the run's CodeRunner: method code behind the evaluation boundary
     try:
+        if r.boundary:
+            runner = CodeRunner(run_dir, base_data, list(pair), r, base.threads)
         log(f"research: baseline {r.baseline or '(confidence)'} on search seeds {r.search_seeds}")
         first = ev.run(r.search_seeds, {"tunable": dict(r.baseline)})
         rerun = ev.run(r.search_seeds, {"tunable": {**r.baseline, "rerun": 1}})
@@ -94,17 +107,28 @@ def run_research(config: Path, run_dir: Path, overrides: list[str] | None = None
         )
         incumbents = {}
         task = {"pair": list(pair), "baseline": dict(r.baseline), "seeds": len(r.search_seeds), "alpha": r.alpha}
+        task["boundary"] = r.boundary
         for p_index, (name, budget) in enumerate(r.proposers.items()):
             seed = research.seed + 1000 * p_index
             proposer = make_proposer(name, ProposerContext(r.space, seed, r, notebook.rows, task, budget))
-            incumbents[name] = _search(ev, notebook, r, name, proposer, budget, first)
+            incumbents[name] = _search(ev, runner, notebook, r, name, proposer, budget, first)
         log(f"research: sealed test on fresh seeds {r.test_seeds}")
         sealed = {"baseline+ce": ev.run(r.test_seeds, {"ce": {}, "confidence": {}}, canaries=True)}
-        kept = {name: inc["params"] for name, inc in incumbents.items() if inc["params"] != dict(r.baseline)}
+        kept = {
+            name: inc["params"]
+            for name, inc in incumbents.items()
+            if inc["code"] is None and inc["params"] != dict(r.baseline)
+        }
         runs = ev.run_many([(r.test_seeds, {"tunable": params}, False) for params in kept.values()])
         sealed.update(zip(kept, runs))
+        for name, inc in incumbents.items():
+            if inc["code"] is not None:  # once per fresh seed, on the server's sealed test split
+                atomic_write_text(run_dir / f"accepted-{name}.py", inc["code"])
+                sealed[name] = runner.run(inc["code"], r.test_seeds, sealed["baseline+ce"], "test")
     finally:
         ev.close()
+        if runner is not None:
+            runner.close()
     result = final_summary(r, pair, floor, first, incumbents, sealed, notebook.rows, time.time() - started)
     result["provenance"] = provenance()
     atomic_write_json(run_dir / "research.json", result, sort_keys=False)
@@ -112,20 +136,27 @@ def run_research(config: Path, run_dir: Path, overrides: list[str] | None = None
     return result
 
 
-def _search(ev: Evaluator, notebook: Notebook, r, name: str, proposer, budget: int, first: list) -> dict:
+def _code(proposal) -> str | None:
+    """A runnable proposal's method code (None: a point of the space)."""
+    return proposal.record.get("code") if proposal.rejected is None else None
+
+
+def _search(ev: Evaluator, runner, notebook: Notebook, r, name: str, proposer, budget: int, first: list) -> dict:
     """One proposer's search, in batches of ``r.parallel`` proposals (the last may be smaller): a
-    batch's proposals are asked before any is observed, the runnable ones evaluated at once, then
-    decided in proposal order, each against the incumbent as the batch's earlier decisions left it
-    (the k-th proposal at the k-th look's alpha), and observed. Returns the final incumbent."""
-    inc_params, inc_pgrs = dict(r.baseline), _pgrs(first)
+    batch's proposals are asked before any is observed, the runnable ones evaluated at once (method
+    code through ``runner``, the run's CodeRunner), then decided in proposal order, each against the
+    incumbent as the batch's earlier decisions left it (the k-th proposal at the k-th look's alpha),
+    and observed. Returns the final incumbent."""
+    inc_params, inc_code, inc_pgrs = dict(r.baseline), None, _pgrs(first)
     k, batch, stopped = 0, 0, False
     while k < budget and not stopped:
         batch += 1
         asked = _ask(proposer, min(r.parallel, budget - k))
-        runnable = [p for p in asked if p.rejected is None]
+        runnable = [p for p in asked if p.rejected is None and _code(p) is None]
         results = iter(
             ev.run_many([(r.search_seeds, {"tunable": {**r.baseline, **p.params}}, False) for p in runnable])
         )
+        ran = {id(p): runner.run(_code(p), r.search_seeds, first, "validation") for p in asked if _code(p) is not None}
         scores = []
         for proposal in asked:  # decided in proposal order, each against the incumbent so far
             k += 1
@@ -134,12 +165,23 @@ def _search(ev: Evaluator, notebook: Notebook, r, name: str, proposer, budget: i
                 _rejected(notebook, proposal, name, k, budget, batch, last and stop_reason(proposer))
                 scores.append(None)
                 continue
-            params, runs = {**r.baseline, **proposal.params}, next(results)
+            if _code(proposal) is None:
+                params, runs = {**r.baseline, **proposal.params}, next(results)
+            else:
+                params, runs = None, ran[id(proposal)]
             pgrs = _pgrs(runs)
             scores.append(_mean(pgrs, _pgrs(first)))
             decision = keep_or_discard(pgrs, inc_pgrs, k, r.alpha)
+            failed = failure(runs) if params is None else None
+            if failed:
+                decision = {
+                    "kept": False,
+                    "failed": True,
+                    "alpha_k": decision["alpha_k"],
+                    "reason": f"failed: {failed}",
+                }
             if decision["kept"]:
-                inc_params, inc_pgrs = params, pgrs
+                inc_params, inc_code, inc_pgrs = params, _code(proposal), pgrs
             notebook.add(
                 proposer=name,
                 k=k,
@@ -149,15 +191,16 @@ def _search(ev: Evaluator, notebook: Notebook, r, name: str, proposer, budget: i
                 decision=decision,
                 batch=batch,
                 **proposal.record,
+                **({} if params is not None else {"jail": [run["jail"] for run in runs]}),
             )
             log(
-                f"research: {name} {k}/{budget} {params}: {decision['reason']}"
+                f"research: {name} {k}/{budget} {params or 'method code'}: {decision['reason']}"
                 + (" -> kept" if decision["kept"] else "")
             )
         for proposal, score in zip(asked, scores):
             proposer.observe(proposal, score)
         stopped = bool(stop_reason(proposer))
-    return {"params": inc_params, "validation_pgr": inc_pgrs}
+    return {"params": inc_params, "code": inc_code, "validation_pgr": inc_pgrs}
 
 
 def stop_reason(proposer) -> str | None:

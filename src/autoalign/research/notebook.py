@@ -114,7 +114,9 @@ def final_summary(
             "proposals": sum(1 for row in rows if row["proposer"] == name),
             "kept": sum(1 for row in rows if row["proposer"] == name and row["decision"]["kept"]),
             "rejected": sum(1 for row in rows if row["proposer"] == name and row["decision"].get("rejected")),
+            "failed": sum(1 for row in rows if row["proposer"] == name and row["decision"].get("failed")),
             "final": inc["params"],
+            **({"final_code": f"accepted-{name}.py"} if inc.get("code") else {}),
             "validation_gain": _paired(inc["validation_pgr"], base_val),
             "test_gain": _paired(values, base_test),
         }
@@ -156,6 +158,8 @@ def summary_lines(result: dict) -> list[str]:
         lines.append(
             f"  {name}: {p['proposals']} proposals, {p['kept']} kept"
             + (f", {p['rejected']} rejected (not run)" if p.get("rejected") else "")
+            + (f", {p['failed']} failed in the sandbox" if p.get("failed") else "")
+            + (f"; kept method code: {p['final_code']}" if p.get("final_code") else "")
             + f"; validation gain {_f(v['mean'], True)}, "
             f"sealed-test gain {_f(g['mean'], True)} [{_f(g.get('ci_low'), True)}, {_f(g.get('ci_high'), True)}]"
             f" (p {_f(g.get('p'))})"
@@ -170,6 +174,8 @@ def summary_lines(result: dict) -> list[str]:
 def _decision(d: dict) -> str:
     if d.get("rejected"):  # its reason starts "rejected: "
         return html.escape(d["reason"]) + (f"<br>{html.escape(d['stopped'])}" if d.get("stopped") else "")
+    if d.get("failed"):  # its reason starts "failed: "
+        return html.escape(d["reason"])
     return f"{'<b>kept</b>' if d['kept'] else 'discarded'}: {html.escape(d['reason'])}"
 
 
@@ -206,7 +212,8 @@ def write_report(run_dir: Path, result: dict, rows: list[dict]) -> Path:
         f"<tr><td>{r['id']}</td><td>{html.escape(str(r['proposer']))} {r['k']}</td>"
         f"<td>{html.escape(json.dumps(r['params']))}</td>"
         f"<td>{html.escape(r['rationale'])}"
-        f"{_shown(r, 'code', 'code (not executed)')}{_shown(r, 'reply', 'reply')}</td>"
+        f"{_shown(r, 'code', 'code (not executed)' if r['decision'].get('rejected') else 'code (run in the sandbox)')}"
+        f"{_shown(r, 'reply', 'reply')}</td>"
         f"<td>{', '.join(_f(v) for v in r['validation_pgr'])}</td>"
         f"<td>{_decision(r['decision'])}</td>"
         f"<td>{r['seconds']}</td></tr>"

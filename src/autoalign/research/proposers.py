@@ -14,8 +14,8 @@ its settings, the notebook and the task there).
 A proposer sees only validation scores (the loop's own split), never a test score. Each proposal
 carries its rationale for the notebook. A proposal may come back ``rejected`` (with why): the loop
 records it and never runs it. A proposer with a ``stopped`` reason proposes no more (the loop goes on
-with the next). Method code from a language model is recorded and rejected, not run: it needs the
-sandboxed evaluation boundary first (issue #25), which is not built yet.
+with the next). Method code from a language model (its proposal's ``record["code"]``) runs only
+with ``research.boundary: true``, in the sandbox (``code_runs.py``); otherwise it is rejected, not run.
 """
 
 from __future__ import annotations

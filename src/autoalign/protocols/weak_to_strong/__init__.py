@@ -41,7 +41,7 @@ from .students import models_for, run_method
 from .supervisors import fit_and_predict, overseer_supervisor
 from .tasks import items
 
-__all__ = ["canary", "run", "run_task", "sealed_test_labels"]
+__all__ = ["boundary_inputs", "canary", "run", "run_task", "sealed_test_labels"]
 
 
 def pretrain(ctx, size: str, w: WeakToStrongConfig, digest: str = "") -> dict:
@@ -89,24 +89,38 @@ def _alphabet(ctx, w) -> str:
     return ALPHABET + "".join(sorted(chars - set(ALPHABET)))
 
 
-def run_task(ctx, w: WeakToStrongConfig) -> dict:
+def _pretrained(ctx, w: WeakToStrongConfig) -> dict:
+    """Stages: every size pretrained (reused where finished), ``{size: pretrain's result}``."""
     ws = w.shared()  # what the models, supervisors and ceilings are keyed by: not the methods
     digest = ""
     if w.data is not None:  # a file edited in place is a new input
         from ...runtime.context import content_digest
 
         digest = content_digest(w.data)
-    lms = dict(
-        zip(
-            w.sizes,
-            ctx.side_by_side(
-                [
-                    (f"w2s.{s}.pretrain", pretrain, (s, ws, digest + checkpoint_digest(s, "weak_to_strong.sizes")))
-                    for s in w.sizes
-                ]
-            ),
-        )
-    )
+    calls = [
+        (f"w2s.{s}.pretrain", pretrain, (s, ws, digest + checkpoint_digest(s, "weak_to_strong.sizes"))) for s in w.sizes
+    ]
+    return dict(zip(w.sizes, ctx.side_by_side(calls)))
+
+
+def boundary_inputs(ctx, w: WeakToStrongConfig, pair: tuple[str, str]) -> dict:
+    """What a method behind the research loop's evaluation boundary is handed for ``pair``: the strong
+    model's folder (a transformers folder with its tokenizer), the transfer texts and the weak
+    supervisor's P(label = 1) of each. The same stages :func:`run_task` builds, reused where they
+    finished: no label, no test text."""
+    weak, strong = pair
+    lms = _pretrained(ctx, w)
+    sup = ctx.stage(f"w2s.{weak}.weak", fit_and_predict, weak, lms[weak], w.shared(), "weak")
+    return {
+        "strong": str(ctx.file(lms[strong]["path"])),
+        "texts": [it.text for it in items(ctx, w, "transfer")],
+        "weak_labels": [float(p) for p in sup["transfer"]],
+    }
+
+
+def run_task(ctx, w: WeakToStrongConfig) -> dict:
+    ws = w.shared()  # what the models, supervisors and ceilings are keyed by: not the methods
+    lms = _pretrained(ctx, w)
     pairs = w.pair_list()
     weak_sizes = list(dict.fromkeys(a for a, _ in pairs))
     strong_sizes = list(dict.fromkeys(b for _, b in pairs))
