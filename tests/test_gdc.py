@@ -66,7 +66,12 @@ def test_briefly_trained_critic_catches_planted_flaws_and_an_untrained_one_does_
     store, metrics = _run(tmp_path, "trained", 600)
     assert critic_catches_flaws(metrics, floor=0.15), metrics["critic"]
     _check_run(store, metrics, 600)
-    _, untrained = _run(tmp_path, "untrained", 1, ["gdc.curve_every=0", "gdc.bonuses=[0]", "gdc.test_problems=40"])
+    # the control needs only the critic's greedy critiques of the test items (the evaluate stage): its
+    # own-sample stage is off and its sweep and adversarial search are one sample each (an untrained
+    # model writes to the token limit, so these cost more than on the trained one)
+    control = ["gdc.curve_every=0", "gdc.bonuses=[0]", "gdc.test_problems=40", "gdc.own_samples=0"]
+    control += ["gdc.critique_samples=1", "gdc.adversarial_tries=1"]
+    _, untrained = _run(tmp_path, "untrained", 1, control)
     assert not critic_catches_flaws(untrained, floor=0.15), untrained["critic"]
 
 

@@ -1,5 +1,9 @@
 """Two stages of one run side by side (PRM and ORM training in two processes); SIGKILL the run
-while they are in flight; resume; the metrics equal those of an uninterrupted run."""
+while they are in flight; resume; the metrics equal those of an uninterrupted run.
+
+The uninterrupted reference runs in the test's own process (``execute``, as ``autoalign run`` does;
+its stages still go to spawned workers): one interpreter start fewer than a third CLI run, and the
+killed and resumed runs stay real ``autoalign run`` processes."""
 
 import json
 import os
@@ -7,6 +11,10 @@ import signal
 import subprocess
 import sys
 import time
+
+from autoalign.config import load_config
+from autoalign.orchestration import execute, open_run
+from autoalign.runtime.context import shutdown_pools
 
 # The stages' machinery, not the science: the smallest best-of-N run whose PRM and ORM train side by
 # side (two threads: two workers of one each).
@@ -60,8 +68,12 @@ def _in_flight(run_dir):
 
 def test_side_by_side_stages_survive_sigkill(tmp_path):
     ref = tmp_path / "ref"
-    r = subprocess.run(_cmd("run", "configs/best_of_n.yaml", "--run-dir", str(ref), "--quiet", *_sets()), timeout=900)
-    assert r.returncode == 0
+    cfg = load_config("configs/best_of_n.yaml", TINY_BEST_OF_N)
+    store, _ = open_run(cfg, ref, config_file="configs/best_of_n.yaml")
+    try:
+        execute(store, cfg)
+    finally:
+        shutdown_pools()  # the reference's stage workers, not kept for the rest of the session
     reference = json.loads((ref / "metrics.json").read_text())
     both = {"arithmetic.train_prm", "arithmetic.train_orm"}
     events = [json.loads(x) for x in (ref / "events.jsonl").read_text().splitlines()]
@@ -77,9 +89,10 @@ def test_side_by_side_stages_survive_sigkill(tmp_path):
     while not both <= _in_flight(killed) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     assert proc.poll() is None, "the run finished before it could be killed"
-    time.sleep(1.0)  # let the two trainings get under way
+    time.sleep(0.5)  # let the two trainings get under way
     os.killpg(proc.pid, signal.SIGKILL)  # the run and its stage workers
     proc.wait()
+    assert both <= _in_flight(killed), "PRM or ORM finished before the kill: it did not interrupt them"
     assert not (killed / "metrics.json").exists()
 
     r = subprocess.run(_cmd("run", "--resume", str(killed), "--quiet"), timeout=900)
