@@ -58,26 +58,25 @@ class NeuronExplanation:
         return asdict(self)
 
 
-def split_record(record: NeuronRecord, seed: int, fit_share: float = 0.5) -> tuple[list[Excerpt], list[Excerpt]]:
-    """(fit, held-out) top excerpts: a random split, at least one excerpt on each side."""
-    if len(record.top) < 2:
+def _halves(record: NeuronRecord, excerpts: list[Excerpt], which: str, tag: str, seed: int, fit_share: float):
+    """(fit, held-out) of ``excerpts``: a random split per neuron, at least one excerpt on each side."""
+    if len(excerpts) < 2:
         raise ValueError(
-            f"neuron {record.layer}/{record.neuron}: need two top excerpts to fit on one, score on another"
+            f"neuron {record.layer}/{record.neuron}: need two {which} excerpts to fit on one, score on another"
         )
-    order = rng(seed, "fit split", record.layer, record.neuron).permutation(len(record.top))
-    n_fit = min(max(1, round(fit_share * len(record.top))), len(record.top) - 1)
-    return [record.top[i] for i in order[:n_fit]], [record.top[i] for i in order[n_fit:]]
+    order = rng(seed, tag, record.layer, record.neuron).permutation(len(excerpts))
+    n_fit = min(max(1, round(fit_share * len(excerpts))), len(excerpts) - 1)
+    return [excerpts[i] for i in order[:n_fit]], [excerpts[i] for i in order[n_fit:]]
+
+
+def split_record(record: NeuronRecord, seed: int, fit_share: float = 0.5) -> tuple[list[Excerpt], list[Excerpt]]:
+    """(fit, held-out) top excerpts."""
+    return _halves(record, record.top, "top", "fit split", seed, fit_share)
 
 
 def split_random(record: NeuronRecord, seed: int, fit_share: float = 0.5) -> tuple[list[Excerpt], list[Excerpt]]:
-    """(fit, held-out) random excerpts: a random split per neuron, at least one excerpt on each side."""
-    if len(record.random) < 2:
-        raise ValueError(
-            f"neuron {record.layer}/{record.neuron}: need two random excerpts to fit on one, score on another"
-        )
-    order = rng(seed, "random fit split", record.layer, record.neuron).permutation(len(record.random))
-    n_fit = min(max(1, round(fit_share * len(record.random))), len(record.random) - 1)
-    return [record.random[i] for i in order[:n_fit]], [record.random[i] for i in order[n_fit:]]
+    """(fit, held-out) random excerpts."""
+    return _halves(record, record.random, "random", "random fit split", seed, fit_share)
 
 
 def fit_and_held(
