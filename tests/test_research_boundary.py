@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from jail_marks import needs_bwrap
 
 import autoalign
 from autoalign.errors import UserError
@@ -36,18 +37,6 @@ from autoalign.runtime.sandbox import Sandbox
 CE = Path(jail_module.__file__).parent / "methods" / "ce.py"
 VALIDATION, TEST = 0, 1
 TOKEN = "t" * 64
-
-
-def bwrap_problem() -> str:
-    try:
-        sandbox_module.require_bwrap()
-        jail_module.jail_python()
-        return ""
-    except UserError as e:
-        return str(e)
-
-
-needs_bwrap = pytest.mark.skipif(bool(bwrap_problem()), reason=bwrap_problem())
 
 
 def labelled(rng: random.Random, n: int) -> list[tuple[str, int]]:

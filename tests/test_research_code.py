@@ -29,35 +29,21 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from jail_marks import needs_bwrap
 from research_fakes import evaluation
 from test_research_lm import reply, scripted_app
 
-from autoalign.errors import UserError
 from autoalign.models import build_char_tokenizer, build_model
 from autoalign.research import code_runs, loop
-from autoalign.research.boundary import jail as jail_module
 from autoalign.research.boundary.jail import packages
-from autoalign.research.boundary.server import ServerSpec
 from autoalign.research.lm_proposer import NO_CODE, read_reply
 from autoalign.research.space import Knob
-from autoalign.runtime import sandbox as sandbox_module
 from autoalign.runtime.sandbox import MiB
 from autoalign.serve.background import background
 
 SEARCH, TEST = [11, 12], [21, 22]
 WEAK, CEILING = 0.6, 0.8  # the scripted evaluator's accuracies on every seed
 
-
-def bwrap_problem() -> str:
-    try:
-        sandbox_module.require_bwrap()
-        jail_module.jail_python()
-        return ""
-    except UserError as e:
-        return str(e)
-
-
-needs_bwrap = pytest.mark.skipif(bool(bwrap_problem()), reason=bwrap_problem())
 
 CONFIG = """\
 name: research-code-test
@@ -253,16 +239,11 @@ def run(tmp_path, monkeypatch, lab, script: list, baseline_pgr: float = -1.0, bo
         },
     )
 
-    def spec(folder, root, base, splits, budget, strong, threads):
-        source = {"kind": "files", "dir": str(lab.labels)}
-        return ServerSpec(
-            root=str(folder / "server"),
-            students=str(folder / "students"),
-            splits=splits,
-            test_budget=budget,
-            strong=strong,
-            source=source,
-        )
+    real_spec = code_runs.server_spec
+
+    def spec(folder, root, base, splits, budget, strong, threads):  # the run's spec, labels from files
+        real = real_spec(folder, root, base, splits, budget, strong, threads)
+        return real.model_copy(update={"source": {"kind": "files", "dir": str(lab.labels)}})
 
     monkeypatch.setattr(code_runs, "server_spec", spec)
     limits = dataclasses.replace(code_runs.LIMITS, wall_seconds=120, disk=16 * MiB, processes=32)
