@@ -83,6 +83,7 @@ SCIENCE_TESTS = {
     "test_facts_run_has_protocols_and_elo",
     "test_trained_agents_climb_their_reward_models_and_the_sweep_writes_a_row_per_setting",
     "test_robustness_run_writes_every_overseer_and_the_trained_judge_beats_random",
+    "test_a_planted_sandbagger_is_wrong_when_evaluated_and_its_twin_is_not",
 }
 
 

