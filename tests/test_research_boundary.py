@@ -121,7 +121,7 @@ def test_the_server_answers_only_its_token_and_audits_every_query(lab, start, tm
     boundary, client = start()
     student = random_student(lab, tmp_path / "student", 0)
     answer = client.score("validation", VALIDATION, "ce", student)
-    assert set(answer) == {"accuracy", "n"} and answer["n"] == 100  # one number: no label, no per-item verdict
+    assert set(answer) == {"accuracy", "n", "flags"} and answer["n"] == 100  # no label, no per-item verdict
     for token in ("", "not-the-token"):
         with pytest.raises(Refused) as refused:
             BoundaryClient(client.port, token, "intruder").score("validation", VALIDATION, "ce", student)

@@ -10,9 +10,9 @@ marks (the jail, not luck, stopped them).
 
 The task is synthetic so that the scores are exact: the strong model is an untrained micro Llama and
 the server's labels are files (a text's label: its last letter comes before ``n``); the weak
-supervisor's and the ceiling's accuracies come from a scripted evaluator. Nothing is trained: the
-helpful method returns the strong model with a zero head (P = 0.5 everywhere: it says 0 for every
-text), so its accuracy is exactly the share of label 0."""
+supervisor's and the ceiling's accuracies come from a scripted evaluator. The helpful method fits only
+the head (a linear probe of the strong model's pooled states) to the weak labels, in seconds; a
+constant student would be flagged degenerate by the server and never kept."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from research_fakes import evaluation
 from test_research_lm import reply, scripted_app
 
 from autoalign.models import build_char_tokenizer, build_model
-from autoalign.research import code_runs, loop
+from autoalign.research import code_runs, loop, task_canaries
 from autoalign.research.boundary.jail import packages
 from autoalign.research.lm_proposer import NO_CODE, read_reply
 from autoalign.research.space import Knob
@@ -60,16 +60,37 @@ weak_to_strong:
   sizes: [micro, tiny]
 """
 
-ZERO_HEAD = """\
-import numpy as np
-from safetensors.numpy import load_file, save_file
+PROBE = """\
+import json
+
+import torch
+import transformers
+from safetensors.torch import save_file
 
 
 def train(strong_model_dir, transfer_path, out_dir, seed):
-    weights = load_file(f"{strong_model_dir}/model.safetensors")
-    state = {k: v for k, v in weights.items() if k.startswith("model.")}
-    state["score.weight"] = np.zeros((1, weights["model.embed_tokens.weight"].shape[1]), dtype=np.float32)
-    save_file(state, f"{out_dir}/model.safetensors")
+    torch.manual_seed(seed)
+    with open(transfer_path) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    tokenizer = transformers.AutoTokenizer.from_pretrained(strong_model_dir)
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(
+        strong_model_dir, num_labels=1, pad_token_id=tokenizer.pad_token_id
+    )
+    head, model.score = model.score, torch.nn.Identity()
+    with torch.no_grad():
+        states = model(**tokenizer([r["text"] for r in rows], padding=True, return_tensors="pt")).logits
+    model.score = head
+    targets = torch.tensor([r["weak_label"] for r in rows])
+    w = torch.zeros(states.shape[1], requires_grad=True)
+    opt = torch.optim.Adam([w], lr=0.1)
+    for _ in range(300):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(states @ w, targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        model.score.weight.copy_(w[None, :])
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, f"{out_dir}/model.safetensors")
 """
 
 
@@ -227,7 +248,9 @@ def digest_of(folder: Path) -> str:
 
 
 def run(tmp_path, monkeypatch, lab, script: list, baseline_pgr: float = -1.0, boundary: bool = True):
-    """``autoalign research`` with the lm proposer answering ``script``: (result, rows, requests)."""
+    """``autoalign research`` with the lm proposer answering ``script``: (result, rows, requests). The
+    task canaries are left out (``test_research_canaries.py`` runs them)."""
+    monkeypatch.setattr(task_canaries, "CANARIES", ())
     monkeypatch.setattr(loop, "evaluate", scripted_evaluator(baseline_pgr))
     monkeypatch.setattr(
         code_runs,
@@ -274,18 +297,18 @@ def test_method_code_runs_in_the_jail_is_scored_by_the_server_kept_and_sealed_te
     sentinel = tmp_path / "sentinel"
     sentinel.mkdir()
     payload = hostile_codes(sentinel, lab.labels, 0)["pickle"]
-    script = [reply(None, "a zero head", code=ZERO_HEAD), reply(None, "hostile pickle", code=payload)]
+    script = [reply(None, "a linear probe", code=PROBE), reply(None, "hostile pickle", code=payload)]
     result, (helpful, pickled), requests = run(tmp_path, monkeypatch, lab, script)
-    expected = [(0.5 - WEAK) / (CEILING - WEAK)] * 2  # a constant student's accuracy: 0.5
-    assert helpful["code"] == ZERO_HEAD and helpful["params"] is None and helpful["seeds"] == SEARCH
-    assert helpful["validation_pgr"] == pytest.approx(expected) and [j["reason"] for j in helpful["jail"]] == ["", ""]
+    assert helpful["code"] == PROBE and helpful["params"] is None and helpful["seeds"] == SEARCH
+    assert all(p > 1 for p in helpful["validation_pgr"]), helpful["validation_pgr"]  # accuracy above 0.8
+    assert [j["reason"] for j in helpful["jail"]] == ["", ""]
     assert helpful["decision"]["kept"]  # it beats a baseline of PGR -1 on both seeds
     for seed in SEARCH + TEST:  # the server read each student as the seed's architecture: no weights copied
         architecture = tmp_path / "run" / "boundary" / "strong" / f"seed-{seed}"
         assert (architecture / "config.json").exists() and not (architecture / "model.safetensors").exists()
     lm = result["proposers"]["lm"]
-    assert lm["final_code"] == "accepted-lm.py" and (tmp_path / "run" / "accepted-lm.py").read_text() == ZERO_HEAD
-    assert result["sealed_test_pgr"]["lm"]["per_seed"] == pytest.approx(expected)
+    assert lm["final_code"] == "accepted-lm.py" and (tmp_path / "run" / "accepted-lm.py").read_text() == PROBE
+    assert all(p > 1 for p in result["sealed_test_pgr"]["lm"]["per_seed"])
     system = requests[0]["messages"][0]["content"]
     assert "train(strong_model_dir, transfer_path, out_dir, seed)" in system and "model.safetensors" in system
     assert "code (run in the sandbox)" in (tmp_path / "run" / "research.html").read_text()

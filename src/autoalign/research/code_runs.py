@@ -13,9 +13,15 @@ items, from the seed's evaluation of the baseline (``evaluate.py``; a seed under
 PGR for any method). A seed's record has the shape of ``evaluate``'s, the code's scores in the
 searched slot (``tunable``), so the gate and the notebook treat a code proposal as any other, plus
 ``jail``: the sandbox's stop reason and the method's output. A jail that stops the code (a limit, an
-exception, no student) or a student the server cannot read is a failed seed, with its one-line why.
+exception, no student) or a student the server cannot read is a failed seed, with its one-line why; a
+student the server flags (degenerate verdicts) has its flags and no PGR on that seed.
 
-A finished seed's record is kept (``students/<code digest>/seed-<seed>.json``), so a resumed search
+Several codes run at once (``run_many``): ``research.workers`` jails at once, each a process of its
+own waited on by a thread of the loop's process (the jail is bubblewrap on this machine, whatever the
+executor of the option evaluations), the run's threads divided among them; a batch's code proposals
+run together after its option proposals.
+
+A finished seed's record is kept (``students/<code digest>/<split>-<seed>.json``), so a resumed search
 reuses it. One server per research run: :class:`CodeRunner` starts it when a method first returns a
 student (a search whose code all fails, or that has none, never starts it) and ``close`` stops it.
 """
@@ -25,11 +31,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..config import config_from_dict
 from ..runtime.store import atomic_write_json, atomic_write_text
+from . import task_canaries
 from .boundary.client import EvaluationServer, Refused
 from .boundary.jail import METHOD_LIMITS, run_method
 from .boundary.server import ServerSpec
@@ -92,9 +101,13 @@ class CodeRunner:
 
     def __init__(self, run_dir: Path, base_data: dict, pair: list, r, threads: int):
         self.folder = Path(run_dir) / "boundary"
-        self.root, self.base, self.pair, self.threads = str(Path(run_dir) / "search"), base_data, list(pair), threads
+        self.root, self.base, self.pair = str(Path(run_dir) / "search"), base_data, list(pair)
+        self.workers = r.workers  # jails at once; the run's threads divided among them
+        self.threads = max(1, threads // r.workers)
+        self._lock = threading.Lock()  # the server's start, the seed's inputs and staged architecture
         splits = {"validation": list(r.search_seeds), "test": list(r.test_seeds)}
-        budget = len(r.proposers) * len(r.test_seeds)  # each proposer's final method, once per test seed
+        # each proposer's final method and each task canary, once per test seed
+        budget = (len(r.proposers) + len(task_canaries.CANARIES)) * len(r.test_seeds)
         self.strong = {seed: self.folder / "strong" / f"seed-{seed}" for seeds in splits.values() for seed in seeds}
         strong = {seed: str(path) for seed, path in self.strong.items()}
         spec = server_spec(self.folder, self.root, base_data, splits, budget, strong, threads)
@@ -105,17 +118,35 @@ class CodeRunner:
     @property
     def server(self) -> EvaluationServer:
         """The run's evaluation server, started when a method first returns a student."""
-        if self._server is None:
-            self._server = EvaluationServer(self.spec)
-        return self._server
+        with self._lock:
+            if self._server is None:
+                self._server = EvaluationServer(self.spec)
+            return self._server
 
     def run(self, code: str, seeds: list[int], references: list[dict], split: str) -> list[dict]:
         """The code on each seed (``references``: the baseline's records of those seeds, in order)."""
-        name = digest(code)
-        method = self.folder / "methods" / f"{name}.py"
-        if not method.exists():
-            atomic_write_text(method, code)
-        return [self._seed(name, method, seed, ref, split) for seed, ref in zip(seeds, references, strict=True)]
+        return self.run_many([(code, seeds, references, split)])[0]
+
+    def run_many(self, jobs: list[tuple[str, list[int], list[dict], str]]) -> list[list[dict]]:
+        """Several codes (code, seeds, references, split) at once: every (code, seed) run on a pool of
+        ``workers`` threads, each waiting on its own jail (a process of its own); the records come back
+        per job, in its seeds' order."""
+        per_job = []
+        for code, seeds, references, split in jobs:
+            name = digest(code)
+            method = self.folder / "methods" / f"{name}.py"
+            if not method.exists():
+                atomic_write_text(method, code)
+            per_job.append([(name, method, seed, ref, split) for seed, ref in zip(seeds, references, strict=True)])
+        # seed by seed across the jobs, so that the first ``workers`` jails are of different codes
+        order = sorted((i, j) for j, calls in enumerate(per_job) for i in range(len(calls)))
+        if self.workers > 1 and len(order) > 1:
+            with ThreadPoolExecutor(self.workers) as pool:
+                done = list(pool.map(lambda at: self._seed(*per_job[at[1]][at[0]]), order))
+        else:
+            done = [self._seed(*per_job[j][i]) for i, j in order]
+        found = dict(zip(order, done))
+        return [[found[(i, j)] for i in range(len(calls))] for j, calls in enumerate(per_job)]
 
     def _seed(self, name: str, method: Path, seed: int, reference: dict, split: str) -> dict:
         done = self.students / name / f"{split}-{seed}.json"
@@ -124,19 +155,21 @@ class CodeRunner:
         work = self.students / name / f"{split}-{seed}"
         shutil.rmtree(work, ignore_errors=True)  # a run stopped midway starts again
         started = time.time()
-        inputs = jail_inputs(self.root, self.base, seed, self.pair, self.threads)
-        self._architecture(seed, Path(inputs["strong"]))
+        with self._lock:
+            inputs = jail_inputs(self.root, self.base, seed, self.pair, self.threads)
+            self._architecture(seed, Path(inputs["strong"]))
         texts, weak = inputs["texts"], inputs["weak_labels"]
         ran = run_method(method, inputs["strong"], texts, weak, seed, work, LIMITS, self.threads)
         jail = {"reason": ran.reason, "returncode": ran.returncode, "seconds": ran.seconds}
         jail["output"] = ran.output[-OUTPUT_CHARS:]
-        accuracy, failed = None, None
+        accuracy, failed, flags = None, None, []
         if not ran.ok:
             said = one_line(ran.output)
             failed = f"seed {seed}: {ran.reason}" + (f" ({said})" if said and said not in ran.reason else "")
         else:
             try:
-                accuracy = self.server.score(split, seed, f"code-{name}", ran.student)["accuracy"]
+                answer = self.server.score(split, seed, f"code-{name}", ran.student)
+                accuracy, flags = answer["accuracy"], list(answer.get("flags", []))
             except Refused as e:
                 failed = f"seed {seed}: the evaluation server refused its student: {one_line(e.reason)}"
         _tidy(work, ran.student if accuracy is not None else None)
@@ -146,10 +179,10 @@ class CodeRunner:
             "ceiling": reference["ceiling"],
             "guard": reference["guard"],
             "methods": {
-                SLOT: {
-                    "pgr": None if accuracy is None else pgr(accuracy, reference),
+                SLOT: {  # a flagged student has no PGR: never kept, never reported
+                    "pgr": None if accuracy is None or flags else pgr(accuracy, reference),
                     "student": accuracy,
-                    "flags": [],
+                    "flags": flags,
                 }
             },
             "canaries": {},
@@ -192,6 +225,12 @@ def _tidy(work: Path, student: Path | None) -> None:
 
 
 def failure(runs: list[dict]) -> str | None:
-    """Why a code proposal failed (its seeds' one-line reasons), or None when every seed ran."""
+    """Why a proposal failed (its seeds' one-line reasons: the jail's, or the flags of a student scored
+    but flagged), or None when every seed ran unflagged."""
     why = [run["jail"]["failed"] for run in runs if run.get("jail", {}).get("failed")]
+    why += [
+        f"seed {run['seed']}: flagged: {'; '.join(run['methods'][SLOT]['flags'])}"
+        for run in runs
+        if SLOT in run["methods"] and run["methods"][SLOT]["flags"]
+    ]
     return "; ".join(why)[:600] if why else None

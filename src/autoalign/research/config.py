@@ -18,6 +18,8 @@ proposer (see ``loop.py``)::
 
 With ``research.boundary: true`` a language model's method code is run in the sandbox on every
 search seed and scored by the evaluation server (``code_runs.py``); without it, code is rejected.
+A boundary run on the ``secret_arithmetic`` world needs a private ``weak_to_strong.world.key`` (an
+empty key makes the secret a function of the seed, which a jailed method is handed).
 """
 
 from __future__ import annotations
@@ -165,7 +167,21 @@ def load_research(path: str | Path, overrides: list[str] | None = None) -> tuple
         raise UserError(f"{source}: research.baseline.{error}")
     if research.research.lm is not None:
         _check_lm(research.research.lm, source)
+    if research.research.boundary:
+        _check_secret(w, source)
     return research, base
+
+
+def _check_secret(w, source: str) -> None:
+    """Behind the boundary the secret world needs a private key: with an empty ``key`` its secret is a
+    public function of the seed, and a jailed method is handed its seed, so it could draw the secret
+    itself and compute every label by code (``worlds/secret_arithmetic.py``)."""
+    config = getattr(w.world, "config", None)
+    if w.data is None and w.world.name == "secret_arithmetic" and not getattr(config, "key", ""):
+        raise UserError(
+            f"{source}: research.boundary: true with weak_to_strong.world.key empty: the secret would be a "
+            "function of the seed a jailed method is handed; set a private weak_to_strong.world.key"
+        )
 
 
 def _check_lm(lm: LMSettings, source: str) -> None:

@@ -24,11 +24,12 @@ on fresh seeds.
 
 With ``research.boundary: true`` a language model's method code is a proposal too: one evaluation
 server is started for the run (``code_runs.py``), the code runs in the sandbox on every search seed
-(one seed after another, in this process's jails, beside the batch's option proposals) and is scored
+(in this process's jails, ``workers`` at once, after the batch's option proposals) and is scored
 by the server on the validation split, and the gate decides as for any proposal; a method the jail
-stops or the server cannot read is a ``failed`` row. A kept method's sealed test runs it once on each
-fresh test seed, scored on the server's test split; the accepted file is saved as
-``accepted-<proposer>.py``.
+stops or the server cannot read, or whose student the server flags as degenerate, is a ``failed`` row.
+A kept method's sealed test runs it once on each fresh test seed, scored on the server's test split;
+the accepted file is saved as ``accepted-<proposer>.py``. Then the task canaries run on each fresh
+seed the same way (``task_canaries.py``), each with a notebook row of per-seed verdicts.
 
 Every finished student is a stage, so a stopped search resumes where it stopped (the proposers are
 seeded and replay the same proposals from the notebook's scores; the lm proposer asks its model
@@ -51,6 +52,8 @@ from .executor import Evaluator
 from .gate import keep_or_discard, noise_floor, paired
 from .notebook import Notebook, final_summary, write_report
 from .proposers import ProposerContext, make_proposer
+from .task_canaries import record as record_canaries
+from .task_canaries import run_canaries, verdicts
 
 
 def _pgrs(runs: list[dict], name: str = "tunable") -> list:
@@ -125,11 +128,17 @@ def run_research(config: Path, run_dir: Path, overrides: list[str] | None = None
             if inc["code"] is not None:  # once per fresh seed, on the server's sealed test split
                 atomic_write_text(run_dir / f"accepted-{name}.py", inc["code"])
                 sealed[name] = runner.run(inc["code"], r.test_seeds, sealed["baseline+ce"], "test")
+        found = None
+        if runner is not None:  # the task canaries, on each fresh seed like the sealed test
+            log(f"research: task canaries on fresh seeds {r.test_seeds}")
+            canaries = run_canaries(runner, r.test_seeds, sealed["baseline+ce"])
+            found = verdicts(canaries, sealed["baseline+ce"], floor, r.alpha)
+            record_canaries(notebook, canaries, found)
     finally:
         ev.close()
         if runner is not None:
             runner.close()
-    result = final_summary(r, pair, floor, first, incumbents, sealed, notebook.rows, time.time() - started)
+    result = final_summary(r, pair, floor, first, incumbents, sealed, notebook.rows, time.time() - started, found)
     result["provenance"] = provenance()
     atomic_write_json(run_dir / "research.json", result, sort_keys=False)
     write_report(run_dir, result, notebook.rows)
@@ -156,7 +165,13 @@ def _search(ev: Evaluator, runner, notebook: Notebook, r, name: str, proposer, b
         results = iter(
             ev.run_many([(r.search_seeds, {"tunable": {**r.baseline, **p.params}}, False) for p in runnable])
         )
-        ran = {id(p): runner.run(_code(p), r.search_seeds, first, "validation") for p in asked if _code(p) is not None}
+        codes = [p for p in asked if _code(p) is not None]  # ``workers`` jails at once, after the options
+        ran = dict(
+            zip(
+                map(id, codes),
+                runner.run_many([(_code(p), r.search_seeds, first, "validation") for p in codes]) if codes else [],
+            )
+        )
         scores = []
         for proposal in asked:  # decided in proposal order, each against the incumbent so far
             k += 1
@@ -179,6 +194,7 @@ def _search(ev: Evaluator, runner, notebook: Notebook, r, name: str, proposer, b
                     "failed": True,
                     "alpha_k": decision["alpha_k"],
                     "reason": f"failed: {failed}",
+                    **({"flagged": True} if any(run["methods"]["tunable"]["flags"] for run in runs) else {}),
                 }
             if decision["kept"]:
                 inc_params, inc_code, inc_pgrs = params, _code(proposal), pgrs

@@ -1,5 +1,10 @@
 """The lab notebook (every proposal, its rationale, runs, scores, decision and compute), the
 compute-to-alignment curve, the sealed test's summary, and the research run's page.
+
+Behind the boundary the notebook also holds one row per task canary (proposer ``canary``: its runs on
+the fresh seeds and a verdict per seed, ``task_canaries.py``), and the summary says whether every
+canary was caught on every seed. A kept method's code whose student failed or was flagged on a sealed
+seed is not reported (no mean): leaving that seed out could only raise its score.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from pathlib import Path
 
 from ..measures import seed_t_test
 from ..runtime.store import atomic_write_text
+from .code_runs import failure
 from .gate import paired
 
 
@@ -85,7 +91,7 @@ def curves(rows: list[dict]) -> dict:
     base = [r for r in rows if r["proposer"] == "baseline"]
     spent0 = sum(r["seconds"] for r in base)
     out = {}
-    for name in dict.fromkeys(r["proposer"] for r in rows if r["proposer"] != "baseline"):
+    for name in dict.fromkeys(r["proposer"] for r in rows if r["proposer"] not in ("baseline", "canary")):
         best, spent, points = base[0]["mean_validation_pgr"], spent0, []
         for r in (r for r in rows if r["proposer"] == name):
             spent += r["seconds"]
@@ -97,8 +103,18 @@ def curves(rows: list[dict]) -> dict:
 
 
 def final_summary(
-    r, pair: tuple, floor: dict, first: list, incumbents: dict, sealed: dict, rows: list, seconds: float
+    r,
+    pair: tuple,
+    floor: dict,
+    first: list,
+    incumbents: dict,
+    sealed: dict,
+    rows: list,
+    seconds: float,
+    task_canaries: dict | None = None,
 ) -> dict:
+    """The run's result; ``task_canaries``: the task canaries' verdicts (``task_canaries.verdicts``)."""
+
     def pgr(runs, name):
         return [run["methods"][name]["pgr"] for run in runs]
 
@@ -110,6 +126,9 @@ def final_summary(
         kept = inc["params"] != dict(r.baseline)
         values = pgr(sealed[name], "tunable") if kept else base_test
         test[name] = _stats(values)
+        unreported = failure(sealed[name]) if kept and inc.get("code") else None
+        if unreported:  # a failed or flagged sealed seed: never reported
+            test[name] = {"per_seed": values, "mean": None, "seeds": 0, "not_reported": unreported}
         proposers[name] = {
             "proposals": sum(1 for row in rows if row["proposer"] == name),
             "kept": sum(1 for row in rows if row["proposer"] == name and row["decision"]["kept"]),
@@ -124,6 +143,8 @@ def final_summary(
     for run in sealed["baseline+ce"]:
         for kind, c in run["canaries"].items():
             canaries.setdefault(kind, []).append(c["caught"])
+    caught = {k: all(v) for k, v in canaries.items()}
+    caught.update({k: v["caught"] for k, v in (task_canaries or {}).items()})
     return {
         "pair": list(pair),
         "search_seeds": r.search_seeds,
@@ -133,7 +154,9 @@ def final_summary(
         "noise_floor": floor,
         "proposers": proposers,
         "sealed_test_pgr": test,
-        "canaries_caught": {k: all(v) for k, v in canaries.items()},
+        "canaries_caught": caught,
+        "every_canary_caught": all(caught.values()),
+        **({"task_canaries": task_canaries} if task_canaries is not None else {}),
         "curves": curves(rows),
         "compute": {
             "seconds": round(seconds, 1),
@@ -167,11 +190,26 @@ def summary_lines(result: dict) -> list[str]:
     cells = ", ".join(f"{k} {_f(v['mean'])} [{_f(v.get('ci_low'))}, {_f(v.get('ci_high'))}]" for k, v in t.items())
     lines.append(f"  sealed-test PGR on fresh seeds {result['test_seeds']}: {cells}")
     caught = ", ".join(f"{k} {'caught' if ok else 'NOT caught'}" for k, ok in result["canaries_caught"].items())
-    lines.append(f"  canaries on every test seed: {caught}; compute {result['compute']['seconds'] / 60:.1f} min")
+    every = "yes" if result.get("every_canary_caught", all(result["canaries_caught"].values())) else "NO"
+    lines.append(
+        f"  canaries on every test seed: {caught}; every canary caught on every seed: {every}; "
+        f"compute {result['compute']['seconds'] / 60:.1f} min"
+    )
+    for name, v in result.get("task_canaries", {}).items():
+        seeds = "; ".join(
+            f"seed {s['seed']}: {'caught' if s['caught'] else 'NOT caught'} ({s['why']})" for s in v["seeds"]
+        )
+        lines.append(f"    {name}: {v['reason']} ({v['gate']}); {seeds}")
     return lines
 
 
 def _decision(d: dict) -> str:
+    if d.get("canary"):
+        seeds = "".join(
+            f"<br>seed {s['seed']}: {'caught' if s['caught'] else '<b>NOT caught</b>'} ({html.escape(s['why'])})"
+            for s in d["verdicts"]
+        )
+        return f"canary {'caught' if d['caught'] else '<b>NOT caught</b>'}: {html.escape(d['reason'])}{seeds}"
     if d.get("rejected"):  # its reason starts "rejected: "
         return html.escape(d["reason"]) + (f"<br>{html.escape(d['stopped'])}" if d.get("stopped") else "")
     if d.get("failed"):  # its reason starts "failed: "

@@ -4,8 +4,10 @@ Run as ``python -m autoalign.research.boundary.server SPEC`` (``client.py`` star
 per-run random token from its stdin, binds 127.0.0.1 on a free port, prints ``{"port": N}`` and
 serves until its stdin closes (its parent ended). It answers one question, ``POST /score``
 ``{"split", "seed", "method", "student"}``: the accuracy of the student in folder ``student`` (under
-the spec's students folder) on that split's items of that seed, read as ``student.py`` says. Never a
-label, a text or a per-item verdict: one number and the item count.
+the spec's students folder) on that split's items of that seed, read as ``student.py`` says, and its
+flags: ``degenerate`` when its verdicts carry no more information about the label than a constant
+(``student.degenerate``; a flagged student is never kept nor reported). Never a label, a text or a
+per-item verdict: one number, the item count and the flags.
 
 * ``validation``: the search seeds' items, as often as the loop likes (the loop holds these labels
   too; it is the split it searches on);
@@ -100,14 +102,16 @@ class Boundary:
                 self.test_used += 1
                 self.test_seen.add((method, seed))
             texts, labels = self._items(split, seed)
-        from .student import StudentError, accuracy, load_student, predict
+        from . import student as known
 
         try:
-            model, tokenizer = load_student(self.spec.strong[seed], folder)
-        except StudentError as e:
+            model, tokenizer = known.load_student(self.spec.strong[seed], folder)
+        except known.StudentError as e:
             raise Refusal(422, str(e)) from None
         with self.lock:
-            return {"accuracy": accuracy(predict(model, tokenizer, texts), labels), "n": len(labels)}
+            p = known.predict(model, tokenizer, texts)
+        why = known.degenerate(p, labels)  # the degeneracy guard: here, where the labels are
+        return {"accuracy": known.accuracy(p, labels), "n": len(labels), "flags": [why] if why else []}
 
     def _items(self, split: str, seed: int) -> tuple[list[str], list[int]]:
         if (split, seed) not in self.items:

@@ -11,7 +11,8 @@ other file the method left (its own config, code, a pickle) is ignored.
 
 P(label = 1 | text) is the sigmoid of that logit, on the strong model's tokenizer with
 :func:`encode` (the call a method must train with too). A student that cannot be read is a
-:class:`StudentError` with one line; a NaN prediction counts as wrong where it is scored.
+:class:`StudentError` with one line; a NaN prediction counts as wrong where it is scored. A student
+whose verdicts carry no information about the label (``degenerate``) is flagged where it is scored.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 STUDENT_FILE = "model.safetensors"
 MAX_BYTES = 512 << 20  # no tiny model's student comes near this
+DEGENERATE_ALPHA = 0.01  # a student must show information about the label at this level (``degenerate``)
 
 
 class StudentError(ValueError):
@@ -83,6 +85,32 @@ def predict(model, tokenizer, texts: list[str], batch_size: int = 64) -> np.ndar
             logits = model(**batch).logits[:, 0].float()
             out[start : start + batch_size] = torch.sigmoid(logits).numpy()
     return out
+
+
+def degenerate(probabilities: np.ndarray, labels: list[int], alpha: float = DEGENERATE_ALPHA) -> str | None:
+    """Why a student's verdicts carry no more information about the label than a constant (None: they
+    carry some). A student that says the majority class with a few random flips is not exactly constant
+    (the protocol's old check), yet tells the classes apart no better than a constant does: its balanced
+    accuracy is 0.5 up to sampling noise. The rule: its verdicts (P > 0.5; NaN: the wrong class, as
+    ``accuracy`` counts it) against the labels in a 2x2 table, and Fisher's exact test of "the verdicts
+    say 1 more often when the label is 1" (one-sided, conditional on both margins, so it holds whatever
+    share of 1s the student says and the split has); not significant at ``alpha`` -> degenerate. A
+    constant student's table has one column (p = 1); a split of one class tells nothing (p = 1: every
+    student flagged, the W2S splits are half flawed). A noise student escapes with chance ``alpha``."""
+    from scipy import stats
+
+    p, y = np.asarray(probabilities, float), np.asarray(labels, bool)
+    said = np.where(np.isfinite(p), p > 0.5, ~y)
+    table = [[int(np.sum(said & y)), int(np.sum(~said & y))], [int(np.sum(said & ~y)), int(np.sum(~said & ~y))]]
+    pvalue = float(stats.fisher_exact(table, alternative="greater")[1]) if len(y) else 1.0
+    if pvalue < alpha:
+        return None
+    rates = [table[0][0] / max(1, y.sum()), table[1][1] / max(1, (~y).sum())]
+    return (
+        f"degenerate: its verdicts carry no more information about the label than a constant (balanced "
+        f"accuracy {sum(rates) / 2:.3f}, says 1 for {said.mean():.0%} of items; one-sided Fisher p {pvalue:.2g}, "
+        f"not below {alpha})"
+    )
 
 
 def accuracy(probabilities: np.ndarray, labels: list[int]) -> float:

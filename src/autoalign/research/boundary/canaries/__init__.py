@@ -9,15 +9,20 @@ remove each guard and show the same canary then succeeds.
 * ``network.py``: opens a socket to the evaluation server, to ask it for scores;
 * ``write_outside.py``: writes outside its folder (its inputs, the packages, the root).
 * ``own_checker.py``: labels the transfer texts with a standard-arithmetic checker of its own.
+* ``noisy_majority.py``: a student that says the majority class with about one item in ten flipped.
+* ``weak_unchanged.py``: a student fitted to copy the weak verdicts.
 
-A canary that is stopped returns no student, so it has no score and cannot raise a result.
+A canary that is stopped returns no student, so it has no score and cannot raise a result. The task
+canaries (the last three) return real students: the task, the evaluation server's degeneracy guard or
+the gate's noise floor must catch them, and every research run behind the boundary runs them on each
+sealed test seed (``research/task_canaries.py``).
 """
 
 from pathlib import Path
 
 FOLDER = Path(__file__).parent
 METHOD_CANARIES = ("honeypot", "checker", "network", "write_outside")
-TASK_CANARIES = ("own_checker",)  # returns a student: the secret-bearing world, not the jail, makes it fail
+TASK_CANARIES = ("noisy_majority", "weak_unchanged", "own_checker")  # return students: not the jail's to stop
 
 
 def canary_file(name: str) -> Path:

@@ -54,6 +54,7 @@ def train(strong_model_dir, transfer_path, out_dir, seed):
     from torch.nn import functional as F
 
     transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     torch.manual_seed(seed)
     tokenizer = transformers.AutoTokenizer.from_pretrained(strong_model_dir)
     model = transformers.AutoModelForSequenceClassification.from_pretrained(
