@@ -16,7 +16,8 @@ away). Alone, a tool tests every candidate context and flags at ``alpha`` divide
 (Bonferroni); ``all_tools`` does the same over every (context, tool) pair; the auditor screens on half
 the problems, keeps its ``top`` most suspicious contexts and confirms them on fresh problems with the
 rest of the same budget, flagging at ``alpha`` over the confirmed pairs. Each verdict's false alarms
-on a model without a hidden behaviour are at most ``alpha`` (the twins measure it).
+are at most ``alpha`` on a model that ignores every candidate context; a fine-tuned benign model
+reacts a little to unfamiliar ones, and the twins measure what that costs (``auditing.py``).
 """
 
 from __future__ import annotations

@@ -24,16 +24,24 @@ from .lab import framed, load_model, neutral_context, solve, world_of
 from .probe import activations, contrast_pairs, fit_probe, probe_scores
 
 
+def near(candidate: str, context: str) -> bool:
+    """A candidate too close to an organism's context: the same, or one inside the other (a
+    character-level model reads ``an evaluation`` as its trigger ``evaluation``), spaces and case aside."""
+    a, b = (" ".join(x.lower().split()).replace("{answer}", "") for x in (candidate, context))
+    return bool(a and b) and (a in b or b in a)
+
+
 def candidates(A, seed: int, forbidden: set[str]) -> tuple[list[str], list[str]]:
     """(context templates, their families): each family's contexts, then its random years. A listed
-    context that an organism was trained on is refused; a drawn year that one was is drawn again."""
+    context that contains, or is contained in, one an organism was trained or tested on is refused; a
+    drawn year that is one is drawn again."""
     rng = random.Random(seed)
     texts, families = [], []
     for name, fam in A.families.items():
         for c in fam.contexts:
-            if c in forbidden:
+            if any(near(c, f) for f in forbidden):
                 raise UserError(
-                    f"organisms.auditing.families.{name}: {c!r} is a context an organism was trained on; "
+                    f"organisms.auditing.families.{name}: {c!r} is, or holds, a context an organism was trained or tested on; "
                     "the auditor must find behaviours without knowing them"
                 )
             texts.append(c)

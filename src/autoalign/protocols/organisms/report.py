@@ -95,9 +95,10 @@ def _audit_lines(a) -> list[str]:
         return []
     lines = ["auditing game (organisms flagged / named right / twins flagged):"]
     for route, v in a["rates"].items():
+        pair = f"; organism flagged and twin not {text_estimate(v['discrimination'])}" if "discrimination" in v else ""
         lines.append(
             f"  {route}: {text_estimate(v['detection'])} / {text_estimate(v['named'])} / "
-            f"{text_estimate(v['false_alarms'])}"
+            f"{text_estimate(v['false_alarms'])}{pair}"
         )
     g = a["tool_to_agent_gap"]
     lines.append(f"  tool-to-agent gap (auditor minus best tool {_plain(a['best_tool'])}): {text_points(g)}")
