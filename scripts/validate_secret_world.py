@@ -36,8 +36,27 @@ PRESETS = {  # the weak_to_strong blocks of configs/research_w2s_quick.yaml and 
         "transfer_items": 600,
         "test_items": 400,
     },
+    # tiny supervises small at configs/weak_to_strong.yaml's size (its tiny->small pair: weak 71%,
+    # ceiling 88% on plain arithmetic, seeds 1-5): the larger setting a secret-world search needs
+    "large": {
+        "sizes": ["tiny", "small"],
+        "pretrain_steps": {"tiny": 400, "small": 1000},
+        "train_steps": 250,
+        "weak_items": 2000,
+        "transfer_items": 2000,
+        "test_items": 1000,
+    },
+    # "large" with less pretraining and fine-tuning, so that a search of 9 seeds fits an hour here
+    "medium": {
+        "sizes": ["tiny", "small"],
+        "pretrain_steps": {"tiny": 300, "small": 600},
+        "train_steps": 150,
+        "weak_items": 1500,
+        "transfer_items": 1500,
+        "test_items": 800,
+    },
 }
-ONE_RUN = {"sizes": ["micro", "tiny"], "methods": ["ce"], "noise_seeds": 0, "canaries": False}
+ONE_RUN = {"sizes": ["micro", "tiny"], "methods": ["ce", "confidence"], "noise_seeds": 0, "canaries": False}
 KNOBS = {"min_steps": 2, "max_steps": 4, "operators": "+-*"}  # the weak_to_strong section's default world
 
 
@@ -71,7 +90,8 @@ def main() -> None:
         "weak_to_strong": {"world": {"name": args.world, **KNOBS}, **ONE_RUN, **PRESETS[args.preset]},
     }
     root = Path(args.out) / f"{args.world}-{args.preset}"
-    r = evaluate(str(root), base, args.seed, ["micro", "tiny"], {"ce": {}}, False, args.threads)
+    pair = base["weak_to_strong"]["sizes"]
+    r = evaluate(str(root), base, args.seed, pair, {"ce": {}, "confidence": {}}, False, args.threads)
     cfg = config_from_dict(base, "validate_secret_world").weak_to_strong
     test = world_items(cfg, args.seed, "test", cfg.test_items)  # the run's test items, as the protocol builds them
     check = own_checker()
@@ -84,10 +104,11 @@ def main() -> None:
                 "seed": args.seed,
                 "test_items": len(test),
                 "label_1_share": round(sum(it.label for it in test) / len(test), 3),
-                "weak_micro": round(r["weak"], 3),
-                "ceiling_tiny": round(r["ceiling"], 3),
-                "ce_student_tiny": round(r["methods"]["ce"]["student"], 3),
-                "ce_pgr": r["methods"]["ce"]["pgr"],
+                "pair": "->".join(pair),
+                "weak": round(r["weak"], 3),
+                "ceiling": round(r["ceiling"], 3),
+                **{f"{m}_student": round(r["methods"][m]["student"], 3) for m in ("ce", "confidence")},
+                **{f"{m}_pgr": r["methods"][m]["pgr"] for m in ("ce", "confidence")},
                 "guard": r["guard"],
                 "naive_checker": round(sum(g == it.label for g, it in zip(naive, test)) / len(test), 3),
                 "naive_checker_unparsed": sum(g is None for g in naive),
