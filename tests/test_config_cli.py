@@ -123,7 +123,7 @@ def test_every_shipped_and_demo_config_loads():
     paths = sorted(root.glob("configs/*.yaml")) + sorted((root / "src" / "autoalign" / "configs").glob("*.yaml"))
     assert len(paths) >= 13
     for path in paths:
-        if path.name.startswith("research_"):  # `autoalign research` configs: a search around a target
+        if path.name.startswith("research_") or path.stem.endswith("-research"):  # `autoalign research` configs
             from autoalign.research.config import load_research
 
             assert load_research(path)[0].name, path.name

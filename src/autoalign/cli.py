@@ -42,11 +42,11 @@ def _setup(quiet: bool, as_json: bool) -> None:
     set_progress(not (quiet or as_json))
 
 
-def _finish(store, metrics: dict, as_json: bool, quiet: bool) -> None:
+def _finish(store, metrics: dict, as_json: bool, quiet: bool, **more) -> None:
     from .report.summary import summary_lines
 
-    if as_json:
-        typer.echo(json.dumps({"run_dir": str(store.path), "metrics": metrics}, indent=2))
+    if as_json:  # ``more``: the demo's research result
+        typer.echo(json.dumps({"run_dir": str(store.path), "metrics": metrics, **more}, indent=2))
         return
     if quiet:
         return
@@ -114,7 +114,7 @@ def run(
 
 @app.command()
 def demo(
-    quick: bool = typer.Option(False, "--quick", help="A smaller demo, about 4 minutes."),
+    quick: bool = typer.Option(False, "--quick", help="Smaller experiments (about 4 minutes), same research."),
     run_dir: Optional[Path] = typer.Option(
         None, "--run-dir", help="Run folder (default runs/demo, or runs/demo-seedK with --seed K)."
     ),
@@ -122,10 +122,12 @@ def demo(
     quiet: bool = QUIET,
     as_json: bool = JSON,
 ) -> None:
-    """Train a generator from scratch and measure it; finished stages are reused next time."""
+    """Train a generator from scratch and measure it, then run a small automated search (research/demo.py);
+    finished stages are reused next time."""
     from .config import config_from_dict
     from .config_io import read_yaml_mapping
     from .orchestration import execute, open_run
+    from .research.demo import printed_lines, run_demo_research
 
     _setup(quiet, as_json)
     name = "demo-quick" if quick else "demo"
@@ -153,7 +155,13 @@ def demo(
         if resumed and not quiet and not as_json:
             typer.echo(f"reusing finished stages in {folder}", err=True)
         metrics = execute(store, cfg)
-        _finish(store, metrics, as_json, quiet)
+        if not as_json:  # its summary first; then the research section (research/demo.py)
+            _finish(store, metrics, as_json, quiet)
+        found = run_demo_research(folder, cfg.seed, lambda note: quiet or as_json or typer.echo(note, err=True))
+        if as_json:
+            _finish(store, metrics, as_json, quiet, research=found)
+        for line in [] if quiet or as_json else printed_lines(folder, found):
+            typer.echo(line)
 
     _guard(go)
 
@@ -193,6 +201,7 @@ def summary(
     """Print the summary a run printed when it ended, from its metrics.json (the README's demo figures
     are this command's output on results/demo/), or a research folder's, from its research.json."""
     from .report.summary import folder_summary
+    from .research.demo import folder_lines
 
     def go():
         if (run_dir / "research.json").is_file():
@@ -201,7 +210,7 @@ def summary(
 
             lines = summary_lines(load_result(run_dir))
         else:
-            lines = folder_summary(run_dir)
+            lines = folder_summary(run_dir) + folder_lines(run_dir)  # a demo's research section too
         for line in lines:
             typer.echo(line)
 

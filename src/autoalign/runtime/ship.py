@@ -2,10 +2,11 @@
 
 ``results/<config-name>/<run>/`` holds, for a run folder and each of its ``seed-K/`` sub-runs, the
 files the summary, the endpoint table and the report's numbers are computed from (metrics.json,
-units.json, config.yaml, provenance.json and, for a fan-out, seeds.json), and nothing a stage can
-recompute (models, samples, stage files). Committed beside the README, they let ``autoalign
-summary`` and ``autoalign endpoints`` rebuild every quoted figure on a fresh clone, and let a test
-check that the README says what those commands print.
+units.json, config.yaml, provenance.json and, for a fan-out, seeds.json; a demo run's ``research/``
+section's research.yaml, research.json, notebook.jsonl, curve.png and research.html), and nothing a
+stage can recompute (models, samples, stage files, the research's ``search/`` students). Committed
+beside the README, they let ``autoalign summary`` and ``autoalign endpoints`` rebuild every quoted
+figure on a fresh clone, and let a test check that the README says what those commands print.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ SHIPPED = (
     "research.json",
     "notebook.jsonl",
     "curve.png",
+    "research.html",
 )
+RESEARCH = "research"  # a demo run's research section (``research/demo.py``): shipped beside its metrics
 
 
 def _ship_folder(run: Path, dest: Path) -> list[Path]:
@@ -38,6 +41,9 @@ def _ship_folder(run: Path, dest: Path) -> list[Path]:
             tmp = dest / f".{name}.tmp"
             shutil.copyfile(run / name, tmp)
             tmp.replace(dest / name)  # atomic: a reader never sees half a file
+    if (run / RESEARCH / "research.json").is_file():
+        (dest / RESEARCH).mkdir(exist_ok=True)
+        out += _ship_folder(run / RESEARCH, dest / RESEARCH)
     for sub in sorted(run.glob("seed-*")):
         if (sub / "metrics.json").is_file():
             (dest / sub.name).mkdir(exist_ok=True)
