@@ -15,12 +15,19 @@ learning rate, test set or endpoint is a different experiment. The commit is tak
 created because stages are reused across commits: a run started before its registration and resumed
 after it must not count. Git is optional: without a checkout every field is null and runs are
 exploratory, never failed.
+
+A run also records its ``environment``: Python, platform, CPU and the versions of the packages that
+decide its numbers (``NUMERIC_PACKAGES``), because a rebuilt venv can move a figure with no change to
+code or config. It is a record only: it enters no stage key and no digest, so cached stages survive
+an upgrade. The versions ``make`` installs are locked in ``constraints.txt`` (``make lock``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
+import platform
 import subprocess
 import time
 from pathlib import Path
@@ -38,6 +45,8 @@ REPLICATION = {
     "second-attempt": "later seeds are a second attempt, tested alone at half this registration's alpha",
 }
 ALPHA = 0.05
+# The packages whose versions decide a run's numbers (looked up, never imported).
+NUMERIC_PACKAGES = ("torch", "numpy", "transformers", "tokenizers", "safetensors", "scipy", "scikit-learn", "optuna")
 
 
 def science_digest(cfg: RunConfig) -> str:
@@ -84,6 +93,56 @@ def _in_repo(path: str | Path, repo: Path | None) -> str:
         return str(path)
 
 
+# ---- the environment: a record, in no key or digest ----
+
+
+def package_version(name: str) -> str | None:
+    """The installed version of a distribution, or None when it is not installed."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+# The vector units torch's CPU kernels choose between: the same code and seed train to other weights
+# on a CPU with other units (a sum's order follows the vector width), so a run records which it had.
+SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
+
+
+def _cpu_flags() -> list[str] | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                have = set(line.split(":", 1)[1].split())
+                return [f for f in SIMD_FLAGS if f in have]
+    except OSError:
+        pass
+    return None
+
+
+def environment() -> dict:
+    """What this process computes with: Python, platform, CPU (its model and vector units) and
+    ``NUMERIC_PACKAGES``' versions."""
+    return {
+        "python": platform.python_version(),
+        "system": platform.system(),
+        "machine": platform.machine(),
+        "cpu": _cpu_model(),
+        "cpu_flags": _cpu_flags(),
+        "packages": {name: package_version(name) for name in NUMERIC_PACKAGES},
+    }
+
+
 # ---- what a run records ----
 
 
@@ -120,6 +179,7 @@ def run_provenance(run_dir: str | Path, cfg: RunConfig, seeds: list[int]) -> dic
         "science_digest": science_digest(cfg),
         "seeds": list(seeds),
         "autoalign": __version__,
+        "environment": environment(),
     }
 
 
@@ -132,10 +192,15 @@ def record_provenance(store, cfg: RunConfig) -> dict:
 
 
 def fanout_provenance(run_dir: str | Path, cfg: RunConfig, sub_runs: list[dict]) -> dict:
-    """A fan-out's provenance: its own, with every seed's commit, and clean only if every seed's was."""
+    """A fan-out's provenance: its own, with every seed's commit, and clean only if every seed's was;
+    ``environment_mixed`` when the seeds (or the pooling) ran under different environments (None when
+    a seed recorded none)."""
     top = run_provenance(run_dir, cfg, cfg.seeds or [cfg.seed])
     subs = [m.get("provenance") or {} for m in sub_runs]
     top["seed_commits"] = sorted({s.get("commit") for s in subs}, key=str)
+    envs = [top["environment"]] + [s.get("environment") for s in subs]
+    distinct = {json.dumps(e, sort_keys=True) for e in envs if e is not None}
+    top["environment_mixed"] = True if len(distinct) > 1 else (None if None in envs else False)
     for key in ("clean", "finished_clean"):
         flags = [top[key]] + [s.get(key) for s in subs]
         top[key] = False if False in flags else (None if None in flags else True)

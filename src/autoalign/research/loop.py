@@ -253,11 +253,12 @@ def _rejected(notebook: Notebook, proposal, name: str, k: int, budget: int, batc
 
 
 def provenance() -> dict:
-    """The code the search ran: commit and whether the tracked files were clean (None: no git)."""
-    from ..preregistration import head_commit, source_checkout, tree_clean
+    """The code the search ran: commit and whether the tracked files were clean (None: no git), and
+    what it computed with (Python, CPU, package versions)."""
+    from ..preregistration import environment, head_commit, source_checkout, tree_clean
 
     repo = source_checkout()
-    return {"commit": head_commit(repo), "clean": tree_clean(repo)}
+    return {"commit": head_commit(repo), "clean": tree_clean(repo), "environment": environment()}
 
 
 def load_result(run_dir: Path) -> dict:
