@@ -56,12 +56,13 @@ def test_the_table_lists_primary_endpoints_of_every_run_and_exploratory_ones_on_
     lines = out.output.strip().splitlines()
     assert lines[0].startswith("| run | endpoint")
     assert lines[0].startswith("| run | endpoint | seeds | per seed | mean [95% CI] | p (Holm, m) | result |")
-    held = "| gdc | dc_gap (> 0) | 6-10 | +0.050, +0.060 | +0.055 [+0.035, +0.075] | 0.002 (m=4) | **held** |"
+    gdc = f"{tmp_path.name}/gdc"  # several runs: each labelled config-folder/run
+    held = f"| {gdc} | dc_gap (> 0) | 6-10 | +0.050, +0.060 | +0.055 [+0.035, +0.075] | 0.002 (m=4) | **held** |"
     assert _row(lines, held) == 2
-    guarantee = "| gdc | escapes (guarantee: < 0.5 per seed) | 6-10 | +0.000, +0.000 | - | - | kept (guarantee) |"
+    guarantee = f"| {gdc} | escapes (guarantee: < 0.5 per seed) | 6-10 | +0.000, +0.000 | - | - | kept (guarantee) |"
     assert _row(lines, guarantee) == 3  # after the run's hypotheses
     assert any(
-        line.startswith("| sweep lr=0.1 | lift (> 0) | 1, 3 | -0.100, - |") and "not held" in line for line in lines
+        line.startswith(f"| {tmp_path.name}/sweep lr=0.1 | lift (> 0) | 1, 3 | -0.100, - |") and "not held" in line for line in lines
     )
     assert not any("auroc" in line for line in lines)
     out = CliRunner().invoke(app, ["endpoints", "--exploratory", str(a)])

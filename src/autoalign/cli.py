@@ -318,7 +318,8 @@ def endpoints(
             evidence = f"confirmatory: {why}" if ok else f"exploratory: {why}"
             for label, block in blocks:
                 block = rejudge(block, alpha)  # at the registration's alpha (0.05 when exploratory)
-                rows = markdown_rows(f"{folder.name}{' ' + label if label else ''}", block, exploratory)
+                run = f"{folder.parent.name}/{folder.name}" if len(run_dirs) > 1 else folder.name  # config/run
+                rows = markdown_rows(f"{run}{' ' + label if label else ''}", block, exploratory)
                 lines += [f"{row} {evidence} |" if row.startswith("|") else row for row in rows]
         typer.echo("\n".join(lines))
 
