@@ -296,32 +296,10 @@ def endpoints(
 ) -> None:
     """Print one markdown table of the pre-registered endpoints of several runs; the last column says
     whether each run is confirmatory (its commit holds a matching registration) or exploratory, and why."""
-    from .endpoints import rejudge
-    from .preregistration import confirmatory_evidence, source_checkout
-    from .report.endpoints import MARKDOWN_HEAD, endpoint_blocks, markdown_rows
+    from .report.endpoints import endpoints_table
 
     def go():
-        repo = source_checkout()
-        lines = [MARKDOWN_HEAD[0] + " evidence |", MARKDOWN_HEAD[1] + " --- |"] + list(MARKDOWN_HEAD[2:])
-        for folder in run_dirs:
-            path = folder / "metrics.json"
-            if not path.is_file():
-                raise UserError(f"{path}: no metrics.json (not a finished run)")
-            try:
-                metrics = json.loads(path.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise UserError(f"{path}: not JSON ({e})") from None
-            blocks = endpoint_blocks(metrics)
-            if not blocks:
-                raise UserError(f"{path}: no endpoints block (the config declares no endpoints)")
-            ok, why, alpha = confirmatory_evidence(metrics, repo)
-            evidence = f"confirmatory: {why}" if ok else f"exploratory: {why}"
-            for label, block in blocks:
-                block = rejudge(block, alpha)  # at the registration's alpha (0.05 when exploratory)
-                run = f"{folder.parent.name}/{folder.name}" if len(run_dirs) > 1 else folder.name  # config/run
-                rows = markdown_rows(f"{run}{' ' + label if label else ''}", block, exploratory)
-                lines += [f"{row} {evidence} |" if row.startswith("|") else row for row in rows]
-        typer.echo("\n".join(lines))
+        typer.echo(endpoints_table(run_dirs, exploratory))
 
     _guard(go)
 

@@ -5,6 +5,10 @@ which are asserted per seed and never counted as hypotheses held."""
 from __future__ import annotations
 
 import html
+import json
+from pathlib import Path
+
+from ..errors import UserError
 
 
 def _num(x) -> str:
@@ -151,3 +155,34 @@ MARKDOWN_HEAD = [
     "| run | endpoint | seeds | per seed | mean [95% CI] | p (Holm, m) | result |",
     "| --- | --- | --- | --- | --- | --- | --- |",
 ]
+
+
+def endpoints_table(run_dirs: list[Path], exploratory: bool = False) -> str:
+    """``autoalign endpoints``: one markdown table of the runs' endpoints, each re-judged at its
+    registration's alpha, with a last column saying whether the run is confirmatory (its commit holds
+    a matching registration) or exploratory, and why. Rows are labelled ``config/run`` when there are
+    several runs."""
+    from ..endpoints import rejudge
+    from ..preregistration import confirmatory_evidence, source_checkout
+
+    repo = source_checkout()
+    lines = [MARKDOWN_HEAD[0] + " evidence |", MARKDOWN_HEAD[1] + " --- |"] + list(MARKDOWN_HEAD[2:])
+    for folder in map(Path, run_dirs):
+        path = folder / "metrics.json"
+        if not path.is_file():
+            raise UserError(f"{path}: no metrics.json (not a finished run)")
+        try:
+            metrics = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise UserError(f"{path}: not JSON ({e})") from None
+        blocks = endpoint_blocks(metrics)
+        if not blocks:
+            raise UserError(f"{path}: no endpoints block (the config declares no endpoints)")
+        ok, why, alpha = confirmatory_evidence(metrics, repo)
+        evidence = f"confirmatory: {why}" if ok else f"exploratory: {why}"
+        run = f"{folder.parent.name}/{folder.name}" if len(run_dirs) > 1 else folder.name
+        for label, block in blocks:
+            block = rejudge(block, alpha)  # at the registration's alpha (0.05 when exploratory)
+            rows = markdown_rows(f"{run}{' ' + label if label else ''}", block, exploratory)
+            lines += [f"{row} {evidence} |" if row.startswith("|") else row for row in rows]
+    return "\n".join(lines)
