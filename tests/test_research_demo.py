@@ -139,12 +139,17 @@ def test_ship_copies_the_research_results_and_no_models_or_stages(tmp_path):
     (stages / "stages").mkdir()
     (stages / "stages" / "weak.json").write_text("{}")
     (stages / "metrics.json").write_text("{}")
+    audit = run / "research" / "boundary" / "server" / "audit.jsonl"  # the evaluation server's log: shipped
+    audit.parent.mkdir(parents=True)
+    audit.write_text("{}\n")
+    (run / "research" / "boundary" / "students").mkdir()  # the students' weights: not shipped
+    (run / "research" / "boundary" / "students" / "model.safetensors").write_bytes(b"x" * 100)
     dest = tmp_path / "results" / "demo"
     r = CliRunner().invoke(app, ["ship", str(run), str(dest)])
     assert r.exit_code == 0, r.output
     shipped = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
     top = sorted(p.name for p in (ROOT / "results" / "demo" / "demo5" / "seed-0").iterdir())
-    assert shipped == sorted(top + [f"research/{n}" for n in results])
+    assert shipped == sorted(top + [f"research/{n}" for n in results] + ["research/boundary/server/audit.jsonl"])
     # negative control: without research.json the folder is not a research section and is not shipped
     (run / "research" / "research.json").unlink()
     r = CliRunner().invoke(app, ["ship", str(run), str(tmp_path / "again")])

@@ -33,14 +33,19 @@ SHIPPED = (
 RESEARCH = "research"  # a demo run's research section (``research/demo.py``): shipped beside its metrics
 
 
+def _copy(src: Path, dst: Path) -> Path:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    shutil.copyfile(src, tmp)
+    tmp.replace(dst)  # atomic: a reader never sees half a file
+    return dst
+
+
 def _ship_folder(run: Path, dest: Path) -> list[Path]:
-    out = []
-    for name in SHIPPED:
-        if (run / name).is_file():
-            out.append(dest / name)
-            tmp = dest / f".{name}.tmp"
-            shutil.copyfile(run / name, tmp)
-            tmp.replace(dest / name)  # atomic: a reader never sees half a file
+    out = [_copy(run / name, dest / name) for name in SHIPPED if (run / name).is_file()]
+    audit = Path("boundary", "server", "audit.jsonl")  # a research run's evaluation-server log
+    if (run / "research.json").is_file() and (run / audit).is_file():
+        out.append(_copy(run / audit, dest / audit))
     if (run / RESEARCH / "research.json").is_file():
         (dest / RESEARCH).mkdir(exist_ok=True)
         out += _ship_folder(run / RESEARCH, dest / RESEARCH)
