@@ -27,6 +27,7 @@ def fake_result(search=(101, 102), test=(201, 202)) -> dict:
     return {
         "search_seeds": list(search),
         "test_seeds": list(test),
+        "alpha": 0.05,
         "noise_floor": {"sd": 0.05, "n": 2, "detectable_gain": 0.4},
         "proposers": {
             name: {"proposals": 2, "kept": 0, "final": {}, "validation_gain": gain, "test_gain": gain}
@@ -154,3 +155,18 @@ def test_ship_copies_the_research_results_and_no_models_or_stages(tmp_path):
     (run / "research" / "research.json").unlink()
     r = CliRunner().invoke(app, ["ship", str(run), str(tmp_path / "again")])
     assert r.exit_code == 0 and not (tmp_path / "again" / "research").exists()
+
+
+def test_a_proposer_that_kept_nothing_reports_no_gain_and_a_kept_one_does():
+    from autoalign.research.notebook import summary_lines
+
+    result = fake_result()
+    result["sealed_test_pgr"].update({"random": {"mean": 0.12}, "tpe": {"mean": 0.12}})  # the baseline's values
+    lines = summary_lines(result)
+    assert all("nothing kept: no sealed-test comparison" in line for line in lines[1:3])
+    assert not any("+0.020" in line or "random 0.120" in line for line in lines)  # no gain, no copied row
+    assert "the 2nd" in lines[0]  # the detectable gain at the last look too
+    result["proposers"]["tpe"]["kept"] = 1  # negative control: a kept method is compared
+    result["sealed_test_pgr"]["tpe"] = {"mean": 0.2, "ci_low": 0.1, "ci_high": 0.3}
+    lines = summary_lines(result)
+    assert "sealed-test gain +0.020 [-0.100, +0.140] (p 0.200)" in lines[2] and "tpe 0.200" in lines[3]

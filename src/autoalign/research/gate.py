@@ -76,15 +76,19 @@ def keep_or_discard(candidate: list, incumbent: list, k: int, alpha: float) -> d
 def noise_floor(first: list, rerun: list, alpha: float) -> dict:
     """The spread of identical reruns: the SD over seeds of (rerun - first) validation PGR, and the
     smallest mean gain a one-sided t-test over these seeds could call real at the first look."""
-    from scipy import stats
 
     pairs = [(a, b) for a, b in zip(first, rerun) if a is not None and b is not None]
     if len(pairs) < 2:
         return {"sd": None, "detectable_gain": None, "n": len(pairs)}
     d = np.array([b - a for a, b in pairs])
     sd = float(d.std(ddof=1))
-    return {
-        "sd": sd,
-        "detectable_gain": float(stats.t.ppf(1 - alpha_at(1, alpha), len(d) - 1) * sd / math.sqrt(len(d))),
-        "n": len(d),
-    }
+    return {"sd": sd, "detectable_gain": detectable_gain(sd, len(d), 1, alpha), "n": len(d)}
+
+
+def detectable_gain(sd: float, n: int, k: int, alpha: float) -> float:
+    """The smallest mean gain over ``n`` seeds that the k-th look's one-sided t-test keeps, when the
+    per-seed gains spread as identical reruns do (SD ``sd``): the alpha spent over looks makes it grow
+    with k."""
+    from scipy import stats
+
+    return float(stats.t.ppf(1 - alpha_at(k, alpha), n - 1) * sd / math.sqrt(n))

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..measures import seed_t_test
 from ..runtime.store import atomic_write_text
 from .code_runs import failure
-from .gate import paired
+from .gate import detectable_gain, paired
 
 
 class Notebook:
@@ -169,25 +169,41 @@ def _f(x, signed: bool = False) -> str:
     return "-" if x is None else (f"{x:+.3f}" if signed else f"{x:.3f}")
 
 
+def _ordinal(k: int) -> str:
+    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+
 def summary_lines(result: dict) -> list[str]:
     t = result["sealed_test_pgr"]
     floor = result["noise_floor"]
+    looks = max((p["proposals"] for p in result["proposers"].values()), default=1)
+    last = (
+        f", the {_ordinal(looks)} {_f(detectable_gain(floor['sd'], floor['n'], looks, result['alpha']))}"
+        if floor["sd"] is not None and looks > 1 and result.get("alpha")
+        else ""
+    )
     lines = [
         f"research: noise floor (identical reruns) SD {_f(floor['sd'])} PGR over {floor['n']} search seeds; "
-        f"smallest gain the first look could keep {_f(floor['detectable_gain'])}",
+        f"smallest gain the first look could keep {_f(floor['detectable_gain'])}{last}",
     ]
     for name, p in result["proposers"].items():
-        v, g = p["validation_gain"], p["test_gain"]
-        lines.append(
+        head = (
             f"  {name}: {p['proposals']} proposals, {p['kept']} kept"
             + (f", {p['rejected']} rejected (not run)" if p.get("rejected") else "")
             + (f", {p['failed']} failed in the sandbox" if p.get("failed") else "")
             + (f"; kept method code: {p['final_code']}" if p.get("final_code") else "")
-            + f"; validation gain {_f(v['mean'], True)}, "
+        )
+        if not p["kept"]:  # its final method is the baseline itself: nothing to compare on the sealed test
+            lines.append(head + "; nothing kept: no sealed-test comparison (a gain of 0 by construction, untested)")
+            continue
+        v, g = p["validation_gain"], p["test_gain"]
+        lines.append(
+            head + f"; validation gain {_f(v['mean'], True)}, "
             f"sealed-test gain {_f(g['mean'], True)} [{_f(g.get('ci_low'), True)}, {_f(g.get('ci_high'), True)}]"
             f" (p {_f(g.get('p'))})"
         )
-    cells = ", ".join(f"{k} {_f(v['mean'])} [{_f(v.get('ci_low'))}, {_f(v.get('ci_high'))}]" for k, v in t.items())
+    shown = {k: v for k, v in t.items() if k in ("ce", "baseline") or result["proposers"].get(k, {}).get("kept")}
+    cells = ", ".join(f"{k} {_f(v['mean'])} [{_f(v.get('ci_low'))}, {_f(v.get('ci_high'))}]" for k, v in shown.items())
     lines.append(f"  sealed-test PGR on fresh seeds {result['test_seeds']}: {cells}")
     caught = ", ".join(f"{k} {'caught' if ok else 'NOT caught'}" for k, ok in result["canaries_caught"].items())
     every = "yes" if result.get("every_canary_caught", all(result["canaries_caught"].values())) else "NO"
