@@ -5,6 +5,12 @@ student, so neither the jail nor the degeneracy guard stops it (its verdicts do 
 labels' information): what must stop it is the gate's noise floor. Its gain over the hand-written
 method must be at or below what identical reruns show, so it is never kept and cannot raise the
 reported result.
+
+It must train long enough to copy: at 60 steps of batch 16 (learning rate 1e-3) its student learned
+only the class prior (on research_w2s v2's seed 401 inputs it agreed with the weak verdicts on 66% of
+transfer texts and said 1 for 96%, where the weak labels say 1 for 67%), so the server flagged it as
+degenerate and the gate's noise floor was never reached (results/research_w2s/search2, 4 seeds of 5).
+At 600 steps of batch 32 and 3e-4 it agrees on 89% and says 1 for 71% (scripted check, same inputs).
 """
 
 import json
@@ -15,7 +21,7 @@ from safetensors.torch import save_file
 from torch.nn import functional as F
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-STEPS, BATCH, LR = 60, 16, 1e-3
+STEPS, BATCH, LR = 600, 32, 3e-4
 
 
 def train(strong_model_dir, transfer_path, out_dir, seed):
