@@ -10,7 +10,8 @@ It must train long enough to copy: at 60 steps of batch 16 (learning rate 1e-3) 
 only the class prior (on research_w2s v2's seed 401 inputs it agreed with the weak verdicts on 66% of
 transfer texts and said 1 for 96%, where the weak labels say 1 for 67%), so the server flagged it as
 degenerate and the gate's noise floor was never reached (results/research_w2s/search2, 4 seeds of 5).
-At 600 steps of batch 32 and 3e-4 it agrees on 89% and says 1 for 71% (scripted check, same inputs).
+At 600 steps of batch 32 and 3e-4 it agrees on 89% and says 1 for 71% (same inputs;
+scripts/check_weak_unchanged.py).
 """
 
 import json
