@@ -62,7 +62,8 @@ def test_the_table_lists_primary_endpoints_of_every_run_and_exploratory_ones_on_
     guarantee = f"| {gdc} | escapes (guarantee: < 0.5 per seed) | 6-10 | +0.000, +0.000 | - | - | kept (guarantee) |"
     assert _row(lines, guarantee) == 3  # after the run's hypotheses
     assert any(
-        line.startswith(f"| {tmp_path.name}/sweep lr=0.1 | lift (> 0) | 1, 3 | -0.100, - |") and "not held" in line for line in lines
+        line.startswith(f"| {tmp_path.name}/sweep lr=0.1 | lift (> 0) | 1, 3 | -0.100, - |") and "not held" in line
+        for line in lines
     )
     assert not any("auroc" in line for line in lines)
     out = CliRunner().invoke(app, ["endpoints", "--exploratory", str(a)])
