@@ -5,8 +5,9 @@ from contextlib import nullcontext
 import pytest
 import torch
 
-from autoalign.models import build_char_tokenizer, build_model, sample_solutions
-from autoalign.models.decoding import decode, generate_only, unsupported_reason
+from autoalign.models import build_char_tokenizer, build_model, compaction, sample_solutions
+from autoalign.models.compaction import draw
+from autoalign.models.decoding import decode, generate_only, next_tokens, unsupported_reason
 from autoalign.models.encoding import encode_prompts
 from autoalign.models.sampling import generate_new_tokens
 
@@ -153,3 +154,61 @@ def end_steps(tokens, eos):
 
 def cut_at_eos(row, eos):
     return row[: row.index(eos)] if eos in row else row
+
+
+# --- compaction.decode: finished rows dropped from the batch, the same tokens ---
+
+MANY = sorted([f"{a}+{b}*{a % 7}=" for a in range(13) for b in range(0, 130, 10)], key=len)  # 169, mixed lengths
+
+
+def test_multinomial_draws_argmax_over_exponential_noise():
+    """What compaction relies on: the installed torch's one-sample multinomial is argmax(probs / noise), the
+    noise one Exponential(1) draw per entry of the whole tensor (else compaction would change the tokens)."""
+    logits, rows = torch.randn(300, 40) * 3, torch.arange(0, 300, 7)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        reference = next_tokens(logits, 1.0)  # decoding.py's: torch.multinomial
+        torch.manual_seed(seed)
+        assert torch.equal(draw(logits, 1.0, 300, None), reference)
+        torch.manual_seed(seed)
+        assert torch.equal(draw(logits[rows], 1.0, 300, rows), reference[rows])
+
+
+@pytest.fixture(scope="module")
+def llama(tok):
+    return eos_prone("llama", tok)
+
+
+def compacted(model, tok, prompts, temperature, seed, monkeypatch, max_new_tokens=24):
+    """decoding.decode's new tokens (equal to generate's, tests above) and compaction.decode's, and the
+    batch sizes compaction.decode kept when it dropped rows."""
+    selected = []
+    select = compaction.select_rows
+    monkeypatch.setattr(compaction, "select_rows", lambda c, i: (selected.append(len(i)), select(c, i)))
+    ids, mask = left_padded(tok, prompts)
+    args = (model, ids, mask, max_new_tokens, temperature, tok.pad_token_id, tok.eos_token_id)
+    torch.manual_seed(seed)
+    reference = decode(*args)
+    torch.manual_seed(seed)
+    return reference, compaction.decode(*args), selected
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_compaction_equal_to_the_loop(llama, tok, temperature, monkeypatch):
+    reference, ours, selected = compacted(llama, tok, MANY, temperature, 0, monkeypatch)
+    assert torch.equal(ours, reference)
+    assert selected and all(size >= compaction.min_rows() for size in selected)  # dropped, never below the floor
+
+
+def test_compaction_keeps_small_batches_whole(llama, tok, monkeypatch):
+    reference, ours, selected = compacted(llama, tok, PROMPTS, 1.0, 0, monkeypatch)
+    assert torch.equal(ours, reference) and not selected
+
+
+def test_compaction_that_skips_finished_rows_noise_is_caught(llama, tok, monkeypatch):
+    """The check has teeth: drawing noise for the computed rows only (not the whole batch, as multinomial
+    does) shifts the random stream once rows are dropped, and changes tokens (unbroken, they are equal:
+    test_compaction_equal_to_the_loop, the same prompts and seed)."""
+    monkeypatch.setattr(compaction, "draw", lambda logits, t, batch, rows: draw(logits, t, logits.shape[0], None))
+    reference, ours, selected = compacted(llama, tok, MANY, 1.0, 0, monkeypatch)
+    assert selected and not torch.equal(ours, reference)

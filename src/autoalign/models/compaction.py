@@ -1,0 +1,125 @@
+"""``decoding.decode`` with finished rows dropped from the batch: the same tokens, fewer positions computed.
+
+Why: a batch decodes until its last row writes EOS, so with rows of unequal length much of a step's
+work goes to rows that have finished (on the arithmetic generator about 40% of the positions). The loop
+in ``decoding.py`` keeps them, for two reasons this module removes:
+
+  * the random stream. ``torch.multinomial(probs, 1)`` draws one Exponential(1) noise per entry of the
+    whole (batch, vocab) tensor and returns ``argmax(probs / noise)`` per row (PyTorch's one-sample fast
+    path; ``tests/test_decoding.py`` checks it on the installed version). So each step draws the noise
+    for the whole batch, as ``multinomial`` would, and the kept rows use their own rows of it: finished
+    rows are still charged their draws, without being computed;
+  * the floats. A row's values must not depend on which other rows share its batch. They do not for the
+    ops of these models (row-wise norms and activations, attention per row and head) except the matrix
+    products, whose kernels change for very small batches (measured: with MKL, batches under 12 rows at
+    2 threads, under 4 at 1 thread, sum in another order). So the batch never shrinks below
+    ``min_rows`` rows (finished ones fill it up), and a batch that starts below ``2 * min_rows`` is never
+    compacted.
+
+Rows are dropped when at least a quarter of the batch has finished (so the key/value cache, copied at
+each compaction, is copied a few times per batch rather than every step). The tests compare the tokens
+with ``decoding.decode``'s (themselves checked equal to ``model.generate``'s), greedy and sampled, with
+rows finishing at different steps. ``sample_solutions`` still decodes with ``decoding.decode``:
+``bench/bench_sampling.py`` compares the two (speed, and outputs equal on the bench's 512 prompts) before
+this becomes the default.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .decoding import new_cache, step_inputs
+
+MIN_ROWS = 64  # the smallest batch a compaction leaves (module docstring); more past 8 threads, see min_rows
+MIN_ROWS_PER_THREAD = 8
+
+
+def min_rows() -> int:
+    """The smallest batch the matrix products run on: ``MIN_ROWS``, more with many threads (the kernels'
+    choice depends on the rows each thread gets)."""
+    return max(MIN_ROWS, MIN_ROWS_PER_THREAD * torch.get_num_threads())
+
+
+def draw(logits: torch.Tensor, temperature: float, batch: int, rows: torch.Tensor | None) -> torch.Tensor:
+    """``decoding.next_tokens`` for the batch's ``rows`` (None: every row) of a ``batch``-row step:
+    argmax at temperature 0, else ``multinomial``'s draw, made from the whole batch's noise."""
+    scores = logits.to(copy=True, dtype=torch.float32)
+    if temperature == 0:
+        return torch.argmax(scores, dim=-1)
+    if temperature != 1.0:
+        scores = scores / temperature
+    probs = torch.nn.functional.softmax(scores, dim=-1)
+    noise = probs.new_empty((batch, probs.shape[-1])).exponential_(1)
+    if rows is not None:
+        noise = noise.index_select(0, rows)
+    return torch.argmax(probs / noise, dim=-1)
+
+
+def kept(alive: torch.Tensor, floor: int) -> torch.Tensor | None:
+    """Rows to keep (sorted): the unfinished ones, topped up with finished ones to ``floor`` rows;
+    None when too few rows would go to be worth copying the cache."""
+    n, live = alive.shape[0], int(alive.sum())
+    size = max(live, floor)
+    if 4 * size > 3 * n:
+        return None
+    keep = alive.clone()
+    if live < size:
+        dead = (~alive).nonzero().squeeze(1)
+        keep[dead[: size - live]] = True
+    return keep.nonzero().squeeze(1)
+
+
+def select_rows(cache_, index: torch.Tensor) -> None:
+    """Keep ``index``'s rows of every layer's key/value buffer (``decoding.growing_layer``)."""
+    for layer in cache_.layers:
+        layer.key_buffer = layer.key_buffer.index_select(0, index)
+        layer.value_buffer = layer.value_buffer.index_select(0, index)
+        layer.keys = layer.key_buffer[:, :, : layer.length]
+        layer.values = layer.value_buffer[:, :, : layer.length]
+
+
+@torch.inference_mode()
+def decode(
+    model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int, temperature: float, pad: int, eos
+) -> torch.Tensor:
+    """``decoding.decode``'s tokens (so ``model.generate``'s), computing only rows that have not finished."""
+    batch, width = input_ids.shape
+    device = input_ids.device
+    slice_for = step_inputs(model, attention_mask, max_new_tokens)
+    eos_ids = torch.tensor([] if eos is None else eos if isinstance(eos, (list, tuple)) else [eos], dtype=torch.long)
+    eos_ids = eos_ids.to(device)
+    cache_ = new_cache(model)
+    out = torch.full((batch, max_new_tokens), pad, dtype=torch.long, device=device)
+    alive = torch.ones(batch, dtype=torch.bool, device=device)
+    rows = None  # the full batch's row of each computed row, once some were dropped
+    floor = min_rows() if batch >= 2 * min_rows() else batch
+    tokens, length = input_ids, width
+    for step in range(max_new_tokens):
+        positions, mask = slice_for(length, tokens.shape[1])
+        if rows is not None:
+            positions = positions.index_select(0, rows)
+            mask = None if mask is None else mask.index_select(0, rows)
+        logits = model(
+            input_ids=tokens,
+            attention_mask=mask,
+            position_ids=positions,
+            cache=cache_,
+            use_cache=True,
+            logits_to_keep=1,
+            return_dict=True,
+        ).logits[:, -1]
+        chosen = torch.where(alive, draw(logits, temperature, batch, rows), pad)
+        if rows is None:
+            out[:, step] = chosen
+        else:
+            out[rows, step] = chosen
+        alive &= ~torch.isin(chosen, eos_ids)
+        if not bool(alive.any()):
+            return out[:, : step + 1]
+        keep = kept(alive, floor)
+        if keep is not None:
+            select_rows(cache_, keep)
+            rows = keep if rows is None else rows.index_select(0, keep)
+            alive, chosen = alive.index_select(0, keep), chosen.index_select(0, keep)
+        tokens, length = chosen[:, None], length + 1
+    return out
