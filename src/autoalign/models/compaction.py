@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import torch
 
-from .decoding import new_cache, step_inputs
+from .decoding import eos_tensor, last_logits, new_cache, step_inputs
 
 MIN_ROWS = 64  # the smallest batch a compaction leaves (module docstring); more past 8 threads, see min_rows
 MIN_ROWS_PER_THREAD = 8
@@ -86,8 +86,7 @@ def decode(
     batch, width = input_ids.shape
     device = input_ids.device
     slice_for = step_inputs(model, attention_mask, max_new_tokens)
-    eos_ids = torch.tensor([] if eos is None else eos if isinstance(eos, (list, tuple)) else [eos], dtype=torch.long)
-    eos_ids = eos_ids.to(device)
+    eos_ids = eos_tensor(eos, device)
     cache_ = new_cache(model)
     out = torch.full((batch, max_new_tokens), pad, dtype=torch.long, device=device)
     alive = torch.ones(batch, dtype=torch.bool, device=device)
@@ -99,15 +98,7 @@ def decode(
         if rows is not None:
             positions = positions.index_select(0, rows)
             mask = None if mask is None else mask.index_select(0, rows)
-        logits = model(
-            input_ids=tokens,
-            attention_mask=mask,
-            position_ids=positions,
-            cache=cache_,
-            use_cache=True,
-            logits_to_keep=1,
-            return_dict=True,
-        ).logits[:, -1]
+        logits = last_logits(model, tokens, positions, mask, cache_)
         chosen = torch.where(alive, draw(logits, temperature, batch, rows), pad)
         if rows is None:
             out[:, step] = chosen

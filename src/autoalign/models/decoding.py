@@ -205,6 +205,25 @@ def step_inputs(model, attention_mask: torch.Tensor, max_new_tokens: int):
     return slice_for
 
 
+def eos_tensor(eos, device) -> torch.Tensor:
+    """The end-of-sequence ids (none, one or several) as a tensor on ``device``, for ``torch.isin``."""
+    ids = [] if eos is None else eos if isinstance(eos, (list, tuple)) else [eos]
+    return torch.tensor(ids, dtype=torch.long).to(device)
+
+
+def last_logits(model, tokens, positions, mask, cache_) -> torch.Tensor:
+    """One decoding step's forward pass, with the inputs ``generate`` would pass: the last position's logits."""
+    return model(
+        input_ids=tokens,
+        attention_mask=mask,
+        position_ids=positions,
+        cache=cache_,
+        use_cache=True,
+        logits_to_keep=1,
+        return_dict=True,
+    ).logits[:, -1]
+
+
 @torch.inference_mode()
 def decode(
     model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int, temperature: float, pad: int, eos
@@ -215,23 +234,14 @@ def decode(
     batch, width = input_ids.shape
     device = input_ids.device
     slice_for = step_inputs(model, attention_mask, max_new_tokens)
-    eos_ids = torch.tensor([] if eos is None else eos if isinstance(eos, (list, tuple)) else [eos], dtype=torch.long)
-    eos_ids = eos_ids.to(device)
+    eos_ids = eos_tensor(eos, device)
     cache_ = new_cache(model)
     out = torch.full((batch, max_new_tokens), pad, dtype=torch.long, device=device)
     unfinished = torch.ones(batch, dtype=torch.bool, device=device)
     tokens, length = input_ids, width
     for step in range(max_new_tokens):
         positions, mask = slice_for(length, tokens.shape[1])
-        logits = model(
-            input_ids=tokens,
-            attention_mask=mask,
-            position_ids=positions,
-            cache=cache_,
-            use_cache=True,
-            logits_to_keep=1,
-            return_dict=True,
-        ).logits[:, -1]
+        logits = last_logits(model, tokens, positions, mask, cache_)
         chosen = next_tokens(logits, temperature)
         chosen = torch.where(unfinished, chosen, pad)
         out[:, step] = chosen
