@@ -19,9 +19,9 @@ in ``decoding.py`` keeps them, for two reasons this module removes:
 Rows are dropped when at least a quarter of the batch has finished (so the key/value cache, copied at
 each compaction, is copied a few times per batch rather than every step). The tests compare the tokens
 with ``decoding.decode``'s (themselves checked equal to ``model.generate``'s), greedy and sampled, with
-rows finishing at different steps. ``sample_solutions`` still decodes with ``decoding.decode``:
-``bench/bench_sampling.py`` compares the two (speed, and outputs equal on the bench's 512 prompts) before
-this becomes the default.
+rows finishing at different steps. ``sample_solutions`` decodes with this loop;
+``bench/bench_sampling.py`` compares it with ``decoding.decode`` and ``generate`` (speed, and outputs equal
+on the bench's 512 prompts).
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ the model's forward with inputs equal to ``generate``'s and removes the rest:
 So for the same seed the tokens are equal to ``generate``'s, sampled or greedy (``tests/test_decoding.py``
 checks it). What it cannot remove is the forward pass itself, which is most of a step on a CPU
 (``bench/bench_sampling.py`` profiles both: the matmuls and the attention kernel dominate). Rows that have
-finished are not dropped from the batch: a smaller batch may run other matmul kernels, whose float sums
-can differ in the last bit and so change a later token. ``torch.compile`` is not used for the same reason
+finished are not dropped from the batch here: a smaller batch may run other matmul kernels, whose float
+sums can differ in the last bit and so change a later token (``compaction.py``, the default, drops them
+down to a floor where that does not happen, with the same tokens). ``torch.compile`` is not used for the same reason
 (fused kernels round differently).
 
 Models this loop does not know to be equivalent (``unsupported_reason``) go through ``generate``.

@@ -3,8 +3,9 @@
 Prompts are sorted by length and sampled in batches, so padding is rare; each batch draws from a
 generator seeded by (seed, batch index), so the same call gives the same texts whatever ran before.
 Works for our tiny models and any local Hugging Face causal LM alike: decoding runs in our own loop
-(``decoding.py``: the tokens ``model.generate`` writes, with less work per step), or in ``model.generate``
-for a model that loop does not support.
+(``decoding.py``: the tokens ``model.generate`` writes, with less work per step; ``compaction.py``: the
+same tokens, with rows that have finished dropped from the batch), or in ``model.generate`` for a model
+that loop does not support.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import torch
 
 from ..runtime.progress import progress_bar
 from ..seeding import derive_seed
-from .decoding import decode, unsupported_reason
+from .compaction import decode
+from .decoding import unsupported_reason
 from .device import model_device
 from .encoding import encode_prompts
 
@@ -38,7 +40,7 @@ def sample_solutions(
     later score exactly the tokens the model wrote.
 
     If ``stats`` is given it receives ``new_tokens`` (tokens generated up to and including EOS)
-    and ``positions`` (rows x decoding steps actually computed), for throughput measurements.
+    and ``positions`` (rows x decoding steps of each batch), for throughput measurements.
     """
     counts = {"new_tokens": 0, "positions": 0}
     model.eval()
