@@ -269,3 +269,20 @@ def test_an_empty_sample_gets_no_likelihood_and_ranks_last():
     )
     scores = whole_solution_loglik(logits)
     assert scores[0] is None and isinstance(scores[1], float)
+
+
+def test_a_loaded_verifier_goes_to_the_runs_device(tmp_path):
+    """A run on a GPU scores with its verifiers there: load_verifier places the model as every other
+    loader does. The meta device stands in for a GPU (no arithmetic, only placement)."""
+    from autoalign.runtime.placement import placement, set_placement
+
+    tok = build_char_tokenizer()
+    save_verifier(StepVerifier(_lm(tok), "prm", "linear"), tok, tmp_path / "v")
+    before = placement()
+    try:
+        set_placement("meta")
+        loaded, _ = load_verifier(tmp_path / "v")
+    finally:
+        set_placement(*before)
+    assert {p.device.type for p in loaded.parameters()} == {"meta"}
+    assert not loaded.training

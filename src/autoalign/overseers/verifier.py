@@ -175,6 +175,7 @@ def save_verifier(verifier: StepVerifier, tokenizer, folder) -> None:
 def load_verifier(folder) -> tuple[StepVerifier, object]:
     from pathlib import Path
 
+    from ..models.device import place
     from ..models.lm import load_pretrained
 
     folder = Path(folder)
@@ -182,5 +183,4 @@ def load_verifier(folder) -> tuple[StepVerifier, object]:
     saved = torch.load(folder / "verifier_head.pt", weights_only=True)
     verifier = StepVerifier(lm, saved["kind"], saved["head"], saved.get("aggregation"), saved.get("frozen", False))
     verifier.load_state_dict(saved["state"], strict=False)
-    verifier.eval()
-    return verifier, tokenizer
+    return place(verifier).eval(), tokenizer  # on the run's device, as every other loaded model
