@@ -14,7 +14,8 @@ sees it):
   sampled by ``generate``, the loop and the compaction loop (T=1 and greedy): new tokens/s and
   whether the three decoders wrote the same tokens on this device.
 
-Writes ``bench/results/device-<kind>.json`` (``--out`` to change).
+Writes ``bench/results/device-<kind>.json`` (``--out`` to change) after each section, so that a lease cut
+short still returns what was measured.
 
     python bench/bench_device.py [--device auto] [--sizes tiny small] [--steps 20]
 """
@@ -99,7 +100,7 @@ def sampling_rates(device: str, train_steps: int, repeats: int) -> dict:
     bs = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bs)
     world = ArithmeticConfig(min_steps=2, max_steps=5)
-    devices.use(device)  # train_lm's models are built on the CPU; move before training
+    devices.use(device)  # trained_generator places its model on this device before training
     t0 = time.perf_counter()
     model, tok = bs.trained_generator("small", world, train_steps)
     out: dict = {"train_seconds": time.perf_counter() - t0, "train_steps": train_steps}
@@ -153,21 +154,27 @@ def main() -> None:
         "matmul_width": n,
         "training": {},
     }
+    out = args.out or REPO / "bench" / "results" / f"device-{torch.device(device).type}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save():  # after every section: a lease cut short still returns what was measured
+        out.write_text(json.dumps(result, indent=2) + "\n")
+
+    save()
     for size in args.sizes:
         for dtype in ("fp32", "bf16"):
             r = train_rate(device, size, args.batch, args.length, dtype == "bf16", args.steps)
             r["mfu_6N_vs_matmul_peak"] = r["model_flops_per_s_6N"] / peak[dtype]
             result["training"][f"{size}/{dtype}"] = r
             print(f"train {size} {dtype}: {r['tokens_per_s']:,.0f} tokens/s, MFU {r['mfu_6N_vs_matmul_peak']:.2%}")
+            save()
     if not args.skip_sampling:
         result["sampling"] = sampling_rates(device, args.train_steps, args.repeats)
         for t in ("sampled", "greedy"):
             s = result["sampling"][t]
             rates = ", ".join(f"{d} {s[d]['new_tokens_per_s']:,.0f}" for d in ("generate", "loop", "compaction"))
             print(f"sampling {t}: new tokens/s {rates}; equal to loop: {s['outputs_equal_to_loop']}")
-    out = args.out or REPO / "bench" / "results" / f"device-{torch.device(device).type}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+        save()
     print(f"wrote {out}")
 
 

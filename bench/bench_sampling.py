@@ -34,6 +34,7 @@ from autoalign.models import (
     train_lm,
 )
 from autoalign.models.decoding import generate_only
+from autoalign.models.device import place
 from autoalign.models.lm import SIZES
 from autoalign.preregistration import environment
 from autoalign.seeding import derive_seed
@@ -47,12 +48,13 @@ DECODERS = {
 
 
 def trained_generator(size: str, world, steps: int, batch_size: int = 64):
-    """The small generator, trained long enough that its solutions end (as in bench_generator.py)."""
+    """The small generator, trained long enough that its solutions end (as in bench_generator.py), on
+    the process's device (``models.device.use``; the CPU unless a caller such as bench_device.py set one)."""
     data = [
         [(p.prompt, p.solution) for p in generate(derive_seed(0, "bench", i), batch_size, world)] for i in range(40)
     ]
     tok = build_char_tokenizer()
-    model = build_model("llama", size, tok, 0)
+    model = place(build_model("llama", size, tok, 0))
     train_lm(model, tok, lambda i: data[i % len(data)], TrainConfig(steps=steps, lr=2e-3, warmup_steps=5))
     return model.eval(), tok
 

@@ -180,7 +180,8 @@ def load_verifier(folder) -> tuple[StepVerifier, object]:
 
     folder = Path(folder)
     lm, tokenizer = load_pretrained(folder)
-    saved = torch.load(folder / "verifier_head.pt", weights_only=True)
+    # a head saved on a GPU loads on a machine without one; place() below moves it to the run's device
+    saved = torch.load(folder / "verifier_head.pt", weights_only=True, map_location="cpu")
     verifier = StepVerifier(lm, saved["kind"], saved["head"], saved.get("aggregation"), saved.get("frozen", False))
     verifier.load_state_dict(saved["state"], strict=False)
     return place(verifier).eval(), tokenizer  # on the run's device, as every other loaded model
