@@ -29,7 +29,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from jail_marks import needs_bwrap
-from test_research_code import scripted_evaluator
+from research_code_lab import scripted_evaluator
 
 from autoalign.errors import UserError
 from autoalign.models import build_char_tokenizer, build_model

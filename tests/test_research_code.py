@@ -2,63 +2,29 @@
 true``): a scripted OpenAI-compatible server replies with method files; each runs in the sandbox on
 every search seed and its student is scored by the evaluation server (its own process, the only one
 holding the labels); the gate decides as for any proposal and a kept method's sealed test runs once
-per fresh test seed on the server's test split. Hostile files (read the label files, import the
-checker, open a socket, fork without end, fill the disk, write outside their folder, return a pickle
-that runs code when loaded) are each stopped or find nothing, recorded with their reason, and the loop
-finishes; sentinels on the host show nothing escaped, and the same files run unjailed do leave their
-marks (the jail, not luck, stopped them).
+per fresh test seed on the server's test split. A student that is a pickle running code when loaded
+is refused; without the boundary code is rejected unread; a reply's code is checked for form; the
+jail's inputs are the very stages an evaluation of the seed runs. Hostile method files (the jail) are
+in ``test_research_code_hostile.py``; the synthetic lab both use is in ``research_code_lab.py``.
 
-The task is synthetic so that the scores are exact: the strong model is an untrained micro Llama and
-the server's labels are files (a text's label: its last letter comes before ``n``); the weak
-supervisor's and the ceiling's accuracies come from a scripted evaluator. The helpful method fits only
-the head (a linear probe of the strong model's pooled states) to the weak labels, in seconds; a
-constant student would be flagged degenerate by the server and never kept."""
+The helpful method fits only the head (a linear probe of the strong model's pooled states) to the
+weak labels, in seconds; a constant student would be flagged degenerate by the server and never
+kept."""
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import pickle
-import random
-import socket
-import subprocess
-import sys
-import threading
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from jail_marks import needs_bwrap
-from research_fakes import evaluation
-from test_research_lm import reply, scripted_app
+from research_code_lab import SEARCH, TEST, build_lab, hostile_codes, run, unjailed
+from test_research_lm import reply
 
-from autoalign.models import build_char_tokenizer, build_model
-from autoalign.research import code_runs, loop, task_canaries
-from autoalign.research.boundary.jail import packages
+from autoalign.research import code_runs
 from autoalign.research.lm_proposer import NO_CODE, read_reply
 from autoalign.research.space import Knob
-from autoalign.runtime.sandbox import MiB
-from autoalign.serve.background import background
-
-SEARCH, TEST = [11, 12], [21, 22]
-WEAK, CEILING = 0.6, 0.8  # the scripted evaluator's accuracies on every seed
-
-
-CONFIG = """\
-name: research-code-test
-seed: 0
-research:
-  search_seeds: {search}
-  test_seeds: {test}
-  proposers: {{lm: {n}}}
-  boundary: {boundary}
-  lm: {{model: openai/scripted, base_url: "{url}", timeout: 10, max_failures: 3}}
-  space:
-    lr_scale: {{low: 0.25, high: 4, log: true}}
-weak_to_strong:
-  sizes: [micro, tiny]
-"""
 
 PROBE = """\
 import json
@@ -94,190 +60,9 @@ def train(strong_model_dir, transfer_path, out_dir, seed):
 """
 
 
-def hostile_codes(sentinel: Path, labels: Path, port: int) -> dict[str, str]:
-    """Method files that try to escape; each leaves a mark in ``sentinel`` (a host folder) if it can."""
-
-    def mark(name: str) -> str:
-        return f"open({str(sentinel / name)!r}, 'w').write('escaped')"
-
-    return {
-        "labels": f"""import glob, sys
-def train(strong_model_dir, transfer_path, out_dir, seed):
-    rows = [line for p in glob.glob({str(labels)!r} + "/*.jsonl") for line in open(p)]
-    print(f"hostile labels: read {{len(rows)}} labelled rows")
-    if not rows:
-        sys.exit(1)
-    {mark("labels")}
-""",
-        "checker": f"""import sys
-def train(strong_model_dir, transfer_path, out_dir, seed):
-    try:
-        from autoalign.worlds import check_solution
-    except ImportError as e:
-        sys.exit(f"hostile checker: {{type(e).__name__}}")
-    {mark("checker")}
-""",
-        "socket": f"""import socket
-def train(strong_model_dir, transfer_path, out_dir, seed):
-    with socket.create_connection(("127.0.0.1", {port}), timeout=5) as s:
-        s.sendall(b"the labels, please")
-    {mark("socket")}
-""",
-        "fork": """import os
-def train(strong_model_dir, transfer_path, out_dir, seed):
-    while True:
-        os.fork()
-""",
-        "disk": """def fill(path):
-    with open(path, "wb") as f:
-        while True:
-            f.write(b"0" * 2**20)
-def train(strong_model_dir, transfer_path, out_dir, seed):
-    try:
-        fill("/tmp/fill")
-    except OSError as e:
-        print(f"hostile disk: /tmp/fill: {e.strerror}")
-    fill("/work/fill")
-""",
-        "write": f"""import sys
-TARGETS = ({str(sentinel / "write")!r}, "/inputs/transfer.jsonl", "/opt/python/hostile.pth")
-def train(strong_model_dir, transfer_path, out_dir, seed):
-    wrote = []
-    for path in TARGETS:
-        try:
-            with open(path, "a") as f:
-                f.write("escaped")
-            wrote.append(path)
-        except OSError as e:
-            print(f"hostile write: {{path}}: {{e.strerror}}")
-    sys.exit(f"hostile write: wrote {{wrote}}")
-""",
-        "pickle": f"""import os, pickle
-class Payload:
-    def __reduce__(self):
-        return (os.system, ("touch " + {str(sentinel / "pickle")!r},))
-def train(strong_model_dir, transfer_path, out_dir, seed):
-    with open(f"{{out_dir}}/model.safetensors", "wb") as f:
-        pickle.dump(Payload(), f)
-""",
-    }
-
-
-# -- the lab: a strong model, label files, a sentinel listener ---------------------------------------
-
-
-def labelled(rng: random.Random, n: int) -> list[tuple[str, int]]:
-    """``n`` texts, half of each label (so a constant predictor scores exactly 0.5 on every seed)."""
-    rows: list[tuple[str, int]] = []
-    while len(rows) < n:
-        text = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(6, 12)))
-        label = int(text[-1] < "n")
-        if sum(1 for _, y in rows if y == label) < n // 2:
-            rows.append((text, label))
-    return rows
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    root = tmp_path_factory.mktemp("code-lab")
-    tokenizer = build_char_tokenizer()
-    strong = root / "strong"
-    build_model("llama", "micro", tokenizer, seed=0).save_pretrained(strong)
-    tokenizer.save_pretrained(strong)
-    rng = random.Random(0)
-    labels = root / "labels"  # the server's label files
-    labels.mkdir()
-    for split, seeds in (("validation", SEARCH), ("test", TEST)):
-        for seed in seeds:
-            rows = labelled(rng, 80)
-            (labels / f"{split}-{seed}.jsonl").write_text(
-                "".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in rows)
-            )
-    transfer = labelled(rng, 60)
-    return SimpleNamespace(
-        strong=strong,
-        labels=labels,
-        texts=[t for t, _ in transfer],
-        weak=[0.8 if y else 0.2 for _, y in transfer],
-    )
-
-
-@pytest.fixture
-def listener():
-    """A loopback TCP server on the host: whatever connects to it is recorded (a sentinel)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    sock.settimeout(0.2)
-    got, stop = [], threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                continue
-            with conn:
-                got.append(conn.recv(100))
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield SimpleNamespace(port=sock.getsockname()[1], got=got)
-    stop.set()
-    thread.join()
-    sock.close()
-
-
-def scripted_evaluator(baseline_pgr: float):
-    """The baseline's PGR on every seed (a little per-seed noise), the weak and ceiling accuracies fixed."""
-
-    def evaluate(root, base, seed, pair, methods, canaries, threads):
-        noise = 0.01 * (seed % 7) + (0.005 if methods.get("tunable", {}).get("rerun") else 0.0)
-        out = evaluation(seed, {name: baseline_pgr + noise for name in methods}, canaries)
-        return {**out, "weak": WEAK, "ceiling": CEILING}
-
-    return evaluate
-
-
-def digest_of(folder: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            h.update(path.name.encode() + path.read_bytes())
-    return h.hexdigest()
-
-
-def run(tmp_path, monkeypatch, lab, script: list, baseline_pgr: float = -1.0, boundary: bool = True):
-    """``autoalign research`` with the lm proposer answering ``script``: (result, rows, requests). The
-    task canaries are left out (``test_research_canaries.py`` runs them)."""
-    monkeypatch.setattr(task_canaries, "CANARIES", ())
-    monkeypatch.setattr(loop, "evaluate", scripted_evaluator(baseline_pgr))
-    monkeypatch.setattr(
-        code_runs,
-        "jail_inputs",
-        lambda root, base, seed, pair, threads: {
-            "strong": str(lab.strong),
-            "texts": lab.texts,
-            "weak_labels": lab.weak,
-        },
-    )
-
-    real_spec = code_runs.server_spec
-
-    def spec(folder, root, base, splits, budget, strong, threads):  # the run's spec, labels from files
-        real = real_spec(folder, root, base, splits, budget, strong, threads)
-        return real.model_copy(update={"source": {"kind": "files", "dir": str(lab.labels)}})
-
-    monkeypatch.setattr(code_runs, "server_spec", spec)
-    limits = dataclasses.replace(code_runs.LIMITS, wall_seconds=120, disk=16 * MiB, processes=32)
-    monkeypatch.setattr(code_runs, "LIMITS", limits)
-    requests: list = []
-    with background(scripted_app(script, requests)) as url:
-        text = CONFIG.format(search=SEARCH, test=TEST, n=len(script), boundary=str(boundary).lower(), url=f"{url}/v1")
-        (tmp_path / "r.yaml").write_text(text)
-        result = loop.run_research(tmp_path / "r.yaml", tmp_path / "run")
-    rows = [json.loads(line) for line in (tmp_path / "run" / "notebook.jsonl").read_text().splitlines()]
-    return result, [r for r in rows if r["proposer"] == "lm"], requests
+    return build_lab(tmp_path_factory.mktemp("code-lab"))
 
 
 def audit(tmp_path) -> list[dict]:
@@ -329,65 +114,6 @@ def test_method_code_runs_in_the_jail_is_scored_by_the_server_kept_and_sealed_te
     unjailed(method, lab, tmp_path / "unjailed-pickle")
     pickle.loads((tmp_path / "unjailed-pickle" / "model.safetensors").read_bytes())  # a careless loader
     assert (sentinel / "pickle").exists()
-
-
-# -- hostile methods: the jail ---------------------------------------------------------------------------
-
-REASONS = {
-    "labels": ("the method exited with 1", "read 0 labelled rows"),
-    "checker": ("the method exited with 1", "hostile checker: ModuleNotFoundError"),
-    "socket": ("the method exited with 1", "ConnectionRefusedError"),
-    "fork": ("process limit", ""),
-    "disk": ("disk limit", ""),
-    "write": ("the method exited with 1", "hostile write: wrote []"),
-}
-
-
-@needs_bwrap
-def test_hostile_methods_are_stopped_recorded_and_nothing_escapes(tmp_path, monkeypatch, lab, listener):
-    """Each hostile file is stopped or finds nothing, is a failed row with its reason, and the loop
-    finishes; host sentinels show nothing escaped, and the same files run unjailed leave their marks."""
-    sentinel = tmp_path / "sentinel"
-    sentinel.mkdir()
-    codes = {name: code for name, code in hostile_codes(sentinel, lab.labels, listener.port).items() if name in REASONS}
-    before = {folder: digest_of(folder) for folder in (lab.labels, lab.strong)}
-    script = [reply(None, f"hostile {name}", code=code) for name, code in codes.items()]
-    result, rows, _ = run(tmp_path, monkeypatch, lab, script, baseline_pgr=0.2)
-    assert len(rows) == len(codes)  # every proposal handled and recorded; the loop finished
-    assert (tmp_path / "run" / "research.json").exists() and (tmp_path / "run" / "research.html").exists()
-    for row, (name, (reason, said)) in zip(rows, REASONS.items()):
-        d = row["decision"]
-        assert d["failed"] and not d["kept"] and d["reason"].startswith("failed: seed 11: "), (name, d)
-        assert [j["reason"] for j in row["jail"]] == [reason, reason], (name, row["jail"])
-        assert said in d["reason"], (name, d["reason"])
-        assert row["validation_pgr"] == [None, None] and row["code"] == codes[name]
-    lm = result["proposers"]["lm"]
-    assert (lm["failed"], lm["kept"]) == (len(codes), 0)
-    assert not (tmp_path / "run" / "boundary" / "server").exists()  # no student: the server never started
-    # nothing escaped: no mark on the host, no connection, inputs and packages untouched
-    assert list(sentinel.iterdir()) == [] and listener.got == []
-    assert {folder: digest_of(folder) for folder in before} == before
-    assert not (packages() / "hostile.pth").exists()
-    assert sum(p.stat().st_size for p in (tmp_path / "run").rglob("*") if p.is_file()) < 16 * MiB
-    # the negative control: the same files run unjailed leave their marks (the jail stopped them)
-    for name in ("labels", "checker", "socket", "write"):
-        method = tmp_path / f"{name}.py"
-        method.write_text(codes[name])
-        unjailed(method, lab, tmp_path / f"unjailed-{name}")
-    assert sorted(p.name for p in sentinel.iterdir()) == ["checker", "labels", "socket", "write"]
-    assert listener.got == [b"the labels, please"]
-
-
-def unjailed(method: Path, lab, out: Path) -> None:
-    """The method run as a plain process of this environment: no sandbox."""
-    out.mkdir()
-    call = (
-        "import runpy, sys; runpy.run_path(sys.argv[1])['train']("
-        "strong_model_dir=sys.argv[2], transfer_path='', out_dir=sys.argv[3], seed=0)"
-    )
-    subprocess.run(
-        [sys.executable, "-c", call, str(method), str(lab.strong), str(out)], capture_output=True, timeout=60
-    )
 
 
 # -- without the boundary, and replies ---------------------------------------------------------------

@@ -103,3 +103,19 @@ def test_sweep_expands_to_points_times_seeds_and_checks_values(tmp_path):
     bad = load_config("configs/debate_facts.yaml", ["sweep={debate_facts.rounds: [1, 99]}"])
     with pytest.raises(UserError, match="debate_facts.rounds"):
         expand(bad, tmp_path)
+
+
+def test_the_stage_key_hashes_computing_code_and_not_the_command_line():
+    """A stage is recomputed when code that computes changes, not when the CLI, the report or the
+    runner does (a new plot or command reuses every stage)."""
+    from pathlib import Path
+
+    import autoalign
+    from autoalign.runtime.context import computing_sources
+
+    root = Path(autoalign.__file__).resolve().parent
+    names = {str(f.relative_to(root)) for f in computing_sources(root)}
+    assert "models/sampling.py" in names and "protocols/best_of_n/__init__.py" in names
+    assert "overseers/verifier.py" in names
+    assert not {n for n in names if n.startswith(("cli/", "report/", "orchestration/"))}
+    assert (root / "cli" / "runs.py").exists()  # the command line is there, and left out

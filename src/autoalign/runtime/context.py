@@ -31,7 +31,7 @@ from .placement import set_placement, set_provider_settings
 from .store import RunStore
 
 PRESENTATION = {"cli.py", "__main__.py", "report.py", "progress.py"}
-PRESENTATION_FOLDERS = {"report", "orchestration"}
+PRESENTATION_FOLDERS = {"report", "orchestration", "cli"}
 
 
 @lru_cache(maxsize=1)
@@ -41,12 +41,19 @@ def code_version() -> str:
     code is computed again; a new plot reuses every stage."""
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
-    for f in sorted(root.rglob("*.py")):
-        if f.name in PRESENTATION or PRESENTATION_FOLDERS & set(f.relative_to(root).parts[:-1]):
-            continue
+    for f in computing_sources(root):
         h.update(str(f.relative_to(root)).encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
+
+
+def computing_sources(root: Path) -> list[Path]:
+    """The package's source files that can change what a stage computes (``code_version`` hashes them)."""
+    return [
+        f
+        for f in sorted(root.rglob("*.py"))
+        if f.name not in PRESENTATION and not PRESENTATION_FOLDERS & set(f.relative_to(root).parts[:-1])
+    ]
 
 
 def canonical(obj: Any) -> Any:

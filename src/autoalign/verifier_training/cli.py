@@ -1,6 +1,6 @@
 """The ``autoalign train prm|orm`` command: options, the run, and a short table of what it measured.
 
-The two subcommands in ``autoalign/cli.py`` are thin wrappers around :func:`train_command`, which
+The two subcommands in ``autoalign/cli/tools.py`` are thin wrappers around :func:`train_command`, which
 raises ``UserError`` for a user's mistake (the wrappers turn it into one line and exit code 2).
 Options are declared here once, so ``prm`` and ``orm`` cannot drift apart.
 """
