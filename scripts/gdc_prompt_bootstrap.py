@@ -21,10 +21,14 @@ def pick(sound, score):
 
 per_seed = []  # list of {prompt: {metric: value}}
 for sd in sorted(run.glob("seed-*")):
-    files = sorted((sd / "samples").glob(f"gdc_own_{size}*.jsonl"))
+    # phase 2's own samples: gdc_own_<size>-<key>.jsonl; the control arm's and phase 1's files
+    # (gdc_own_<size>_control-*, gdc_own_<size>_phase1-*) are other models' and are never read here
+    files = sorted((sd / "samples").glob(f"gdc_own_{size}-*.jsonl"))
     if not files:
         continue
-    rows = [json.loads(x) for x in files[-1].read_text().splitlines() if x.strip()]
+    if len(files) > 1:
+        sys.exit(f"{sd}/samples: {len(files)} files gdc_own_{size}-*.jsonl (a stage rerun under another key); keep one")
+    rows = [json.loads(x) for x in files[0].read_text().splitlines() if x.strip()]
     by = defaultdict(list)
     for r in rows:
         by[r["problem"]].append(r)
@@ -44,7 +48,7 @@ for sd in sorted(run.glob("seed-*")):
     per_seed.append(out)
 
 if not per_seed:
-    sys.exit(f"{run}: no seed-*/samples/gdc_own_{size}*.jsonl (not a finished GDC fan-out over seeds)")
+    sys.exit(f"{run}: no seed-*/samples/gdc_own_{size}-*.jsonl (not a finished GDC fan-out over seeds)")
 prompts = sorted(set().union(*per_seed))
 index = {p: i for i, p in enumerate(prompts)}
 rng = np.random.default_rng(0)
