@@ -6,8 +6,14 @@ greedy, temperature 0). The three decoders (``generate``; ``loop``: ``decoding.d
 until the batch ends; ``compaction``: ``compaction.decode``, finished rows dropped) run through
 ``sample_solutions`` on the same model and prompts, alternated, and each keeps its best of ``--repeats``
 runs (the machine is shared and noisy). The texts and token ids of all three are checked equal, and one
-more run of each loop under the torch profiler shows where a decoding step's time goes. Writes
-``bench/results/sampling.json``.
+more run of each loop under the torch profiler shows where a decoding step's time goes.
+
+The ceiling beside them is a model, not a measurement: this machine's fp32 matmul peak (measured, as in
+``bench_generator.py``) and the FLOPs the work needs at the least (2 per parameter per token, for every
+prompt token and every new token, plus attention's 4 * layers * d_model per token per earlier position),
+with nothing else costing time. It says how far the decoders are from what the matrix products allow:
+the prompts have to be read too, and on this bench they are about as many tokens as the solutions.
+Writes ``bench/results/sampling.json``.
 
     python bench/bench_sampling.py [--size small] [--threads 2] [--repeats 3]
 """
@@ -35,6 +41,7 @@ from autoalign.models import (
 )
 from autoalign.models.decoding import generate_only
 from autoalign.models.device import place
+from autoalign.models.encoding import encode_prompts
 from autoalign.models.lm import SIZES
 from autoalign.preregistration import environment
 from autoalign.seeding import derive_seed
@@ -96,7 +103,34 @@ def profile_steps(model, tok, prompts, temperature, decoder, top=8):
     return out
 
 
-def compare(model, tok, prompts, temperature, repeats):
+def ceiling(model, tok, prompts, tokens, peak_gflops: float) -> dict:
+    """New tokens/s if every FLOP the work needs ran at ``peak_gflops`` and nothing else took time (a model)."""
+    config = model.config
+    layers, d = config.num_hidden_layers, config.hidden_size
+    # every weight matrix is used once per token; tied input embeddings are a lookup, the output head a product
+    params = sum(p.numel() for name, p in model.named_parameters() if "embed" not in name and "wte" not in name)
+    params += config.vocab_size * d
+
+    def needed(length: int) -> float:  # FLOPs for positions 1..length, each attending to itself and all before
+        return 2 * params * length + 4 * layers * d * length * (length + 1) / 2
+
+    flops = prompt_flops = 0.0
+    new = 0
+    for ids, toks in zip(encode_prompts(tok, prompts), tokens, strict=True):
+        n = len(toks) + 1  # the EOS is computed too (a row that hit the length limit: one more than needed)
+        flops += needed(len(ids) + n)
+        prompt_flops += needed(len(ids))
+        new += n
+    seconds = flops / (peak_gflops * 1e9)
+    return {
+        "matmul_peak_gflops": peak_gflops,
+        "gflops_needed": flops / 1e9,
+        "prompt_share_of_flops": prompt_flops / flops,
+        "new_tokens_per_s": new / seconds,
+    }
+
+
+def compare(model, tok, prompts, temperature, repeats, peak_gflops):
     runs = {name: [] for name in DECODERS}
     for name in DECODERS:  # warm-up: first calls allocate and load kernels
         run(model, tok, prompts[:64], temperature, name, batch_size=64)
@@ -117,6 +151,10 @@ def compare(model, tok, prompts, temperature, repeats):
     out["mean_new_tokens"] = new["stats"]["new_tokens"] / len(prompts)
     out["decoding_steps"] = new["stats"]["positions"] // len(prompts)
     out["temperature"] = temperature
+    out["ceiling_model"] = ceiling(model, tok, prompts, new["tokens"], peak_gflops)
+    out["fraction_of_ceiling"] = {
+        name: out[name]["new_tokens_per_s"] / out["ceiling_model"]["new_tokens_per_s"] for name in DECODERS
+    }
     out["ms_per_step_by_op"] = {
         name: profile_steps(model, tok, prompts, temperature, name) for name in ("loop", "compaction")
     }
@@ -137,6 +175,9 @@ def main() -> None:
     model, tok = trained_generator(args.size, world, args.train_steps)
     train_seconds = time.perf_counter() - t0
     prompts = [p.prompt for p in generate(99, 512, world)]
+    from bench_generator import matmul_peak  # bench/ is on the path when this runs as a script
+
+    peak = matmul_peak()
     result = {
         "machine": {
             "processor": platform.processor() or platform.machine(),
@@ -151,8 +192,8 @@ def main() -> None:
         "prompts": len(prompts),
         "batch_size": 512,
         "repeats": args.repeats,
-        "sampled": compare(model, tok, prompts, 1.0, args.repeats),
-        "greedy": compare(model, tok, prompts, 0.0, args.repeats),
+        "sampled": compare(model, tok, prompts, 1.0, args.repeats, peak),
+        "greedy": compare(model, tok, prompts, 0.0, args.repeats, peak),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -212,3 +212,45 @@ def test_compaction_that_skips_finished_rows_noise_is_caught(llama, tok, monkeyp
     monkeypatch.setattr(compaction, "draw", lambda logits, t, batch, rows: draw(logits, t, logits.shape[0], None))
     reference, ours, selected = compacted(llama, tok, MANY, 1.0, 0, monkeypatch)
     assert selected and not torch.equal(ours, reference)
+
+
+# K samples of each problem, grouped as sample_solutions orders them (sorted by length, repeats adjacent)
+REPEATED = sorted([p for p in PROMPTS for _ in range(16)], key=len)  # 128 rows, 8 distinct prompts
+
+
+def prompt_batches(monkeypatch) -> list[int]:
+    """Records the batch size of each forward pass compaction.decode makes (the first: the prompts)."""
+    sizes = []
+    forward = compaction.last_logits
+    monkeypatch.setattr(compaction, "last_logits", lambda m, t, *a: (sizes.append(t.shape[0]), forward(m, t, *a))[1])
+    return sizes
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_repeated_prompts_run_once_with_the_same_tokens(model, tok, temperature, monkeypatch):
+    sizes = prompt_batches(monkeypatch)
+    reference, ours, _ = compacted(model, tok, REPEATED, temperature, 0, monkeypatch)
+    # the prompts' pass ran on the 8 distinct prompts topped up to the batch floor, not on all 128 rows
+    assert sizes[0] == compaction.min_rows() < len(REPEATED)
+    assert torch.equal(ours, reference)
+    if temperature:  # rows of one prompt drew their own tokens
+        assert len({tuple(r) for r in ours.tolist()}) > len(PROMPTS)
+
+
+def test_distinct_prompts_run_whole(llama, tok, monkeypatch):
+    sizes = prompt_batches(monkeypatch)
+    reference, ours, _ = compacted(llama, tok, MANY, 1.0, 0, monkeypatch)
+    assert sizes[0] == len(MANY) and torch.equal(ours, reference)
+
+
+def test_copying_a_prompt_to_the_wrong_rows_is_caught(llama, tok, monkeypatch):
+    """The check has teeth: each row given the next distinct prompt's keys and logits changes tokens."""
+    found = compaction.distinct_prompts
+
+    def shifted(ids, mask):
+        first, inverse = found(ids, mask)
+        return first, (inverse + 1) % (int(inverse.max()) + 1)
+
+    monkeypatch.setattr(compaction, "distinct_prompts", shifted)
+    reference, ours, _ = compacted(llama, tok, REPEATED, 0.0, 0, monkeypatch)
+    assert not torch.equal(ours, reference)

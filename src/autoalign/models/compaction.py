@@ -16,6 +16,12 @@ in ``decoding.py`` keeps them, for two reasons this module removes:
     ``min_rows`` rows (finished ones fill it up), and a batch that starts below ``2 * min_rows`` is never
     compacted.
 
+Prompts that repeat in a batch (K samples of one problem) are run through the model once: the prompt's
+keys, values and last logits are computed for each distinct prompt and copied to its rows, which then
+draw their own tokens. A row's floats do not depend on the rows beside it (above; the prompts' pass
+also runs on at least ``min_rows`` rows, topped up with repeats), so the copies are what each row would
+have computed; the tests check the tokens equal with and without it.
+
 Rows are dropped when at least a quarter of the batch has finished (so the key/value cache, copied at
 each compaction, is copied a few times per batch rather than every step). The tests compare the tokens
 with ``decoding.decode``'s (themselves checked equal to ``model.generate``'s), greedy and sampled, with
@@ -69,6 +75,42 @@ def kept(alive: torch.Tensor, floor: int) -> torch.Tensor | None:
     return keep.nonzero().squeeze(1)
 
 
+def distinct_prompts(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Rows to run the prompts' forward pass on (the first row of each distinct prompt, sorted by prompt,
+    topped up with other rows to ``min_rows`` so that the matrix products keep their kernels) and, per
+    row, the index of its prompt among them; None when that would spare less than a quarter of the rows."""
+    batch = input_ids.shape[0]
+    rows = torch.cat([input_ids, attention_mask.to(input_ids.dtype)], dim=1)
+    _, inverse = torch.unique(rows, dim=0, return_inverse=True)
+    n = int(inverse.max()) + 1
+    size = max(n, min(min_rows(), batch))
+    if 4 * size > 3 * batch:
+        return None
+    everyone = torch.arange(batch, device=rows.device)
+    first = torch.full((n,), batch, dtype=torch.long, device=rows.device).scatter_reduce(
+        0, inverse, everyone, reduce="amin"
+    )
+    if size > n:  # filler rows: computed, never read
+        others = torch.ones(batch, dtype=torch.bool, device=rows.device)
+        others[first] = False
+        first = torch.cat([first, everyone[others][: size - n]])
+    return first, inverse
+
+
+def prompt_logits(model, input_ids, attention_mask, slice_for, cache_) -> torch.Tensor:
+    """The prompt's forward pass (filling ``cache_``): once per distinct prompt, copied to its rows."""
+    width = input_ids.shape[1]
+    positions, mask = slice_for(width, width)
+    distinct = distinct_prompts(input_ids, attention_mask)
+    if distinct is None:
+        return last_logits(model, input_ids, positions, mask, cache_)
+    first, inverse = distinct
+    mask = None if mask is None else mask.index_select(0, first)
+    logits = last_logits(model, input_ids.index_select(0, first), positions.index_select(0, first), mask, cache_)
+    select_rows(cache_, inverse)
+    return logits.index_select(0, inverse)
+
+
 def select_rows(cache_, index: torch.Tensor) -> None:
     """Keep ``index``'s rows of every layer's key/value buffer (``decoding.growing_layer``)."""
     for layer in cache_.layers:
@@ -92,13 +134,16 @@ def decode(
     alive = torch.ones(batch, dtype=torch.bool, device=device)
     rows = None  # the full batch's row of each computed row, once some were dropped
     floor = min_rows() if batch >= 2 * min_rows() else batch
-    tokens, length = input_ids, width
+    logits = prompt_logits(model, input_ids, attention_mask, slice_for, cache_)
+    chosen, length = None, width
     for step in range(max_new_tokens):
-        positions, mask = slice_for(length, tokens.shape[1])
-        if rows is not None:
-            positions = positions.index_select(0, rows)
-            mask = None if mask is None else mask.index_select(0, rows)
-        logits = last_logits(model, tokens, positions, mask, cache_)
+        if chosen is not None:  # the last step's tokens, through the model
+            length += 1
+            positions, mask = slice_for(length, 1)
+            if rows is not None:
+                positions = positions.index_select(0, rows)
+                mask = None if mask is None else mask.index_select(0, rows)
+            logits = last_logits(model, chosen[:, None], positions, mask, cache_)
         chosen = torch.where(alive, draw(logits, temperature, batch, rows), pad)
         if rows is None:
             out[:, step] = chosen
@@ -112,5 +157,4 @@ def decode(
             select_rows(cache_, keep)
             rows = keep if rows is None else rows.index_select(0, keep)
             alive, chosen = alive.index_select(0, keep), chosen.index_select(0, keep)
-        tokens, length = chosen[:, None], length + 1
     return out
