@@ -2,11 +2,15 @@
 
 Measured in one run, on the same model and the same batches:
   * this machine's fp32 matmul peak (GFLOP/s), the yardstick for model FLOP utilisation (MFU);
-  * our training loop (tokens/s, MFU);
-  * ``transformers.Trainer`` on the same model, data and batch size (tokens/s, MFU);
+  * our training loop, with packed batches (the default, ``models/packing.py``) and with the padded
+    batches it used before, alternated;
+  * ``transformers.Trainer`` on the same model, data and batch size (padded batches);
   * our batched sampling with a KV cache (generated tokens/s, solutions/s).
-Training FLOPs per token follow the PaLM appendix: 6 * N (non-embedding parameters) plus
-12 * layers * d_model * sequence length for attention. Writes ``bench/results/generator.json``.
+All three loops do the same work, so each is reported as seconds for the batches, sequence tokens/s
+(the batches' tokens, padding not counted: the unit that stays the same when padding is removed) and
+positions/s (what the loop computed, padding included). MFU counts the FLOPs the sequence tokens need,
+following the PaLM appendix: 6 * N (non-embedding parameters) plus 12 * layers * d_model * sequence
+length for attention, so padding a loop computes lowers it. Writes ``bench/results/generator.json``.
 
     python bench/bench_generator.py [--size small] [--steps 40] [--threads 2]
 """
@@ -53,13 +57,13 @@ def batches(world, batch_size, steps, seed=0):
     ]
 
 
-def bench_ours(size, data, warmup=3):
+def bench_ours(size, data, pack=True, warmup=3):
     tok = build_char_tokenizer()
     model = build_model("llama", size, tok, 0)
-    train_lm(model, tok, lambda i: data[i % len(data)], TrainConfig(steps=warmup, warmup_steps=1))
+    train_lm(model, tok, lambda i: data[i % len(data)], TrainConfig(steps=warmup, warmup_steps=1, pack=pack))
     model = build_model("llama", size, tok, 0)
     t0 = time.perf_counter()
-    state = train_lm(model, tok, lambda i: data[i], TrainConfig(steps=len(data), warmup_steps=5))
+    state = train_lm(model, tok, lambda i: data[i], TrainConfig(steps=len(data), warmup_steps=5, pack=pack))
     seconds = time.perf_counter() - t0
     return model, tok, state["tokens"], seconds
 
@@ -136,19 +140,30 @@ def main() -> None:
     data = batches(world, args.batch_size, args.steps)
     peak = matmul_peak()
 
-    # alternate the two loops and keep each one's best run: the machine is shared and noisy
-    ours_runs, hf_runs = [], []
+    # alternate the three loops and keep each one's best run: the machine is shared and noisy
+    ours_runs, padded_runs, hf_runs = [], [], []
     for _ in range(args.repeats):
-        ours_runs.append(bench_ours(args.size, data))
+        ours_runs.append(bench_ours(args.size, data, pack=True))
+        padded_runs.append(bench_ours(args.size, data, pack=False))
         hf_runs.append(bench_trainer(args.size, data))
     model, tok, tokens, seconds = min(ours_runs, key=lambda r: r[3])
+    _, _, padded_tokens, padded_seconds = min(padded_runs, key=lambda r: r[3])
     hf_tokens, hf_seconds = min(hf_runs, key=lambda r: r[1])
-    seq_len = tokens / (args.steps * args.batch_size)
+    seq_len = padded_tokens / (args.steps * args.batch_size)
     tok0 = build_char_tokenizer()
     real = sum(int((encode_pairs(tok0, b)[0] != tok0.pad_token_id).sum()) for b in data)
-    fpt = flops_per_token(model, args.size, seq_len)
-    ours_tps = tokens / seconds
-    hf_tps = hf_tokens / hf_seconds
+    fpt = flops_per_token(model, args.size, real / (args.steps * args.batch_size))
+
+    def loop(positions: int, secs: float) -> dict:
+        return {
+            "seconds": secs,
+            "steps": args.steps,
+            "sequence_tokens_per_s": real / secs,
+            "positions_per_s": positions / secs,
+            "padding_fraction": 1 - real / positions,
+            "mfu": real / secs * fpt / (peak * 1e9),
+        }
+
     # sampling is measured on a generator trained long enough to end its solutions with EOS
     for extra in range(args.sampling_train_steps // len(data)):
         train_lm(model, tok, lambda i: data[i], TrainConfig(steps=len(data), lr=2e-3, warmup_steps=1))
@@ -166,23 +181,16 @@ def main() -> None:
             "params": sum(p.numel() for p in model.parameters()),
             "flops_per_token": fpt,
             "mean_padded_sequence_tokens": seq_len,
-            "non_padding_fraction": real / tokens,
+            "non_padding_fraction": real / padded_tokens,
         },
         "matmul_peak_gflops": peak,
         "repeats": args.repeats,
-        "train_ours": {
-            "tokens_per_s": ours_tps,
-            "seconds": seconds,
-            "steps": args.steps,
-            "mfu": ours_tps * fpt / (peak * 1e9),
-        },
-        "train_hf_trainer": {
-            "tokens_per_s": hf_tps,
-            "seconds": hf_seconds,
-            "steps": args.steps,
-            "mfu": hf_tps * fpt / (peak * 1e9),
-        },
-        "train_speedup_ours_over_trainer": ours_tps / hf_tps,
+        "train_ours": loop(tokens, seconds),
+        "train_ours_padded": loop(padded_tokens, padded_seconds),
+        "train_hf_trainer": loop(hf_tokens, hf_seconds),
+        "train_speedup_packed_over_padded": padded_seconds / seconds,
+        "train_speedup_ours_over_trainer": hf_seconds / seconds,
+        "train_speedup_padded_over_trainer": hf_seconds / padded_seconds,
         "sampling": {
             "new_tokens_per_s": stats["new_tokens"] / gen_seconds,
             "positions_per_s": stats["positions"] / gen_seconds,

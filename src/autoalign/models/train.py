@@ -3,7 +3,8 @@
 The loop is plain PyTorch: it is faster than the Hugging Face ``Trainer`` at this size (see
 ``bench/``) and keeps what matters for trust in view. Batches are a pure function of the step
 number, and a checkpoint holds model, optimizer and step, so a run killed mid-training resumes
-from its last checkpoint and ends bit-identical to one that was never interrupted.
+from its last checkpoint and ends bit-identical to one that was never interrupted. Each batch is
+packed several sequences to a row (``packing.py``: the same loss on fewer padding positions).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..runtime.progress import progress_bar
 from ..runtime.store import atomic_write_bytes
 from .device import model_device
 from .encoding import IGNORE, encode_pairs, encode_texts  # noqa: F401  (re-exported)
+from .packing import pack, packed_loss, packing_supported
 
 
 @dataclass
@@ -32,6 +34,7 @@ class TrainConfig:
     target_accuracy: float | None = None
     checkpoint_every: int = 100
     loss_per: str = "token"  # "token": every labelled token weighs the same; "example": every example does
+    pack: bool = True  # several sequences to a row (packing.py) where the model supports it: fewer padding positions
 
 
 def lm_loss(model, ids: torch.Tensor, labels: torch.Tensor, per: str = "token") -> torch.Tensor:
@@ -71,7 +74,8 @@ def train_lm(
 ) -> dict:
     """Train until ``cfg.steps`` or until ``evaluate()`` reaches ``cfg.target_accuracy``.
 
-    Returns ``{"steps", "history", "seconds", "tokens", "stopped_early"}``. ``history`` holds the
+    Returns ``{"steps", "history", "seconds", "tokens", "labelled_tokens", "stopped_early"}`` (``tokens``:
+    positions computed, padding included; ``labelled_tokens``: the tokens the loss reads, packed or not). ``history`` holds the
     loss every 10 steps and the validation accuracy at each check. ``evaluate`` may return a dict of
     several validation metrics (a learning curve kept in the checkpoint); its ``val_accuracy`` entry,
     if any, is the one ``target_accuracy`` reads.
@@ -84,7 +88,15 @@ def train_lm(
         betas=(0.9, 0.95),
         fused=model_device(model).type in ("cpu", "cuda"),  # one kernel per step instead of a loop over tensors
     )
-    state = {"step": 0, "history": [], "seconds": 0.0, "tokens": 0, "stopped_early": False, "running": 0.0}
+    state = {
+        "step": 0,
+        "history": [],
+        "seconds": 0.0,
+        "tokens": 0,
+        "labelled_tokens": 0,
+        "stopped_early": False,
+        "running": 0.0,
+    }
     if checkpoint is not None and checkpoint.exists():
         saved = torch.load(checkpoint, weights_only=False, map_location=model_device(model))
         model.load_state_dict(saved["model"])
@@ -103,6 +115,7 @@ def train_lm(
         atomic_write_bytes(checkpoint, buf.getvalue())
 
     device = model_device(model)
+    packed = cfg.pack and packing_supported(model)
     model.train()
     with progress_bar("training", total=cfg.steps) as bar:
         bar.advance(state["step"])
@@ -110,10 +123,17 @@ def train_lm(
             step = state["step"]
             t0 = time.perf_counter()
             ids, labels = encode_pairs(tokenizer, batch_at(step))
-            ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            state["labelled_tokens"] = state.get("labelled_tokens", 0) + int((labels != IGNORE).sum())
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
-            loss = lm_loss(model, ids, labels, cfg.loss_per)
+            if packed:
+                ids, labels, positions, example = (
+                    t.to(device, non_blocking=True) for t in pack(ids, labels, tokenizer.pad_token_id)
+                )
+                loss = packed_loss(model, ids, labels, positions, example, cfg.loss_per)
+            else:
+                ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+                loss = lm_loss(model, ids, labels, cfg.loss_per)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

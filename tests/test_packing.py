@@ -1,0 +1,93 @@
+"""Packed training batches (models/packing.py): the padded batch's loss and gradients, on fewer positions."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from autoalign.models import TrainConfig, build_char_tokenizer, build_model, train_lm
+from autoalign.models.encoding import IGNORE, encode_pairs
+from autoalign.models.packing import pack, packed_loss, packing_supported
+from autoalign.models.train import lm_loss
+
+PAIRS = [
+    ("3+4=", "7"),
+    ("12*3-5=", "36-5=31"),
+    ("9-2=", "7"),
+    ("2*2*2*2=", "4*2*2=8*2=16"),
+    ("1+1=", "2"),
+    ("7*8-6+1=", "56-6+1=50+1=51"),
+]
+
+
+def _batch():
+    tok = build_char_tokenizer()
+    ids, labels = encode_pairs(tok, PAIRS)
+    return tok, ids, labels
+
+
+def test_pack_keeps_every_token_once_restarts_positions_and_ignores_each_first_label():
+    tok, ids, labels = _batch()
+    packed_ids, packed_labels, positions, example = pack(ids, labels, tok.pad_token_id)
+    assert packed_ids.shape[0] < ids.shape[0]  # fewer rows than examples
+    assert packed_ids.shape[1] == 2 * int((ids != tok.pad_token_id).sum(1).max())
+    for r in range(len(PAIRS)):
+        n = int((ids[r] != tok.pad_token_id).sum())
+        where = (example == r).nonzero()
+        assert len(where) == n  # every token of example r, once, in one row, contiguous
+        row, cols = int(where[0, 0]), where[:, 1]
+        assert (where[:, 0] == row).all() and (cols == torch.arange(int(cols[0]), int(cols[0]) + n)).all()
+        assert torch.equal(packed_ids[row, cols], ids[r, :n])
+        assert torch.equal(positions[row, cols], torch.arange(n))
+        assert packed_labels[row, cols[0]] == IGNORE
+        assert torch.equal(packed_labels[row, cols[1:]], labels[r, 1:n])
+    assert (packed_labels[example == -1] == IGNORE).all() and (packed_ids[example == -1] == tok.pad_token_id).all()
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+@pytest.mark.parametrize("per", ["token", "example"])
+def test_packed_loss_and_gradients_equal_the_padded_batch(arch, per):
+    tok, ids, labels = _batch()
+    model = build_model(arch, "micro", tok, 0)
+    assert packing_supported(model)
+    padded = lm_loss(model, ids, labels, per)
+    grads = torch.autograd.grad(padded, list(model.parameters()))
+    packed = packed_loss(model, *pack(ids, labels, tok.pad_token_id), per=per)
+    packed_grads = torch.autograd.grad(packed, list(model.parameters()))
+    assert packed.item() == pytest.approx(padded.item(), rel=1e-5)
+    for a, b in zip(grads, packed_grads, strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_the_check_fails_when_packed_sequences_attend_to_each_other(arch):
+    """Negative control: positions that do not restart make one long sequence per row, so tokens attend
+    to the sequences before them and the loss moves; the equality above would catch it."""
+    tok, ids, labels = _batch()
+    model = build_model(arch, "micro", tok, 0)
+    packed_ids, packed_labels, positions, example = pack(ids, labels, tok.pad_token_id)
+    running = torch.arange(packed_ids.shape[1]).expand_as(positions)
+    with torch.no_grad():
+        padded = lm_loss(model, ids, labels).item()
+        leaking = packed_loss(model, packed_ids, packed_labels, running, example).item()
+    assert leaking != pytest.approx(padded, rel=1e-4)
+
+
+def test_training_packed_follows_the_padded_run_and_counts_the_same_labelled_tokens():
+    tok, _, _ = _batch()
+    runs = {}
+    for packed in (False, True):
+        model = build_model("llama", "micro", tok, 0)
+        cfg = TrainConfig(steps=20, lr=3e-3, warmup_steps=2, pack=packed)
+        runs[packed] = train_lm(model, tok, lambda i: PAIRS, cfg)
+    assert runs[True]["labelled_tokens"] == runs[False]["labelled_tokens"]
+    assert runs[True]["tokens"] < runs[False]["tokens"]  # fewer positions computed
+    loss = {k: [h["loss"] for h in r["history"] if "loss" in h] for k, r in runs.items()}
+    assert loss[True] == pytest.approx(loss[False], rel=1e-3)  # float sums in another order, nothing else
+
+
+def test_models_not_checked_for_packed_attention_train_padded():
+    class Other(torch.nn.Module):
+        config = type("C", (), {"_attn_implementation": "sdpa"})()
+
+    assert not packing_supported(Other())
