@@ -12,13 +12,13 @@ STAMP := $(VENV)/.installed
 # --no-compile: pip would byte-compile every file of torch, transformers and ray (about 90 s here);
 # Python compiles the modules a run imports, once, on first import instead. That needs Python to
 # write its bytecode cache, which some sandboxes turn off (PYTHONDONTWRITEBYTECODE=1): without it
-# every process would compile torch afresh.
-PIP := $(BIN)/python -m pip install --quiet --no-compile
+# every process would compile torch afresh. The venv's pip is the one Python bundles, used as it is
+# (no self-upgrade: Python 3.11's pip 23.2 installed the same locked set) and without its version check.
+PIP := $(BIN)/python -m pip install --quiet --no-compile --disable-pip-version-check
 unexport PYTHONDONTWRITEBYTECODE
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	# bubblewrap: the organisms' tool sandbox (without it those tests skip and the organisms run stops with a clear error)

@@ -304,11 +304,13 @@ weak_to_strong:
   sizes: [micro, tiny]
 """
 
+# Each jailed run sleeps 0.75 s: with two workers the two proposals' jails started 0.02 s apart when
+# measured (one jail at a time with one worker), so their overlap keeps a wide margin.
 SLEEPER = """\
 import sys, time
 def train(strong_model_dir, transfer_path, out_dir, seed):  # proposal {i}
     print(f"started {{time.time()}}")
-    time.sleep(1.5)
+    time.sleep(0.75)
     print(f"ended {{time.time()}}")
     sys.exit(1)
 """

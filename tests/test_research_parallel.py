@@ -154,7 +154,10 @@ def test_budgets_are_exact_and_random_search_is_the_same_with_or_without_batches
 
 # -- two workers: two proposals at once -------------------------------------------------------------
 
-SLOW = 2.0  # seconds of a proposal's evaluation on seed 11 (0.05 elsewhere)
+# seconds of a proposal's evaluation on seed 11 (0.05 elsewhere). The workers are warm by then (the
+# baseline's evaluations come first): two workers' proposals started 0.05 s apart when measured, so
+# one second leaves the overlap a margin of about 20 times that
+SLOW = 1.0
 
 
 def timed(root, base, seed, pair, methods, canaries, threads):
