@@ -5,6 +5,7 @@ Measured in one run, on the same model and the same batches:
   * our training loop, with packed batches (the default, ``models/packing.py``) and with the padded
     batches it used before, alternated;
   * ``transformers.Trainer`` on the same model, data and batch size (padded batches);
+  * where a packed training step's time goes: data, forward with the loss, backward, optimizer;
   * our batched sampling with a KV cache (generated tokens/s, solutions/s).
 All three loops do the same work, so each is reported as seconds for the batches, sequence tokens/s
 (the batches' tokens, padding not counted: the unit that stays the same when padding is removed) and
@@ -66,6 +67,35 @@ def bench_ours(size, data, pack=True, warmup=3):
     state = train_lm(model, tok, lambda i: data[i], TrainConfig(steps=len(data), warmup_steps=5, pack=pack))
     seconds = time.perf_counter() - t0
     return model, tok, state["tokens"], seconds
+
+
+def step_breakdown(size, data, warmup=3) -> dict:
+    """Milliseconds per training step in each part of ``train_lm``'s step, packed as it trains: encoding
+    and packing the batch, the forward pass with the loss, the backward pass, and gradient clipping with
+    the optimizer step (the same calls, timed one after another; the rest of a step is bookkeeping)."""
+    from autoalign.models.packing import pack, packed_loss
+
+    tok = build_char_tokenizer()
+    model = build_model("llama", size, tok, 0).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), fused=True)
+    parts = {"data": 0.0, "forward": 0.0, "backward": 0.0, "optimizer": 0.0}
+    for i, batch in enumerate(data[:warmup] + data):
+        t0 = time.perf_counter()
+        ids, labels, positions, example = pack(*encode_pairs(tok, batch), tok.pad_token_id)
+        t1 = time.perf_counter()
+        loss = packed_loss(model, ids, labels, positions, example)
+        t2 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        t3 = time.perf_counter()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        loss.item()
+        t4 = time.perf_counter()
+        if i >= warmup:
+            for key, dt in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                parts[key] += dt
+    return {key: 1000 * total / len(data) for key, total in parts.items()}
 
 
 def bench_trainer(size, data, warmup=3):
@@ -146,6 +176,7 @@ def main() -> None:
         ours_runs.append(bench_ours(args.size, data, pack=True))
         padded_runs.append(bench_ours(args.size, data, pack=False))
         hf_runs.append(bench_trainer(args.size, data))
+    breakdown = step_breakdown(args.size, data)
     model, tok, tokens, seconds = min(ours_runs, key=lambda r: r[3])
     _, _, padded_tokens, padded_seconds = min(padded_runs, key=lambda r: r[3])
     hf_tokens, hf_seconds = min(hf_runs, key=lambda r: r[1])
@@ -188,6 +219,7 @@ def main() -> None:
         "train_ours": loop(tokens, seconds),
         "train_ours_padded": loop(padded_tokens, padded_seconds),
         "train_hf_trainer": loop(hf_tokens, hf_seconds),
+        "train_step_ms_by_part": breakdown,
         "train_speedup_packed_over_padded": padded_seconds / seconds,
         "train_speedup_ours_over_trainer": hf_seconds / seconds,
         "train_speedup_padded_over_trainer": hf_seconds / padded_seconds,
