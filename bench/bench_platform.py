@@ -24,6 +24,7 @@ ratio (mean of the per-round new/old ratios).
     python bench/bench_platform.py [--old 106e880] [--only demo|demo-quick|best_of_n|both|all|A,B] [--repeats 3]
     python bench/bench_platform.py --old a9b5fcc --only demo,demo-quick --target 0.35 --out bench/results/speed.json
     python bench/bench_platform.py --only best_of_n --set KEY=VALUE ...   # quick smoke test
+    python bench/bench_platform.py --experiments bench/results/speed_events/*.jsonl   # per-experiment seconds
 """
 
 from __future__ import annotations
@@ -143,6 +144,26 @@ def stage_profile(run_dir: Path, wall_s: float, top: int = 15) -> dict:
     }
 
 
+def experiment(stage: str) -> str:
+    """The experiment a stage belongs to: its name's first part (the generator's and best-of-N's stages
+    carry no protocol prefix)."""
+    if stage == "train_generator":
+        return "generator"
+    head = stage.split(".")[0]
+    return "best_of_n" if head in ("arithmetic", "countdown") else head
+
+
+def experiment_totals(events: Path) -> dict[str, float]:
+    """Stage seconds summed per experiment from one run's ``events.jsonl`` (side-by-side stages each count)."""
+    totals: dict[str, float] = {}
+    for line in events.read_text().splitlines():
+        event = json.loads(line)
+        if event.get("event") == "stage_finished":
+            key = experiment(event["stage"])
+            totals[key] = round(totals.get(key, 0.0) + float(event["seconds"]), 1)
+    return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+
 def summarize(runs: dict[str, list[dict]]) -> dict:
     old, new = [r["wall_s"] for r in runs["old"]], [r["wall_s"] for r in runs["new"]]
     out = {"old_s": old, "new_s": new, "old_runs": runs["old"], "new_runs": runs["new"]}
@@ -176,9 +197,20 @@ def main() -> None:
         help="passed as --set to both old and new `run` (not the demo); repeatable",
     )
     ap.add_argument("--dry-run", action="store_true", help="print the commands; create nothing")
+    ap.add_argument(
+        "--experiments",
+        nargs="+",
+        type=Path,
+        metavar="EVENTS",
+        help="print stage seconds per experiment for these events.jsonl files and exit (no runs)",
+    )
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "platform.json")
     ap.add_argument("--keep", type=Path, default=None, help="move the run folders here instead of deleting them")
     args = ap.parse_args()
+    if args.experiments:
+        for events in args.experiments:
+            print(f"{events}: {json.dumps(experiment_totals(events))}")
+        return
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")
 

@@ -6,7 +6,9 @@ greedy, temperature 0). The three decoders (``generate``; ``loop``: ``decoding.d
 until the batch ends; ``compaction``: ``compaction.decode``, finished rows dropped) run through
 ``sample_solutions`` on the same model and prompts, alternated, and each keeps its best of ``--repeats``
 runs (the machine is shared and noisy). The texts and token ids of all three are checked equal, and one
-more run of each loop under the torch profiler shows where a decoding step's time goes.
+more run of each loop under the torch profiler shows where a decoding step's time goes. A second setting,
+64 problems x 8 samples in batches of 256 (what best-of-N asks), times the compaction loop with each
+distinct prompt run once against every row's prompt run, tokens checked equal.
 
 The ceiling beside them is a model, not a measurement: this machine's fp32 matmul peak (measured, as in
 ``bench_generator.py``) and the FLOPs the work needs at the least (2 per parameter per token, for every
@@ -161,6 +163,33 @@ def compare(model, tok, prompts, temperature, repeats, peak_gflops):
     return out
 
 
+def repeated_prompts(model, tok, world, repeats, problems=64, samples=8, batch_size=256) -> dict:
+    """K samples per problem, as best-of-N asks (64 problems x 8, batches of 256, T=1): the compaction
+    loop with each distinct prompt run once (the default) against every row's prompt run, alternated."""
+    prompts = [p.prompt for p in generate(98, problems, world) for _ in range(samples)]
+    variants = {
+        "prompts_once": lambda: mock.patch.object(sampling, "decode", compaction.decode),
+        "every_row": lambda: mock.patch.object(compaction, "distinct_prompts", lambda ids, mask: None),
+    }
+    runs = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, patch in variants.items():
+            with patch():
+                tokens: list = []
+                t0 = time.perf_counter()
+                sample_solutions(model, tok, prompts, 1.0, batch_size=batch_size, seed=1, tokens_out=tokens)
+                runs[name].append((time.perf_counter() - t0, tokens))
+    best = {name: min(r, key=lambda x: x[0]) for name, r in runs.items()}
+    return {
+        "problems": problems,
+        "samples_per_problem": samples,
+        "batch_size": batch_size,
+        "seconds": {name: b[0] for name, b in best.items()},
+        "speedup_prompts_once": best["every_row"][0] / best["prompts_once"][0],
+        "tokens_equal": best["every_row"][1] == best["prompts_once"][1],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", default="small", choices=list(SIZES))
@@ -194,6 +223,7 @@ def main() -> None:
         "repeats": args.repeats,
         "sampled": compare(model, tok, prompts, 1.0, args.repeats, peak),
         "greedy": compare(model, tok, prompts, 0.0, args.repeats, peak),
+        "repeated_prompts": repeated_prompts(model, tok, world, args.repeats),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -53,3 +53,16 @@ def test_only_names_workloads_and_refuses_unknown_ones():
     assert bench.workloads_from("both") == ["demo", "best_of_n"]
     with pytest.raises(SystemExit, match="unknown workload"):
         bench.workloads_from("demo,fast")
+
+
+def test_experiment_totals_group_stages_by_their_experiment(tmp_path):
+    _events(
+        tmp_path / "events.jsonl",
+        [
+            ("train_generator", 5.0, 5.0),
+            ("arithmetic.train_prm", 7.0, 2.0),
+            ("gdc.micro.train", 9.0, 2.0),
+            ("gdc.tiny.train", 9.0, 1.5),
+        ],
+    )
+    assert _bench().experiment_totals(tmp_path / "events.jsonl") == {"generator": 5.0, "gdc": 3.5, "best_of_n": 2.0}

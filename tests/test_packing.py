@@ -91,3 +91,14 @@ def test_models_not_checked_for_packed_attention_train_padded():
         config = type("C", (), {"_attn_implementation": "sdpa"})()
 
     assert not packing_supported(Other())
+
+
+def test_an_empty_row_is_left_out_of_a_full_row():
+    """An example with no token and no label (an empty prompt and completion without EOS) packs to
+    nothing, even where it would sort after a row that is already full."""
+    tok, ids, labels = _batch()
+    ids = torch.cat([ids, torch.full((1, ids.shape[1]), tok.pad_token_id)])
+    labels = torch.cat([labels, torch.full((1, labels.shape[1]), IGNORE)])
+    packed_ids, _, _, example = pack(ids, labels, tok.pad_token_id, factor=1)
+    assert not (example == len(PAIRS)).any()
+    assert int((packed_ids != tok.pad_token_id).sum()) == int((ids != tok.pad_token_id).sum())

@@ -57,6 +57,8 @@ def pack(
     rows: list[list[int]] = []  # examples per packed row
     room: list[int] = []
     for r in sorted(range(len(lengths)), key=lambda r: -lengths[r]):  # stable: ties keep batch order
+        if lengths[r] == 0:  # an empty row: no token, no label, nothing to pack
+            continue
         for b, left in enumerate(room):
             if lengths[r] <= left:
                 rows[b].append(r)

@@ -193,7 +193,9 @@ def train_generator(ctx, world_ref: WorldRef, g: GeneratorConfig, sampling: Samp
         "steps": state["step"],
         "stopped_early": state["stopped_early"],
         "train_seconds": round(state["seconds"], 2),
-        "tokens_per_second": round(state["tokens"] / max(state["seconds"], 1e-9), 1),
+        "tokens_per_second": round(state["tokens"] / max(state["seconds"], 1e-9), 1),  # positions, padding included
+        # the tokens the loss reads: the same with packed or padded batches, so comparable across both
+        "labelled_tokens_per_second": round(state.get("labelled_tokens", 0) / max(state["seconds"], 1e-9), 1),
         "history": state["history"],
     }
 
