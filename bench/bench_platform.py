@@ -208,6 +208,9 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="move the run folders here instead of deleting them")
     args = ap.parse_args()
     if args.experiments:
+        missing = [str(e) for e in args.experiments if not e.is_file()]
+        if missing:
+            ap.error(f"--experiments: no such events file: {', '.join(missing)}")
         for events in args.experiments:
             print(f"{events}: {json.dumps(experiment_totals(events))}")
         return

@@ -103,3 +103,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.science)
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.originalname, len(rank)))  # stable: the rest keep their order
+
+
+def load_bench(name: str):
+    """A script of ``bench/`` as a module (the scripts are not a package), as ``bench_device.py`` loads one."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

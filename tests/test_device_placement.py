@@ -7,26 +7,20 @@ and a file can be written as a GPU would write it (its storages tagged ``cuda:0`
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from unittest import mock
 
 import torch
+from conftest import load_bench
 
 from autoalign.models import build_char_tokenizer, build_model
 from autoalign.overseers import StepVerifier, load_verifier, save_verifier
 from autoalign.runtime.placement import placement, set_placement
 from autoalign.worlds import ArithmeticConfig
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def _bench_sampling():
     """bench/bench_sampling.py as bench_device.py loads it."""
-    spec = importlib.util.spec_from_file_location("bench_sampling", REPO / "bench" / "bench_sampling.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("bench_sampling")
 
 
 def test_the_device_bench_trains_and_samples_its_generator_on_the_device():
