@@ -64,6 +64,14 @@ class RunConfig(Section):
         "auto", description="auto (a CUDA GPU if torch sees one, then MPS, else CPU), cpu, cuda, cuda:N or mps."
     )
     dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Weights' dtype for local models.")
+    autocast: Literal["off", "bf16", "auto"] = Field(
+        "off",
+        description=(
+            "Training steps' matrix products in bf16 (torch.autocast; weights, optimizer, sampling and scoring stay "
+            "in dtype): off; bf16 (every training step); auto (bf16 where it pays: a CUDA GPU with bf16, or a CPU "
+            "with AVX-512 BF16 or AMX for models at least 128 wide; else off)."
+        ),
+    )
     providers: dict[str, Any] = Field(
         default_factory=dict,
         description=(

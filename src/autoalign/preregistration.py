@@ -119,7 +119,8 @@ def _cpu_model() -> str | None:
 SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
 
 
-def _cpu_flags() -> list[str] | None:
+def cpu_flags() -> list[str] | None:
+    """The vector units of ``SIMD_FLAGS`` this CPU has (None where /proc/cpuinfo is not readable)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
@@ -138,7 +139,7 @@ def environment() -> dict:
         "system": platform.system(),
         "machine": platform.machine(),
         "cpu": _cpu_model(),
-        "cpu_flags": _cpu_flags(),
+        "cpu_flags": cpu_flags(),
         "packages": {name: package_version(name) for name in NUMERIC_PACKAGES},
     }
 

@@ -19,7 +19,7 @@ import torch
 
 from ..runtime.progress import progress_bar
 from ..runtime.store import atomic_write_bytes
-from .device import model_device
+from .device import model_device, training_autocast
 from .encoding import IGNORE, encode_pairs, encode_texts  # noqa: F401  (re-exported)
 from .packing import pack, packed_loss, packing_supported
 
@@ -126,14 +126,15 @@ def train_lm(
             state["labelled_tokens"] = state.get("labelled_tokens", 0) + int((labels != IGNORE).sum())
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
-            if packed:
-                ids, labels, positions, example = (
-                    t.to(device, non_blocking=True) for t in pack(ids, labels, tokenizer.pad_token_id)
-                )
-                loss = packed_loss(model, ids, labels, positions, example, cfg.loss_per)
-            else:
-                ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-                loss = lm_loss(model, ids, labels, cfg.loss_per)
+            with training_autocast(model):  # off unless the run asks (models/device.py)
+                if packed:
+                    ids, labels, positions, example = (
+                        t.to(device, non_blocking=True) for t in pack(ids, labels, tokenizer.pad_token_id)
+                    )
+                    loss = packed_loss(model, ids, labels, positions, example, cfg.loss_per)
+                else:
+                    ids, labels = ids.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+                    loss = lm_loss(model, ids, labels, cfg.loss_per)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -81,13 +81,7 @@ def execute_single(store: RunStore, cfg: RunConfig) -> dict:
     torch.manual_seed(cfg.seed)
     providers = {name: settings.model_dump(mode="json") for name, settings in cfg.providers.items()}
     ctx = RunContext(
-        str(store.path),
-        cfg.seed,
-        cfg.threads,
-        cfg.bootstrap_resamples,
-        device=_device(cfg.device),
-        dtype=cfg.dtype,
-        providers=providers,
+        str(store.path), cfg.seed, cfg.threads, cfg.bootstrap_resamples, providers=providers, **_placement(cfg)
     )
     ctx.use_models()
     store.event("run_started", protocol=cfg.protocol)
@@ -105,8 +99,8 @@ def execute_single(store: RunStore, cfg: RunConfig) -> dict:
     return metrics
 
 
-def _device(spec: str) -> str:
-    """The concrete device; imported here so that a config error never pays for importing transformers."""
-    from ..models.device import resolve_device
+def _placement(cfg: RunConfig) -> dict:
+    """Device, dtype and autocast resolved; imported here so that a config error never pays for importing transformers."""
+    from ..models.device import run_placement
 
-    return resolve_device(spec)
+    return run_placement(cfg)

@@ -19,6 +19,7 @@ import random
 import numpy as np
 import torch
 
+from ..models.device import training_autocast
 from ..records import LabelledSolution
 from ..runtime.progress import progress_bar
 from .verifier import EncodedBatch, StepVerifier, encode_steps
@@ -120,7 +121,8 @@ def train_verifier(
             batch = grouped[step % buckets]
             enc = encode_examples(tokenizer, batch)
             labels, mask = targets(batch, verifier.kind, enc.step_mask.size(1), verifier.aggregation)
-            loss = verifier.loss(enc, labels, mask)
+            with training_autocast(verifier):  # off unless the run asks (models/device.py)
+                loss = verifier.loss(enc, labels, mask)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)

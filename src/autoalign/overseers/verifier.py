@@ -146,7 +146,7 @@ class StepVerifier(nn.Module):
         return self
 
     def loss(self, batch: EncodedBatch, labels: torch.Tensor, label_mask: torch.Tensor) -> torch.Tensor:
-        logits = self.step_logits(batch)
+        logits = self.step_logits(batch).float()  # the loss in float32 under bf16 autocast too
         labels, label_mask = labels.to(logits.device), label_mask.to(logits.device)
         per = F.binary_cross_entropy_with_logits(logits, labels.float(), reduction="none")
         return (per * label_mask).sum() / label_mask.sum().clamp(min=1)

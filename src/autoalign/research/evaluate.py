@@ -22,14 +22,12 @@ def seed_config(base: RunConfig, seed: int) -> RunConfig:
 
 
 def seed_context(root: Path, cfg: RunConfig) -> RunContext:
-    from ..models.device import resolve_device
+    from ..models.device import run_placement
 
     folder = Path(root) / f"seed-{cfg.seed}"
     if not (folder / "config.yaml").exists():
         atomic_write_text(folder / "config.yaml", cfg.to_yaml())
-    ctx = RunContext(
-        str(folder), cfg.seed, cfg.threads, cfg.bootstrap_resamples, device=resolve_device(cfg.device), dtype=cfg.dtype
-    )
+    ctx = RunContext(str(folder), cfg.seed, cfg.threads, cfg.bootstrap_resamples, **run_placement(cfg))
     ctx.use_models()
     return ctx
 

@@ -1,4 +1,4 @@
-"""Where this process's models run and how they reach their providers: device, dtype, provider settings.
+"""Where this process's models run and how they reach their providers: device, dtype, autocast, provider settings.
 
 A run sets them once (``RunContext.use_models``), and again in every worker process a stage runs in;
 ``models/`` reads them whenever it builds, loads or opens a model. They live in the kernel so that
@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
-_state: dict[str, Any] = {"device": "cpu", "dtype": "float32", "providers": {}}
+_state: dict[str, Any] = {"device": "cpu", "dtype": "float32", "autocast": "off", "providers": {}}
 
 
-def set_placement(device: str, dtype: str = "float32") -> None:
-    """The device and dtype that models built or loaded from now on (in this process) go to."""
-    _state["device"], _state["dtype"] = device, dtype
+def set_placement(device: str, dtype: str = "float32", autocast: str = "off") -> None:
+    """The device and dtype that models built or loaded from now on (in this process) go to, and the
+    resolved autocast policy their training steps use (``models.device.resolve_autocast``)."""
+    _state["device"], _state["dtype"], _state["autocast"] = device, dtype, autocast
 
 
 def placement() -> tuple[str, str]:
     return _state["device"], _state["dtype"]
+
+
+def autocast_policy() -> str:
+    """This process's resolved training autocast: ``off``, ``bf16`` or ``bf16-wide``."""
+    return _state["autocast"]
 
 
 def set_provider_settings(settings: dict[str, dict]) -> None:
