@@ -102,3 +102,74 @@ def test_an_empty_row_is_left_out_of_a_full_row():
     packed_ids, _, _, example = pack(ids, labels, tok.pad_token_id, factor=1)
     assert not (example == len(PAIRS)).any()
     assert int((packed_ids != tok.pad_token_id).sum()) == int((ids != tok.pad_token_id).sum())
+
+
+# -- verifiers and classifiers: step logits from packed rows (overseers/verifier.py) -----------------
+
+STEP_SPANS = [[(0, 1)], [(0, 4), (4, 7)], [(0, 1)], [(0, 6), (6, 10), (10, 12)], [(0, 1)], [(0, 7), (7, 12), (12, 14)]]
+
+
+def _verifier(arch: str, head: str, aggregation: str, kind: str = "prm"):
+    from autoalign.overseers.verifier import StepVerifier, encode_steps
+
+    tok = build_char_tokenizer()
+    lm = build_model(arch, "micro", tok, 0)
+    torch.manual_seed(0)
+    verifier = StepVerifier(lm, kind, head, aggregation)
+    batch = encode_steps(tok, [p for p, _ in PAIRS], [s for _, s in PAIRS], STEP_SPANS)
+    return verifier.train(), batch
+
+
+def _logits_and_grads(verifier, batch):
+    logits = verifier.step_logits(batch)
+    value = (logits * batch.step_mask).sum()
+    params = [p for p in verifier.parameters() if p.requires_grad]
+    return logits.detach(), torch.autograd.grad(value, params, allow_unused=True)  # a linear head: scale unused
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+@pytest.mark.parametrize(
+    "head, aggregation", [("loglik", "per_step"), ("loglik", "cumulative"), ("linear", "last_token")]
+)
+def test_training_step_logits_from_packed_rows_equal_the_padded_batch(arch, head, aggregation):
+    import dataclasses
+
+    verifier, batch = _verifier(arch, head, aggregation)
+    assert max(batch.lengths) == batch.ids.shape[1] > min(batch.lengths)  # padding to pack away
+    padded_logits, padded_grads = _logits_and_grads(verifier, dataclasses.replace(batch, lengths=None))
+    packed_logits, packed_grads = _logits_and_grads(verifier, batch)
+    m = batch.step_mask
+    assert torch.allclose(packed_logits[m], padded_logits[m], rtol=1e-5, atol=1e-4)
+    for a, b in zip(padded_grads, packed_grads, strict=True):
+        assert (a is None and b is None) or torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_verifier_packing_check_fails_when_solutions_attend_to_each_other():
+    """Negative control: position ids that run on through a packed row let each solution attend to the
+    ones packed before it; the step logits move and the equality above would catch it."""
+    import dataclasses
+
+    verifier, batch = _verifier("llama", "loglik", "per_step")
+    padded, _ = _logits_and_grads(verifier, dataclasses.replace(batch, lengths=None))
+    honest, _ = _logits_and_grads(verifier, batch)
+    forward = verifier.lm.forward
+
+    def leaking(*args, position_ids=None, **kwargs):
+        running = torch.arange(position_ids.shape[1]).expand_as(position_ids)
+        return forward(*args, position_ids=running, **kwargs)
+
+    verifier.lm.forward = leaking
+    leaked, _ = _logits_and_grads(verifier, batch)
+    m = batch.step_mask
+    assert torch.allclose(honest[m], padded[m], rtol=1e-5, atol=1e-4)
+    assert not torch.allclose(leaked[m], padded[m], rtol=1e-3, atol=1e-2)
+
+
+def test_scoring_in_eval_mode_stays_on_the_padded_batch(monkeypatch):
+    from autoalign.models import packing
+
+    verifier, batch = _verifier("llama", "loglik", "per_step")
+    monkeypatch.setattr(packing, "pack", lambda *a, **k: pytest.fail("packed at scoring"))
+    verifier.eval()
+    with torch.no_grad():
+        verifier.step_logits(batch)

@@ -64,7 +64,9 @@ def run(
 
 
 def demo(
-    quick: bool = typer.Option(False, "--quick", help="Smaller experiments (about 4 minutes), same research."),
+    quick: bool = typer.Option(
+        False, "--quick", help="Smaller experiments, same research (about 8 minutes on 2 cores)."
+    ),
     run_dir: Optional[Path] = typer.Option(
         None, "--run-dir", help="Run folder (default runs/demo, or runs/demo-seedK with --seed K)."
     ),

@@ -44,15 +44,16 @@ def sequence_lengths(ids: torch.Tensor, labels: torch.Tensor, pad: int) -> list[
 
 
 def pack(
-    ids: torch.Tensor, labels: torch.Tensor, pad: int, factor: int = ROW_FACTOR
+    ids: torch.Tensor, labels: torch.Tensor, pad: int, factor: int = ROW_FACTOR, lengths: list[int] | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pack right-padded ``ids``/``labels`` (rows x width) into rows of ``factor`` x the longest sequence.
 
     Returns packed ids, labels, position ids (restarting at 0 for each sequence; 0 on padding, which
     makes each padding position a sequence of its own) and, per position, the index of the example it
     came from (-1 on padding). Each sequence's first label is ignored: in the padded batch nothing
-    predicts a row's first token, and here the token before it belongs to another sequence."""
-    lengths = sequence_lengths(ids, labels, pad)
+    predicts a row's first token, and here the token before it belongs to another sequence.
+    ``lengths``: each row's length where the caller knows it (default: read off the padding and labels)."""
+    lengths = sequence_lengths(ids, labels, pad) if lengths is None else list(lengths)
     width = max(1, factor * max(lengths, default=1))
     rows: list[list[int]] = []  # examples per packed row
     room: list[int] = []
@@ -101,3 +102,23 @@ def packed_loss(model, ids, labels, positions, example, per: str = "token") -> t
     sums = torch.zeros(n, dtype=ce.dtype, device=ce.device).index_add_(0, owner, (ce * mask).flatten())
     counts = torch.zeros(n, dtype=ce.dtype, device=ce.device).index_add_(0, owner, mask.flatten().to(ce.dtype))
     return (sums[counts > 0] / counts[counts > 0]).mean()
+
+
+def packed_forward(model, ids: torch.Tensor, lengths: list[int], hidden: bool = False):
+    """``model``'s logits (and, with ``hidden``, its last hidden states) for the right-padded ``ids``
+    whose rows are ``lengths`` long, computed on packed rows and laid back out as (rows, width, ...):
+    position t of row b holds what the padded batch computes there, up to the order of float sums;
+    positions past a row's length hold zeros (the padded batch computed padding there)."""
+    labels = torch.full_like(ids, IGNORE)
+    packed_ids, _, positions, example = pack(ids, labels, 0, lengths=lengths)
+    packed_ids, positions, example = (t.to(ids.device) for t in (packed_ids, positions, example))
+    out = model(input_ids=packed_ids, position_ids=positions, use_cache=False, output_hidden_states=hidden)
+    keep = example >= 0
+    rows, cols = example[keep], positions[keep]
+
+    def unpack(x: torch.Tensor) -> torch.Tensor:
+        laid = x.new_zeros((*ids.shape, x.size(-1)))
+        laid[rows, cols] = x[keep]
+        return laid
+
+    return unpack(out.logits), (unpack(out.hidden_states[-1]) if hidden else None)

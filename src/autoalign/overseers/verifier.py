@@ -36,6 +36,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..models.device import model_device
+from ..models.packing import packed_forward, packing_supported
 
 
 @dataclass
@@ -44,11 +45,13 @@ class EncodedBatch:
     step_of_token: torch.Tensor  # (B, T) index of the step a token belongs to, -1 elsewhere
     step_end: torch.Tensor  # (B, S) position of each step's last token (0 where no step)
     step_mask: torch.Tensor  # (B, S) True where the step exists
+    lengths: list[int] | None = None  # each row's tokens before its padding (None: not known)
 
     def to(self, device) -> "EncodedBatch":
         if self.ids.device == torch.device(device):
             return self
-        return EncodedBatch(*(t.to(device) for t in (self.ids, self.step_of_token, self.step_end, self.step_mask)))
+        moved = (t.to(device) for t in (self.ids, self.step_of_token, self.step_end, self.step_mask))
+        return EncodedBatch(*moved, lengths=self.lengths)
 
 
 def encode_steps(
@@ -66,6 +69,7 @@ def encode_steps(
     width = max(1, max(len(p) + len(c) for p, (c, _) in zip(prompt_ids, completions)))
     n_steps = max(1, max((len(sp) for sp in spans), default=1))
     B = len(prompts)
+    lengths = [len(p) + len(c) for p, (c, _) in zip(prompt_ids, completions)]
     ids = torch.full((B, width), tokenizer.pad_token_id, dtype=torch.long)
     step_of_token = torch.full((B, width), -1, dtype=torch.long)
     step_end = torch.zeros((B, n_steps), dtype=torch.long)
@@ -79,7 +83,20 @@ def encode_steps(
             if end >= 0:
                 step_end[b, j] = len(p) + end
                 step_mask[b, j] = True
-    return EncodedBatch(ids, step_of_token, step_end, step_mask)
+    return EncodedBatch(ids, step_of_token, step_end, step_mask, lengths)
+
+
+PACK_MIN_PADDING = 0.25  # pack a training batch from this share of padding positions up (measured: see worth_packing)
+
+
+def worth_packing(batch: EncodedBatch) -> bool:
+    """Whether packing this training batch saves time: on length-grouped batches (best-of-N's verifier
+    training, little padding) packing a tiny or small Llama step was 0.9x the padded step (laying the
+    values back out costs more than the padding saved), on randomly drawn ones (weak-to-strong students)
+    1.2x. ``bench/bench_overseer_training.py`` measures both."""
+    if batch.lengths is None:
+        return False
+    return 1 - sum(batch.lengths) / batch.ids.numel() >= PACK_MIN_PADDING
 
 
 LABELS = {"prm": "process", "orm": "outcome"}  # what each kind of verifier is taught
@@ -114,13 +131,18 @@ class StepVerifier(nn.Module):
     def step_logits(self, batch: EncodedBatch) -> torch.Tensor:
         """(B, S) logits, one per step (meaningless where ``step_mask`` is False)."""
         batch = batch.to(self.scale.device)
+        linear = self.head == "linear"
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            out = self.lm(input_ids=batch.ids, output_hidden_states=self.head == "linear")
-        if self.head == "linear":
-            hidden = out.hidden_states[-1]
+            if self.training and worth_packing(batch) and packing_supported(self.lm):
+                # training: several solutions to a row (models/packing.py), the same values laid back out
+                logits, hidden = packed_forward(self.lm, batch.ids, batch.lengths, hidden=linear)
+            else:
+                out = self.lm(input_ids=batch.ids, output_hidden_states=linear)
+                logits, hidden = out.logits, (out.hidden_states[-1] if linear else None)
+        if linear:
             at_end = hidden.gather(1, batch.step_end.unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
             return self.linear(at_end).squeeze(-1)
-        logprobs = F.log_softmax(out.logits[:, :-1].float(), dim=-1)
+        logprobs = F.log_softmax(logits[:, :-1].float(), dim=-1)
         token_lp = logprobs.gather(-1, batch.ids[:, 1:].unsqueeze(-1)).squeeze(-1)
         token_lp = F.pad(token_lp, (1, 0))  # token t's log-prob sits at position t
         in_step = batch.step_of_token >= 0
