@@ -65,12 +65,20 @@ def padding_share(tok, data, buckets: int, batch_size: int = 64, blocks: int = 2
     return sum(shares) / len(shares)
 
 
-def train(tok, data, size: str, buckets: int, policy: str, steps: int) -> tuple[float, float]:
+def train(tok, data, size: str, buckets: int, policy: str, steps: int) -> tuple[float, float, float]:
+    """Seconds, last logged loss and the share of training batches packed under ``policy``."""
     verifier = verifier_module.StepVerifier(build_model("llama", size, tok, 0), "prm", "loglik")
-    with mock.patch.object(verifier_module, "worth_packing", POLICIES[policy]):
+    decided: list[bool] = []
+
+    def counted(batch) -> bool:
+        decided.append(POLICIES[policy](batch))
+        return decided[-1]
+
+    with mock.patch.object(verifier_module, "worth_packing", counted):
         t0 = time.perf_counter()
         history = train_verifier(verifier, tok, data, steps, buckets=buckets)
-        return time.perf_counter() - t0, (history[-1] if history else float("nan"))
+        seconds = time.perf_counter() - t0
+    return seconds, (history[-1] if history else float("nan")), sum(decided) / max(1, len(decided))
 
 
 def main() -> None:
@@ -96,9 +104,10 @@ def main() -> None:
             "size": size,
             "buckets": buckets,
             "padding_share": padding_share(tok, data, buckets),
-            "seconds": {p: s for p, (s, _) in best.items()},
-            "speedup_over_padded": {p: best["padded"][0] / s for p, (s, _) in best.items()},
-            "last_logged_loss": {p: loss for p, (_, loss) in best.items()},
+            "seconds": {p: s for p, (s, _, _) in best.items()},
+            "speedup_over_padded": {p: best["padded"][0] / s for p, (s, _, _) in best.items()},
+            "last_logged_loss": {p: loss for p, (_, loss, _) in best.items()},
+            "share_of_batches_packed": {p: share for p, (_, _, share) in best.items()},
         }
         print(name, json.dumps(result["settings"][name]), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

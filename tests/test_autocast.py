@@ -114,3 +114,48 @@ def test_bf16_trains_in_bf16_and_off_trains_as_before(policy):
     bf16 = _train()
     assert bf16 != fp32  # the products really ran in bf16 (a no-op autocast would fail here)
     assert bf16 == pytest.approx(fp32, rel=0.05)  # and it still learns the same thing
+
+
+def _classifier_history(steps: int = 8) -> list[float]:
+    from autoalign.methods.base import Text
+    from autoalign.overseers.lm_classifier import Classifier, train_classifier
+    from autoalign.worlds.chain_format import step_spans
+
+    tok = build_char_tokenizer()
+    items = [
+        Text(p.prompt + p.solution, p.prompt, p.solution, tuple(step_spans(p.solution)))
+        for p in generate(3, 64, ArithmeticConfig(min_steps=2, max_steps=4))
+    ]
+    spans = {t.body: list(t.spans) for t in items}
+    clf = Classifier(build_model("llama", "micro", tok, 0), seed=0)
+    soft = [0.8 if i % 3 else 0.2 for i in range(len(items))]
+    kwargs = dict(n_steps=steps, batch_size=16, lr=1e-3, head_lr=1e-2, seed=0)
+    return train_classifier(clf, tok, items, soft, lambda body: spans.get(body, []), **kwargs) + [
+        float(p.detach().double().sum()) for p in clf.parameters()
+    ]
+
+
+def test_classifier_training_follows_the_policy(policy):
+    """Weak-to-strong students train through train_classifier: bf16 reaches it, off leaves it as it was."""
+    fp32 = _classifier_history()
+    policy("off")
+    assert _classifier_history() == fp32
+    policy("bf16")
+    assert _classifier_history() != fp32
+
+
+def test_the_default_leaves_registered_digests_alone():
+    """A key added after registrations existed must not move their science digests at its default."""
+    import json
+    from pathlib import Path
+
+    from autoalign import preregistration
+    from autoalign.config_io import read_yaml_mapping
+
+    root = Path(__file__).resolve().parents[1]
+    registered = json.loads((root / "preregistered" / "best_of_n.json").read_text())
+    mapping = read_yaml_mapping(root / registered["config_file"])
+    cfg = config_from_dict(mapping, "best_of_n.yaml")
+    assert preregistration.science_digest(cfg) == registered["science_digest"]
+    on = config_from_dict({**mapping, "autocast": "auto"}, "best_of_n.yaml")
+    assert preregistration.science_digest(on) != registered["science_digest"]

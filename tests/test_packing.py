@@ -136,6 +136,9 @@ def test_training_step_logits_from_packed_rows_equal_the_padded_batch(arch, head
 
     verifier, batch = _verifier(arch, head, aggregation)
     assert max(batch.lengths) == batch.ids.shape[1] > min(batch.lengths)  # padding to pack away
+    from autoalign.overseers import verifier as verifier_module
+
+    assert verifier_module.worth_packing(batch)  # this batch is packed, not compared padded to padded
     padded_logits, padded_grads = _logits_and_grads(verifier, dataclasses.replace(batch, lengths=None))
     packed_logits, packed_grads = _logits_and_grads(verifier, batch)
     m = batch.step_mask

@@ -67,9 +67,9 @@ class RunConfig(Section):
     autocast: Literal["off", "bf16", "auto"] = Field(
         "off",
         description=(
-            "Training steps' matrix products in bf16 (torch.autocast; weights, optimizer, sampling and scoring stay "
-            "in dtype): off; bf16 (every training step); auto (bf16 where it pays: a CUDA GPU with bf16, or a CPU "
-            "with AVX-512 BF16 or AMX for models at least 128 wide; else off)."
+            "Training steps' matrix products in bf16 (torch.autocast in language-model, verifier and classifier "
+            "training; weights, optimizer, sampling and scoring stay in dtype): off; bf16 (every such step); auto "
+            "(a CUDA GPU with bf16; a CPU with AVX-512 BF16 or AMX for models at least 128 wide; else off)."
         ),
     )
     providers: dict[str, Any] = Field(

@@ -49,9 +49,18 @@ ALPHA = 0.05
 NUMERIC_PACKAGES = ("torch", "numpy", "transformers", "tokenizers", "safetensors", "scipy", "scikit-learn", "optuna")
 
 
+# Keys added after registrations existed: left out at their default, so that a registered config's digest stays
+# what it was (a key that changes what is computed enters the digest once it is set).
+LATER_KEYS = {"autocast": "off"}
+
+
 def science_digest(cfg: RunConfig) -> str:
-    """A hash of what the config computes: the resolved config less ``NOT_SCIENCE``."""
-    science = {k: v for k, v in cfg.model_dump(mode="json").items() if k not in NOT_SCIENCE}
+    """A hash of what the config computes: the resolved config less ``NOT_SCIENCE`` (and ``LATER_KEYS`` at their default)."""
+    science = {
+        k: v
+        for k, v in cfg.model_dump(mode="json").items()
+        if k not in NOT_SCIENCE and not (k in LATER_KEYS and v == LATER_KEYS[k])
+    }
     return hashlib.sha256(json.dumps(science, sort_keys=True).encode()).hexdigest()[:16]
 
 

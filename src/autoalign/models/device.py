@@ -7,11 +7,13 @@ that build or load a model need to know the run's choice.
 ``autocast`` runs training steps' matrix products in bf16 (``torch.autocast``: weights, gradients'
 accumulation, the optimizer, sampling and scoring stay in ``dtype``). It pays only where the hardware
 has bf16 units and the products are large enough: on an AMD EPYC with AVX-512 BF16 at 2 threads a
-packed step of the small Llama (128 wide) took 0.82x the fp32 time, of tiny (96 wide) 1.12x and of
+packed step of the small Llama (128 wide) took 0.83x the fp32 time, of tiny (96 wide) 1.12x and of
 micro (64 wide) 1.36x, and on an AVX2-only EPYC, which emulates bf16, 8.4x (the README's speed
-section, ``bench/bench_training_options.py``). So ``auto`` resolves to ``bf16`` on a CUDA GPU that
-supports it, to ``bf16-wide`` (models at least ``MIN_BF16_CPU_WIDTH`` wide) on a CPU with AVX-512
-BF16 or AMX, and to ``off`` elsewhere. The resolved policy is part of every stage's key.
+section, ``bench/bench_training_options.py``). So ``auto`` resolves to ``bf16-wide`` (models at least
+``MIN_BF16_CPU_WIDTH`` wide) on a CPU with AVX-512 BF16 or AMX (AMX not measured here), to ``bf16`` on
+a CUDA GPU that supports it (the usual practice; no GPU was measured here), and to ``off`` elsewhere.
+It covers ``train_lm``, ``train_verifier`` and ``train_classifier`` (not the policy-optimization or SAE
+loops). The resolved policy is part of every stage's key and of the ``run_started`` event.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def execute_single(store: RunStore, cfg: RunConfig) -> dict:
         str(store.path), cfg.seed, cfg.threads, cfg.bootstrap_resamples, providers=providers, **_placement(cfg)
     )
     ctx.use_models()
-    store.event("run_started", protocol=cfg.protocol)
+    store.event("run_started", protocol=cfg.protocol, device=ctx.device, autocast=ctx.autocast)
     metrics = store.metrics
     for name in cfg.protocols:
         spec = get_protocol(name)

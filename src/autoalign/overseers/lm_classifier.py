@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..models.device import model_device
+from ..models.device import model_device, training_autocast
 
 
 class Classifier(nn.Module):
@@ -107,7 +107,8 @@ def train_classifier(
         for g, b in zip(opt.param_groups, base):
             g["lr"] = b * scale
         idx = [rng.randrange(len(items)) for _ in range(batch_size)]
-        logits = clf(tokenizer, [items[i] for i in idx], steps)
+        with training_autocast(clf):  # off unless the run asks (models/device.py)
+            logits = clf(tokenizer, [items[i] for i in idx], steps).float()
         y = targets[idx].to(device)
         a = weight * min(1.0, step / max(1.0, warmup * n_steps)) if loss == "confidence" else 0.0
         value = confidence_loss(logits, y, a)
