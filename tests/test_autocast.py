@@ -159,3 +159,14 @@ def test_the_default_leaves_registered_digests_alone():
     assert preregistration.science_digest(cfg) == registered["science_digest"]
     on = config_from_dict({**mapping, "autocast": "auto"}, "best_of_n.yaml")
     assert preregistration.science_digest(on) != registered["science_digest"]
+
+
+def test_a_bare_yaml_off_is_off(tmp_path):
+    """YAML reads ``autocast: off`` (and ``--set autocast=off``) as false: it means off, not an error."""
+    from autoalign.config_io import read_yaml_mapping
+
+    path = tmp_path / "c.yaml"
+    path.write_text("autocast: off\n")
+    assert config_from_dict(read_yaml_mapping(path), str(path)).autocast == "off"
+    with pytest.raises(UserError, match="autocast"):
+        config_from_dict({"autocast": True}, "c.yaml")

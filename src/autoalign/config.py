@@ -87,6 +87,11 @@ class RunConfig(Section):
         ),
     )
 
+    @field_validator("autocast", mode="before")
+    @classmethod
+    def _yaml_off(cls, v):
+        return "off" if v is False else v  # YAML 1.1 reads a bare `off` as false
+
     @field_validator("seeds")
     @classmethod
     def _distinct(cls, v):
