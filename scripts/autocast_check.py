@@ -26,7 +26,11 @@ MARGIN = 0.05
 
 def per_seed(folder: Path) -> dict[int, dict]:
     out = {}
+    if not folder.is_dir():
+        raise SystemExit(f"{folder}: no such run folder")
     for seed_dir in sorted(folder.glob("seed-*")):
+        if not (seed_dir / "metrics.json").is_file():  # a seed still running, or stopped
+            continue
         metrics = json.loads((seed_dir / "metrics.json").read_text())
         values = {}
         for name, path in QUANTITIES.items():
