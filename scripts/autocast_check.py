@@ -1,4 +1,4 @@
-"""bf16 autocast against fp32, paired by seed: the comparison ``configs/autocast_check.yaml`` declares.
+"""bf16 autocast against fp32, paired by seed: the comparison ``bench/autocast_check.yaml`` declares.
 
 Reads two fan-out run folders of that config (or their shipped results), one run with ``autocast=off`` and
 one with ``autocast=auto``, checks that each ran what it says (the resolved policy in the run's events where
@@ -70,7 +70,7 @@ def main(fp32_dir: str, bf16_dir: str) -> None:
         )
         verdicts.append("moves" if lo > 0 or hi < 0 else "stays" if -MARGIN <= lo and hi <= MARGIN else "inconclusive")
     verdict = "moves" if "moves" in verdicts else "does not move" if set(verdicts) == {"stays"} else "inconclusive"
-    print(f"verdict (declared in configs/autocast_check.yaml, margin +-{100 * MARGIN:.0f} points): {verdict}")
+    print(f"verdict (declared in bench/autocast_check.yaml, margin +-{100 * MARGIN:.0f} points): {verdict}")
 
 
 if __name__ == "__main__":
