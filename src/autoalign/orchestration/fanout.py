@@ -118,10 +118,9 @@ def run_tasks(cfg: RunConfig, tasks: list[Task], config_file: str | None = None)
     workers = _workers(cfg, len(tasks))
     per = max(1, cfg.threads // workers)
     if cfg.executor == "process":
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
+        from ..runtime.workers import pool as worker_pool
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        with worker_pool(workers) as pool:
             return list(
                 pool.map(
                     run_task,

@@ -21,12 +21,11 @@ function Ray can pickle: one importable by module, or one cloudpickle ships by v
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable
 
 from ..errors import UserError
+from ..runtime.workers import pool as worker_pool
 from .evaluate import evaluate as evaluate_one
 
 Job = tuple[list[int], dict, bool]  # (seeds, methods {name: options}, canaries)
@@ -59,12 +58,7 @@ class Evaluator:
         if executor == "ray":
             self._start_ray(ray_address)
         elif workers > 1:
-            self.pool = ProcessPoolExecutor(
-                workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(self.threads,),
-            )
+            self.pool = worker_pool(workers, initializer=_init_worker, initargs=(self.threads,))
 
     def _start_ray(self, address: str | None) -> None:
         try:

@@ -216,15 +216,16 @@ _POOLS: dict = {}
 
 
 def _pool(workers: int):
-    """One pool of spawned workers per process, kept for the whole run: starting a worker imports
-    torch and transformers (seconds), which every side-by-side group would otherwise pay again."""
+    """One pool of workers per process, kept for the whole run: starting a worker costs a fork (or,
+    spawned, seconds of importing torch and transformers: runtime/workers.py), which every side-by-side
+    group would otherwise pay again."""
     import atexit
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+
+    from .workers import pool as worker_pool
 
     pool = _POOLS.get(workers)
     if pool is None or getattr(pool, "_broken", False):  # a worker that died (killed) breaks its pool
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+        pool = worker_pool(workers)
         _POOLS[workers] = pool
         atexit.register(pool.shutdown, wait=False, cancel_futures=True)
     return pool
