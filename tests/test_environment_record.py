@@ -77,6 +77,29 @@ def test_a_fanout_flags_seeds_that_ran_under_different_environments(tmp_path, mo
     assert prereg.fanout_provenance(tmp_path, cfg, [old, unknown])["environment_mixed"] is None  # no record
 
 
+def test_a_fanout_records_its_seeds_training_precision_and_flags_a_mix(tmp_path, monkeypatch):
+    """``autocast: auto`` resolves by machine: seeds fanned out over machines of different kinds could
+    train in different precisions; the pooled provenance says so."""
+    monkeypatch.setattr(prereg, "source_checkout", lambda: None)
+    cfg = config_from_dict({**CONFIG, "seeds": [1, 2]})
+
+    def seed(s, autocast):
+        return {"provenance": prereg.run_provenance(tmp_path, cfg, [s], autocast)}
+
+    same = prereg.fanout_provenance(tmp_path, cfg, [seed(1, "bf16-wide"), seed(2, "bf16-wide")])
+    assert same["autocast"] == "bf16-wide" and same["autocast_mixed"] is False
+    mixed = prereg.fanout_provenance(tmp_path, cfg, [seed(1, "bf16-wide"), seed(2, "off")])
+    assert mixed["autocast"] is None and mixed["autocast_mixed"] is True
+    old = prereg.fanout_provenance(tmp_path, cfg, [seed(1, "off"), {"provenance": {}}])  # a seed from before
+    assert old["autocast"] == "off" and old["autocast_mixed"] is None
+    # a pooled run whose seeds trained in different precisions is not a confirmatory test
+    clean = {"commit": "c0ffee", "finished_commit": "c0ffee", "clean": True, "finished_clean": True}
+    clean |= {"seed_commits": ["c0ffee"], "config_name": "probe"}
+    why = prereg.confirmatory_evidence({"provenance": {**mixed, **clean}}, None)[1]
+    assert why == "its seeds trained in different precisions (autocast: auto on different machines)"
+    assert prereg.confirmatory_evidence({"provenance": {**same, **clean}}, None)[1].startswith("no git checkout")
+
+
 def test_an_upgrade_changes_no_digest_and_no_stage_key(tmp_path, monkeypatch):
     monkeypatch.setattr(prereg, "source_checkout", lambda: None)
     cfg = config_from_dict(CONFIG)

@@ -171,9 +171,11 @@ def record_run_start(run_dir: str | Path, config_file: str | Path | None) -> Non
     )
 
 
-def run_provenance(run_dir: str | Path, cfg: RunConfig, seeds: list[int]) -> dict:
+def run_provenance(run_dir: str | Path, cfg: RunConfig, seeds: list[int], autocast: str | None = None) -> dict:
     """The ``provenance`` block of a finished run's ``metrics.json`` (no paths or times of this machine,
-    so that a resumed run's metrics equal an uninterrupted one's)."""
+    so that a resumed run's metrics equal an uninterrupted one's). ``autocast``: the training precision
+    the run's stages used (``models.device.resolve_autocast``: ``off``, ``bf16`` or ``bf16-wide``;
+    ``auto`` resolves by machine, so the config alone does not say it); None where not known."""
     try:
         start = json.loads((Path(run_dir) / START_FILE).read_text())
     except (OSError, ValueError):
@@ -188,15 +190,16 @@ def run_provenance(run_dir: str | Path, cfg: RunConfig, seeds: list[int]) -> dic
         "config_name": start.get("config_name"),
         "science_digest": science_digest(cfg),
         "seeds": list(seeds),
+        "autocast": autocast,
         "autoalign": __version__,
         "environment": environment(),
     }
 
 
-def record_provenance(store, cfg: RunConfig) -> dict:
+def record_provenance(store, cfg: RunConfig, autocast: str | None = None) -> dict:
     """Add a single run's provenance to its ``metrics.json``; returns the metrics."""
     metrics = without_provenance(store.metrics)
-    metrics["provenance"] = run_provenance(store.path, cfg, [cfg.seed])
+    metrics["provenance"] = run_provenance(store.path, cfg, [cfg.seed], autocast)
     atomic_write_json(store.file("metrics.json"), metrics, sort_keys=False)
     return metrics
 
@@ -204,9 +207,14 @@ def record_provenance(store, cfg: RunConfig) -> dict:
 def fanout_provenance(run_dir: str | Path, cfg: RunConfig, sub_runs: list[dict]) -> dict:
     """A fan-out's provenance: its own, with every seed's commit, and clean only if every seed's was;
     ``environment_mixed`` when the seeds (or the pooling) ran under different environments (None when
-    a seed recorded none)."""
-    top = run_provenance(run_dir, cfg, cfg.seeds or [cfg.seed])
+    a seed recorded none); ``autocast`` the seeds' training precision where they all agree, and
+    ``autocast_mixed`` when they do not (``auto`` on machines of different kinds: the seeds are then
+    not replicates of one computation; None when a seed recorded none)."""
     subs = [m.get("provenance") or {} for m in sub_runs]
+    policies = [s.get("autocast") for s in subs]
+    known = set(policies) - {None}
+    top = run_provenance(run_dir, cfg, cfg.seeds or [cfg.seed], known.pop() if len(known) == 1 else None)
+    top["autocast_mixed"] = True if len(set(policies) - {None}) > 1 else (None if None in policies else False)
     top["seed_commits"] = sorted({s.get("commit") for s in subs}, key=str)
     envs = [top["environment"]] + [s.get("environment") for s in subs]
     distinct = {json.dumps(e, sort_keys=True) for e in envs if e is not None}
@@ -340,6 +348,8 @@ def confirmatory_evidence(metrics_json: dict, repo: Path | None) -> tuple[bool, 
         return False, "the tree was not clean (uncommitted changes to tracked files during the run)", ALPHA
     if p.get("finished_commit") != commit or p.get("seed_commits", [commit]) != [commit]:
         return False, f"the code changed during the run (started at {commit[:10]})", ALPHA
+    if p.get("autocast_mixed") is True:
+        return False, "its seeds trained in different precisions (autocast: auto on different machines)", ALPHA
     if not name:
         return False, "no config file recorded", ALPHA
     if repo is None:

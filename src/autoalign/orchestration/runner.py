@@ -93,7 +93,7 @@ def execute_single(store: RunStore, cfg: RunConfig) -> dict:
             spec.results.model_validate(split_units(results)[0])  # typed results: fail loudly, here
         metrics = store.write_results(name, results)
     record_endpoints(store, cfg)  # after every protocol: endpoints may span several
-    metrics = record_provenance(store, cfg)  # commit, clean tree, science digest, seeds
+    metrics = record_provenance(store, cfg, ctx.autocast)  # commit, clean tree, science digest, seeds, precision
     write_report(store)
     store.event("run_finished")
     return metrics
