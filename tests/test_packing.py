@@ -176,3 +176,43 @@ def test_scoring_in_eval_mode_stays_on_the_padded_batch(monkeypatch):
     verifier.eval()
     with torch.no_grad():
         verifier.step_logits(batch)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_token_logprobs_read_off_packed_rows_equal_the_padded_ones(arch):
+    """The log-probability path lays back out only (rows, width) values, never the vocabulary-wide
+    logits: each token's log-probability equals the padded batch's, and a row's first token gets 0."""
+    from autoalign.models.packing import packed_token_logprobs, sequence_lengths, token_logprobs
+
+    tok, ids, labels = _batch()
+    model = build_model(arch, "micro", tok, 0)
+    lengths = sequence_lengths(ids, labels, tok.pad_token_id)
+    padded = token_logprobs(model(input_ids=ids).logits, ids)
+    packed = packed_token_logprobs(model, ids, lengths)
+    inside = torch.arange(ids.shape[1]) < torch.tensor(lengths).unsqueeze(1)
+    assert packed.shape == ids.shape and (packed[:, 0] == 0).all() and (packed[~inside] == 0).all()
+    assert torch.allclose(packed[inside], padded[inside], rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(packed[:, 1:][inside[:, 1:]], padded[:, :-1][inside[:, 1:]], atol=1e-2)  # not shifted
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_a_linear_head_skips_the_language_model_head(packed):
+    """A linear verifier head reads hidden states only: the model computes the logits of one position,
+    not of every position (for a checkpoint with a large vocabulary, the largest product of the step)."""
+    import dataclasses
+    import functools
+
+    verifier, batch = _verifier("llama", "linear", "last_token")
+    batch = batch if packed else dataclasses.replace(batch, lengths=None)
+    widths = []
+    forward = verifier.lm.forward
+
+    @functools.wraps(forward)  # keeps the signature the head-skipping reads
+    def recording(*args, **kwargs):
+        out = forward(*args, **kwargs)
+        widths.append(out.logits.shape[1])
+        return out
+
+    verifier.lm.forward = recording
+    verifier.step_logits(batch)
+    assert widths == [1]

@@ -104,21 +104,60 @@ def packed_loss(model, ids, labels, positions, example, per: str = "token") -> t
     return (sums[counts > 0] / counts[counts > 0]).mean()
 
 
-def packed_forward(model, ids: torch.Tensor, lengths: list[int], hidden: bool = False):
-    """``model``'s logits (and, with ``hidden``, its last hidden states) for the right-padded ``ids``
-    whose rows are ``lengths`` long, computed on packed rows and laid back out as (rows, width, ...):
-    position t of row b holds what the padded batch computes there, up to the order of float sums;
-    positions past a row's length hold zeros (the padded batch computed padding there)."""
+def hidden_only(model) -> dict:
+    """Forward kwargs that skip the language-model head where only hidden states are read (a linear
+    verifier head): ``logits_to_keep=1`` where the model takes it. The head's product is a large share
+    of a step for a checkpoint with a large vocabulary (GPT-2's 50,257 rows), and its (rows, width,
+    vocabulary) logits the largest tensor of the step."""
+    import inspect
+
+    try:
+        takes = "logits_to_keep" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        takes = False
+    return {"logits_to_keep": 1} if takes else {}
+
+
+def token_logprobs(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """(rows, width) log-probability of each token ``ids[:, t]`` given the ones before it, read off
+    ``logits`` at ``t - 1``, in float32; 0 at ``t = 0`` (nothing predicts a row's first token)."""
+    lp = torch.nn.functional.log_softmax(logits[:, :-1].float(), dim=-1)
+    return torch.nn.functional.pad(lp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1), (1, 0))
+
+
+def _packed(model, ids: torch.Tensor, lengths: list[int], **forward):
     labels = torch.full_like(ids, IGNORE)
     packed_ids, _, positions, example = pack(ids, labels, 0, lengths=lengths)
     packed_ids, positions, example = (t.to(ids.device) for t in (packed_ids, positions, example))
-    out = model(input_ids=packed_ids, position_ids=positions, use_cache=False, output_hidden_states=hidden)
+    out = model(input_ids=packed_ids, position_ids=positions, use_cache=False, **forward)
     keep = example >= 0
     rows, cols = example[keep], positions[keep]
 
     def unpack(x: torch.Tensor) -> torch.Tensor:
-        laid = x.new_zeros((*ids.shape, x.size(-1)))
+        laid = x.new_zeros((*ids.shape, *x.shape[2:]))
         laid[rows, cols] = x[keep]
         return laid
 
-    return unpack(out.logits), (unpack(out.hidden_states[-1]) if hidden else None)
+    return out, packed_ids, positions, unpack
+
+
+def packed_forward(model, ids: torch.Tensor, lengths: list[int], hidden: bool = False, logits: bool = True):
+    """``model``'s logits (and, with ``hidden``, its last hidden states) for the right-padded ``ids``
+    whose rows are ``lengths`` long, computed on packed rows and laid back out as (rows, width, ...):
+    position t of row b holds what the padded batch computes there, up to the order of float sums;
+    positions past a row's length hold zeros (the padded batch computed padding there). Without
+    ``logits`` the model's head is skipped where it can be (:func:`hidden_only`) and None is returned
+    in their place."""
+    forward = {"output_hidden_states": hidden} | ({} if logits else hidden_only(model))
+    out, _, _, unpack = _packed(model, ids, lengths, **forward)
+    return (unpack(out.logits) if logits else None), (unpack(out.hidden_states[-1]) if hidden else None)
+
+
+def packed_token_logprobs(model, ids: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+    """:func:`token_logprobs` of the right-padded ``ids`` computed on packed rows: read off the packed
+    logits, so only (rows, width) values are laid back out, never the (rows, width, vocabulary) logits.
+    Each sequence's first token gets 0, as a padded row's first token does (in a packed row the logits
+    before it belong to another sequence)."""
+    out, packed_ids, positions, unpack = _packed(model, ids, lengths)
+    lp = token_logprobs(out.logits, packed_ids)
+    return unpack(torch.where(positions == 0, torch.zeros_like(lp), lp))

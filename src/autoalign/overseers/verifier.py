@@ -36,7 +36,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..models.device import model_device
-from ..models.packing import packed_forward, packing_supported
+from ..models.packing import (
+    hidden_only,
+    packed_forward,
+    packed_token_logprobs,
+    packing_supported,
+    token_logprobs,
+)
 
 
 @dataclass
@@ -133,18 +139,21 @@ class StepVerifier(nn.Module):
         batch = batch.to(self.scale.device)
         linear = self.head == "linear"
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            if self.training and worth_packing(batch) and packing_supported(self.lm):
-                # training: several solutions to a row (models/packing.py), the same values laid back out
-                logits, hidden = packed_forward(self.lm, batch.ids, batch.lengths, hidden=linear)
+            # training: several solutions to a row (models/packing.py), the same values laid back out
+            packed = self.training and worth_packing(batch) and packing_supported(self.lm)
+            if linear:
+                if packed:
+                    hidden = packed_forward(self.lm, batch.ids, batch.lengths, hidden=True, logits=False)[1]
+                else:
+                    out = self.lm(input_ids=batch.ids, output_hidden_states=True, **hidden_only(self.lm))
+                    hidden = out.hidden_states[-1]
+            elif packed:
+                token_lp = packed_token_logprobs(self.lm, batch.ids, batch.lengths)
             else:
-                out = self.lm(input_ids=batch.ids, output_hidden_states=linear)
-                logits, hidden = out.logits, (out.hidden_states[-1] if linear else None)
+                token_lp = token_logprobs(self.lm(input_ids=batch.ids).logits, batch.ids)  # token t's at position t
         if linear:
             at_end = hidden.gather(1, batch.step_end.unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
             return self.linear(at_end).squeeze(-1)
-        logprobs = F.log_softmax(logits[:, :-1].float(), dim=-1)
-        token_lp = logprobs.gather(-1, batch.ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-        token_lp = F.pad(token_lp, (1, 0))  # token t's log-prob sits at position t
         in_step = batch.step_of_token >= 0
         token_lp = token_lp * in_step
         if self.aggregation == "per_step":
