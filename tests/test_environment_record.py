@@ -77,26 +77,30 @@ def test_a_fanout_flags_seeds_that_ran_under_different_environments(tmp_path, mo
     assert prereg.fanout_provenance(tmp_path, cfg, [old, unknown])["environment_mixed"] is None  # no record
 
 
-def test_a_fanout_records_its_seeds_training_precision_and_flags_a_mix(tmp_path, monkeypatch):
-    """``autocast: auto`` resolves by machine: seeds fanned out over machines of different kinds could
-    train in different precisions; the pooled provenance says so."""
+def test_a_fanout_records_where_its_seeds_computed_and_flags_a_mix(tmp_path, monkeypatch):
+    """``device: auto`` and ``autocast: auto`` resolve by machine: seeds fanned out over machines of
+    different kinds could compute on other devices or in other precisions; the pooled provenance says
+    so, and such a run is not a confirmatory test."""
     monkeypatch.setattr(prereg, "source_checkout", lambda: None)
     cfg = config_from_dict({**CONFIG, "seeds": [1, 2]})
 
-    def seed(s, autocast):
-        return {"provenance": prereg.run_provenance(tmp_path, cfg, [s], autocast)}
+    def seed(s, device, autocast):
+        return {"provenance": prereg.run_provenance(tmp_path, cfg, [s], {"device": device, "autocast": autocast})}
 
-    same = prereg.fanout_provenance(tmp_path, cfg, [seed(1, "bf16-wide"), seed(2, "bf16-wide")])
-    assert same["autocast"] == "bf16-wide" and same["autocast_mixed"] is False
-    mixed = prereg.fanout_provenance(tmp_path, cfg, [seed(1, "bf16-wide"), seed(2, "off")])
-    assert mixed["autocast"] is None and mixed["autocast_mixed"] is True
-    old = prereg.fanout_provenance(tmp_path, cfg, [seed(1, "off"), {"provenance": {}}])  # a seed from before
-    assert old["autocast"] == "off" and old["autocast_mixed"] is None
-    # a pooled run whose seeds trained in different precisions is not a confirmatory test
+    same = prereg.fanout_provenance(tmp_path, cfg, [seed(1, "cpu", "bf16-wide"), seed(2, "cpu", "bf16-wide")])
+    assert (same["device"], same["autocast"], same["placement_mixed"]) == ("cpu", "bf16-wide", False)
+    precision = prereg.fanout_provenance(tmp_path, cfg, [seed(1, "cpu", "bf16-wide"), seed(2, "cpu", "off")])
+    assert (precision["device"], precision["autocast"], precision["placement_mixed"]) == ("cpu", None, True)
+    device = prereg.fanout_provenance(tmp_path, cfg, [seed(1, "cuda", "bf16"), seed(2, "cpu", "bf16")])
+    assert (device["device"], device["autocast"], device["placement_mixed"]) == (None, "bf16", True)
+    old = prereg.fanout_provenance(tmp_path, cfg, [seed(1, "cpu", "off"), {"provenance": {}}])  # a seed from before
+    assert (old["device"], old["autocast"], old["placement_mixed"]) == (None, None, None)
+    # a pooled run whose seeds computed differently is not a confirmatory test
     clean = {"commit": "c0ffee", "finished_commit": "c0ffee", "clean": True, "finished_clean": True}
     clean |= {"seed_commits": ["c0ffee"], "config_name": "probe"}
-    why = prereg.confirmatory_evidence({"provenance": {**mixed, **clean}}, None)[1]
-    assert why == "its seeds trained in different precisions (autocast: auto on different machines)"
+    for mixed in (precision, device):
+        why = prereg.confirmatory_evidence({"provenance": {**mixed, **clean}}, None)[1]
+        assert why == "its seeds computed on different devices or in different precisions"
     assert prereg.confirmatory_evidence({"provenance": {**same, **clean}}, None)[1].startswith("no git checkout")
 
 

@@ -212,7 +212,8 @@ def test_runs_record_provenance_and_only_the_registered_one_is_confirmatory(repo
     assert metrics["provenance_probe"]["accuracy"]["seeds"] == [1, 2]  # provenance is not pooled as a metric
     sub = json.loads((runs / "registered" / "seed-2" / "metrics.json").read_text())["provenance"]
     assert sub["commit"] == head and sub["seeds"] == [2]
-    assert sub["autocast"] == p["autocast"] == "off" and p["autocast_mixed"] is False  # the resolved precision
+    assert sub["autocast"] == p["autocast"] == "off" and sub["device"] == p["device"] == "cpu"  # where it computed
+    assert p["placement_mixed"] is False
     assert _evidence(runs / "registered") == [
         f"confirmatory: preregistered/probe.json in {head[:10]} (attempt 1, alpha 0.05)"
     ]

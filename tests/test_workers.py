@@ -1,11 +1,12 @@
 """Pool workers (runtime/workers.py): forked from a server that preloads torch, yet each sees what a
-spawned worker saw: this process's environment of the moment and the package's code read afresh."""
+spawned worker saw: this process's environment as of the pool and the package's code read afresh,
+and computes the same numbers."""
 
-import multiprocessing as mp
 import os
 import sys
 
 import pytest
+import torch
 
 from autoalign.errors import UserError
 from autoalign.runtime import workers
@@ -19,7 +20,10 @@ def _imported_before(_):
     return sorted(m for m in sys.modules if m == "autoalign" or m.startswith("autoalign."))
 
 
-@pytest.mark.skipif("forkserver" not in mp.get_all_start_methods(), reason="no fork server on this platform")
+LINUX = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
+
+
+@LINUX
 def test_forked_workers_preload_torch_but_see_the_environment_of_the_moment(monkeypatch):
     monkeypatch.delenv(workers.ENV, raising=False)
     assert workers.start_method() == "forkserver"
@@ -45,3 +49,46 @@ def test_spawn_can_be_chosen_and_a_bad_choice_is_one_line(monkeypatch):
     monkeypatch.setenv(workers.ENV, "fork")
     with pytest.raises(UserError, match=f"{workers.ENV}='fork': expected one of forkserver, spawn"):
         workers.pool(1)
+
+
+@LINUX
+def test_a_pool_made_after_an_import_time_setting_changed_is_spawned(monkeypatch):
+    """The server's libraries read some variables when imported (HF_HUB_OFFLINE, TORCH_LOGS, OMP_*):
+    a pool made after one changed cannot be forked from it."""
+    monkeypatch.delenv(workers.ENV, raising=False)
+    monkeypatch.setattr(workers, "_server_environment", workers.import_time_environment())
+    assert workers.context().get_start_method() == "forkserver"
+    monkeypatch.setenv("HF_AUTOALIGN_TEST_SETTING", "1")
+    assert workers.context().get_start_method() == "spawn"
+    monkeypatch.delenv("HF_AUTOALIGN_TEST_SETTING")
+    monkeypatch.setenv("AUTOALIGN_TEST_MARK", "read when used, not when imported")
+    assert workers.context().get_start_method() == "forkserver"
+
+
+def _one_thread():
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _trained_weights(_):
+    """A few training steps of a micro model from seed 0: its weights, to compare bit for bit."""
+    import torch
+
+    from autoalign.models import TrainConfig, build_char_tokenizer, build_model, train_lm
+
+    tok = build_char_tokenizer()
+    model = build_model("llama", "micro", tok, 0)
+    data = [[("3+4=", "7"), ("12*3-5=", "36-5=31"), ("9-2=", "7")]] * 3
+    train_lm(model, tok, lambda i: data[i], TrainConfig(steps=3, warmup_steps=1, pack=True))
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+@LINUX
+def test_forked_and_spawned_workers_train_to_the_same_weights(monkeypatch):
+    weights = {}
+    for method in workers.METHODS:
+        monkeypatch.setenv(workers.ENV, method)
+        with workers.pool(1, initializer=_one_thread) as pool:
+            weights[method] = pool.submit(_trained_weights, None).result()
+    assert torch.equal(weights["forkserver"], weights["spawn"])

@@ -171,11 +171,13 @@ def record_run_start(run_dir: str | Path, config_file: str | Path | None) -> Non
     )
 
 
-def run_provenance(run_dir: str | Path, cfg: RunConfig, seeds: list[int], autocast: str | None = None) -> dict:
+def run_provenance(run_dir: str | Path, cfg: RunConfig, seeds: list[int], placement: dict | None = None) -> dict:
     """The ``provenance`` block of a finished run's ``metrics.json`` (no paths or times of this machine,
-    so that a resumed run's metrics equal an uninterrupted one's). ``autocast``: the training precision
-    the run's stages used (``models.device.resolve_autocast``: ``off``, ``bf16`` or ``bf16-wide``;
-    ``auto`` resolves by machine, so the config alone does not say it); None where not known."""
+    so that a resumed run's metrics equal an uninterrupted one's). ``placement``: where the run's stages
+    computed, ``{"device": "cpu" | "cuda" | ..., "autocast": "off" | "bf16" | "bf16-wide"}``
+    (``models.device``: ``auto`` resolves by machine, so the config alone does not say it); None
+    where not known."""
+    placement = placement or {}
     try:
         start = json.loads((Path(run_dir) / START_FILE).read_text())
     except (OSError, ValueError):
@@ -190,31 +192,40 @@ def run_provenance(run_dir: str | Path, cfg: RunConfig, seeds: list[int], autoca
         "config_name": start.get("config_name"),
         "science_digest": science_digest(cfg),
         "seeds": list(seeds),
-        "autocast": autocast,
+        "device": placement.get("device"),
+        "autocast": placement.get("autocast"),
         "autoalign": __version__,
         "environment": environment(),
     }
 
 
-def record_provenance(store, cfg: RunConfig, autocast: str | None = None) -> dict:
+def record_provenance(store, cfg: RunConfig, placement: dict | None = None) -> dict:
     """Add a single run's provenance to its ``metrics.json``; returns the metrics."""
     metrics = without_provenance(store.metrics)
-    metrics["provenance"] = run_provenance(store.path, cfg, [cfg.seed], autocast)
+    metrics["provenance"] = run_provenance(store.path, cfg, [cfg.seed], placement)
     atomic_write_json(store.file("metrics.json"), metrics, sort_keys=False)
     return metrics
+
+
+PLACEMENT_KEYS = ("device", "autocast")
 
 
 def fanout_provenance(run_dir: str | Path, cfg: RunConfig, sub_runs: list[dict]) -> dict:
     """A fan-out's provenance: its own, with every seed's commit, and clean only if every seed's was;
     ``environment_mixed`` when the seeds (or the pooling) ran under different environments (None when
-    a seed recorded none); ``autocast`` the seeds' training precision where they all agree, and
-    ``autocast_mixed`` when they do not (``auto`` on machines of different kinds: the seeds are then
-    not replicates of one computation; None when a seed recorded none)."""
+    a seed recorded none); ``device`` and ``autocast`` the seeds' where every seed recorded the same
+    (else None), and ``placement_mixed`` when seeds computed on different devices or in different
+    precisions (``auto`` on machines of different kinds: the seeds are then not replicates of one
+    computation; None when a seed did not record them)."""
     subs = [m.get("provenance") or {} for m in sub_runs]
-    policies = [s.get("autocast") for s in subs]
-    known = set(policies) - {None}
-    top = run_provenance(run_dir, cfg, cfg.seeds or [cfg.seed], known.pop() if len(known) == 1 else None)
-    top["autocast_mixed"] = True if len(set(policies) - {None}) > 1 else (None if None in policies else False)
+    agreed, mixed = {}, []
+    for key in PLACEMENT_KEYS:
+        values = [s.get(key) for s in subs]
+        known = set(values) - {None}
+        agreed[key] = values[0] if values and None not in values and len(known) == 1 else None
+        mixed.append(True if len(known) > 1 else (None if None in values else False))
+    top = run_provenance(run_dir, cfg, cfg.seeds or [cfg.seed], agreed)
+    top["placement_mixed"] = True if True in mixed else (None if None in mixed else False)
     top["seed_commits"] = sorted({s.get("commit") for s in subs}, key=str)
     envs = [top["environment"]] + [s.get("environment") for s in subs]
     distinct = {json.dumps(e, sort_keys=True) for e in envs if e is not None}
@@ -348,8 +359,8 @@ def confirmatory_evidence(metrics_json: dict, repo: Path | None) -> tuple[bool, 
         return False, "the tree was not clean (uncommitted changes to tracked files during the run)", ALPHA
     if p.get("finished_commit") != commit or p.get("seed_commits", [commit]) != [commit]:
         return False, f"the code changed during the run (started at {commit[:10]})", ALPHA
-    if p.get("autocast_mixed") is True:
-        return False, "its seeds trained in different precisions (autocast: auto on different machines)", ALPHA
+    if p.get("placement_mixed") is True:
+        return False, "its seeds computed on different devices or in different precisions", ALPHA
     if not name:
         return False, "no config file recorded", ALPHA
     if repo is None:

@@ -93,7 +93,8 @@ def execute_single(store: RunStore, cfg: RunConfig) -> dict:
             spec.results.model_validate(split_units(results)[0])  # typed results: fail loudly, here
         metrics = store.write_results(name, results)
     record_endpoints(store, cfg)  # after every protocol: endpoints may span several
-    metrics = record_provenance(store, cfg, ctx.autocast)  # commit, clean tree, science digest, seeds, precision
+    placement = {"device": ctx.device, "autocast": ctx.autocast}
+    metrics = record_provenance(store, cfg, placement)  # commit, clean tree, science digest, seeds, placement
     write_report(store)
     store.event("run_finished")
     return metrics

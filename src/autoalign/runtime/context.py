@@ -30,14 +30,14 @@ from ..seeding import derive_seed, rng
 from .placement import set_placement, set_provider_settings
 from .store import RunStore
 
-PRESENTATION = {"cli.py", "__main__.py", "report.py", "progress.py"}
+PRESENTATION = {"cli.py", "__main__.py", "report.py", "progress.py", "workers.py"}
 PRESENTATION_FOLDERS = {"report", "orchestration", "cli"}
 
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
     """A hash of the package's source, less what only presents results or decides where they are
-    computed (the CLI, the report, progress bars, the runner and fan-out): a stage computed by other
+    computed (the CLI, the report, progress bars, the runner and fan-out, how pool workers start): a stage computed by other
     code is computed again; a new plot reuses every stage."""
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()

@@ -1,25 +1,33 @@
 """Worker processes for a run's pools (stages side by side, seeds fanned out, research evaluations),
-forked from a server that has imported torch and transformers once.
+forked on Linux from a server that has imported torch and transformers once.
 
 Why: a spawned worker imports torch and transformers afresh, 3 to 4 s of a core each
-(``bench/bench_worker_start.py``). A run starts its stage pool once, but fan-outs start a pool per
-run and a stage pool in each seed's worker, and the test suite starts dozens. Python's fork server
-imports the libraries once per process and forks each worker from that state (Linux and macOS;
-elsewhere, or with ``AUTOALIGN_WORKER_START=spawn``, workers are spawned as before).
+(``bench/bench_worker_start.py``). Python's fork server imports the libraries once per process and
+forks each worker from that state: a process's later pools start in a tenth of a second. Only on
+Linux: on macOS a library import in the server touches Metal (transformers asks whether MPS exists),
+and a process forked after that has its MPS random generator left unseeded by ``torch.manual_seed``,
+so workers there are spawned, as they are everywhere with ``AUTOALIGN_WORKER_START=spawn``.
 
-What a worker sees is what a spawned one saw:
+What a forked worker shares with the server, and how it is kept to what a spawned one would see:
 
-- the fork server imports libraries only, never autoalign: each worker imports the package afresh
-  from disk, so it never runs older code than ``code_version`` hashes (a stage worker checks that);
-- a forked worker would inherit the environment the fork server started with, not the parent's of
-  the moment: :func:`pool` hands each worker the parent's environment when the pool is made;
-- the fork server has run nothing but imports (one thread, no OpenMP pool started), so a forked
-  worker starts its own threads as a spawned one does, and each pool sets its workers' thread count.
+- code: the server imports libraries only, never autoalign, so each worker imports the package
+  afresh from disk and never runs older code than ``code_version`` hashes (a stage worker checks it);
+- the environment: a forked worker would inherit the server's, from when it started; :func:`pool`
+  hands each worker this process's environment as of the pool's making, as spawn does. What libraries
+  read from the environment while they were imported (Hugging Face's hub settings, torch's logging,
+  OpenMP's) is fixed in the server, so a pool made after any such variable changed is spawned instead
+  (:data:`IMPORT_TIME_PREFIXES`);
+- threads: the server has run nothing but imports (one thread, no OpenMP pool started), and every
+  pool sets its workers' thread count.
+
+A worker forked from the server that makes a pool of its own (a seed worker's stage pool) starts its
+own server, from a fresh interpreter: that first pool costs what a spawned one does.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Callable
 
 from ..errors import UserError
@@ -32,10 +40,14 @@ PRELOAD = (
 )
 ENV = "AUTOALIGN_WORKER_START"
 METHODS = ("forkserver", "spawn")
+# Variables the preloaded libraries (or the interpreter) read when imported, not when used.
+IMPORT_TIME_PREFIXES = ("HF_", "HUGGINGFACE", "TRANSFORMERS", "TORCH", "PYTORCH", "OMP_", "GOMP_", "KMP_", "MKL_")
+IMPORT_TIME_PREFIXES += ("CUDA_", "PYTHON")
+_server_environment: dict | None = None  # the import-time variables when this process's fork server started
 
 
 def start_method() -> str:
-    """``forkserver`` where the platform has it, else ``spawn``; ``AUTOALIGN_WORKER_START`` overrides."""
+    """``forkserver`` on Linux, ``spawn`` elsewhere; ``AUTOALIGN_WORKER_START`` overrides."""
     import multiprocessing as mp
 
     chosen = os.environ.get(ENV, "").strip()
@@ -46,14 +58,27 @@ def start_method() -> str:
         if chosen not in available:
             raise UserError(f"{ENV}={chosen}: this platform starts processes by {', '.join(available)} only")
         return chosen
-    return "forkserver" if "forkserver" in available else "spawn"
+    return "forkserver" if sys.platform.startswith("linux") and "forkserver" in available else "spawn"
+
+
+def import_time_environment() -> dict:
+    return {k: v for k, v in os.environ.items() if k.startswith(IMPORT_TIME_PREFIXES)}
 
 
 def context():
-    """The multiprocessing context pools use (the fork server preloads :data:`PRELOAD` when it starts)."""
+    """The multiprocessing context a pool made now uses: the fork server (which preloads
+    :data:`PRELOAD` when it starts), or spawn where the server's import-time environment is not this
+    process's any more."""
     import multiprocessing as mp
 
+    global _server_environment
     method = start_method()
+    if method == "forkserver":
+        now = import_time_environment()
+        if _server_environment is None:
+            _server_environment = now
+        elif now != _server_environment:
+            method = "spawn"  # the server imported its libraries under other settings
     ctx = mp.get_context(method)
     if method == "forkserver":
         ctx.set_forkserver_preload(list(PRELOAD))  # a library that is not installed is skipped
@@ -69,7 +94,7 @@ def _start(environ: dict, initializer: Callable | None, initargs: tuple) -> None
 
 def pool(workers: int, initializer: Callable | None = None, initargs: tuple = ()):
     """A ``ProcessPoolExecutor`` of ``workers`` on :func:`context`, each worker given this process's
-    environment of now, then ``initializer(*initargs)``."""
+    environment as of now, then ``initializer(*initargs)``."""
     from concurrent.futures import ProcessPoolExecutor
 
     return ProcessPoolExecutor(
