@@ -92,3 +92,16 @@ def test_forked_and_spawned_workers_train_to_the_same_weights(monkeypatch):
         with workers.pool(1, initializer=_one_thread) as pool:
             weights[method] = pool.submit(_trained_weights, None).result()
     assert torch.equal(weights["forkserver"], weights["spawn"])
+
+
+@LINUX
+def test_a_fork_server_that_cannot_start_means_spawned_workers(monkeypatch):
+    from multiprocessing import forkserver
+
+    def refuse():
+        raise OSError("no room for the server's socket")
+
+    monkeypatch.delenv(workers.ENV, raising=False)
+    monkeypatch.setattr(workers, "_server_environment", workers.import_time_environment())
+    monkeypatch.setattr(forkserver, "ensure_running", refuse)
+    assert workers.context().get_start_method() == "spawn"

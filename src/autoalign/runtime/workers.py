@@ -20,7 +20,9 @@ What a forked worker shares with the server, and how it is kept to what a spawne
 - threads: the server has run nothing but imports (one thread, no OpenMP pool started), and every
   pool sets its workers' thread count.
 
-A worker forked from the server that makes a pool of its own (a seed worker's stage pool) starts its
+The server is started when a pool is made, so one that cannot start (its socket, its process) means
+spawned workers rather than a pool that breaks at its first task. A worker forked from the server that
+makes a pool of its own (a seed worker's stage pool) starts its
 own server, from a fresh interpreter: that first pool costs what a spawned one does.
 """
 
@@ -79,10 +81,15 @@ def context():
             _server_environment = now
         elif now != _server_environment:
             method = "spawn"  # the server imported its libraries under other settings
-    ctx = mp.get_context(method)
     if method == "forkserver":
-        ctx.set_forkserver_preload(list(PRELOAD))  # a library that is not installed is skipped
-    return ctx
+        from multiprocessing import forkserver
+
+        mp.get_context(method).set_forkserver_preload(list(PRELOAD))  # a library not installed is skipped
+        try:
+            forkserver.ensure_running()  # now, so that a server that cannot start means spawn, not a broken pool
+        except OSError:
+            method = "spawn"
+    return mp.get_context(method)
 
 
 def _start(environ: dict, initializer: Callable | None, initargs: tuple) -> None:
