@@ -24,7 +24,8 @@ QUANTITIES = {
 MARGIN = 0.05
 
 
-def per_seed(folder: Path) -> dict[int, dict]:
+def per_seed(folder: Path, names: list[str] | None = None) -> dict[int, dict]:
+    """``{seed: {quantity: mean}}`` of a fan-out folder's finished seeds, for ``names`` (default: all)."""
     out = {}
     if not folder.is_dir():
         raise SystemExit(f"{folder}: no such run folder")
@@ -34,6 +35,8 @@ def per_seed(folder: Path) -> dict[int, dict]:
         metrics = json.loads((seed_dir / "metrics.json").read_text())
         values = {}
         for name, path in QUANTITIES.items():
+            if names is not None and name not in names:
+                continue
             node = metrics
             for key in path:
                 node = node[key]

@@ -1,0 +1,67 @@
+"""Does the generator's early stop amplify a float-level difference? The comparison
+``bench/fixed_steps_check.yaml`` declares, on generator accuracy, paired by seed (d = bf16 - fp32):
+
+1. the variance of d at a fixed 1,000 steps against its variance under the demo's early stop (the shipped
+   five-seed bf16 check, ``results/autocast_check``), one-sided F-test at alpha 0.05;
+2. at fixed steps, the bf16 check's own rule ("does not move" if the 95% t-interval of mean d lies within
+   +-5 points, "moves" if it excludes 0, else inconclusive).
+
+    python scripts/fixed_steps_check.py runs/fs-fp32 runs/fs-bf16 \\
+        [results/autocast_check/fp32-seeds31-35 results/autocast_check/bf16-seeds31-35]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from autocast_check import MARGIN, per_seed, policy  # noqa: E402
+
+EARLY_STOP = ("results/autocast_check/fp32-seeds31-35", "results/autocast_check/bf16-seeds31-35")
+ALPHA = 0.05
+NAME = "generator accuracy"
+
+
+def differences(fp32_dir: str, bf16_dir: str) -> dict[int, float]:
+    a, b = per_seed(Path(fp32_dir), [NAME]), per_seed(Path(bf16_dir), [NAME])
+    seeds = sorted(set(a) & set(b))
+    if len(seeds) < 2:
+        raise SystemExit(f"{fp32_dir}, {bf16_dir}: need two or more seeds run in both, found {seeds}")
+    for s in seeds:
+        print(f"  seed {s}: fp32 {100 * a[s][NAME]:.1f}, bf16 {100 * b[s][NAME]:.1f}")
+    return {s: b[s][NAME] - a[s][NAME] for s in seeds}
+
+
+def main(fixed: tuple[str, str], early: tuple[str, str]) -> None:
+    print(f"resolved autocast at fixed steps: fp32 run {policy(Path(fixed[0]))}, bf16 run {policy(Path(fixed[1]))}")
+    print("fixed 1,000 steps:")
+    d_fixed = differences(*fixed)
+    print("early stop (the shipped bf16 check):")
+    d_early = differences(*early)
+    v_fixed, v_early = statistics.variance(d_fixed.values()), statistics.variance(d_early.values())
+    f = v_early / v_fixed if v_fixed > 0 else float("inf")
+    p = stats.f.sf(f, len(d_early) - 1, len(d_fixed) - 1)
+    print(
+        f"SD of bf16 - fp32 over seeds: early stop {100 * v_early**0.5:.1f} points, fixed steps "
+        f"{100 * v_fixed**0.5:.1f} points; F = {f:.2f}, one-sided p = {p:.3f}"
+    )
+    print(
+        f"1. the early stop {'amplifies' if p < ALPHA else 'is not shown to amplify'} the perturbation (alpha {ALPHA})"
+    )
+    values = list(d_fixed.values())
+    mean = statistics.mean(values)
+    lo, hi = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=stats.sem(values))
+    verdict = "moves" if lo > 0 or hi < 0 else "does not move" if -MARGIN <= lo and hi <= MARGIN else "inconclusive"
+    print(
+        f"2. at fixed steps, bf16 - fp32: {100 * mean:+.1f} points [95% CI {100 * lo:+.1f}, {100 * hi:+.1f}]: {verdict}"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) not in (3, 5):
+        raise SystemExit(__doc__.strip().splitlines()[-1].strip())
+    main((sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4]) if len(sys.argv) == 5 else EARLY_STOP)
