@@ -46,12 +46,17 @@ def per_seed(folder: Path, names: list[str] | None = None) -> dict[int, dict]:
 
 
 def policy(folder: Path) -> str | None:
+    """The resolved autocast a run trained with: from its events, or (shipped) its seeds' provenance."""
     for events in sorted(folder.glob("seed-*/events.jsonl")):
         for line in events.read_text().splitlines():
             e = json.loads(line)
             if e.get("event") == "run_started":
                 return e.get("autocast")
-    return None
+    recorded = {
+        json.loads(m.read_text()).get("provenance", {}).get("autocast")
+        for m in sorted(folder.glob("seed-*/metrics.json"))
+    }
+    return recorded.pop() if len(recorded) == 1 else None
 
 
 def main(fp32_dir: str, bf16_dir: str) -> None:
