@@ -12,8 +12,12 @@
 
 from __future__ import annotations
 
+import io
+import json
+import math
 import statistics
 import sys
+from contextlib import redirect_stdout
 from pathlib import Path
 
 from scipy import stats
@@ -24,20 +28,51 @@ from autocast_check import MARGIN, per_seed, policy  # noqa: E402
 EARLY_STOP = ("results/autocast_check/fp32-seeds31-35", "results/autocast_check/bf16-seeds31-35")
 ALPHA = 0.05
 NAME = "generator accuracy"
+SEEDS = [31, 32, 33, 34, 35]
+BF16 = ("bf16", "bf16-wide")
 
 
-def differences(fp32_dir: str, bf16_dir: str) -> dict[int, float]:
+def void(reason: str) -> SystemExit:
+    return SystemExit(f"void, as bench/fixed_steps_check.yaml declares: {reason}")
+
+
+def provenance(folder: str) -> dict:
+    path = Path(folder) / "provenance.json"
+    if not path.is_file():
+        raise void(f"{path}: missing (the run records its commit there)")
+    return json.loads(path.read_text())
+
+
+def check_arms(fixed: tuple[str, str]) -> None:
+    """The declared design: fp32 arm off, bf16 arm bf16, both from one clean commit."""
+    fp32, bf16 = policy(Path(fixed[0])), policy(Path(fixed[1]))
+    print(f"resolved autocast at fixed steps: fp32 run {fp32}, bf16 run {bf16}")
+    if fp32 != "off":
+        raise void(f"{fixed[0]}: the fp32 arm resolved autocast to {fp32}, not off")
+    if bf16 not in BF16:
+        raise void(f"{fixed[1]}: the bf16 arm resolved autocast to {bf16} (auto is off on this machine?)")
+    commits = [provenance(f).get("commit") for f in fixed]
+    dirty = [f for f in fixed if not provenance(f).get("clean")]
+    if commits[0] != commits[1] or dirty:
+        raise void(f"the two arms must run one clean commit; commits {commits}, uncommitted changes in {dirty}")
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def differences(fp32_dir: str, bf16_dir: str, scale=lambda p: p) -> dict[int, float]:
     a, b = per_seed(Path(fp32_dir), [NAME]), per_seed(Path(bf16_dir), [NAME])
-    seeds = sorted(set(a) & set(b))
-    if len(seeds) < 2:
-        raise SystemExit(f"{fp32_dir}, {bf16_dir}: need two or more seeds run in both, found {seeds}")
+    if sorted(a) != SEEDS or sorted(b) != SEEDS:
+        raise void(f"{fp32_dir}, {bf16_dir}: seeds {sorted(a)} and {sorted(b)}, declared {SEEDS}")
+    seeds = SEEDS
     for s in seeds:
         print(f"  seed {s}: fp32 {100 * a[s][NAME]:.1f}, bf16 {100 * b[s][NAME]:.1f}")
-    return {s: b[s][NAME] - a[s][NAME] for s in seeds}
+    return {s: scale(b[s][NAME]) - scale(a[s][NAME]) for s in seeds}
 
 
 def main(fixed: tuple[str, str], early: tuple[str, str]) -> None:
-    print(f"resolved autocast at fixed steps: fp32 run {policy(Path(fixed[0]))}, bf16 run {policy(Path(fixed[1]))}")
+    check_arms(fixed)
     print("fixed 1,000 steps:")
     d_fixed = differences(*fixed)
     print("early stop (the shipped bf16 check):")
@@ -51,6 +86,15 @@ def main(fixed: tuple[str, str], early: tuple[str, str]) -> None:
     )
     print(
         f"1. the early stop {'amplifies' if p < ALPHA else 'is not shown to amplify'} the perturbation (alpha {ALPHA})"
+    )
+    # Not declared: accuracy near 100% has less room to move, so the same test on a logit scale.
+    with redirect_stdout(io.StringIO()):
+        l_fixed, l_early = differences(*fixed, scale=logit), differences(*early, scale=logit)
+    lv_fixed, lv_early = statistics.variance(l_fixed.values()), statistics.variance(l_early.values())
+    lf = lv_early / lv_fixed
+    print(
+        f"   on a logit scale (not declared; allows for the ceiling): SD early stop {lv_early**0.5:.2f}, fixed "
+        f"steps {lv_fixed**0.5:.2f} logits; F = {lf:.2f}, one-sided p = {stats.f.sf(lf, len(l_early) - 1, len(l_fixed) - 1):.2f}"
     )
     values = list(d_fixed.values())
     mean = statistics.mean(values)

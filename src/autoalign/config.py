@@ -70,8 +70,9 @@ class RunConfig(Section):
             "Training steps' matrix products in bf16 (torch.autocast in language-model, verifier and classifier "
             "training; weights, optimizer, sampling and scoring stay in dtype): off; bf16 (every such step); auto "
             "(a CUDA GPU with bf16; a CPU with AVX-512 BF16 or AMX for models at least 128 wide; else off). "
-            "Faster where it resolves to bf16, but it trains to other weights: on the demo's generator, 4.8 points "
-            "lower accuracy over five seeds (README, Speed)."
+            "Faster where it resolves to bf16, but it trains to other weights: on the demo's generator at a fixed "
+            "1,000-step schedule, 4.8 points lower accuracy over five seeds (exploratory; under the demo's early "
+            "stop: inconclusive; README, Speed)."
         ),
     )
     providers: dict[str, Any] = Field(
