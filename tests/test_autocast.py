@@ -54,6 +54,7 @@ def test_a_config_error_names_the_key():
         "device": "cpu",
         "dtype": "float32",
         "autocast": "bf16",
+        "compile": "off",
     }
 
 

@@ -75,6 +75,16 @@ class RunConfig(Section):
             "stop: inconclusive; README, Speed)."
         ),
     )
+    compile: Literal["off", "on"] = Field(
+        "off",
+        description=(
+            "Training steps' forward passes through torch.compile (inductor, dynamic shapes; the same three "
+            "trainings as autocast): off; on. It compiles once per process and model (seconds to a minute on a "
+            "CPU; torch's on-disk cache, /tmp/torchinductor_<user> unless $TORCHINDUCTOR_CACHE_DIR, makes later "
+            "processes faster), fuses kernels, and so changes float order: a seed trains to other weights. Needs "
+            "a C++ compiler on a CPU. On this project's CPUs it pays only for long trainings (README, Speed)."
+        ),
+    )
     providers: dict[str, Any] = Field(
         default_factory=dict,
         description=(
@@ -90,10 +100,10 @@ class RunConfig(Section):
         ),
     )
 
-    @field_validator("autocast", mode="before")
+    @field_validator("autocast", "compile", mode="before")
     @classmethod
     def _yaml_off(cls, v):
-        return "off" if v is False else v  # YAML 1.1 reads a bare `off` as false
+        return {False: "off", True: "on"}.get(v, v) if isinstance(v, bool) else v  # YAML 1.1: bare off/on are bools
 
     @field_validator("seeds")
     @classmethod

@@ -51,7 +51,7 @@ NUMERIC_PACKAGES = ("torch", "numpy", "transformers", "tokenizers", "safetensors
 
 # Keys added after registrations existed: left out at their default, so that a registered config's digest stays
 # what it was (a key that changes what is computed enters the digest once it is set).
-LATER_KEYS = {"autocast": "off"}
+LATER_KEYS = {"autocast": "off", "compile": "off"}
 
 
 def science_digest(cfg: RunConfig) -> str:

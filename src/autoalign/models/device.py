@@ -14,6 +14,11 @@ section, ``bench/bench_training_options.py``). So ``auto`` resolves to ``bf16-wi
 a CUDA GPU that supports it (the usual practice; no GPU was measured here), and to ``off`` elsewhere.
 It covers ``train_lm``, ``train_verifier`` and ``train_classifier`` (not the policy-optimization or SAE
 loops). The resolved policy is part of every stage's key and of the ``run_started`` event.
+
+``compile: on`` runs those same training steps' forward passes through ``torch.compile`` (inductor,
+dynamic shapes, so that batches of new widths do not recompile). Only the steps: sampling, scoring and
+the validations a training runs between its steps use the eager model, whose decoding loop has its own
+shapes and cache. It fuses kernels and so changes float order (part of the stage key, like autocast).
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ import torch
 
 from ..errors import UserError
 from ..preregistration import cpu_flags
-from ..runtime.placement import autocast_policy, placement, set_placement
+from ..runtime.placement import autocast_policy, compile_policy, placement, set_placement
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 AUTOCAST = ("off", "bf16", "auto")
+COMPILE = ("off", "on")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 MIN_BF16_CPU_WIDTH = 128  # the narrowest model whose training step bf16 made faster on a CPU (see above)
 
@@ -74,17 +80,27 @@ def resolve_autocast(spec: str, device: str) -> str:
 def run_placement(cfg) -> dict:
     """A run config's ``device``, ``dtype`` and ``autocast``, resolved: RunContext's keyword arguments."""
     device = resolve_device(cfg.device)
-    return {"device": device, "dtype": cfg.dtype, "autocast": resolve_autocast(cfg.autocast, device)}
+    if cfg.compile not in COMPILE:
+        raise UserError(f"compile: unknown value {cfg.compile!r}; use one of {', '.join(COMPILE)}")
+    autocast = resolve_autocast(cfg.autocast, device)
+    return {"device": device, "dtype": cfg.dtype, "autocast": autocast, "compile": cfg.compile}
+
+
+def backbone(model) -> torch.nn.Module | None:
+    """``model`` or its first submodule with a Hugging Face config and a width (a verifier's or classifier's LM)."""
+    for module in model.modules() if isinstance(model, torch.nn.Module) else ():
+        config = getattr(module, "config", None)
+        if getattr(config, "hidden_size", None) or getattr(config, "n_embd", None):
+            return module
+    return None
 
 
 def model_width(model) -> int | None:
     """The hidden size of ``model`` or of the first submodule with a Hugging Face config (a verifier's backbone)."""
-    for module in model.modules() if isinstance(model, torch.nn.Module) else ():
-        config = getattr(module, "config", None)
-        width = getattr(config, "hidden_size", None) or getattr(config, "n_embd", None)
-        if width:
-            return int(width)
-    return None
+    core = backbone(model)
+    if core is None:
+        return None
+    return int(getattr(core.config, "hidden_size", None) or getattr(core.config, "n_embd", None))
 
 
 def training_autocast(model):
@@ -96,6 +112,47 @@ def training_autocast(model):
     if policy == "bf16-wide" and kind == "cpu" and (model_width(model) or 0) < MIN_BF16_CPU_WIDTH:
         return contextlib.nullcontext()
     return torch.autocast(kind, dtype=torch.bfloat16)
+
+
+class TrainingStep:
+    """The context each step of one training loop runs its forward pass (and loss) in: this process's
+    autocast policy, and under ``compile: on`` the backbone's forward compiled once for the loop.
+
+    The compiled forward is put on the backbone for the step only (an instance attribute, removed after),
+    so whatever runs between steps (validation, sampling) and after the loop runs the eager model, and the
+    compiled code is freed with the loop."""
+
+    def __init__(self, model):
+        self.model = model
+        self.core = backbone(model) if compile_policy() == "on" else None
+        self.forward, self.failures = None, ()
+        if self.core is not None:
+            from torch._dynamo.exc import BackendCompilerFailed
+            from torch._inductor.exc import InductorError
+
+            self.forward = torch.compile(self.core.forward, dynamic=True)
+            self.failures = (BackendCompilerFailed, InductorError)
+
+    @contextlib.contextmanager
+    def __call__(self):
+        with training_autocast(self.model):
+            if self.forward is None:
+                yield
+                return
+            own = self.core.__dict__.get("forward")
+            self.core.forward = self.forward
+            try:
+                yield
+            except self.failures as e:
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise UserError(
+                    f"compile: on, but torch.compile failed on this machine ({first}); set compile: off"
+                ) from e
+            finally:
+                if own is None:
+                    del self.core.forward
+                else:
+                    self.core.forward = own
 
 
 def use(device: str, dtype: str = "float32") -> None:

@@ -19,7 +19,7 @@ import torch
 
 from ..runtime.progress import progress_bar
 from ..runtime.store import atomic_write_bytes
-from .device import model_device, training_autocast
+from .device import TrainingStep, model_device
 from .encoding import IGNORE, encode_pairs, encode_texts  # noqa: F401  (re-exported)
 from .packing import pack, packed_loss, packing_supported
 
@@ -117,6 +117,7 @@ def train_lm(
     device = model_device(model)
     packed = cfg.pack and packing_supported(model)
     model.train()
+    in_step = TrainingStep(model)  # autocast and compile, as the run asks (models/device.py)
     with progress_bar("training", total=cfg.steps) as bar:
         bar.advance(state["step"])
         while state["step"] < cfg.steps and not state["stopped_early"]:
@@ -126,7 +127,7 @@ def train_lm(
             state["labelled_tokens"] = state.get("labelled_tokens", 0) + int((labels != IGNORE).sum())
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
-            with training_autocast(model):  # off unless the run asks (models/device.py)
+            with in_step():
                 if packed:
                     ids, labels, positions, example = (
                         t.to(device, non_blocking=True) for t in pack(ids, labels, tokenizer.pad_token_id)

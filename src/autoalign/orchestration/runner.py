@@ -84,7 +84,7 @@ def execute_single(store: RunStore, cfg: RunConfig) -> dict:
         str(store.path), cfg.seed, cfg.threads, cfg.bootstrap_resamples, providers=providers, **_placement(cfg)
     )
     ctx.use_models()
-    store.event("run_started", protocol=cfg.protocol, device=ctx.device, autocast=ctx.autocast)
+    store.event("run_started", protocol=cfg.protocol, device=ctx.device, autocast=ctx.autocast, compile=ctx.compile)
     metrics = store.metrics
     for name in cfg.protocols:
         spec = get_protocol(name)
@@ -101,7 +101,7 @@ def execute_single(store: RunStore, cfg: RunConfig) -> dict:
 
 
 def _placement(cfg: RunConfig) -> dict:
-    """Device, dtype and autocast resolved; imported here so that a config error never pays for importing transformers."""
+    """Device, dtype, autocast and compile resolved; imported here so that a config error never pays for importing transformers."""
     from ..models.device import run_placement
 
     return run_placement(cfg)

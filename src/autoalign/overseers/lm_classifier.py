@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..models.device import model_device, training_autocast
+from ..models.device import TrainingStep, model_device
 
 
 class Classifier(nn.Module):
@@ -102,12 +102,13 @@ def train_classifier(
     calibrate(clf, tokenizer, [items[rng.randrange(len(items))] for _ in range(256)], float(targets.mean()), steps)
     history, running = [], 0.0
     clf.train()
+    in_step = TrainingStep(clf)  # autocast and compile, as the run asks (models/device.py)
     for step in range(n_steps):
         scale = min(1.0, (step + 1) / max(1, n_steps // 10)) * (0.1 + 0.45 * (1 + math.cos(math.pi * step / n_steps)))
         for g, b in zip(opt.param_groups, base):
             g["lr"] = b * scale
         idx = [rng.randrange(len(items)) for _ in range(batch_size)]
-        with training_autocast(clf):  # off unless the run asks (models/device.py)
+        with in_step():
             logits = clf(tokenizer, [items[i] for i in idx], steps).float()
         y = targets[idx].to(device)
         a = weight * min(1.0, step / max(1.0, warmup * n_steps)) if loss == "confidence" else 0.0

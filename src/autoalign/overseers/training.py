@@ -19,7 +19,7 @@ import random
 import numpy as np
 import torch
 
-from ..models.device import training_autocast
+from ..models.device import TrainingStep
 from ..records import LabelledSolution
 from ..runtime.progress import progress_bar
 from .verifier import EncodedBatch, StepVerifier, encode_steps
@@ -104,6 +104,7 @@ def train_verifier(
     base = [g["lr"] for g in groups]
     rng = random.Random(seed)
     verifier.train()
+    in_step = TrainingStep(verifier)  # autocast and compile, as the run asks (models/device.py)
     history, running = [], 0.0
     with progress_bar(description, total=steps) as bar:
         for step in range(steps):
@@ -121,7 +122,7 @@ def train_verifier(
             batch = grouped[step % buckets]
             enc = encode_examples(tokenizer, batch)
             labels, mask = targets(batch, verifier.kind, enc.step_mask.size(1), verifier.aggregation)
-            with training_autocast(verifier):  # off unless the run asks (models/device.py)
+            with in_step():
                 loss = verifier.loss(enc, labels, mask)
             opt.zero_grad(set_to_none=True)
             loss.backward()

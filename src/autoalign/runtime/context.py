@@ -131,16 +131,18 @@ class RunContext:
     dtype: str = "float32"
     providers: dict[str, dict] = field(default_factory=dict)  # each provider's settings (``providers:``)
     autocast: str = "off"  # resolved (models.device.resolve_autocast): off, bf16 or bf16-wide; part of the key
+    compile: str = "off"  # training forwards through torch.compile (off or on): other float order, part of the key
 
     def key(self, name: str, fn: Callable, args: tuple) -> str:
         extra = () if self.dtype == "float32" else (self.dtype,)
         extra += () if self.autocast == "off" else (f"autocast={self.autocast}",)
+        extra += () if self.compile == "off" else (f"compile={self.compile}",)
         return stage_key(name, fn, args + extra, self.seed, self.bootstrap_resamples, self.code)
 
     def use_models(self) -> None:
-        """Point model loading in this process at the run's device, dtype and autocast, and each provider at
-        its settings (``placement.py``: read by ``models/``, which the kernel does not import)."""
-        set_placement(self.device, self.dtype, self.autocast)
+        """Point model loading in this process at the run's device, dtype, autocast and compile, and each provider
+        at its settings (``placement.py``: read by ``models/``, which the kernel does not import)."""
+        set_placement(self.device, self.dtype, self.autocast, self.compile)
         set_provider_settings(self.providers)
 
     @property
