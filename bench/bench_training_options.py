@@ -16,7 +16,6 @@ order of float sums; bf16 changes the precision). Writes ``bench/results/trainin
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
@@ -24,14 +23,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from unittest import mock
 
 import torch
 
 from autoalign.models import TrainConfig, build_char_tokenizer, build_model, train_lm
-from autoalign.models import train as train_module
 from autoalign.models.lm import SIZES
 from autoalign.preregistration import environment
+from autoalign.runtime.placement import set_placement
 from autoalign.seeding import derive_seed
 from autoalign.worlds import ArithmeticConfig, generate
 
@@ -52,42 +50,34 @@ def batches(steps: int, batch_size: int = 64):
     ]
 
 
-def in_bf16(loss_fn):
-    def wrapped(*args, **kwargs):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return loss_fn(*args, **kwargs)
-
-    return wrapped
-
-
 def train(size: str, data, packed: bool, compiled: bool, bf16: bool, steps: int | None = None) -> tuple[float, float]:
     """Seconds for ``steps`` (default all) steps of a fresh model, and its last logged loss."""
     tok = build_char_tokenizer()
     model = build_model("llama", size, tok, 0)
-    if compiled:
-        model.forward = torch.compile(model.forward, dynamic=True)
-    patches = contextlib.ExitStack()
-    if bf16:
-        patches.enter_context(mock.patch.object(train_module, "lm_loss", in_bf16(train_module.lm_loss)))
-        patches.enter_context(mock.patch.object(train_module, "packed_loss", in_bf16(train_module.packed_loss)))
+    # the run options themselves (``autocast: bf16``, ``compile: on``), as a run's stages set them
+    set_placement("cpu", "float32", "bf16" if bf16 else "off", "on" if compiled else "off")
     n = steps or len(data)
-    with patches:
+    try:
         t0 = time.perf_counter()
         state = train_lm(model, tok, lambda i: data[i], TrainConfig(steps=n, warmup_steps=min(5, n), pack=packed))
         seconds = time.perf_counter() - t0
+    finally:
+        set_placement("cpu", "float32", "off", "off")
     losses = [h["loss"] for h in state["history"] if "loss" in h]
     return seconds, losses[-1] if losses else float("nan")
 
 
-def compile_seconds(size: str, cache: Path, threads: int) -> float:
-    """First five compiled steps in a fresh process using ``cache`` as the inductor cache."""
+def compile_seconds(size: str, cache: Path, threads: int) -> list[float]:
+    """Five compiled steps of a first and then a second fresh model in a fresh process using ``cache`` as the
+    inductor cache (a run trains several models per process: the second shows what each one after the first pays)."""
     code = (
         "import sys, torch; sys.path.insert(0, %r); import bench_training_options as b; "
-        "torch.set_num_threads(%d); print(b.train(%r, b.batches(5), True, True, False)[0])"
-    ) % (str(Path(__file__).parent), threads, size)
+        "torch.set_num_threads(%d); d = b.batches(5); print(b.train(%r, d, True, True, False)[0], "
+        "b.train(%r, d, True, True, False)[0])"
+    ) % (str(Path(__file__).parent), threads, size, size)
     env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache)}
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    return [float(x) for x in out.stdout.strip().splitlines()[-1].split()]
 
 
 def main() -> None:
@@ -126,8 +116,15 @@ def main() -> None:
         "seconds": {name: s for name, (s, _) in best.items()},
         "speedup_over_padded": {name: base / s for name, (s, _) in best.items()},
         "last_logged_loss": {name: loss for name, (_, loss) in best.items()},
-        "compile_first_5_steps_s": {"cold_cache": cold, "warm_cache": warm},
-        "note": "compiled runs are timed after their compilation (warm-up); add compile_first_5_steps_s per process",
+        "compile_first_5_steps_s": {
+            "cold_cache": cold and cold[0],
+            "warm_cache": warm and warm[0],
+            "second_model_same_process": {"cold_cache": cold and cold[1], "warm_cache": warm and warm[1]},
+        },
+        "note": (
+            "compiled runs are timed after their compilation (warm-up); add compile_first_5_steps_s per process "
+            "(and second_model_same_process per later model); the variants run the run options (autocast, compile)"
+        ),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

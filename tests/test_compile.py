@@ -57,10 +57,10 @@ def test_the_policy_is_in_a_stage_key_only_when_on(compiled):
     assert compile_policy() == "on"
 
 
-def _train(steps: int = 4):
+def _train(steps: int = 4, size: str = "micro"):
     data = [[(p.prompt, p.solution) for p in generate(derive_seed(0, "c", i), 16, WORLD)] for i in range(steps)]
     tok = build_char_tokenizer()
-    model = build_model("llama", "micro", tok, 0)
+    model = build_model("llama", size, tok, 0)
     state = train_lm(model, tok, lambda i: data[i], TrainConfig(steps=steps, warmup_steps=1, lr=3e-3))
     return model, state
 
@@ -106,8 +106,17 @@ def test_a_compiler_failure_is_a_one_line_error(compiled, monkeypatch):
         raise InductorError(RuntimeError("no working C++ compiler found"), None)
 
     monkeypatch.setattr(device_module.torch, "compile", lambda fn, dynamic: fails)
-    step = TrainingStep(model)
     with pytest.raises(UserError, match="compile: on, but torch.compile failed .*set compile: off"):
-        with step():
+        with TrainingStep(model) as in_step, in_step():
             model(input_ids=torch.ones(1, 4, dtype=torch.long))
     assert "forward" not in model.__dict__
+    assert not torch.are_deterministic_algorithms_enabled()  # the loop's setting is undone
+
+
+def test_compiled_training_is_reproducible(compiled):
+    """A seed's weights must not depend on the process: inductor's CPU kernels add some gradients with
+    atomics, so the loop runs deterministic algorithms (without them this test failed: the two differed)."""
+    compiled("on")
+    first, _ = _train(size="tiny")
+    second, _ = _train(size="tiny")
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))

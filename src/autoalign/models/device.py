@@ -115,23 +115,42 @@ def training_autocast(model):
 
 
 class TrainingStep:
-    """The context each step of one training loop runs its forward pass (and loss) in: this process's
-    autocast policy, and under ``compile: on`` the backbone's forward compiled once for the loop.
+    """One training loop's steps: ``with TrainingStep(model) as in_step:``, then each step's forward pass
+    (and loss) ``with in_step():``, under this process's autocast policy and, with ``compile: on``, the
+    backbone's forward compiled once for the loop.
 
     The compiled forward is put on the backbone for the step only (an instance attribute, removed after),
     so whatever runs between steps (validation, sampling) and after the loop runs the eager model, and the
-    compiled code is freed with the loop."""
+    compiled code is freed with the loop. While a compiled loop runs, torch's deterministic algorithms are
+    on (``warn_only``): without them inductor's CPU kernels accumulate some gradients (the embedding's)
+    with atomic adds, and the same seed trained to other weights in every process (measured: three runs of
+    the small model, three weights); with them, the same weights each time (``tests/test_compile.py``)."""
 
     def __init__(self, model):
         self.model = model
         self.core = backbone(model) if compile_policy() == "on" else None
-        self.forward, self.failures = None, ()
+        self.forward, self.failures, self.saved = None, (), None
+
+    def __enter__(self) -> TrainingStep:
         if self.core is not None:
             from torch._dynamo.exc import BackendCompilerFailed
             from torch._inductor.exc import InductorError
 
-            self.forward = torch.compile(self.core.forward, dynamic=True)
             self.failures = (BackendCompilerFailed, InductorError)
+            self.saved = (
+                torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled(),
+            )
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            self.forward = torch.compile(self.core.forward, dynamic=True)
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if self.saved is not None:
+            torch.use_deterministic_algorithms(self.saved[0], warn_only=self.saved[1])
+        self.forward, self.saved = None, None
+        if isinstance(error, self.failures):  # the backward pass compiles at its first call, outside a step
+            raise _compile_error(error) from error
 
     @contextlib.contextmanager
     def __call__(self):
@@ -144,15 +163,17 @@ class TrainingStep:
             try:
                 yield
             except self.failures as e:
-                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise UserError(
-                    f"compile: on, but torch.compile failed on this machine ({first}); set compile: off"
-                ) from e
+                raise _compile_error(e) from e
             finally:
                 if own is None:
                     del self.core.forward
                 else:
                     self.core.forward = own
+
+
+def _compile_error(e: Exception) -> UserError:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return UserError(f"compile: on, but torch.compile failed on this machine ({first}); set compile: off")
 
 
 def use(device: str, dtype: str = "float32") -> None:

@@ -117,8 +117,8 @@ def train_lm(
     device = model_device(model)
     packed = cfg.pack and packing_supported(model)
     model.train()
-    in_step = TrainingStep(model)  # autocast and compile, as the run asks (models/device.py)
-    with progress_bar("training", total=cfg.steps) as bar:
+    # each step under autocast and compile, as the run asks (models/device.py)
+    with TrainingStep(model) as in_step, progress_bar("training", total=cfg.steps) as bar:
         bar.advance(state["step"])
         while state["step"] < cfg.steps and not state["stopped_early"]:
             step = state["step"]

@@ -102,25 +102,27 @@ def train_classifier(
     calibrate(clf, tokenizer, [items[rng.randrange(len(items))] for _ in range(256)], float(targets.mean()), steps)
     history, running = [], 0.0
     clf.train()
-    in_step = TrainingStep(clf)  # autocast and compile, as the run asks (models/device.py)
-    for step in range(n_steps):
-        scale = min(1.0, (step + 1) / max(1, n_steps // 10)) * (0.1 + 0.45 * (1 + math.cos(math.pi * step / n_steps)))
-        for g, b in zip(opt.param_groups, base):
-            g["lr"] = b * scale
-        idx = [rng.randrange(len(items)) for _ in range(batch_size)]
-        with in_step():
-            logits = clf(tokenizer, [items[i] for i in idx], steps).float()
-        y = targets[idx].to(device)
-        a = weight * min(1.0, step / max(1.0, warmup * n_steps)) if loss == "confidence" else 0.0
-        value = confidence_loss(logits, y, a)
-        opt.zero_grad(set_to_none=True)
-        value.backward()
-        torch.nn.utils.clip_grad_norm_(clf.parameters(), 1.0)
-        opt.step()
-        running += value.item()
-        if (step + 1) % 10 == 0:
-            history.append(round(running / 10, 5))
-            running = 0.0
+    with TrainingStep(clf) as in_step:  # each step under autocast and compile, as the run asks (models/device.py)
+        for step in range(n_steps):
+            scale = min(1.0, (step + 1) / max(1, n_steps // 10)) * (
+                0.1 + 0.45 * (1 + math.cos(math.pi * step / n_steps))
+            )
+            for g, b in zip(opt.param_groups, base):
+                g["lr"] = b * scale
+            idx = [rng.randrange(len(items)) for _ in range(batch_size)]
+            with in_step():
+                logits = clf(tokenizer, [items[i] for i in idx], steps).float()
+            y = targets[idx].to(device)
+            a = weight * min(1.0, step / max(1.0, warmup * n_steps)) if loss == "confidence" else 0.0
+            value = confidence_loss(logits, y, a)
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            torch.nn.utils.clip_grad_norm_(clf.parameters(), 1.0)
+            opt.step()
+            running += value.item()
+            if (step + 1) % 10 == 0:
+                history.append(round(running / 10, 5))
+                running = 0.0
     clf.eval()
     return history
 

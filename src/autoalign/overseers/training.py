@@ -104,9 +104,9 @@ def train_verifier(
     base = [g["lr"] for g in groups]
     rng = random.Random(seed)
     verifier.train()
-    in_step = TrainingStep(verifier)  # autocast and compile, as the run asks (models/device.py)
     history, running = [], 0.0
-    with progress_bar(description, total=steps) as bar:
+    # each step under autocast and compile, as the run asks (models/device.py)
+    with TrainingStep(verifier) as in_step, progress_bar(description, total=steps) as bar:
         for step in range(steps):
             warm = min(1.0, (step + 1) / max(1, steps // 10))
             decay = 0.5 * (1 + math.cos(math.pi * step / steps))
