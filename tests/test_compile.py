@@ -115,4 +115,3 @@ def test_a_compiler_failure_is_a_one_line_error(compiled, monkeypatch):
             model(input_ids=torch.ones(1, 4, dtype=torch.long))
     assert "forward" not in model.__dict__
     assert not torch.are_deterministic_algorithms_enabled()  # the loop's setting is undone
-
