@@ -76,6 +76,8 @@ def test_language_model_steps_run_compiled_reproduce_and_learn_what_eager_steps_
     model, state = _train()
     assert _graphs() > before  # the steps really ran through dynamo (a no-op option would fail here)
     assert "forward" not in model.__dict__  # the eager forward is back for sampling and scoring
+    assert not torch.are_deterministic_algorithms_enabled()  # the loop's settings are undone after it
+    assert torch.utils.deterministic.fill_uninitialized_memory
     assert state["step"] == 4
     again, _ = _train()
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
@@ -115,3 +117,6 @@ def test_a_compiler_failure_is_a_one_line_error(compiled, monkeypatch):
             model(input_ids=torch.ones(1, 4, dtype=torch.long))
     assert "forward" not in model.__dict__
     assert not torch.are_deterministic_algorithms_enabled()  # the loop's setting is undone
+    with pytest.raises(UserError, match="set compile: off"):  # the backward pass compiles outside a step
+        with TrainingStep(model):
+            raise InductorError(RuntimeError("no working C++ compiler found"), None)

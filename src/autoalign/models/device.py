@@ -117,38 +117,56 @@ def training_autocast(model):
 class TrainingStep:
     """One training loop's steps: ``with TrainingStep(model) as in_step:``, then each step's forward pass
     (and loss) ``with in_step():``, under this process's autocast policy and, with ``compile: on``, the
-    backbone's forward compiled once for the loop.
+    backbone's forward compiled for the loop. Models without a Hugging Face config train eager.
 
     The compiled forward is put on the backbone for the step only (an instance attribute, removed after),
-    so whatever runs between steps (validation, sampling) and after the loop runs the eager model, and the
-    compiled code is freed with the loop. While a compiled loop runs, torch's deterministic algorithms are
-    on (``warn_only``): without them inductor's CPU kernels accumulate some gradients (the embedding's)
-    with atomic adds, and the same seed trained to other weights in every process (measured: three runs of
-    the small model, three weights); with them, the same weights each time (``tests/test_compile.py``)."""
+    so whatever runs between steps (validation, sampling) and after the loop calls the eager model. Dynamo
+    keeps what it compiled for the process (a later model of the same class reuses it). While a compiled
+    loop runs (its validations too):
+
+    - torch's deterministic algorithms are on (``warn_only``, and without filling new tensors): without
+      them inductor's CPU kernels add some gradients (the embedding's) with atomics, and three processes
+      training the same seed gave three sets of weights; with them, one (``tests/test_compile.py``, and
+      ``bench/bench_compile_run.py`` across processes);
+    - inductor's CPU kernels read the thread count when they run (``cpp.dynamic_threads``), not the one
+      they were compiled under, since stages of one process may run at different thread counts;
+    - dynamo may recompile up to 64 times (models of several sizes, forwards with other arguments) and
+      fails loudly past that rather than running the steps eager under a key that says compiled."""
 
     def __init__(self, model):
         self.model = model
         self.core = backbone(model) if compile_policy() == "on" else None
-        self.forward, self.failures, self.saved = None, (), None
+        self.forward, self.failures, self.scope = None, (), None
 
     def __enter__(self) -> TrainingStep:
-        if self.core is not None:
-            from torch._dynamo.exc import BackendCompilerFailed
-            from torch._inductor.exc import InductorError
+        if self.core is None:
+            return self
+        import torch._dynamo.config as dynamo_config
+        import torch._inductor.config as inductor_config
+        import torch.utils.deterministic
+        from torch._dynamo import exc
 
-            self.failures = (BackendCompilerFailed, InductorError)
-            self.saved = (
-                torch.are_deterministic_algorithms_enabled(),
-                torch.is_deterministic_algorithms_warn_only_enabled(),
-            )
-            torch.use_deterministic_algorithms(True, warn_only=True)
-            self.forward = torch.compile(self.core.forward, dynamic=True)
+        names = ("BackendCompilerFailed", "FailOnRecompileLimitHit", "FailOnCacheLimitHit")
+        self.failures = tuple(getattr(exc, n) for n in names if hasattr(exc, n))
+        limits = {"recompile_limit": 64, "fail_on_recompile_limit_hit": True}
+        self.scope = contextlib.ExitStack()
+        self.scope.enter_context(dynamo_config.patch({k: v for k, v in limits.items() if hasattr(dynamo_config, k)}))
+        self.scope.enter_context(inductor_config.patch({"cpp.dynamic_threads": True}))
+        saved = (
+            torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+            torch.utils.deterministic.fill_uninitialized_memory,
+        )
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.utils.deterministic.fill_uninitialized_memory = False  # a decoding cache's new_empty stays cheap
+        self.scope.callback(_restore_determinism, *saved)
+        self.forward = torch.compile(self.core.forward, dynamic=True)
         return self
 
     def __exit__(self, kind, error, trace) -> None:
-        if self.saved is not None:
-            torch.use_deterministic_algorithms(self.saved[0], warn_only=self.saved[1])
-        self.forward, self.saved = None, None
+        if self.scope is not None:
+            self.scope.close()
+        self.forward, self.scope = None, None
         if isinstance(error, self.failures):  # the backward pass compiles at its first call, outside a step
             raise _compile_error(error) from error
 
@@ -169,6 +187,13 @@ class TrainingStep:
                     del self.core.forward
                 else:
                     self.core.forward = own
+
+
+def _restore_determinism(enabled: bool, warn_only: bool, fill: bool) -> None:
+    import torch.utils.deterministic
+
+    torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+    torch.utils.deterministic.fill_uninitialized_memory = fill
 
 
 def _compile_error(e: Exception) -> UserError:
