@@ -78,7 +78,7 @@ def resolve_autocast(spec: str, device: str) -> str:
 
 
 def run_placement(cfg) -> dict:
-    """A run config's ``device``, ``dtype`` and ``autocast``, resolved: RunContext's keyword arguments."""
+    """A run config's ``device``, ``dtype``, ``autocast`` and ``compile``, resolved: RunContext's keyword arguments."""
     device = resolve_device(cfg.device)
     if cfg.compile not in COMPILE:
         raise UserError(f"compile: unknown value {cfg.compile!r}; use one of {', '.join(COMPILE)}")
@@ -146,7 +146,7 @@ class TrainingStep:
         import torch.utils.deterministic
         from torch._dynamo import exc
 
-        names = ("BackendCompilerFailed", "FailOnRecompileLimitHit", "FailOnCacheLimitHit")
+        names = ("BackendCompilerFailed", "FailOnRecompileLimitHit")
         self.failures = tuple(getattr(exc, n) for n in names if hasattr(exc, n))
         limits = {"recompile_limit": 64, "fail_on_recompile_limit_hit": True}
         self.scope = contextlib.ExitStack()
