@@ -45,6 +45,15 @@ def per_seed(folder: Path, names: list[str] | None = None) -> dict[int, dict]:
     return out
 
 
+def verdict(diffs: list[float]) -> tuple[float, float, float, str]:
+    """Mean of paired differences, its 95% t-interval, and the declared rule's word: ``moves`` if the interval
+    excludes 0, ``does not move`` if it lies within +-MARGIN, else ``inconclusive``."""
+    mean = sum(diffs) / len(diffs)
+    lo, hi = stats.t.interval(0.95, len(diffs) - 1, loc=mean, scale=stats.sem(diffs))
+    word = "moves" if lo > 0 or hi < 0 else "does not move" if -MARGIN <= lo and hi <= MARGIN else "inconclusive"
+    return mean, lo, hi, word
+
+
 def policy(folder: Path) -> str | None:
     """The resolved autocast a run trained with: from its events, or (shipped) its seeds' provenance."""
     for events in sorted(folder.glob("seed-*/events.jsonl")):
@@ -68,17 +77,17 @@ def main(fp32_dir: str, bf16_dir: str) -> None:
         raise SystemExit(f"{fp32_dir}, {bf16_dir}: need two or more seeds run in both, found {seeds}")
     verdicts = []
     for name in QUANTITIES:
-        diffs = [b[s][name] - a[s][name] for s in seeds]
-        mean = sum(diffs) / len(diffs)
-        lo, hi = stats.t.interval(0.95, len(diffs) - 1, loc=mean, scale=stats.sem(diffs))
+        mean, lo, hi, word = verdict([b[s][name] - a[s][name] for s in seeds])
         rows = ", ".join(f"{s}: {100 * a[s][name]:.1f} -> {100 * b[s][name]:.1f}" for s in seeds)
         print(f"{name} (fp32 -> bf16 by seed): {rows}")
         print(
             f"  bf16 - fp32: {100 * mean:+.1f} points [95% CI {100 * lo:+.1f}, {100 * hi:+.1f}] over {len(seeds)} seeds"
         )
-        verdicts.append("moves" if lo > 0 or hi < 0 else "stays" if -MARGIN <= lo and hi <= MARGIN else "inconclusive")
-    verdict = "moves" if "moves" in verdicts else "does not move" if set(verdicts) == {"stays"} else "inconclusive"
-    print(f"verdict (declared in bench/autocast_check.yaml, margin +-{100 * MARGIN:.0f} points): {verdict}")
+        verdicts.append(word)
+    overall = (
+        "moves" if "moves" in verdicts else "does not move" if set(verdicts) == {"does not move"} else "inconclusive"
+    )
+    print(f"verdict (declared in bench/autocast_check.yaml, margin +-{100 * MARGIN:.0f} points): {overall}")
 
 
 if __name__ == "__main__":

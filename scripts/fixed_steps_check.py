@@ -23,7 +23,7 @@ from pathlib import Path
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from autocast_check import MARGIN, per_seed, policy  # noqa: E402
+from autocast_check import per_seed, policy, verdict  # noqa: E402
 
 EARLY_STOP = ("results/autocast_check/fp32-seeds31-35", "results/autocast_check/bf16-seeds31-35")
 ALPHA = 0.05
@@ -96,13 +96,8 @@ def main(fixed: tuple[str, str], early: tuple[str, str]) -> None:
         f"   on a logit scale (not declared; allows for the ceiling): SD early stop {lv_early**0.5:.2f}, fixed "
         f"steps {lv_fixed**0.5:.2f} logits; F = {lf:.2f}, one-sided p = {stats.f.sf(lf, len(l_early) - 1, len(l_fixed) - 1):.2f}"
     )
-    values = list(d_fixed.values())
-    mean = statistics.mean(values)
-    lo, hi = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=stats.sem(values))
-    verdict = "moves" if lo > 0 or hi < 0 else "does not move" if -MARGIN <= lo and hi <= MARGIN else "inconclusive"
-    print(
-        f"2. at fixed steps, bf16 - fp32: {100 * mean:+.1f} points [95% CI {100 * lo:+.1f}, {100 * hi:+.1f}]: {verdict}"
-    )
+    mean, lo, hi, word = verdict(list(d_fixed.values()))
+    print(f"2. at fixed steps, bf16 - fp32: {100 * mean:+.1f} points [95% CI {100 * lo:+.1f}, {100 * hi:+.1f}]: {word}")
 
 
 if __name__ == "__main__":

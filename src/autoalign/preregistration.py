@@ -176,7 +176,7 @@ def run_provenance(run_dir: str | Path, cfg: RunConfig, seeds: list[int], placem
     so that a resumed run's metrics equal an uninterrupted one's). ``placement``: where the run's stages
     computed, ``{"device": "cpu" | "cuda" | ..., "autocast": "off" | "bf16" | "bf16-wide"}``
     (``models.device``: ``auto`` resolves by machine, so the config alone does not say it); None
-    where not known."""
+    where not known. ``compile`` is the config's (``off`` or ``on``): compiled training sums in another order."""
     placement = placement or {}
     try:
         start = json.loads((Path(run_dir) / START_FILE).read_text())
@@ -194,6 +194,7 @@ def run_provenance(run_dir: str | Path, cfg: RunConfig, seeds: list[int], placem
         "seeds": list(seeds),
         "device": placement.get("device"),
         "autocast": placement.get("autocast"),
+        "compile": cfg.compile,  # a config key (not resolved by machine), recorded since it changes float order
         "autoalign": __version__,
         "environment": environment(),
     }

@@ -1,0 +1,94 @@
+"""Does ``compile: on`` move what the demo's generator learns? The comparison ``bench/compile_check.yaml``
+declares, paired by seed (d = compiled - eager):
+
+1. generator accuracy, by the bf16 check's rule ("does not move" if the 95% t-interval of mean d lies within
+   +-5 points, "moves" if it excludes 0, else inconclusive);
+2. (secondary, descriptive) the ``train_generator`` stage's seconds, compiled / eager per seed, from each seed's
+   events (in a shipped folder, its ``stage_seconds.json``).
+
+Void unless the arms ran as declared: the eager arm ``compile: off`` and the compiled arm ``on`` (each seed's
+recorded provenance), seeds 36-40, both from one clean commit.
+
+    python scripts/compile_check.py runs/cc-eager runs/cc-compiled
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from autocast_check import per_seed, verdict  # noqa: E402
+
+NAME = "generator accuracy"
+SEEDS = [36, 37, 38, 39, 40]
+STAGE = "train_generator"
+
+
+def void(reason: str) -> SystemExit:
+    return SystemExit(f"void, as bench/compile_check.yaml declares: {reason}")
+
+
+def seed_provenance(folder: Path) -> dict[int, dict]:
+    """Each finished seed's recorded provenance (commit, clean tree, compile)."""
+    out = {}
+    for metrics in sorted(folder.glob("seed-*/metrics.json")):
+        out[int(metrics.parent.name.split("-", 1)[1])] = json.loads(metrics.read_text()).get("provenance", {})
+    return out
+
+
+def check_arms(eager: Path, compiled: Path) -> None:
+    """The declared design: compile off and on, seeds 36-40, one clean commit."""
+    commits = set()
+    for folder, want in ((eager, "off"), (compiled, "on")):
+        prov = seed_provenance(folder)
+        if sorted(prov) != SEEDS:
+            raise void(f"{folder}: finished seeds {sorted(prov)}, declared {SEEDS}")
+        for seed, p in prov.items():
+            if p.get("compile") != want:
+                raise void(f"{folder}/seed-{seed}: compile {p.get('compile')!r}, this arm declares {want!r}")
+            if not (p.get("clean") and p.get("finished_clean")):
+                raise void(f"{folder}/seed-{seed}: ran with uncommitted changes")
+            commits |= {p.get("commit"), p.get("finished_commit")}
+    if len(commits) != 1:
+        raise void(f"the two arms must run one commit; they ran {sorted(commits, key=str)}")
+    print(f"arms as declared: compile off and on, seeds {SEEDS[0]}-{SEEDS[-1]}, one clean commit {commits.pop()[:7]}")
+
+
+def stage_seconds(folder: Path) -> dict[int, float]:
+    """Seconds of each seed's generator training, from its events (``stage_seconds.json`` where shipped)."""
+    shipped = folder / "stage_seconds.json"
+    if shipped.is_file():
+        return {int(k): v for k, v in json.loads(shipped.read_text()).items()}
+    out = {}
+    for events in sorted(folder.glob("seed-*/events.jsonl")):
+        for line in events.read_text().splitlines():
+            e = json.loads(line)
+            if e.get("event") == "stage_finished" and e.get("stage") == STAGE:
+                out[int(events.parent.name.split("-", 1)[1])] = e["seconds"]
+    return out
+
+
+def main(eager_dir: str, compiled_dir: str) -> None:
+    eager, compiled = Path(eager_dir), Path(compiled_dir)
+    check_arms(eager, compiled)
+    a, b = per_seed(eager, [NAME]), per_seed(compiled, [NAME])
+    for s in SEEDS:
+        print(f"  seed {s}: eager {100 * a[s][NAME]:.1f}, compiled {100 * b[s][NAME]:.1f}")
+    mean, lo, hi, word = verdict([b[s][NAME] - a[s][NAME] for s in SEEDS])
+    print(f"1. compiled - eager, {NAME}: {100 * mean:+.1f} points [95% CI {100 * lo:+.1f}, {100 * hi:+.1f}]: {word}")
+    ta, tb = stage_seconds(eager), stage_seconds(compiled)
+    if sorted(ta) == SEEDS and sorted(tb) == SEEDS:
+        ratios = ", ".join(f"{s}: {ta[s]:.1f} / {tb[s]:.1f} s" for s in SEEDS)
+        speedup = statistics.mean(ta.values()) / statistics.mean(tb.values())
+        print(f"2. {STAGE} eager / compiled by seed (descriptive): {ratios}; mean {speedup:.2f}x for compiled")
+    else:
+        print(f"2. {STAGE} seconds: not every seed's events kept (eager {sorted(ta)}, compiled {sorted(tb)})")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        raise SystemExit(__doc__.strip().splitlines()[-1].strip())
+    main(sys.argv[1], sys.argv[2])
