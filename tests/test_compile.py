@@ -120,3 +120,53 @@ def test_a_compiler_failure_is_a_one_line_error(compiled, monkeypatch):
     with pytest.raises(UserError, match="set compile: off"):  # the backward pass compiles outside a step
         with TrainingStep(model):
             raise InductorError(RuntimeError("no working C++ compiler found"), None)
+
+
+def test_classifier_and_frozen_verifier_steps_run_compiled(compiled, monkeypatch):
+    """Weak-to-strong students (train_classifier) compile too; a frozen backbone (no gradients into it) compiles
+    and stays as it was while its head learns. Dynamo reuses the code it compiled for an earlier model of the same
+    kind (no new graph), so the steps are counted through ``torch.compile``'s result."""
+    from autoalign.methods.base import Text
+    from autoalign.overseers import StepVerifier, train_verifier
+    from autoalign.overseers.lm_classifier import Classifier, train_classifier
+    from autoalign.worlds.chain_format import step_spans
+
+    tok = build_char_tokenizer()
+    items = [
+        Text(p.prompt + p.solution, p.prompt, p.solution, tuple(step_spans(p.solution))) for p in generate(3, 32, WORLD)
+    ]
+    spans = {t.body: list(t.spans) for t in items}
+    soft = [0.8 if i % 3 else 0.2 for i in range(len(items))]
+
+    def student():
+        clf = Classifier(build_model("llama", "micro", tok, 0), seed=0)
+        train_classifier(
+            clf, tok, items, soft, lambda b: spans.get(b, []), n_steps=4, batch_size=8, lr=1e-3, head_lr=1e-2, seed=0
+        )
+        return clf
+
+    eager = student()
+    calls, compile_fn = [], torch.compile
+
+    def counted(fn, **kwargs):
+        run = compile_fn(fn, **kwargs)
+        return lambda *a, **k: calls.append(1) or run(*a, **k)
+
+    monkeypatch.setattr(device_module.torch, "compile", counted)
+    compiled("on")
+    clf = student()
+    assert len(calls) == 4 and "forward" not in clf.lm.__dict__
+    moved = [(a - b).abs().max().item() for a, b in zip(clf.state_dict().values(), eager.state_dict().values())]
+    assert 0 < max(moved) < 1e-4
+
+    rng, examples = random.Random(0), []
+    for p in generate(4, 8, WORLD):
+        examples.append(example_from_solution(p, p.solution).labelled())
+        examples.append(example_from_solution(p, tamper_result(p, rng).text).labelled())
+    v = StepVerifier(build_model("llama", "micro", tok, 0), "prm", "linear", frozen=True)
+    backbone = {k: t.clone() for k, t in v.lm.state_dict().items()}
+    head = v.linear.weight.detach().clone()
+    train_verifier(v, tok, examples, steps=6, batch_size=8, lr=1e-3, head_lr=1e-2)
+    assert len(calls) == 4 + 6 and "forward" not in v.lm.__dict__
+    assert all(torch.equal(t, v.lm.state_dict()[k]) for k, t in backbone.items())
+    assert not torch.equal(head, v.linear.weight)

@@ -82,7 +82,8 @@ class RunConfig(Section):
             "trainings as autocast): off; on. It compiles once per process and model (seconds to a minute on a "
             "CPU; torch's on-disk cache, /tmp/torchinductor_<user> unless $TORCHINDUCTOR_CACHE_DIR, makes later "
             "processes faster), fuses kernels, and so changes float order: a seed trains to other weights. Needs "
-            "a C++ compiler on a CPU. On this project's CPU it did not pay for the demo's generator (README, Speed)."
+            "a C++ compiler on a CPU. On this project's CPU it did not pay for the demo's generator, and its effect "
+            "on the generator's accuracy was inconclusive over five seeds (README, Speed)."
         ),
     )
     providers: dict[str, Any] = Field(
