@@ -9,8 +9,9 @@ declares, paired by seed (d = compiled - eager):
 It adds one line the config did not declare: each seed's greedy validation accuracy (128 problems) at its last
 check, from the events, which shows whether a seed's training had reached its plateau by the end of the schedule.
 
-Void unless the arms ran as declared: the eager arm ``compile: off`` and the compiled arm ``on`` (each seed's
-recorded provenance), seeds 36-40, both from one clean commit.
+Void unless the arms ran as declared (each seed's recorded provenance): ``bench/compile_check.yaml`` in fp32, the
+eager arm ``compile: off`` and the compiled arm ``on``, seeds 36-40, one clean commit and one environment, and no
+setting changed between one arm's seeds.
 
     python scripts/compile_check.py runs/cc-eager runs/cc-compiled
 """
@@ -28,6 +29,7 @@ from autocast_check import per_seed, verdict  # noqa: E402
 NAME = "generator accuracy"
 SEEDS = [36, 37, 38, 39, 40]
 STAGE = "train_generator"
+CONFIG = "bench/compile_check.yaml"
 
 
 def void(reason: str) -> SystemExit:
@@ -43,20 +45,31 @@ def seed_provenance(folder: Path) -> dict[int, dict]:
 
 
 def check_arms(eager: Path, compiled: Path) -> None:
-    """The declared design: compile off and on, seeds 36-40, one clean commit."""
-    commits = set()
+    """The declared design: this config, fp32, compile off and on, seeds 36-40, one clean commit, one environment,
+    and within each arm one science digest (the arms' differ, since ``compile: on`` enters it)."""
+    commits, environments = set(), set()
     for folder, want in ((eager, "off"), (compiled, "on")):
         prov = seed_provenance(folder)
         if sorted(prov) != SEEDS:
             raise void(f"{folder}: finished seeds {sorted(prov)}, declared {SEEDS}")
         for seed, p in prov.items():
+            where = f"{folder}/seed-{seed}"
             if p.get("compile") != want:
-                raise void(f"{folder}/seed-{seed}: compile {p.get('compile')!r}, this arm declares {want!r}")
+                raise void(f"{where}: compile {p.get('compile')!r}, this arm declares {want!r}")
+            if p.get("config_file") != CONFIG or p.get("autocast") != "off":
+                raise void(
+                    f"{where}: ran {p.get('config_file')} with autocast {p.get('autocast')!r}, declared {CONFIG}, off"
+                )
             if not (p.get("clean") and p.get("finished_clean")):
-                raise void(f"{folder}/seed-{seed}: ran with uncommitted changes")
+                raise void(f"{where}: ran with uncommitted changes")
             commits |= {p.get("commit"), p.get("finished_commit")}
+            environments.add(json.dumps(p.get("environment"), sort_keys=True))
+        if len({p.get("science_digest") for p in prov.values()}) != 1:
+            raise void(f"{folder}: its seeds ran different science (settings changed between them)")
     if len(commits) != 1:
         raise void(f"the two arms must run one commit; they ran {sorted(commits, key=str)}")
+    if len(environments) != 1:
+        raise void("the seeds ran under different environments (packages, CPU or Python)")
     print(f"arms as declared: compile off and on, seeds {SEEDS[0]}-{SEEDS[-1]}, one clean commit {commits.pop()[:7]}")
 
 

@@ -25,6 +25,7 @@ CHECKS = {
 
 def test_the_rule_gives_each_verdict():
     assert verdict([0.10, 0.11, 0.09, 0.10, 0.12])[3] == "moves"
+    assert verdict([-0.10, -0.11, -0.09, -0.10, -0.12])[3] == "moves"
     assert verdict([0.001, -0.002, 0.0, 0.003, -0.001])[3] == "does not move"
     assert verdict([0.2, -0.2, 0.1, -0.1, 0.0])[3] == "inconclusive"
 
@@ -58,6 +59,9 @@ def _edit(metrics: Path, **provenance):
         (lambda e, c: _edit(e / "seed-36" / "metrics.json", commit="0" * 40), "must run one commit"),
         (lambda e, c: _edit(c / "seed-40" / "metrics.json", clean=False), "uncommitted changes"),
         (lambda e, c: shutil.rmtree(e / "seed-37"), "finished seeds"),
+        (lambda e, c: _edit(c / "seed-37" / "metrics.json", autocast="bf16"), "with autocast 'bf16'"),
+        (lambda e, c: _edit(e / "seed-39" / "metrics.json", science_digest="0" * 16), "ran different science"),
+        (lambda e, c: _edit(c / "seed-36" / "metrics.json", environment={}), "different environments"),
     ],
 )
 def test_the_compile_check_is_void_off_its_declared_design(tmp_path, change, message):
@@ -68,3 +72,14 @@ def test_the_compile_check_is_void_off_its_declared_design(tmp_path, change, mes
     change(eager, compiled)
     with pytest.raises(SystemExit, match=f"void, as bench/compile_check.yaml declares: .*{message}"):
         main(str(eager), str(compiled))
+
+
+def test_a_run_records_its_compile_setting(tmp_path, monkeypatch):
+    """The compile check reads it; without it every future compiled run would be void."""
+    from autoalign import preregistration as prereg
+    from autoalign.config import config_from_dict
+
+    monkeypatch.setattr(prereg, "source_checkout", lambda: None)
+    for setting in ("off", "on"):
+        cfg = config_from_dict({"compile": setting}, "c.yaml")
+        assert prereg.run_provenance(tmp_path, cfg, [0])["compile"] == setting
