@@ -118,8 +118,9 @@ def main(eager_dir: str, compiled_dir: str) -> None:
     va, vb = last_validation(eager), last_validation(compiled)
     rows = ", ".join(
         f"{s}: {100 * va[s][1]:.1f} / {100 * vb[s][1]:.1f}%"
-        for s in SEEDS
         if s in va and s in vb and va[s][0] == vb[s][0]
+        else f"{s}: not comparable (other last steps or none)"
+        for s in SEEDS
     )
     step = next(iter(va.values()))[0] if va else None
     print(f"   not declared: greedy validation at step {step}, eager / compiled by seed: {rows}")
