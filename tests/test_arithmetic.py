@@ -1,3 +1,5 @@
+import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +13,72 @@ def test_same_seed_same_problems_and_different_seed_differs():
     a = generate(1, 50, min_steps=2, max_steps=6)
     assert a == generate(1, 50, min_steps=2, max_steps=6)
     assert a != generate(2, 50, min_steps=2, max_steps=6)
+
+
+def _draw_as_specified(rng: random.Random, cfg: ArithmeticConfig):
+    """The draw as first written (every operation from each value enumerated afresh): the problems a
+    seed gives, which the cached draw must reproduce draw for draw."""
+    n = rng.randint(cfg.min_steps, cfg.max_steps)
+    while True:
+        value = rng.randint(cfg.min_operand, cfg.max_operand) % cfg.modulus
+        start, ops, steps = value, [], []
+        for _ in range(n):
+            choices = []
+            for op in cfg.operators:
+                for b in range(cfg.min_operand, cfg.max_operand + 1):
+                    r = apply_op(value, op, b, cfg.modulus)
+                    if r is None:
+                        continue
+                    raw = {"+": value + b, "-": value - b, "*": value * b}.get(op)
+                    if not cfg.allow_wrap and op != "/" and not 0 <= raw < cfg.modulus:
+                        continue
+                    choices.append((op, b, r))
+            if not choices:
+                break
+            op = rng.choice(sorted({c[0] for c in choices}))
+            _, b, r = rng.choice([c for c in choices if c[0] == op])
+            ops.append((op, b))
+            steps.append((value, op, b, r))
+            value = r
+        if len(steps) == n:
+            return start, tuple(ops), tuple(steps)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ArithmeticConfig(),
+        ArithmeticConfig(operators="+-*/", min_operand=0, max_operand=12, modulus=50, allow_wrap=True),
+        ArithmeticConfig(operators="/*", max_operand=30, modulus=1000, min_steps=1, max_steps=8),
+        ArithmeticConfig(operators="++-", modulus=7),  # a repeated operator weighs its operations twice
+    ],
+)
+def test_the_cached_draw_gives_the_same_problems_as_the_draw_specified(cfg):
+    for seed in range(3):
+        rng = random.Random(f"arithmetic:{seed}")
+        expected = [_draw_as_specified(rng, cfg) for _ in range(300)]
+        assert [(p.start, p.ops, p.steps) for p in generate(seed, 300, cfg)] == expected
+
+
+def test_the_specified_draw_is_a_real_reference():
+    """Negative control: a draw that picks operations uniformly (not operator first) is told apart."""
+    cfg = ArithmeticConfig(operators="+-*/", max_operand=9)
+    rng = random.Random("arithmetic:0")
+    expected = [_draw_as_specified(rng, cfg) for _ in range(100)]
+    rng = random.Random("arithmetic:0")
+    uniform = []
+    for _ in range(100):
+        n = rng.randint(cfg.min_steps, cfg.max_steps)
+        value = rng.randint(cfg.min_operand, cfg.max_operand) % cfg.modulus
+        start, ops, steps = value, [], []
+        for _ in range(n):
+            choices = [(op, b, apply_op(value, op, b, 100)) for op in "+-*/" for b in range(1, 10)]
+            op, b, r = rng.choice([c for c in choices if c[2] is not None])
+            ops.append((op, b))
+            steps.append((value, op, b, r))
+            value = r
+        uniform.append((start, tuple(ops), tuple(steps)))
+    assert uniform != expected
 
 
 def test_knobs_are_respected():

@@ -49,16 +49,24 @@ class Classifier(nn.Module):
         return [v.scale, v.bias] + (list(v.linear.parameters()) if self.head == "linear" else [])
 
     def forward(self, tokenizer, items: list, steps) -> torch.Tensor:
-        from .verifier import encode_steps
+        return self.score(encode_items(tokenizer, items, steps).batch(list(range(len(items)))))
 
-        spans = [steps(it.body) or [(0, len(it.body))] for it in items]
-        batch = encode_steps(tokenizer, [it.prompt for it in items], [it.body for it in items], spans)
+    def score(self, batch) -> torch.Tensor:
+        """One logit per item of an encoded batch (``encode_items(...).batch(rows)``)."""
         logits = self.verifier.step_logits(batch)
         mask = batch.step_mask.to(logits.device)
         if self.task == "step":
             last = mask.long().sum(1).clamp(min=1) - 1
-            return logits[torch.arange(len(items), device=logits.device), last]
+            return logits[torch.arange(logits.size(0), device=logits.device), last]
         return logits.masked_fill(~mask, float("inf")).min(1).values
+
+
+def encode_items(tokenizer, items: list, steps):
+    """The items as the classifier reads them (an item without steps is one step), all encoded once."""
+    from .verifier import encode_table
+
+    spans = [steps(it.body) or [(0, len(it.body))] for it in items]
+    return encode_table(tokenizer, [it.prompt for it in items], [it.body for it in items], spans)
 
 
 def confidence_loss(logits: torch.Tensor, soft: torch.Tensor, weight: float) -> torch.Tensor:
@@ -99,7 +107,8 @@ def train_classifier(
     base = [lr, head_lr]
     rng = random.Random(seed)
     targets = torch.tensor(soft, dtype=torch.float)
-    calibrate(clf, tokenizer, [items[rng.randrange(len(items))] for _ in range(256)], float(targets.mean()), steps)
+    table = encode_items(tokenizer, items, steps)  # once: a step's batch is a slice of it
+    calibrate(clf, table.batch([rng.randrange(len(items)) for _ in range(256)]), float(targets.mean()))
     history, running = [], 0.0
     clf.train()
     with TrainingStep(clf) as in_step:  # each step under autocast and compile, as the run asks (models/device.py)
@@ -111,7 +120,7 @@ def train_classifier(
                 g["lr"] = b * scale
             idx = [rng.randrange(len(items)) for _ in range(batch_size)]
             with in_step():
-                logits = clf(tokenizer, [items[i] for i in idx], steps).float()
+                logits = clf.score(table.batch(idx)).float()
             y = targets[idx].to(device)
             a = weight * min(1.0, step / max(1.0, warmup * n_steps)) if loss == "confidence" else 0.0
             value = confidence_loss(logits, y, a)
@@ -128,16 +137,16 @@ def train_classifier(
 
 
 @torch.no_grad()
-def calibrate(clf: Classifier, tokenizer, sample: list, base_rate: float, steps) -> None:
-    """Start the log-likelihood head standardized on a sample of the training items, at the labels'
-    base rate: a log-probability's scale is arbitrary (tens of nats), so without this the first
-    hundred steps would only move the bias."""
+def calibrate(clf: Classifier, sample, base_rate: float) -> None:
+    """Start the log-likelihood head standardized on a sample of the training items (an encoded
+    batch), at the labels' base rate: a log-probability's scale is arbitrary (tens of nats), so
+    without this the first hundred steps would only move the bias."""
     if clf.head != "loglik":
         return
     v = clf.verifier
     v.scale.fill_(1.0)
     v.bias.fill_(0.0)
-    x = clf(tokenizer, sample, steps).float()
+    x = clf.score(sample).float()
     x = x[torch.isfinite(x)]
     if x.numel() < 2:
         return

@@ -22,7 +22,7 @@ import torch
 from ..models.device import TrainingStep
 from ..records import LabelledSolution
 from ..runtime.progress import progress_bar
-from .verifier import EncodedBatch, StepVerifier, encode_steps
+from .verifier import EncodedBatch, StepVerifier, encode_steps, encode_table
 
 BUCKET_STEPS = 4  # batches drawn together and grouped by length: less padding, the same examples
 
@@ -103,6 +103,13 @@ def train_verifier(
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
     base = [g["lr"] for g in groups]
     rng = random.Random(seed)
+    table = encode_table(  # every example encoded once; a step's batch is a slice of it
+        tokenizer,
+        [e.prompt for e in examples],
+        [e.text for e in examples],
+        [list(e.spans) for e in examples],
+        [e.tokens for e in examples],
+    )
     verifier.train()
     history, running = [], 0.0
     # each step under autocast and compile, as the run asks (models/device.py)
@@ -114,13 +121,14 @@ def train_verifier(
                 g["lr"] = b * warm * (0.1 + 0.9 * decay)
             if step % buckets == 0:  # draw a block of batches, group them by length
                 block = sorted(
-                    (examples[rng.randrange(len(examples))] for _ in range(batch_size * buckets)),
-                    key=lambda e: len(e.prompt) + len(e.text),
+                    (rng.randrange(len(examples)) for _ in range(batch_size * buckets)),
+                    key=lambda i: len(examples[i].prompt) + len(examples[i].text),
                 )
                 grouped = [block[k * batch_size : (k + 1) * batch_size] for k in range(buckets)]
                 rng.shuffle(grouped)
-            batch = grouped[step % buckets]
-            enc = encode_examples(tokenizer, batch)
+            rows = grouped[step % buckets]
+            batch = [examples[i] for i in rows]
+            enc = table.batch(rows)
             labels, mask = targets(batch, verifier.kind, enc.step_mask.size(1), verifier.aggregation)
             with in_step():
                 loss = verifier.loss(enc, labels, mask)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -92,28 +93,40 @@ class Problem(ProblemBase):
         return {"steps": self.steps}
 
 
+@lru_cache(maxsize=1 << 16)
+def _step_choices(
+    value: int, operators: str, min_operand: int, max_operand: int, modulus: int, allow_wrap: bool
+) -> tuple[tuple[str, ...], dict[str, tuple[tuple[str, int, int], ...]]]:
+    """Every operation the world may draw from ``value``: its operators, sorted, and per operator its
+    ``(op, b, result)`` in operand order. A pure function of the value and the knobs, so it is
+    computed once per value (drawing a problem was a tenth of pretraining a weak-to-strong model)."""
+    by_op: dict[str, list[tuple[str, int, int]]] = {}
+    for op in operators:
+        for b in range(min_operand, max_operand + 1):
+            r = apply_op(value, op, b, modulus)
+            if r is None:
+                continue
+            if not allow_wrap and op != "/":
+                raw = {"+": value + b, "-": value - b, "*": value * b}[op]
+                if not 0 <= raw < modulus:
+                    continue
+            by_op.setdefault(op, []).append((op, b, r))
+    return tuple(sorted(by_op)), {op: tuple(c) for op, c in by_op.items()}
+
+
 def _draw_problem(rng: random.Random, cfg: ArithmeticConfig) -> Problem:
     n = rng.randint(cfg.min_steps, cfg.max_steps)
+    knobs = (cfg.operators, cfg.min_operand, cfg.max_operand, cfg.modulus, cfg.allow_wrap)
     while True:
         value = rng.randint(cfg.min_operand, cfg.max_operand) % cfg.modulus
         start, ops, steps = value, [], []
         for _ in range(n):
-            choices = []
-            for op in cfg.operators:
-                for b in range(cfg.min_operand, cfg.max_operand + 1):
-                    r = apply_op(value, op, b, cfg.modulus)
-                    if r is None:
-                        continue
-                    if not cfg.allow_wrap and op != "/":
-                        raw = {"+": value + b, "-": value - b, "*": value * b}[op]
-                        if not 0 <= raw < cfg.modulus:
-                            continue
-                    choices.append((op, b, r))
-            if not choices:
+            operators, by_op = _step_choices(value, *knobs)
+            if not operators:
                 break
             # draw the operator first so that rare-but-valid operators keep their share
-            op = rng.choice(sorted({c[0] for c in choices}))
-            _, b, r = rng.choice([c for c in choices if c[0] == op])
+            op = rng.choice(operators)
+            _, b, r = rng.choice(by_op[op])
             ops.append((op, b))
             steps.append((value, op, b, r))
             value = r
