@@ -154,7 +154,12 @@ def main() -> None:
     stamp = {
         "when": datetime.datetime.now().isoformat(timespec="seconds"),
         "commit": git("rev-parse", "--short", "HEAD"),
-        "machine": {"processor": platform.machine(), "threads": args.threads, "cpu": environment()["cpu"]},
+        "machine": {
+            "processor": platform.machine(),
+            "threads": args.threads,
+            "cpu": environment()["cpu"],
+            "cpu_flags": environment()["cpu_flags"],
+        },
         "setting": {"seed": args.seed, "weak_to_strong": section},
     }
     if args.against:

@@ -10,7 +10,9 @@ stages in a pool of processes, dividing the run's threads among them so that the
 exceeds the cores. The thread count of a stage depends only on the size of its group, so a run
 gives the same numbers whether its stages ran together, apart, or after a crash. (Thread counts are
 not part of a stage's key: the same stage computed with other threads, e.g. in a fan-out worker,
-may differ in the last bits, and the first one computed is the one reused.)
+could differ in the last bits where a library splits a sum by thread, and the first one computed is
+the one reused; ``scripts/check_threads.py`` found none on the CPU it ran on: README, "Package
+versions and CPUs".)
 """
 
 from __future__ import annotations
