@@ -52,7 +52,9 @@ def columns(data):
     return [e.prompt for e in data], [e.text for e in data], [list(e.spans) for e in data], [e.tokens for e in data]
 
 
-def test_a_slice_of_the_table_equals_encoding_the_batch_afresh(tokenizer):
+@pytest.mark.parametrize("chunk", [1024, 7])  # built in one call, and in chunks of other widths
+def test_a_slice_of_the_table_equals_encoding_the_batch_afresh(tokenizer, chunk, monkeypatch):
+    monkeypatch.setattr(verifier_module, "TABLE_CHUNK", chunk)
     data = examples(tokenizer)
     table = encode_table(tokenizer, *columns(data))
     rng = random.Random(0)

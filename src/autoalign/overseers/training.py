@@ -70,14 +70,18 @@ def targets(
     return labels, mask
 
 
-def encode_examples(tokenizer, examples: list[LabelledSolution]) -> EncodedBatch:
-    return encode_steps(
-        tokenizer,
+def example_columns(examples: list[LabelledSolution]) -> tuple[list, list, list, list]:
+    """Prompts, texts, step spans and the generator's tokens: ``encode_steps``' arguments."""
+    return (
         [e.prompt for e in examples],
         [e.text for e in examples],
         [list(e.spans) for e in examples],
         [e.tokens for e in examples],
     )
+
+
+def encode_examples(tokenizer, examples: list[LabelledSolution]) -> EncodedBatch:
+    return encode_steps(tokenizer, *example_columns(examples))
 
 
 def train_verifier(
@@ -103,13 +107,7 @@ def train_verifier(
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
     base = [g["lr"] for g in groups]
     rng = random.Random(seed)
-    table = encode_table(  # every example encoded once; a step's batch is a slice of it
-        tokenizer,
-        [e.prompt for e in examples],
-        [e.text for e in examples],
-        [list(e.spans) for e in examples],
-        [e.tokens for e in examples],
-    )
+    table = encode_table(tokenizer, *example_columns(examples))  # every example once; a batch is rows of it
     verifier.train()
     history, running = [], 0.0
     # each step under autocast and compile, as the run asks (models/device.py)

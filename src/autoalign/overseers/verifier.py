@@ -92,38 +92,60 @@ def encode_steps(
     return EncodedBatch(ids, step_of_token, step_end, step_mask, lengths)
 
 
+TABLE_CHUNK = 1024  # items encoded per call while building a table
+
+
 @dataclass
 class EncodedTable:
-    """Every item of a training set encoded once (``encode_steps`` on all of them), so that a step's
-    batch is a slice of rows rather than a fresh tokenization: training draws each item many times
-    (a weak-to-strong student about 13 times in 120 steps), and encoding a batch was a tenth of a
-    tiny student's step. ``batch(rows)`` equals ``encode_steps`` on those items, tensor for tensor
-    (each row is encoded on its own; only the padding width depends on the batch, and it is cut to
-    the batch's widest row and most steps)."""
+    """Every item of a training set encoded once, each row kept at its own length (so the table's
+    memory is the items' tokens, not items x the widest item), so that a step's batch is a few
+    copies rather than a fresh tokenization: training draws each item many times (a weak-to-strong
+    student about 13 times in 120 steps), and encoding a batch was a tenth of a tiny student's step.
+    ``batch(rows)`` equals ``encode_steps`` on those items, tensor for tensor (each row is encoded on
+    its own; only the padding depends on the batch: its widest row and most steps)."""
 
-    encoded: EncodedBatch
-    n_spans: list[int]
+    ids: list[torch.Tensor]
+    step_of_token: list[torch.Tensor]
+    step_end: list[torch.Tensor]
+    step_mask: list[torch.Tensor]
+    pad_token_id: int
 
     def batch(self, rows: list[int]) -> EncodedBatch:
-        lengths = [self.encoded.lengths[r] for r in rows]  # type: ignore[index]
+        lengths = [len(self.ids[r]) for r in rows]
         width = max(1, max(lengths, default=0))
-        n_steps = max(1, max((self.n_spans[r] for r in rows), default=0))
-        idx = torch.tensor(rows, dtype=torch.long)
-        e = self.encoded
+        n_steps = max(1, max((len(self.step_end[r]) for r in rows), default=0))
         return EncodedBatch(
-            e.ids[idx, :width],
-            e.step_of_token[idx, :width],
-            e.step_end[idx, :n_steps],
-            e.step_mask[idx, :n_steps],
+            _padded([self.ids[r] for r in rows], width, self.pad_token_id),
+            _padded([self.step_of_token[r] for r in rows], width, -1),
+            _padded([self.step_end[r] for r in rows], n_steps, 0),
+            _padded([self.step_mask[r] for r in rows], n_steps, False),
             lengths,
         )
+
+
+def _padded(rows: list[torch.Tensor], width: int, fill) -> torch.Tensor:
+    out = torch.full((len(rows), width), fill, dtype=rows[0].dtype if rows else torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+    return out
 
 
 def encode_table(
     tokenizer, prompts: list[str], texts: list[str], spans: list[list[tuple[int, int]]], tokens: list | None = None
 ) -> EncodedTable:
-    """All items at once, for ``EncodedTable.batch``."""
-    return EncodedTable(encode_steps(tokenizer, prompts, texts, spans, tokens), [len(sp) for sp in spans])
+    """All items, for ``EncodedTable.batch``: ``encode_steps`` a chunk at a time, rows cut to their own length."""
+    table = EncodedTable([], [], [], [], tokenizer.pad_token_id)
+    for a in range(0, len(prompts), TABLE_CHUNK):
+        cut = slice(a, a + TABLE_CHUNK)
+        chunk = encode_steps(
+            tokenizer, prompts[cut], texts[cut], spans[cut], tokens[cut] if tokens is not None else None
+        )
+        for r, (n, sp) in enumerate(zip(chunk.lengths, spans[cut])):
+            table.ids.append(chunk.ids[r, :n].clone())
+            table.step_of_token.append(chunk.step_of_token[r, :n].clone())
+            table.step_end.append(chunk.step_end[r, : len(sp)].clone())
+            table.step_mask.append(chunk.step_mask[r, : len(sp)].clone())
+    return table
 
 
 PACK_MIN_PADDING = 0.25  # pack a training batch from this share of padding positions up (measured: see worth_packing)
