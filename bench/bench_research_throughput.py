@@ -102,7 +102,12 @@ def run_protocol(config: dict, source: Path, tmp: Path, name: str) -> tuple[dict
 
 
 def git(*args: str, cwd: Path = REPO) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if done.returncode:  # e.g. --against a commit this clone lacks: one line, not a traceback
+        raise SystemExit(
+            f"git {' '.join(args)}: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'failed'}"
+        )
+    return done.stdout.strip()
 
 
 def compare(config: dict, against: str, rounds: int, threads: int) -> dict:
